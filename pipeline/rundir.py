@@ -1,0 +1,112 @@
+"""Run directories: ``runs/<name>/`` with its manifest, its lock and atomic writes.
+
+manifest.json records the resolved config and its hash, package versions, input checksums, and
+per stage: status, the hash of what it depends on, counters, timings and output checksums.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "datasketch", "torch", "transformers", "tokenizers"]
+
+
+class RunInUse(RuntimeError):
+    pass
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_checksums(root: Path, pattern: str = "**/*.parquet") -> dict[str, str]:
+    root = Path(root)
+    return {str(p.relative_to(root)): file_sha256(p) for p in sorted(root.glob(pattern)) if not p.name.startswith(".")}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunDir:
+    """A run directory; use as a context manager to hold its lock while working in it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.manifest_path = self.path / "manifest.json"
+        self.lock_path = self.path / ".lock"
+        self.manifest = json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {"stages": {}}
+
+    def __truediv__(self, part: str) -> Path:
+        return self.path / part
+
+    def __enter__(self) -> "RunDir":
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock_path.unlink(missing_ok=True)
+
+    def _acquire(self) -> None:
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self.lock_path.read_text().strip()
+                if holder.isdigit() and _pid_alive(int(holder)):
+                    raise RunInUse(
+                        f"{self.path} is in use by process {holder}; wait for it to finish, "
+                        f"or pass another --run directory"
+                    ) from None
+                self.lock_path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(str(os.getpid()))
+            return
+        raise RunInUse(f"could not lock {self.path}; remove {self.lock_path} if no critmix process is running")
+
+    def save_manifest(self) -> None:
+        atomic_write_text(self.manifest_path, json.dumps(self.manifest, indent=2, sort_keys=True, default=str))
+
+    def stage_done(self, stage: str, key: str) -> bool:
+        entry = self.manifest["stages"].get(stage, {})
+        return entry.get("status") == "done" and entry.get("key") == key
+
+    def record_stage(self, stage: str, key: str, status: str, **fields) -> None:
+        entry = {"status": status, "key": key, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        entry.update(fields)
+        self.manifest["stages"][stage] = entry
+        self.save_manifest()

@@ -1,0 +1,66 @@
+"""``critmix sql``: DuckDB over a run's Parquet, with views ``shards`` and ``removed``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def connect(run_dir: Path):
+    """A DuckDB connection with a view per table of the run that exists on disk."""
+    import duckdb
+
+    con = duckdb.connect()
+    for view, pattern in (("shards", "shards/**/*.parquet"), ("removed", "removed/**/*.parquet")):
+        files = [str(p) for p in sorted(Path(run_dir).glob(pattern)) if not p.name.startswith(".")]
+        if files:
+            con.execute(
+                f"CREATE VIEW {view} AS SELECT * FROM read_parquet({files!r}, hive_partitioning = false, union_by_name = true)"
+            )
+    return con
+
+
+def register(subparsers) -> None:
+    from pipeline.cli import add_config_args
+
+    parser = subparsers.add_parser(
+        "sql", help="query a run's shards with DuckDB",
+        description="Run a SQL query over a run's Parquet files. Views: shards (kept documents), "
+        "removed (dropped documents with stage and reason).",
+        epilog='example: critmix sql "SELECT domain, quality_tier, count(*) FROM shards GROUP BY ALL"',
+    )
+    parser.add_argument("query", help="the SQL query")
+    parser.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
+    add_config_args(parser)
+    parser.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from pipeline.cli import load_args_config, run_dir_for
+
+    run_dir = run_dir_for(args, load_args_config(args)) if not args.run else Path(args.run)
+    if not (run_dir / "manifest.json").exists():
+        raise RuntimeError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
+    relation = connect(run_dir).sql(args.query)
+    if relation is None:
+        return 0
+    if args.format == "table":
+        relation.show(max_rows=200, max_width=200)
+    else:
+        frame = relation.to_arrow_table()
+        write_table(frame, args.format, sys.stdout)
+    return 0
+
+
+def write_table(table, fmt: str, out) -> None:
+    import io
+    import json
+
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        sink = io.BytesIO()
+        pacsv.write_csv(table, sink)
+        out.write(sink.getvalue().decode())
+    else:
+        for row in table.to_pylist():
+            out.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")

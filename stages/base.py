@@ -1,0 +1,48 @@
+"""The shape every per-document curation step takes.
+
+A step never discards a document: a rejected document is marked with ``(stage, reason)`` in its
+metadata and passed on, later steps let it through untouched, and the writer at the end of the
+pipeline routes it to ``removed/``. That keeps "docs in = kept + removed" true by construction.
+"""
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+REMOVED_KEY = "removed"
+
+
+def is_removed(doc: Document) -> bool:
+    return REMOVED_KEY in doc.metadata
+
+
+def mark_removed(doc: Document, stage: str, reason: str) -> None:
+    doc.metadata[REMOVED_KEY] = {"stage": stage, "reason": reason}
+
+
+class CurationFilter(PipelineStep):
+    """A step that may reject or annotate each document.
+
+    Subclasses set ``name`` (the stage name in ``removed/``) and implement ``check``, which may
+    add metadata and returns ``None`` to keep the document or a reason such as
+    ``"gopher:min_stop_words"`` to remove it. Counters: ``kept`` and ``removed:<reason>``.
+    """
+
+    type = "🧹 CURATE"
+
+    @abstractmethod
+    def check(self, doc: Document) -> str | None: ...
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            if not is_removed(doc):
+                with self.track_time():
+                    reason = self.check(doc)
+                if reason is None:
+                    self.stat_update("kept")
+                else:
+                    mark_removed(doc, self.name, reason)
+                    self.stat_update(f"removed:{reason}")
+            yield doc
