@@ -19,6 +19,8 @@ from stages.readers import SourceSpec
 from trainer.config import ConfigError, apply_overrides, from_mapping, load_yaml, to_mapping
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
+# Keys that change how curation runs but never what it produces.
+EXECUTION_KEYS = ("executor", "workers", "slurm")
 
 
 @dataclass
@@ -35,10 +37,22 @@ class SourceConfig:
 
 
 @dataclass
+class SlurmConfig:
+    """Where the ingest stage's array job goes on a cluster (``--executor slurm``)."""
+
+    partition: str = "cpu"
+    time: str = "04:00:00"
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: int = 2
+    submit: bool = False  # False: write the sbatch scripts and print how to submit them
+
+
+@dataclass
 class CurateConfig:
     executor: Literal["local", "ray", "slurm"] = "local"
     tasks: int = 4
     workers: int = 2
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
 
@@ -49,10 +63,11 @@ class CritmixConfig:
     sources: list[SourceConfig] = field(default_factory=list)
     curate: CurateConfig = field(default_factory=CurateConfig)
 
-    def section_hash(self, *sections: str) -> str:
-        """A short hash of the named sections, to tell whether a stage's result is stale."""
-        data = {name: to_mapping(getattr(self, name)) for name in sections}
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    def output_hash(self) -> str:
+        """Hash of everything that shapes the curated output; how it is executed is left out."""
+        curate = {k: v for k, v in to_mapping(self.curate).items() if k not in EXECUTION_KEYS}
+        payload = {"sources": to_mapping(self.sources), "curate": curate}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def dump(self) -> str:
         return yaml.safe_dump(to_mapping(self), sort_keys=False)

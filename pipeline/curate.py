@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +87,46 @@ def make_executor(config: CritmixConfig, pipeline: list, logging_dir: Path):
         if not ray.is_initialized():
             ray.init(num_cpus=curate.workers, include_dashboard=False, log_to_driver=False)
         return RayPipelineExecutor(pipeline, tasks=curate.tasks, workers=curate.workers, logging_dir=str(logging_dir))
-    raise ConfigError(f"curate.executor={curate.executor!r} cannot run here; use local or ray")
+    from datatrove.executor import SlurmPipelineExecutor
+
+    slurm = curate.slurm
+    return SlurmPipelineExecutor(
+        pipeline, tasks=curate.tasks, workers=curate.workers, logging_dir=str(logging_dir), time=slurm.time,
+        partition=slurm.partition, cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb,
+        job_name="critmix-ingest", venv_path=str(Path(sys.prefix) / "bin/activate"),
+    )
+
+
+class IngestSubmitted(Exception):
+    """The ingest stage went to Slurm; the rest runs when ``critmix curate`` is called again."""
+
+
+def prepare_slurm(executor, run: RunDir) -> list[Path]:
+    """Write the ingest array job and the job that finishes the run; submit them if configured.
+
+    The finishing job reruns ``critmix curate`` with the local executor: it finds every ingest
+    task completed (datatrove's completion markers) and runs the global stages.
+    """
+    slurm_dir = run / "slurm"
+    slurm_dir.mkdir(parents=True, exist_ok=True)
+    ingest_script = executor.get_launch_file_contents(
+        executor.get_sbatch_args(executor.tasks),
+        f"launch_pickled_pipeline {executor.logging_dir.resolve_paths('executor.pik')}",
+    )
+    with executor.logging_dir.open("executor.pik", "wb") as handle:
+        import dill
+
+        dill.dump(executor, handle)
+    finish_script = "\n".join([
+        "#!/bin/bash", f"#SBATCH --job-name=critmix-finish", f"#SBATCH --partition={executor.partition}",
+        f"#SBATCH --time={executor.time}", f"#SBATCH --cpus-per-task={max(2, executor.cpus_per_task)}",
+        f"cd {Path.cwd()}", f"{sys.executable} -m pipeline curate --run {run.path.resolve()} "
+        f"--config {(run / 'config.yaml').resolve()} --executor local", "",
+    ])
+    paths = [slurm_dir / "ingest.slurm", slurm_dir / "finish.slurm"]
+    for path, text in zip(paths, (ingest_script, finish_script)):
+        atomic_write_text(path, text)
+    return paths
 
 
 def read_counts(logging_dir: Path) -> dict[str, int]:
@@ -98,6 +139,16 @@ def read_counts(logging_dir: Path) -> dict[str, int]:
                     total = value["total"] if isinstance(value, dict) else value
                     counts[label[5:]] = counts.get(label[5:], 0) + int(total)
     return counts
+
+
+def submit_slurm(scripts: list[Path], submit: bool) -> str:
+    ingest, finish = scripts
+    if not submit:
+        return (f"wrote {ingest} and {finish}; submit with:\n  jid=$(sbatch --parsable {ingest}) && "
+                f"sbatch --dependency=afterok:$jid {finish}\n(or set curate.slurm.submit=true)")
+    job = subprocess.check_output(["sbatch", "--parsable", str(ingest)], text=True).strip()
+    subprocess.check_call(["sbatch", f"--dependency=afterok:{job}", str(finish)])
+    return f"submitted ingest job {job}; the finishing job runs after it"
 
 
 def clear(*paths: Path) -> None:
@@ -113,7 +164,10 @@ def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
         run.manifest["stages"] = {}
     run.record_stage("ingest", key, "running")
     started = time.time()
-    make_executor(config, ingest_steps(config, run), logging_dir).run()
+    executor = make_executor(config, ingest_steps(config, run), logging_dir)
+    if config.curate.executor == "slurm":
+        raise IngestSubmitted(submit_slurm(prepare_slurm(executor, run), config.curate.slurm.submit))
+    executor.run()
     counters = {"read": read_counts(logging_dir)}
     return {"counters": counters, "seconds": round(time.time() - started, 2)}
 
@@ -157,11 +211,11 @@ def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
     if force:
         run.manifest["stages"] = {}
     run.manifest.update(
-        config=json.loads(json.dumps(config_mapping(config))), config_hash=config.section_hash("sources", "curate"),
+        config=config_mapping(config), config_hash=config.output_hash(),
         packages=package_versions(), inputs=checksums,
     )
     atomic_write_text(run / "config.yaml", config.dump())
-    key = stage_key(config.section_hash("sources", "curate"), checksums)
+    key = stage_key(config.output_hash(), checksums)
     with stage_progress() as progress:
         if run.stage_done("ingest", key):
             console.print("[dim]ingest: up to date, skipped[/]")
@@ -217,7 +271,8 @@ def register(subparsers) -> None:
                         help="add a source from the command line (repeatable)")
     parser.add_argument("--workers", type=int, help="parallel worker processes (default: curate.workers)")
     parser.add_argument("--tasks", type=int, help="tasks the input is split into (default: curate.tasks)")
-    parser.add_argument("--executor", choices=["local", "ray"], help="datatrove executor (default: curate.executor)")
+    parser.add_argument("--executor", choices=["local", "ray", "slurm"],
+                        help="datatrove executor (default: curate.executor); slurm writes sbatch scripts for a cluster")
     parser.add_argument("--force", action="store_true", help="rerun every stage even if it is up to date")
     parser.set_defaults(func=main)
 
@@ -228,7 +283,11 @@ def main(args) -> int:
     overrides = [f"curate.{k}={getattr(args, k)}" for k in ("workers", "tasks", "executor") if getattr(args, k)]
     config = load_args_config(args, extra_overrides=overrides, extra_sources=args.source)
     with RunDir(run_dir_for(args, config)) as run:
-        counts = curate(config, run, force=args.force)
+        try:
+            counts = curate(config, run, force=args.force)
+        except IngestSubmitted as submitted:
+            console.print(str(submitted))
+            return 0
     print_counts(counts, run)
     return 0
 
