@@ -8,7 +8,6 @@ with the file's path as its id.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,23 +62,41 @@ def file_format(spec: SourceSpec, path: Path) -> str:
     return "text"
 
 
-def _open_text_lines(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict", newline="\n")
-    if path.suffix == ".zst":
-        import zstandard
+def _zstd_lines(path: Path) -> Iterator[bytes]:
+    """Lines of a .zst file; a file cut short raises EOFError, as gzip does."""
+    import zstandard
 
-        stream = zstandard.ZstdDecompressor().stream_reader(path.open("rb"))
-        return io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="\n")
-    return io.TextIOWrapper(path.open("rb"), encoding="utf-8", errors="strict", newline="\n")
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    pending = b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            *lines, pending = (pending + decompressor.decompress(chunk)).split(b"\n")
+            yield from (line + b"\n" for line in lines)
+    if not decompressor.eof:
+        raise EOFError("zstd stream ends before its frame does")
+    if pending:
+        yield pending
+
+
+def _binary_lines(path: Path) -> Iterator[bytes]:
+    if path.suffix == ".zst":
+        yield from _zstd_lines(path)
+        return
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as handle:
+        yield from handle
+
+
+def _removed_doc(spec: SourceSpec, file_key: str, offset: int, reason: str) -> Document:
+    doc = Document(text="", id=stable_id(spec.name, file_key, offset))
+    mark_removed(doc, "read", reason)
+    return doc
 
 
 def _record_document(spec: SourceSpec, file_key: str, offset: int, record) -> Document:
     """A Document from one parsed record (a dict), or a removed one saying what was wrong."""
-    doc = Document(text="", id=stable_id(spec.name, file_key, offset))
     if not isinstance(record, dict):
-        mark_removed(doc, "read", "not_an_object")
-        return doc
+        return _removed_doc(spec, file_key, offset, "not_an_object")
+    doc = Document(text="", id=stable_id(spec.name, file_key, offset))
     text = record.get(spec.text_key)
     carried_id = record.get(spec.id_key)
     if carried_id is not None:
@@ -93,42 +110,49 @@ def _record_document(spec: SourceSpec, file_key: str, offset: int, record) -> Do
 
 
 def _read_jsonl(spec: SourceSpec, path: Path, file_key: str) -> Iterator[Document]:
-    offset = 0
-    with _open_text_lines(path) as lines:
-        try:
-            for offset, line in enumerate(lines):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    doc = Document(text="", id=stable_id(spec.name, file_key, offset))
-                    mark_removed(doc, "read", "invalid_json")
-                    yield doc
-                    continue
-                yield _record_document(spec, file_key, offset, record)
-        except (UnicodeDecodeError, EOFError, OSError, ValueError) as err:
-            # The rest of the file is unreadable: account for it as one removed document.
-            doc = Document(text="", id=stable_id(spec.name, file_key, offset + 1))
-            mark_removed(doc, "read", f"truncated_file:{type(err).__name__}")
-            yield doc
+    offset = -1
+    try:
+        for offset, line in enumerate(_binary_lines(path)):
+            try:
+                record = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield _removed_doc(spec, file_key, offset, "invalid_utf8")
+                continue
+            except json.JSONDecodeError:
+                yield _removed_doc(spec, file_key, offset, "invalid_json")
+                continue
+            yield _record_document(spec, file_key, offset, record)
+    except (EOFError, OSError, ValueError) as err:
+        # The rest of the file is unreadable: account for it as one removed document.
+        yield _removed_doc(spec, file_key, offset + 1, f"truncated_file:{type(err).__name__}")
+        return
+    if offset == -1:
+        yield _removed_doc(spec, file_key, 0, "empty_file")
 
 
 def _read_parquet(spec: SourceSpec, path: Path, file_key: str) -> Iterator[Document]:
     import pyarrow.parquet as pq
 
+    parquet = pq.ParquetFile(path)
+    if spec.text_key not in parquet.schema_arrow.names:
+        yield _removed_doc(spec, file_key, 0, f"wrong_schema:no column '{spec.text_key}'")
+        return
     offset = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+    for batch in parquet.iter_batches(batch_size=1024):
         for record in batch.to_pylist():
             yield _record_document(spec, file_key, offset, record)
             offset += 1
+    if offset == 0:
+        yield _removed_doc(spec, file_key, 0, "empty_file")
 
 
 def _read_text(spec: SourceSpec, path: Path, file_key: str) -> Iterator[Document]:
-    doc = Document(text="", id=stable_id(spec.name, file_key, 0))
     try:
-        doc.text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        mark_removed(doc, "read", "invalid_utf8")
-    yield doc
+        yield _removed_doc(spec, file_key, 0, "invalid_utf8")
+        return
+    yield Document(text=text, id=stable_id(spec.name, file_key, 0))
 
 
 READERS = {"jsonl": _read_jsonl, "parquet": _read_parquet, "text": _read_text}
@@ -143,8 +167,7 @@ def read_file(spec: SourceSpec, path: Path) -> Iterator[Document]:
             doc.metadata.update(source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset})
             yield doc
     except Exception as err:  # noqa: BLE001 - any unreadable file is quarantined, never fatal
-        doc = Document(text="", id=stable_id(spec.name, file_key, -1))
-        mark_removed(doc, "read", f"unreadable_file:{type(err).__name__}")
+        doc = _removed_doc(spec, file_key, -1, f"unreadable_file:{type(err).__name__}")
         doc.metadata.update(source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": -1})
         yield doc
 
