@@ -1,0 +1,122 @@
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from stages.minhash import Hasher, MinhashConfig, MinhashSignatures, jaccard, run_minhash, s_curve, shingle_set, signature_paths
+from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA
+from tests.stages.dedup_synth import make_corpus, nearest_neighbour_jaccard, pairs_above, work_table
+
+CONFIG = MinhashConfig()
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return make_corpus(families=300, variants=4, seed=7)
+
+
+def write_split(docs, directory: Path, parts: int) -> list[Path]:
+    directory.mkdir(parents=True)
+    table = work_table(docs)
+    paths = []
+    for i, rows in enumerate(np.array_split(np.arange(table.num_rows), parts)):
+        paths.append(directory / f"part-{i}.parquet")
+        pq.write_table(table.take(rows), paths[-1])
+    return paths
+
+
+def run(docs, root: Path, parts: int = 1) -> dict:
+    inputs = write_split(docs, root / "in", parts)
+    counters = run_minhash(inputs, root / "out", root / "removed", CONFIG, root / "scratch")
+    return {"counters": counters, "root": root}
+
+
+def read(root: Path, pattern: str, schema: pa.Schema) -> pa.Table:
+    files = sorted(root.glob(pattern))
+    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files]).sort_by("id") if files else schema.empty_table()
+
+
+@pytest.fixture(scope="module")
+def result(corpus, tmp_path_factory):
+    done = run(corpus, tmp_path_factory.mktemp("one"))
+    done["kept"] = read(done["root"], "out/*.parquet", WORK_SCHEMA)
+    done["removed"] = read(done["root"], "removed/stage=minhash/*.parquet", REMOVED_SCHEMA)
+    return done
+
+
+def test_default_banding_catches_the_target_jaccard():
+    assert s_curve(0.8, CONFIG.bands, CONFIG.rows) >= 0.99
+    assert s_curve(0.3, CONFIG.bands, CONFIG.rows) <= 0.02
+
+
+def test_signatures_estimate_the_true_jaccard(corpus):
+    hasher = Hasher(CONFIG)
+    docs = corpus[:200]
+    signatures, _ = hasher.signatures([d.text for d in docs])
+    errors = []
+    for i in range(0, len(docs) - 1):
+        a, b = docs[i], docs[i + 1]
+        estimate = (signatures[i] == signatures[i + 1]).mean()
+        errors.append(estimate - jaccard(shingle_set(a.text, 5), shingle_set(b.text, 5)))
+    assert abs(np.mean(errors)) < 0.01  # unbiased
+    assert np.std(errors) < 0.05  # about sqrt(J(1-J)/126) at worst
+
+
+def test_near_duplicates_found_with_high_recall(corpus, result):
+    cluster = dict(zip(result["kept"]["id"].to_pylist(), result["kept"]["dup_cluster"].to_pylist()))
+    cluster.update(zip(result["removed"]["id"].to_pylist(), result["removed"]["dup_cluster"].to_pylist()))
+    pairs = pairs_above(corpus, 0.85)
+    assert len(pairs) > 200
+    found = sum(cluster[a] is not None and cluster[a] == cluster[b] for a, b in pairs)
+    assert found / len(pairs) >= 0.98
+
+
+def test_no_document_without_a_close_neighbour_is_removed(corpus, result):
+    nearest = nearest_neighbour_jaccard(corpus)
+    assert sum(v < 0.5 for v in nearest.values()) > 300  # the corpus has plenty of them
+    removed = result["removed"]["id"].to_pylist()
+    assert removed and min(nearest[i] for i in removed) >= 0.5
+    assert set(result["removed"]["reason"].to_pylist()) == {"near_duplicate"}
+
+
+def test_survivor_is_best_quality_then_longest_then_smallest_id(result):
+    members = pa.concat_tables([result["kept"].select(["id", "quality_score", "n_chars", "dup_cluster"]),
+                                result["removed"].select(["id", "quality_score", "n_chars", "dup_cluster"])])
+    clusters: dict[str, list] = {}
+    for row in members.to_pylist():
+        if row["dup_cluster"]:
+            clusters.setdefault(row["dup_cluster"], []).append(row)
+    assert clusters
+    kept = set(result["kept"]["id"].to_pylist())
+    for name, rows in clusters.items():
+        best = min(rows, key=lambda r: (r["quality_score"] is None, -(r["quality_score"] or 0), -r["n_chars"], r["id"]))
+        assert name == f"fuzzy:{best['id']}"
+        assert [r["id"] for r in rows if r["id"] in kept] == [best["id"]]
+
+
+def test_counts_conserved(corpus, result):
+    counters = result["counters"]
+    assert counters["kept"] + counters["removed:near_duplicate"] == len(corpus)
+    ids = result["kept"]["id"].to_pylist() + result["removed"]["id"].to_pylist()
+    assert sorted(ids) == sorted(d.id for d in corpus)
+
+
+def test_output_is_deterministic_and_independent_of_the_file_split(corpus, result, tmp_path):
+    again = run(corpus, tmp_path / "again")
+    assert (again["root"] / "out/part-0.parquet").read_bytes() == (result["root"] / "out/part-0.parquet").read_bytes()
+    split = run(corpus, tmp_path / "split", parts=3)
+    assert read(split["root"], "out/*.parquet", WORK_SCHEMA).equals(result["kept"])
+    assert read(split["root"], "removed/stage=minhash/*.parquet", REMOVED_SCHEMA).equals(result["removed"])
+
+
+def test_signature_tasks_split_the_files_and_agree(corpus, tmp_path):
+    inputs = write_split(corpus[:300], tmp_path / "in", 3)
+    step = MinhashSignatures([str(p) for p in inputs], str(tmp_path / "sig"), CONFIG)
+    for rank in range(2):
+        list(step.run([], rank=rank, world_size=2))
+    for path in inputs:
+        texts = pq.read_table(path, columns=["text"])["text"].to_pylist()
+        expected, _ = Hasher(CONFIG).signatures(texts)
+        assert np.array_equal(np.load(signature_paths(tmp_path / "sig", path)["signatures"]), expected)
