@@ -52,3 +52,28 @@ def test_killed_runs_resume_to_identical_shards(tmp_path, in_repo):
     assert tree_checksums(run / "shards") == expected
     counts = json.loads((run / "manifest.json").read_text())["counts"]["synthetic"]
     assert counts["in"] == counts["kept"] + counts["removed"] == 3200
+
+
+def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monkeypatch, capsys):
+    import errno
+
+    import stages.writers
+    from pipeline.cli import main
+    from tests.conftest import TINY_CONFIG
+
+    args = ["curate", "--config", str(TINY_CONFIG), "--run", str(tmp_path / "run")]
+    real_replace = os.replace
+
+    def full_disk(src, dst):
+        if "shards" in str(dst):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(stages.writers.os, "replace", full_disk)
+    assert main(args) == 1
+    assert "free disk space" in capsys.readouterr().err
+    assert not list((tmp_path / "run").glob("shards/**/*.parquet"))
+    monkeypatch.setattr(stages.writers.os, "replace", real_replace)
+    assert main(args) == 0
+    assert "exact_dedup: up to date, skipped" in capsys.readouterr().err  # finished stages were kept
+    assert list((tmp_path / "run").glob("shards/**/*.parquet"))
