@@ -32,41 +32,40 @@ class Doc:
     quality_score: float | None
 
 
-def _paragraphs(tokens: list[str], rng: np.random.Generator) -> list[list[str]]:
-    cuts = sorted(rng.choice(np.arange(1, len(tokens)), size=min(3, len(tokens) - 1), replace=False))
-    return [tokens[a:b] for a, b in zip([0, *cuts], [*cuts, len(tokens)])]
-
-
-def mutate(tokens: list[str], rate: float, vocab: np.ndarray, rng: np.random.Generator) -> str:
-    """Substitute, insert or delete about ``rate`` of the words, sometimes shuffle paragraphs."""
-    out = []
-    for token in tokens:
-        if rng.random() >= rate:
-            out.append(token)
-            continue
-        edit = rng.integers(3)
-        if edit == 0:
-            out.append(str(rng.choice(vocab)))
-        elif edit == 1:
-            out.extend([token, str(rng.choice(vocab))])
-    paragraphs = _paragraphs(out or tokens, rng)
-    if rng.random() < 0.3:
+def _text(tokens: np.ndarray, vocab: list[str], rng: np.random.Generator, shuffle: bool = False) -> str:
+    """Word indices -> text of four paragraphs, in shuffled order if asked."""
+    cuts = np.sort(rng.integers(1, max(2, len(tokens)), 3))
+    paragraphs = [" ".join([vocab[i] for i in part.tolist()]) for part in np.split(tokens, cuts)]
+    if shuffle:
         rng.shuffle(paragraphs)
-    return "\n\n".join(" ".join(p) for p in paragraphs)
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def mutate(tokens: np.ndarray, rate: float, vocab: list[str], rng: np.random.Generator) -> str:
+    """Substitute, insert after or delete about ``rate`` of the words; sometimes shuffle paragraphs."""
+    n = len(tokens)
+    edit = np.where(rng.random(n) < rate, rng.integers(1, 4, n), 0)
+    out = np.where(edit == 1, rng.integers(0, len(vocab), n), tokens)
+    inserted = np.flatnonzero(edit == 2)
+    out = np.insert(out, inserted + 1, rng.integers(0, len(vocab), len(inserted)))
+    deleted = np.flatnonzero(edit == 3)
+    out = np.delete(out, deleted + np.searchsorted(inserted, deleted, side="right"))
+    return _text(out if len(out) else tokens, vocab, rng, shuffle=rng.random() < 0.3)
 
 
 def make_corpus(families: int, variants: int, seed: int = 0, words: tuple[int, int] = (80, 300)) -> list[Doc]:
-    """``families`` base documents, each with ``variants`` near-duplicates; ids shuffled."""
+    """``families`` base documents, each with ``variants`` near-duplicates; random ids."""
     rng = np.random.default_rng(seed)
-    vocab = vocabulary(rng)
+    vocab = vocabulary(rng).tolist()
     docs = []
     for family in range(families):
-        tokens = [str(w) for w in rng.choice(vocab, rng.integers(*words))]
-        texts = ["\n\n".join(" ".join(p) for p in _paragraphs(tokens, rng))]
+        tokens = rng.integers(0, len(vocab), rng.integers(*words))
+        texts = [_text(tokens, vocab, rng)]
         texts += [mutate(tokens, rate, vocab, rng) for rate in 0.2 * rng.random(variants) ** 2]
-        for text in texts:
-            quality = None if rng.random() < 0.2 else float(np.float32(rng.random()))
-            docs.append(Doc(f"d{rng.integers(2**40):011x}", text, family, quality))
+        ids = rng.integers(0, 2**40, len(texts))
+        qualities = np.where(rng.random(len(texts)) < 0.2, np.nan, rng.random(len(texts)).astype(np.float32))
+        for text, id_, quality in zip(texts, ids.tolist(), qualities.tolist()):
+            docs.append(Doc(f"d{id_:011x}", text, family, None if np.isnan(quality) else quality))
     return docs
 
 

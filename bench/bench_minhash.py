@@ -1,0 +1,128 @@
+"""MinHash dedup speed and memory.
+
+1. Signatures on one core: our vectorized hasher vs datasketch ``MinHash(num_perm=128)`` fed the
+   same word 5-grams (``update_batch``), both timed from text to signature.
+2. The whole stage on ``--docs`` synthetic documents (families of near-duplicates, 50-150
+   words): signatures in ``--workers`` processes (one task per rank, as an executor would run
+   them), then banding, clustering and the rewrite; prints docs/s and the peak RSS of every
+   process involved.
+
+    .venv/bin/python bench/bench_minhash.py [--docs 1000000] [--workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pyarrow.parquet as pq  # noqa: E402
+
+from stages.minhash import Hasher, MinhashConfig, compute_signatures, run_minhash, words  # noqa: E402
+from tests.stages.dedup_synth import make_corpus, work_table  # noqa: E402
+
+DOCS_PER_FILE = 100_000
+VARIANTS = 3  # near-duplicates per family: a quarter of the corpus is original
+
+
+def datasketch_signatures(texts: list[str], ngram: int) -> None:
+    from datasketch import MinHash
+
+    for text in texts:
+        tokens = words(text)
+        shingles = {" ".join(tokens[i : i + ngram]).encode() for i in range(max(1, len(tokens) - ngram + 1))}
+        MinHash(num_perm=128).update_batch(shingles)
+
+
+def ours_signatures(texts: list[str], config: MinhashConfig) -> None:
+    hasher = Hasher(config)
+    for start in range(0, len(texts), config.batch_docs):
+        hasher.signatures(texts[start : start + config.batch_docs])
+
+
+def docs_per_second(work, texts: list[str], *args) -> float:
+    started = time.perf_counter()
+    work(texts, *args)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def bench_signatures(n_docs: int) -> None:
+    config = MinhashConfig()
+    texts = [d.text for d in make_corpus(n_docs // (VARIANTS + 1), VARIANTS, seed=3, words=(50, 300))]
+    ours = docs_per_second(ours_signatures, texts, config)
+    peer = docs_per_second(datasketch_signatures, texts, config.ngram)
+    print(f"minhash signatures ({config.num_perm} vs 128 permutations, 1 core): "
+          f"ours {ours:,.0f} docs/s vs datasketch {peer:,.0f} docs/s = {ours / peer:.2f}×", flush=True)
+
+
+def write_part(args: tuple[Path, int, int]) -> Path:
+    path, n_docs, seed = args
+    families = -(-n_docs // (VARIANTS + 1))
+    docs = make_corpus(families, VARIANTS, seed=seed, words=(50, 150))[:n_docs]
+    pq.write_table(work_table(docs), path, compression="zstd")
+    return path
+
+
+def signature_task(args: tuple[list[Path], Path, int, int]) -> None:
+    inputs, work_dir, rank, world_size = args
+    compute_signatures(inputs, work_dir, MinhashConfig(), rank, world_size)
+
+
+def peak_rss_gib() -> float:
+    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(self_kib, children_kib) / 2**20
+
+
+def bench_stage(n_docs: int, workers: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-minhash-") as tmp:
+        root = Path(tmp)
+        (root / "in").mkdir()
+        sizes = [min(DOCS_PER_FILE, n_docs - start) for start in range(0, n_docs, DOCS_PER_FILE)]
+        parts = [(root / f"in/part-{i:04d}.parquet", size, 1000 + i) for i, size in enumerate(sizes)]
+        started = time.perf_counter()
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            inputs = pool.map(write_part, parts)
+        print(f"  generated {n_docs:,} docs in {time.perf_counter() - started:.0f}s", flush=True)
+
+        started = time.perf_counter()
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            pool.map(signature_task, [(inputs, root / "scratch", rank, workers) for rank in range(workers)])
+        signed = time.perf_counter()
+        counters = run_minhash(inputs, root / "out", root / "removed", MinhashConfig(), root / "scratch", progress=eta_printer())
+        done = time.perf_counter()
+    print(f"  signatures {signed - started:.0f}s ({workers} processes), banding + clusters + rewrite {done - signed:.0f}s; {counters}")
+    print(f"minhash stage: {n_docs:,} docs in {done - started:.0f}s = {n_docs / (done - started):,.0f} docs/s "
+          f"on {workers} cores, peak RSS {peak_rss_gib():.2f} GiB (target <= 4 GiB)")
+
+
+def eta_printer():
+    started = {}
+
+    def report(phase: str, done: int, total: int) -> None:
+        first = started.setdefault(phase, time.perf_counter())
+        if done == total or done % max(1, total // 5) == 0:
+            elapsed = time.perf_counter() - first
+            eta = elapsed / max(done, 1) * (total - done)
+            print(f"  {phase}: {done}/{total}, {elapsed:.0f}s elapsed, ETA {eta:.0f}s", flush=True)
+
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=1_000_000, help="synthetic documents for the whole-stage run")
+    parser.add_argument("--signature-docs", type=int, default=4000, help="documents for the one-core signature comparison")
+    parser.add_argument("--workers", type=int, default=2, help="processes for generation and signatures")
+    args = parser.parse_args()
+    bench_signatures(args.signature_docs)
+    bench_stage(args.docs, args.workers)
+
+
+if __name__ == "__main__":
+    main()
