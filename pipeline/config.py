@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from typing import Literal
 import yaml
 
 from stages.exact_dedup import ExactDedupConfig
+from stages.minhash import MinhashConfig
 from stages.normalize import NormalizeConfig
 from stages.readers import SourceSpec
 from trainer.config import ConfigError, apply_overrides, from_mapping, load_yaml, to_mapping
@@ -21,6 +23,8 @@ from trainer.config import ConfigError, apply_overrides, from_mapping, load_yaml
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
 EXECUTION_KEYS = ("executor", "workers", "slurm")
+# A run name becomes a directory under runs/, so it may not climb out of it.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 @dataclass
@@ -55,6 +59,7 @@ class CurateConfig:
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
+    minhash: MinhashConfig = field(default_factory=MinhashConfig)
 
 
 @dataclass
@@ -88,6 +93,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), extra
     if extra_sources:
         data["sources"] = list(data.get("sources") or []) + [parse_source_arg(s) for s in extra_sources]
     config = from_mapping(CritmixConfig, data)
+    if not SAFE_NAME.fullmatch(config.name):
+        raise ConfigError(f"name: {config.name!r} must be a plain name (letters, digits, '.', '_', '-'): it becomes runs/<name>/")
     names = [s.name for s in config.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from pipeline.config import CritmixConfig, ConfigError
-from pipeline.progress import console, stage_progress
+from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, atomic_write_text, file_sha256, package_versions, tree_checksums
 
 
@@ -41,6 +42,11 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
     stages = []
     if curate.exact_dedup.enabled:
         stages.append(GlobalStage("exact_dedup", run_exact_dedup))
+    if curate.minhash.enabled:
+        from stages.minhash import run_minhash
+
+        scratch = run / "tmp/minhash"  # signatures; outside work/ so the next stage never reads them
+        stages.append(GlobalStage("minhash", partial(run_minhash, config=curate.minhash, work_dir=scratch)))
     return stages
 
 
@@ -163,22 +169,36 @@ def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
         clear(run / "work", run / "removed", run / "logs", run / "shards")
         run.manifest["stages"] = {}
     run.record_stage("ingest", key, "running")
-    started = time.time()
     executor = make_executor(config, ingest_steps(config, run), logging_dir)
     if config.curate.executor == "slurm":
         raise IngestSubmitted(submit_slurm(prepare_slurm(executor, run), config.curate.slurm.submit))
-    executor.run()
-    counters = {"read": read_counts(logging_dir)}
-    return {"counters": counters, "seconds": round(time.time() - started, 2)}
+    completions = logging_dir / "completions"
+    run_with_task_progress(executor.run, "ingest", lambda: len(list(completions.glob("*"))), config.curate.tasks)
+    return {"counters": {"read": read_counts(logging_dir)}}
 
 
 def run_global(stage: GlobalStage, inputs: list[Path], run: RunDir) -> dict:
     out_dir = run / f"work/{stage.name}"
     clear(out_dir, run / f"removed/stage={stage.name}")
     out_dir.mkdir(parents=True)
+    return {"counters": stage.run(inputs, out_dir, run / "removed")}
+
+
+def run_write_shards(inputs: list[Path], run: RunDir) -> dict:
+    from stages.shards import write_shards
+
+    clear(run / "shards")
+    return {"counters": write_shards(inputs, run / "shards"), "outputs": tree_checksums(run / "shards")}
+
+
+def run_stage(run: RunDir, name: str, key: str, work: Callable[[], dict]) -> None:
+    """Run a stage unless the manifest has it done with the same key; record what it did."""
+    if run.stage_done(name, key):
+        console.print(f"[dim]{name}: up to date, skipped[/]")
+        return
     started = time.time()
-    counters = stage.run(inputs, out_dir, run / "removed")
-    return {"counters": counters, "seconds": round(time.time() - started, 2)}
+    fields = timed_stage(name, work)
+    run.record_stage(name, key, "done", seconds=round(time.time() - started, 2), **fields)
 
 
 def count_by_source(root: Path) -> dict[str, int]:
@@ -205,8 +225,6 @@ def check_counts(run: RunDir) -> dict:
 
 def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
     """Run every stage that is not already done; returns the per-source count table."""
-    from stages.shards import write_shards
-
     checksums = check_sources(config)
     if force:
         run.manifest["stages"] = {}
@@ -216,30 +234,13 @@ def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
     )
     atomic_write_text(run / "config.yaml", config.dump())
     key = stage_key(config.output_hash(), checksums)
-    with stage_progress() as progress:
-        if run.stage_done("ingest", key):
-            console.print("[dim]ingest: up to date, skipped[/]")
-        else:
-            result = progress.run("ingest", lambda: run_ingest(config, run, key))
-            run.record_stage("ingest", key, "done", **result)
-        inputs = sorted((run / "work/ingest").glob("*.parquet"))
-        for stage in global_stages(config, run):
-            key = stage_key(key, stage.name)
-            if run.stage_done(stage.name, key):
-                console.print(f"[dim]{stage.name}: up to date, skipped[/]")
-            else:
-                result = progress.run(stage.name, lambda: run_global(stage, inputs, run))
-                run.record_stage(stage.name, key, "done", **result)
-            inputs = sorted((run / f"work/{stage.name}").glob("*.parquet"))
-        key = stage_key(key, "shards")
-        if run.stage_done("shards", key) and (run / "shards").exists():
-            console.print("[dim]shards: up to date, skipped[/]")
-        else:
-            clear(run / "shards")
-            started = time.time()
-            counters = progress.run("shards", lambda: write_shards(inputs, run / "shards"))
-            run.record_stage("shards", key, "done", counters=counters, seconds=round(time.time() - started, 2),
-                             outputs=tree_checksums(run / "shards"))
+    run_stage(run, "ingest", key, lambda: run_ingest(config, run, key))
+    inputs = sorted((run / "work/ingest").glob("*.parquet"))
+    for stage in global_stages(config, run):
+        key = stage_key(key, stage.name)
+        run_stage(run, stage.name, key, lambda: run_global(stage, inputs, run))
+        inputs = sorted((run / f"work/{stage.name}").glob("*.parquet"))
+    run_stage(run, "shards", stage_key(key, "shards"), lambda: run_write_shards(inputs, run))
     counts = check_counts(run)
     run.manifest["counts"] = counts
     run.save_manifest()

@@ -1,37 +1,23 @@
-"""Progress for long work: one live line per stage with elapsed time, and ETA bars for loops."""
+"""Progress for long work: a line per stage with its time, and ETA bars for the loops inside."""
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
 T = TypeVar("T")
 
 
-class StageProgress:
-    def __init__(self, progress: Progress):
-        self.progress = progress
-
-    def run(self, name: str, work: Callable[[], T]) -> T:
-        task = self.progress.add_task(name, total=None)
-        started = time.time()
-        try:
-            return work()
-        finally:
-            self.progress.update(task, total=1, completed=1)
-            self.progress.console.print(f"{name}: done in {time.time() - started:.1f}s")
-            self.progress.remove_task(task)
-
-
-@contextlib.contextmanager
-def stage_progress() -> Iterator[StageProgress]:
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True) as progress:
-        yield StageProgress(progress)
+def timed_stage(name: str, work: Callable[[], T]) -> T:
+    """Run one stage, saying when it starts and how long it took (inner loops show their own ETA)."""
+    console.print(f"[bold]{name}[/]: running")
+    started = time.time()
+    value = work()
+    console.print(f"[bold]{name}[/]: done in {time.time() - started:.1f}s")
+    return value
 
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
@@ -39,3 +25,29 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
         yield from progress.track(items, total=total, description=description)
+
+
+def run_with_task_progress(work: Callable[[], T], description: str, count_done: Callable[[], int], total: int) -> T:
+    """Run ``work`` (an executor) in a thread while a bar counts its finished tasks, with an ETA."""
+    import threading
+
+    result: dict = {}
+
+    def target() -> None:
+        try:
+            result["value"] = work()
+        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task(description, total=total)
+        thread.start()
+        while thread.is_alive():
+            progress.update(bar, completed=count_done())
+            thread.join(timeout=0.5)
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")

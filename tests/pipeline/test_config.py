@@ -54,3 +54,9 @@ def test_duplicate_source_names_refused(tmp_path):
 def test_demo_config_loads(in_repo):
     config = load_config("configs/demo.yaml")
     assert {s.domain for s in config.sources} >= {"general", "legal", "techdocs", "mathcode"}
+
+
+@pytest.mark.parametrize("name", ["../escape", "/abs", "a/b", ".hidden", ""])
+def test_run_name_cannot_leave_the_runs_directory(tmp_path, name):
+    with pytest.raises(ConfigError, match="plain name"):
+        load_config(write(tmp_path, "name: x\n"), [f"name={name!r}" if name else "name=''"])

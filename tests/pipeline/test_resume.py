@@ -26,9 +26,16 @@ def write_corpus(root, files=8, docs=400):
 
 
 def curate(run, corpus, cwd):
+    """Start ``critmix curate`` in its own process group; its stderr goes to ``<run>.log``."""
     cmd = [sys.executable, "-m", "pipeline", "curate", "--config", "tests/data/tiny/config.yaml", "--run", str(run),
            "--set", "sources=[]", "--source", f"synthetic:general:{corpus}/*.jsonl", "--set", "curate.tasks=8"]
-    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = open(f"{run}.log", "ab")
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+
+
+def finish(run, corpus, cwd):
+    code = curate(run, corpus, cwd).wait()
+    assert code == 0, open(f"{run}.log").read()[-3000:]
 
 
 @pytest.mark.slow
@@ -36,7 +43,7 @@ def test_killed_runs_resume_to_identical_shards(tmp_path, in_repo):
     write_corpus(tmp_path / "corpus")
     reference = tmp_path / "reference"
     started = time.time()
-    assert curate(reference, tmp_path / "corpus", in_repo).wait() == 0
+    finish(reference, tmp_path / "corpus", in_repo)
     full = time.time() - started
     expected = tree_checksums(reference / "shards")
     rng = random.Random(1)
@@ -48,7 +55,7 @@ def test_killed_runs_resume_to_identical_shards(tmp_path, in_repo):
         proc.wait()
         for path in run.glob("**/*.parquet"):  # whatever is visible under a final name is whole
             pq.read_metadata(path)
-    assert curate(run, tmp_path / "corpus", in_repo).wait() == 0
+    finish(run, tmp_path / "corpus", in_repo)
     assert tree_checksums(run / "shards") == expected
     counts = json.loads((run / "manifest.json").read_text())["counts"]["synthetic"]
     assert counts["in"] == counts["kept"] + counts["removed"] == 3200

@@ -1,0 +1,17 @@
+"""Nothing unpickles or evaluates data that may come from users, input files or checkpoints."""
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RISKY = re.compile(r"pickle\.loads?\(|dill\.loads?\(|[^.\w]eval\(|[^.\w]exec\(|yaml\.load\(|torch\.load\(")
+
+
+def test_no_unsafe_deserialization_in_the_packages():
+    offenders = []
+    for path in sorted(REPO.glob("*/**/*.py")):
+        if path.parts[len(REPO.parts)] not in ("pipeline", "stages", "trainer"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if RISKY.search(line) and "weights_only=True" not in line:
+                offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not offenders, "unsafe loading (use yaml.safe_load, torch.load(weights_only=True)):\n" + "\n".join(offenders)
