@@ -76,7 +76,8 @@ def connected_components(paths: list[dict[str, Path]], config, progress=None) ->
     valid = np.concatenate(_load(paths, "valid"))
     signatures = SignatureRows(paths)
     parent = np.arange(len(id_hash), dtype=np.int32)
-    stats = {"minhash:candidate_pairs": 0, "minhash:verified_pairs": 0}
+    # A pair is counted once per band it collides in: these are verifications done, not distinct pairs.
+    stats = {"minhash:band_candidates": 0, "minhash:verified_pairs": 0}
     min_equal = int(np.ceil(config.verify_jaccard * config.num_perm))
     for band in range(config.bands):
         keys = np.concatenate([np.load(p["keys"], mmap_mode="r")[band] for p in paths])
@@ -86,7 +87,7 @@ def connected_components(paths: list[dict[str, Path]], config, progress=None) ->
                 equal = (signatures.take(a) == signatures.take(b)).sum(axis=1)
                 verified = equal >= min_equal
                 union(parent, a[verified], b[verified])
-                stats["minhash:candidate_pairs"] += len(a)
+                stats["minhash:band_candidates"] += len(a)
                 stats["minhash:verified_pairs"] += int(verified.sum())
         if progress:
             progress("bands", band + 1, config.bands)

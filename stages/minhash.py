@@ -20,8 +20,9 @@ verification sharper. datatrove's 14 x 8 reaches only P = 0.92 at J = 0.8. ``s_c
 Verification uses the signature-estimated Jaccard, not the true one: the true one would need a
 second read of every candidate's text with random access across files. With m = 126
 permutations the estimate is Binomial(m, J)/m; merging at estimate >= 0.7 leaves a pair of true
-J = 0.5 a probability of 2e-6 of being merged (4.5 sigma) and a pair of J = 0.85 a probability
-of 3e-6 of being missed. A document can be removed only through a verified edge, so a document
+J = 0.5 a probability of 2e-6 of being merged (binomial tail, 4.5 sigma), a pair of J = 0.85
+one of 1e-5 of being missed, and one of J = 0.8 one of 0.4% (it usually joins its cluster
+through another member anyway). A document can be removed only through a verified edge, so a document
 whose nearest neighbour is below 0.5 stays unless that tail event happens.
 
 Memory ceiling: the union-find holds 4 bytes per document (int32: 2^31 documents), one band
