@@ -171,9 +171,16 @@ def band_keys(signatures: np.ndarray, config: MinhashConfig) -> np.ndarray:
     return keys
 
 
-def signature_paths(work_dir: Path, input_path: Path) -> dict[str, Path]:
-    stem = Path(work_dir) / input_path.stem
-    return {part: stem.with_name(f"{stem.name}.{part}.npy") for part in ("signatures", "keys", "id_hash", "valid")}
+def signature_paths(work_dir: Path, input_path: Path, config: MinhashConfig) -> dict[str, Path]:
+    """Where one input file's signature arrays go.
+
+    The name carries the hashing settings and the input's size and mtime, so that signatures left
+    by an interrupted run are reused only when they are still right.
+    """
+    stat = Path(input_path).stat()
+    settings = (config.ngram, config.bands, config.rows, config.seed, stat.st_size, stat.st_mtime_ns)
+    stem = f"{Path(input_path).stem}.{xxhash.xxh3_64_hexdigest(repr(settings))}"
+    return {part: Path(work_dir) / f"{stem}.{part}.npy" for part in ("signatures", "keys", "id_hash", "valid")}
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
@@ -193,7 +200,7 @@ def compute_signatures(
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in mine)
     done = 0
     for path in mine:
-        paths = signature_paths(work_dir, path)
+        paths = signature_paths(work_dir, path, config)
         if paths["valid"].exists():  # written last: the file is complete
             done += pq.ParquetFile(path).metadata.num_rows
             continue
@@ -275,7 +282,7 @@ def run_minhash(
 
     inputs = sorted(Path(p) for p in inputs)
     compute_signatures(inputs, work_dir, config, progress=progress)
-    roots, stats = connected_components([signature_paths(work_dir, p) for p in inputs], config, progress)
+    roots, stats = connected_components([signature_paths(work_dir, p, config) for p in inputs], config, progress)
     members = survivors(inputs, roots)
     counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: mark_near_duplicates(t, members))
     shutil.rmtree(work_dir, ignore_errors=True)

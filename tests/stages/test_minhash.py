@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,15 @@ def test_no_document_without_a_close_neighbour_is_removed(corpus, result):
     assert set(result["removed"]["reason"].to_pylist()) == {"near_duplicate"}
 
 
+def test_without_verification_the_same_bands_remove_distant_documents(corpus, tmp_path):
+    unverified = dataclasses.replace(CONFIG, verify_jaccard=0.0)
+    inputs = write_split(corpus, tmp_path / "in", 1)
+    run_minhash(inputs, tmp_path / "out", tmp_path / "removed", unverified, tmp_path / "scratch")
+    removed = read(tmp_path, "removed/stage=minhash/*.parquet", REMOVED_SCHEMA)["id"].to_pylist()
+    nearest = nearest_neighbour_jaccard(corpus)
+    assert sum(nearest[i] < 0.5 for i in removed) >= 10
+
+
 def test_survivor_is_best_quality_then_longest_then_smallest_id(result):
     members = pa.concat_tables([result["kept"].select(["id", "quality_score", "n_chars", "dup_cluster"]),
                                 result["removed"].select(["id", "quality_score", "n_chars", "dup_cluster"])])
@@ -111,12 +121,14 @@ def test_output_is_deterministic_and_independent_of_the_file_split(corpus, resul
     assert read(split["root"], "removed/stage=minhash/*.parquet", REMOVED_SCHEMA).equals(result["removed"])
 
 
-def test_signature_tasks_split_the_files_and_agree(corpus, tmp_path):
-    inputs = write_split(corpus[:300], tmp_path / "in", 3)
-    step = MinhashSignatures([str(p) for p in inputs], str(tmp_path / "sig"), CONFIG)
+def test_signatures_from_separate_tasks_give_the_same_result(corpus, result, tmp_path):
+    inputs = write_split(corpus, tmp_path / "in", 3)
+    step = MinhashSignatures([str(p) for p in inputs], str(tmp_path / "scratch"), CONFIG)
     for rank in range(2):
         list(step.run([], rank=rank, world_size=2))
     for path in inputs:
         texts = pq.read_table(path, columns=["text"])["text"].to_pylist()
         expected, _ = Hasher(CONFIG).signatures(texts)
-        assert np.array_equal(np.load(signature_paths(tmp_path / "sig", path)["signatures"]), expected)
+        assert np.array_equal(np.load(signature_paths(tmp_path / "scratch", path, CONFIG)["signatures"]), expected)
+    run_minhash(inputs, tmp_path / "out", tmp_path / "removed", CONFIG, tmp_path / "scratch")
+    assert read(tmp_path, "out/*.parquet", WORK_SCHEMA).equals(result["kept"])
