@@ -253,7 +253,7 @@ def survivors(inputs: list[Path], roots: np.ndarray) -> pa.Table:
         [("root", "ascending"), ("quality_score", "descending"), ("n_chars", "descending"), ("id", "ascending")]
     )
     root = members.column("root").to_numpy()
-    first = np.r_[True, root[1:] != root[:-1]]
+    first = np.diff(root, prepend=-1) != 0
     survivor_ids = np.asarray(members.column("id").to_pylist(), dtype=object)[np.flatnonzero(first)]
     cluster = survivor_ids[np.cumsum(first) - 1]
     return pa.table({

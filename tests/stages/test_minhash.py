@@ -132,3 +132,10 @@ def test_signatures_from_separate_tasks_give_the_same_result(corpus, result, tmp
         assert np.array_equal(np.load(signature_paths(tmp_path / "scratch", path, CONFIG)["signatures"]), expected)
     run_minhash(inputs, tmp_path / "out", tmp_path / "removed", CONFIG, tmp_path / "scratch")
     assert read(tmp_path, "out/*.parquet", WORK_SCHEMA).equals(result["kept"])
+
+
+def test_corpus_without_near_duplicates_is_kept_whole(tmp_path):
+    docs = make_corpus(families=50, variants=0, seed=3)
+    counters = run(docs, tmp_path)["counters"]
+    assert counters["kept"] == len(docs) and counters["minhash:clusters"] == 0
+    assert read(tmp_path, "out/*.parquet", WORK_SCHEMA)["dup_cluster"].null_count == len(docs)
