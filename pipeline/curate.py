@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.config import CritmixConfig, ConfigError
-from pipeline.progress import console, run_with_task_progress, timed_stage
+from pipeline.progress import console, phase_bars, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, atomic_write_text, file_sha256, package_versions, tree_checksums
 
 
@@ -46,7 +46,8 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
         from stages.minhash import run_minhash
 
         scratch = run / "tmp/minhash"  # signatures; outside work/ so the next stage never reads them
-        stages.append(GlobalStage("minhash", partial(run_minhash, config=curate.minhash, work_dir=scratch)))
+        minhash = partial(run_minhash, config=curate.minhash, work_dir=scratch)
+        stages.append(GlobalStage("minhash", lambda *dirs: phase_bars(lambda progress: minhash(*dirs, progress=progress))))
     return stages
 
 
