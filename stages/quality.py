@@ -1,0 +1,254 @@
+"""Quality scoring: a fastText classifier (word bigrams) of "reference-like" against "low-quality" text.
+
+Positives are documents of the reference sources (by default the curated Wikipedia, Python docs and
+Austen parts); negatives are SpamAssassin e-mails plus documents that failed the heuristic filters.
+Which model scores a run, in order:
+  1. ``quality.model_path``: any fastText model given by path;
+  2. a model trained for this run, when its sources hold reference documents (copied to ``runs/<run>/models/``);
+  3. the default model, trained from the demo corpus.
+fastText training is not reproducible even on one thread with a fixed seed, so every trained model
+is cached under ``quality.cache_dir`` by the hash of its training data and hyperparameters: the
+same data gives the same model, and so the same scores and byte-identical shards, on every run.
+Every kept document gets ``quality_score`` = P(positive label).
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from scipy.stats import rankdata
+
+from stages.writers import rewrite_work_files
+
+STAGE = "quality"
+POSITIVE = "__label__hq"
+NEGATIVE = "__label__lq"
+RUN_MODEL = "quality.bin"
+RECORD = "quality.json"
+
+
+@dataclass
+class QualityConfig:
+    enabled: bool = True
+    model_path: str | None = None  # any fastText model; skips training
+    positive_label: str = POSITIVE  # the label whose probability is the score
+    positive_sources: list[str] = field(default_factory=lambda: ["wikipedia", "pydocs", "austen"])
+    negative_paths: list[str] = field(default_factory=lambda: ["data/raw/spam/*.jsonl"])
+    negative_stages: list[str] = field(default_factory=lambda: ["heuristics"])  # removed/stage=<name>/
+    demo_corpus: str = "data/raw"  # the default model's positives: <demo_corpus>/<source>/*.jsonl
+    cache_dir: str = "data/models"
+    max_chars: int = 4000  # text seen per document, in training and scoring
+    max_per_class: int = 5000
+    holdout_fraction: float = 0.2
+    epoch: int = 10
+    lr: float = 0.5
+    dim: int = 32
+    buckets: int = 200_000  # hashed bigram slots; fastText's 2M default costs 250 MB at dim 32
+    seed: int = 0
+    batch_size: int = 4096
+
+
+def fasttext_line(text: str) -> str:
+    """One line of lowercased, whitespace-collapsed text: fastText reads a document per line."""
+    return " ".join(text.lower().split())
+
+
+def clip(text: str, max_chars: int) -> str:
+    return fasttext_line(text[: max_chars * 2])[:max_chars]
+
+
+# ---- training -----------------------------------------------------------------------------------
+
+
+def read_jsonl_texts(patterns: list[str]) -> list[str]:
+    texts = []
+    for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
+        with open(path, encoding="utf-8") as handle:
+            texts.extend(json.loads(line)["text"] for line in handle if line.strip())
+    return texts
+
+
+def read_parquet_texts(paths: list[Path], sources: list[str] | None = None) -> list[str]:
+    texts = []
+    for path in paths:
+        table = pq.read_table(path, columns=["text", "source"])
+        if sources is not None:
+            table = table.filter(pc.is_in(table["source"], pa.array(sources, pa.string())))
+        texts.extend(table["text"].to_pylist())
+    return texts
+
+
+def removed_texts(removed_dir: Path, stages: list[str]) -> list[str]:
+    paths = [p for s in stages for p in sorted((Path(removed_dir) / f"stage={s}").glob("*.parquet"))]
+    return read_parquet_texts([p for p in paths if not p.name.startswith(".")])
+
+
+def balanced_split(positives: list[str], negatives: list[str], config: QualityConfig):
+    """Equal-size classes (at most ``max_per_class``), shuffled with the seed, then a held-out share."""
+    rng = np.random.default_rng(config.seed)
+    n = min(len(positives), len(negatives), config.max_per_class)
+    examples = []
+    for label, texts in ((POSITIVE, positives), (NEGATIVE, negatives)):
+        chosen = rng.permutation(len(texts))[:n]
+        examples += [(label, clip(texts[i], config.max_chars)) for i in sorted(chosen)]
+    order = rng.permutation(len(examples))
+    n_holdout = max(2, int(len(examples) * config.holdout_fraction))
+    return [examples[i] for i in order[n_holdout:]], [examples[i] for i in order[:n_holdout]]
+
+
+def train(positives: list[str], negatives: list[str], config: QualityConfig, sources: dict) -> dict:
+    """The record of a model for these examples: from the cache, or trained, saved and evaluated."""
+    if min(len(positives), len(negatives)) < 10:
+        raise RuntimeError(
+            f"quality classifier: {len(positives)} positive and {len(negatives)} negative documents, need 10 of each; "
+            "run `make corpus` for the SpamAssassin negatives, or set quality.positive_sources / quality.negative_paths, "
+            "or give a model with quality.model_path"
+        )
+    train_set, holdout = balanced_split(positives, negatives, config)
+    hyperparameters = {k: getattr(config, k) for k in ("epoch", "lr", "dim", "buckets", "seed", "max_chars")} | {"wordNgrams": 2}
+    lines = "".join(f"{label} {text}\n" for label, text in train_set)
+    key = hashlib.sha256((json.dumps(hyperparameters, sort_keys=True) + lines + repr(holdout)).encode()).hexdigest()[:16]
+    model_path = Path(config.cache_dir) / f"quality-{key}.bin"
+    if model_path.is_file() and model_path.with_suffix(".json").is_file():
+        return json.loads(model_path.with_suffix(".json").read_text())
+    model = fit(lines, hyperparameters, model_path)
+    scores = positive_probabilities(model, [text for _, text in holdout], POSITIVE)
+    labels = np.array([label == POSITIVE for label, _ in holdout])
+    record = {
+        "model": str(model_path), "sha256": file_sha256(model_path), "key": key, "sources": sources,
+        "examples": {"train": len(train_set), "holdout": len(holdout), "per_class": (len(train_set) + len(holdout)) // 2},
+        "available": {"positive": len(positives), "negative": len(negatives)},
+        "hyperparameters": hyperparameters,
+        "metrics": evaluate(labels, scores),
+        "holdout": {"label": labels.astype(int).tolist(), "score": np.round(scores, 4).tolist()},
+    }
+    write_json(model_path.with_suffix(".json"), record)
+    return record
+
+
+def fit(lines: str, hyperparameters: dict, model_path: Path):
+    import fasttext
+
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    train_file = model_path.with_name(f".{model_path.name}.train-{os.getpid()}.txt")
+    train_file.write_text(lines, encoding="utf-8")
+    args = dict(hyperparameters, bucket=hyperparameters["buckets"], minCount=1, thread=1, verbose=0)
+    for name in ("buckets", "max_chars"):
+        args.pop(name)
+    try:
+        # fastText sometimes reports "Encountered NaN" when a tiny training set finishes between
+        # two of its loss checks; the run itself is sound, so a second attempt is enough.
+        for attempt in range(3):
+            try:
+                model = fasttext.train_supervised(input=str(train_file), **args)
+                break
+            except RuntimeError as err:
+                if "NaN" not in str(err) or attempt == 2:
+                    raise
+    finally:
+        train_file.unlink(missing_ok=True)
+    tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
+    model.save_model(str(tmp))
+    os.replace(tmp, model_path)
+    return model
+
+
+def evaluate(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
+    predicted = scores >= threshold
+    tp = int(np.sum(predicted & labels))
+    precision = tp / max(1, int(predicted.sum()))
+    recall = tp / max(1, int(labels.sum()))
+    return {
+        "precision": round(precision, 4), "recall": round(recall, 4),
+        "f1": round(2 * precision * recall / max(1e-12, precision + recall), 4),
+        "auc": round(roc_auc(labels, scores), 4), "threshold": threshold,
+    }
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve as the Mann-Whitney statistic (ties count one half)."""
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if not n_pos or not n_neg:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# ---- choosing the model -------------------------------------------------------------------------
+
+
+def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, config: QualityConfig) -> dict:
+    """The record of the model that scores this run (see the module docstring for the order)."""
+    if config.model_path:
+        path = Path(config.model_path)
+        if not path.is_file():
+            raise RuntimeError(f"quality.model_path {path} does not exist; give the path of a fastText .bin/.ftz model")
+        return {"origin": "given", "model": str(path), "sha256": file_sha256(path)}
+    negatives = read_jsonl_texts(config.negative_paths)
+    positives = read_parquet_texts(inputs, config.positive_sources)
+    if positives:
+        negatives += removed_texts(removed_dir, config.negative_stages)
+        sources = {"positive": config.positive_sources, "negative": config.negative_paths + [
+            f"removed/stage={s}" for s in config.negative_stages]}
+        record = train(positives, negatives, config, sources)
+        run_copy = Path(models_dir) / RUN_MODEL
+        run_copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(record["model"], run_copy)
+        return record | {"origin": "run", "model": str(run_copy), "cached": record["model"]}
+    patterns = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positive_sources]
+    sources = {"positive": patterns, "negative": config.negative_paths}
+    return {"origin": "default"} | train(read_jsonl_texts(patterns), negatives, config, sources)
+
+
+# ---- scoring ------------------------------------------------------------------------------------
+
+
+def positive_probabilities(model, lines: list[str], positive_label: str) -> np.ndarray:
+    labels, probs = model.predict(lines, k=-1)
+    return np.array([dict(zip(ls, ps)).get(positive_label, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float32)
+
+
+def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
+    texts = table["text"].to_pylist()
+    scores = np.concatenate([np.zeros(0, np.float32)] + [
+        positive_probabilities(model, [clip(t, config.max_chars) for t in texts[i : i + config.batch_size]], config.positive_label)
+        for i in range(0, len(texts), config.batch_size)
+    ])
+    column = pa.array(np.clip(scores, 0.0, 1.0), pa.float32())
+    return table.set_column(table.schema.get_field_index("quality_score"), "quality_score", column)
+
+
+def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: QualityConfig, models_dir: Path) -> dict:
+    """Score every kept document; the model's record goes to ``<models_dir>/quality.json``."""
+    import fasttext
+
+    record = resolve_model(inputs, removed_dir, models_dir, config)
+    write_json(Path(models_dir) / RECORD, record)
+    model = fasttext.load_model(record["model"])
+    if config.positive_label not in model.get_labels():
+        raise RuntimeError(f"model {record['model']} has labels {model.get_labels()}, not quality.positive_label "
+                           f"'{config.positive_label}'; set quality.positive_label to the label of good text")
+    empty = pa.table({"reason": pa.array([], pa.string())})
+    counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), empty))
+    metrics = record.get("metrics") or {}
+    return counters | {f"holdout_{k}": v for k, v in metrics.items() if k != "threshold"}
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
