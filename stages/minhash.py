@@ -48,6 +48,7 @@ import xxhash
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from stages.lsh import connected_components
 from stages.writers import rewrite_work_files
 
 STAGE = "minhash"
@@ -265,6 +266,8 @@ def survivors(inputs: list[Path], roots: np.ndarray) -> pa.Table:
 
 def mark_near_duplicates(table: pa.Table, members: pa.Table) -> tuple[pa.Table, pa.Table]:
     joined = table.join(members, "id", join_type="left outer")
+    # A fuzzy cluster replaces an exact one: the exact group's survivor is a member of it, and its
+    # removed copies keep "exact:<id>" in removed/, so the chain can still be followed.
     cluster = pc.coalesce(joined["fuzzy_cluster"], joined["dup_cluster"])
     joined = joined.set_column(joined.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
     removed_mask = pc.fill_null(joined["fuzzy_removed"], False)
@@ -278,8 +281,6 @@ def run_minhash(
     progress: Optional[Progress] = None,
 ) -> dict[str, int]:
     """The whole stage. ``work_dir`` is scratch space for signatures, removed at the end."""
-    from stages.lsh import connected_components
-
     inputs = sorted(Path(p) for p in inputs)
     compute_signatures(inputs, work_dir, config, progress=progress)
     roots, stats = connected_components([signature_paths(work_dir, p, config) for p in inputs], config, progress)
