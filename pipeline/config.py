@@ -14,9 +14,11 @@ from typing import Literal
 
 import yaml
 
+from stages.buckets import BucketConfig
 from stages.exact_dedup import ExactDedupConfig
 from stages.minhash import MinhashConfig
 from stages.normalize import NormalizeConfig
+from stages.quality import QualityConfig
 from stages.readers import SourceSpec
 from trainer.config import ConfigError, apply_overrides, from_mapping, load_yaml, to_mapping
 
@@ -60,6 +62,8 @@ class CurateConfig:
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
     minhash: MinhashConfig = field(default_factory=MinhashConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    buckets: BucketConfig = field(default_factory=BucketConfig)
 
 
 @dataclass

@@ -48,6 +48,13 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
         scratch = run / "tmp/minhash"  # signatures; outside work/ so the next stage never reads them
         minhash = partial(run_minhash, config=curate.minhash, work_dir=scratch)
         stages.append(GlobalStage("minhash", lambda *dirs: phase_bars(lambda progress: minhash(*dirs, progress=progress))))
+    if curate.quality.enabled:
+        from stages.quality import run_quality
+
+        stages.append(GlobalStage("quality", partial(run_quality, config=curate.quality, models_dir=run / "models")))
+    from stages.buckets import run_buckets
+
+    stages.append(GlobalStage("buckets", partial(run_buckets, config=curate.buckets)))
     return stages
 
 
