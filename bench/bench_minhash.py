@@ -2,7 +2,10 @@
 
 1. Signatures on one core: our vectorized hasher vs datasketch ``MinHash(num_perm=128)`` fed the
    same word 5-grams (``update_batch``), both timed from text to signature.
-2. The whole stage on ``--docs`` synthetic documents (families of near-duplicates, 50-150
+2. Quality on 1,500 synthetic documents: recall of pairs at 5-gram Jaccard >= 0.85 and removed
+   documents whose nearest neighbour is below 0.5, ours vs the same hashing with datatrove's
+   default 14 x 8 bands and no verification.
+3. The whole stage on ``--docs`` synthetic documents (families of near-duplicates, 50-150
    words): signatures in ``--workers`` processes (one task per rank, as an executor would run
    them), then banding, clustering and the rewrite; prints docs/s and the peak RSS of every
    process involved.
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import resource
 import sys
@@ -24,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow.parquet as pq  # noqa: E402
 
 from stages.minhash import Hasher, MinhashConfig, compute_signatures, run_minhash, words  # noqa: E402
-from tests.stages.dedup_synth import make_corpus, work_table  # noqa: E402
+from tests.stages.dedup_synth import make_corpus, nearest_neighbour_jaccard, pairs_above, work_table  # noqa: E402
 
 DOCS_PER_FILE = 100_000
 VARIANTS = 3  # near-duplicates per family: a quarter of the corpus is original
@@ -45,19 +49,49 @@ def ours_signatures(texts: list[str], config: MinhashConfig) -> None:
         hasher.signatures(texts[start : start + config.batch_docs])
 
 
-def docs_per_second(work, texts: list[str], *args) -> float:
-    started = time.perf_counter()
-    work(texts, *args)
-    return len(texts) / (time.perf_counter() - started)
+def best_docs_per_second(work, texts: list[str], *args, rounds: int = 3) -> float:
+    """Best of a few rounds: other processes on a shared machine only ever slow a round down."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        work(texts, *args)
+        best = min(best, time.perf_counter() - started)
+    return len(texts) / best
 
 
 def bench_signatures(n_docs: int) -> None:
     config = MinhashConfig()
     texts = [d.text for d in make_corpus(n_docs // (VARIANTS + 1), VARIANTS, seed=3, words=(50, 300))]
-    ours = docs_per_second(ours_signatures, texts, config)
-    peer = docs_per_second(datasketch_signatures, texts, config.ngram)
+    ours = best_docs_per_second(ours_signatures, texts, config)
+    peer = best_docs_per_second(datasketch_signatures, texts, config.ngram)
     print(f"minhash signatures ({config.num_perm} vs 128 permutations, 1 core): "
           f"ours {ours:,.0f} docs/s vs datasketch {peer:,.0f} docs/s = {ours / peer:.2f}×", flush=True)
+
+
+def dedup_quality(docs, config: MinhashConfig, root: Path) -> tuple[float, int]:
+    """(recall of pairs at Jaccard >= 0.85, removed documents whose nearest neighbour is < 0.5)."""
+    (root / "in").mkdir(parents=True)
+    pq.write_table(work_table(docs), root / "in/all.parquet")
+    run_minhash([root / "in/all.parquet"], root / "out", root / "removed", config, root / "scratch")
+    removed = pq.read_table(root / "removed/stage=minhash/all.parquet", columns=["id", "dup_cluster"])
+    rows = pq.read_table(root / "out/all.parquet", columns=["id", "dup_cluster"]).to_pylist() + removed.to_pylist()
+    cluster = {r["id"]: r["dup_cluster"] for r in rows}
+    pairs = pairs_above(docs, 0.85)
+    recall = sum(cluster[a] is not None and cluster[a] == cluster[b] for a, b in pairs) / len(pairs)
+    nearest = nearest_neighbour_jaccard(docs)
+    return recall, sum(nearest[i] < 0.5 for i in removed["id"].to_pylist())
+
+
+def bench_quality() -> None:
+    docs = make_corpus(300, 4, seed=11)
+    distant = sum(v < 0.5 for v in nearest_neighbour_jaccard(docs).values())
+    peer_config = dataclasses.replace(MinhashConfig(), bands=14, rows=8, verify_jaccard=0.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = dedup_quality(docs, MinhashConfig(), Path(tmp) / "ours")
+        peer = dedup_quality(docs, peer_config, Path(tmp) / "peer")
+    print(f"minhash quality on {len(docs):,} docs ({distant} with nearest neighbour < 0.5): recall at J>=0.85 "
+          f"ours {ours[0]:.3f} vs 14x8 unverified {peer[0]:.3f}; removed with nearest neighbour < 0.5: "
+          f"ours {ours[1]} vs 14x8 unverified {peer[1]}", flush=True)
 
 
 def write_part(args: tuple[Path, int, int]) -> Path:
@@ -117,10 +151,11 @@ def eta_printer():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=1_000_000, help="synthetic documents for the whole-stage run")
-    parser.add_argument("--signature-docs", type=int, default=4000, help="documents for the one-core signature comparison")
+    parser.add_argument("--signature-docs", type=int, default=2000, help="documents for the one-core signature comparison (best of 3 rounds)")
     parser.add_argument("--workers", type=int, default=2, help="processes for generation and signatures")
     args = parser.parse_args()
     bench_signatures(args.signature_docs)
+    bench_quality()
     bench_stage(args.docs, args.workers)
 
 
