@@ -1,4 +1,5 @@
-"""``critmix sql``: DuckDB over a run's Parquet, with views ``shards`` and ``removed``."""
+"""``critmix sql``: DuckDB over a run's Parquet, with views ``shards``, ``removed`` and ``buckets``
+and the table macro ``sample(n)``."""
 from __future__ import annotations
 
 import sys
@@ -16,7 +17,23 @@ def connect(run_dir: Path):
             con.execute(
                 f"CREATE VIEW {view} AS SELECT * FROM read_parquet({files!r}, hive_partitioning = false, union_by_name = true)"
             )
+            if view == "shards":
+                con.execute(BUCKET_VIEWS)
     return con
+
+
+# Buckets are domain x quality tier x length; sample(n) takes n documents of each, chosen by a
+# hash of the id so the same query always shows the same documents.
+BUCKET_VIEWS = """
+CREATE VIEW buckets AS
+  SELECT domain, coalesce(quality_tier, 'unscored') AS quality_tier, length_bucket,
+         count(*) AS docs, sum(n_tokens_est) AS tokens, sum(n_chars) AS chars, avg(quality_score) AS mean_quality
+  FROM shards GROUP BY ALL ORDER BY ALL;
+CREATE MACRO sample(n) AS TABLE
+  SELECT * FROM shards
+  QUALIFY row_number() OVER (PARTITION BY domain, quality_tier, length_bucket ORDER BY hash(id), id) <= n
+  ORDER BY domain, quality_tier, length_bucket, id;
+"""
 
 
 def register(subparsers) -> None:
@@ -25,8 +42,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "sql", help="query a run's shards with DuckDB",
         description="Run a SQL query over a run's Parquet files. Views: shards (kept documents), "
-        "removed (dropped documents with stage and reason).",
-        epilog='example: critmix sql "SELECT domain, quality_tier, count(*) FROM shards GROUP BY ALL"',
+        "removed (dropped documents with stage and reason), buckets (docs and tokens per domain x "
+        "quality tier x length bucket); table macro sample(n): n documents of every bucket.",
+        epilog='examples: critmix sql "SELECT * FROM buckets"; '
+        'critmix sql "SELECT domain, quality_tier, length_bucket, left(text, 80) FROM sample(2)"',
     )
     parser.add_argument("query", help="the SQL query")
     parser.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
