@@ -76,18 +76,20 @@ def connected_components(paths: list[dict[str, Path]], config, progress=None) ->
     valid = np.concatenate(_load(paths, "valid"))
     signatures = SignatureRows(paths)
     parent = np.arange(len(id_hash), dtype=np.int32)
-    # A pair is counted once per band it collides in: these are verifications done, not distinct pairs.
-    stats = {"minhash:band_candidates": 0, "minhash:verified_pairs": 0}
+    # Pairs already in one cluster are not checked again, so these count verifications done.
+    stats = {"minhash:candidates_checked": 0, "minhash:verified_pairs": 0}
     min_equal = int(np.ceil(config.verify_jaccard * config.num_perm))
     for band in range(config.bands):
         keys = np.concatenate([np.load(p["keys"], mmap_mode="r")[band] for p in paths])
         for left, right in band_pairs(keys, id_hash, valid, config.bucket_window):
             for start in range(0, len(left), config.verify_chunk):
                 a, b = left[start : start + config.verify_chunk], right[start : start + config.verify_chunk]
+                apart = find_roots(parent, a) != find_roots(parent, b)
+                a, b = a[apart], b[apart]
                 equal = (signatures.take(a) == signatures.take(b)).sum(axis=1)
                 verified = equal >= min_equal
                 union(parent, a[verified], b[verified])
-                stats["minhash:band_candidates"] += len(a)
+                stats["minhash:candidates_checked"] += len(a)
                 stats["minhash:verified_pairs"] += int(verified.sum())
         if progress:
             progress("bands", band + 1, config.bands)
