@@ -1,0 +1,36 @@
+import hashlib
+
+from trainer.tokenize import hf_tokenizer, tokenize_shards
+from trainer.tokens import TokenShard, bucket_stem, val_stem
+
+from tests.trainer.conftest import tiny_config
+
+
+def _digest(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_tokenizer_round_trip(tokens_dir):
+    tokenizer = hf_tokenizer(tokens_dir)
+    text = "the licensee shall grant a warranty over green hills.\nNew line, Ünïcode ✓"
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+
+
+def test_token_shards_are_deterministic_and_skipped_when_up_to_date(shards_dir, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    tokenize_shards(shards_dir, first, tiny_config())
+    tokenize_shards(shards_dir, second, tiny_config())
+    assert _digest(first) == _digest(second)
+    header = bucket_stem(first, "general", "high/long").with_suffix(".json")
+    mtime = header.stat().st_mtime_ns
+    assert tokenize_shards(shards_dir, first, tiny_config()) == {"general": [], "legal": []}
+    assert header.stat().st_mtime_ns == mtime
+
+
+def test_every_document_lands_once_in_train_or_validation(tokens_dir):
+    shards = [TokenShard(bucket_stem(tokens_dir, "general", k)) for k in ("high/long", "mid/short")]
+    shards.append(TokenShard(val_stem(tokens_dir, "general")))
+    assert sum(s.header["documents"] for s in shards) == 120
+    for shard in shards:
+        assert shard.offsets[-1] == len(shard) and (shard.tokens[shard.offsets[1:] - 1] == 0).all()

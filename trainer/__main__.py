@@ -1,0 +1,54 @@
+"""``python -m trainer tokenize|train``: see trainer/tokenize.py and trainer/loop.py.
+
+Only the `train:` section of --config is read; --set overrides are relative to it (optim.micro_batch=8).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trainer.config import ConfigError, load_train_config
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    tok = sub.add_parser("tokenize", help="train the BPE tokenizer if absent and write token shards per bucket")
+    tok.add_argument("--shards", required=True, help="a run's shards/ directory (domain=*/quality=*/part-*.parquet)")
+    tok.add_argument("--out", required=True, help="tokens directory to write (tokenizer.json, train/, val/)")
+    fit = sub.add_parser("train", help="train the curriculum's phases on token shards")
+    fit.add_argument("--curriculum", required=True, help="curriculum.yaml (see trainer/curriculum.py)")
+    fit.add_argument("--tokens", required=True, help="tokens directory written by `tokenize`")
+    fit.add_argument("--out", required=True, help="output directory; a run found there is resumed")
+    for command in (tok, fit):
+        command.add_argument("--config", help="recipe YAML; only its train: section is read")
+        command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="override a train: key, e.g. --set optim.micro_batch=8 (repeatable)")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = load_train_config(args.config, args.set)
+        if config.threads:
+            import torch
+
+            torch.set_num_threads(config.threads)
+        if args.command == "tokenize":
+            from trainer.tokenize import tokenize_shards
+
+            tokenize_shards(args.shards, args.out, config)
+        else:
+            from trainer.curriculum import load_curriculum
+            from trainer.loop import train
+
+            train(config, load_curriculum(args.curriculum), args.tokens, args.out)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

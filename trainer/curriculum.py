@@ -1,0 +1,111 @@
+"""curriculum.yaml: the phases the trainer runs, their LR segments and mixtures.
+
+API: ``load_curriculum(path) -> Curriculum`` (validates, errors name the key),
+``write_curriculum(curriculum, path)``, and the dataclasses below. The schema (DESIGN.md):
+
+    version: 1
+    general_domain: general
+    phases:
+      - name: cpt
+        tokens: 2000000
+        init: previous            # previous | scratch | <path to an HF checkpoint dir>
+        lr: {schedule: cosine, peak: 3.0e-4, final: 3.0e-5, warmup_tokens: 20000,
+             decay_fraction: 0.2, rewarm: false}
+        mixture:
+          general: {share: 0.7, buckets: {high/long: 1.0}, chosen_by: {method: remainder}}
+          legal:   {share: 0.3, buckets: {}, chosen_by: {method: cmr_law, cmr: 0.31}}
+
+``buckets: {}`` weights every bucket of the domain by its token count. ``chosen_by`` is
+provenance: carried into metrics and the report, never interpreted. ``rewarm: true`` starts the
+warmup at the previous phase's final LR instead of 0 (continual pre-training).
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainer.config import ConfigError, from_mapping, load_yaml, to_mapping
+
+Schedule = typing.Literal["constant", "cosine", "linear", "wsd", "inverse_sqrt"]
+
+
+@dataclasses.dataclass
+class LRSegment:
+    schedule: Schedule = "cosine"
+    peak: float = 3e-4
+    final: float = 3e-5
+    warmup_tokens: int = 0
+    decay_fraction: float = 0.2  # wsd: the share of the phase spent decaying at the end
+    rewarm: bool = False
+
+
+@dataclasses.dataclass
+class DomainMix:
+    share: float
+    buckets: dict[str, float] = dataclasses.field(default_factory=dict)  # "<quality>/<length>" -> weight
+    chosen_by: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Phase:
+    name: str
+    tokens: int
+    mixture: dict[str, DomainMix]
+    init: str = "previous"
+    lr: LRSegment = dataclasses.field(default_factory=LRSegment)
+
+
+@dataclasses.dataclass
+class Curriculum:
+    phases: list[Phase]
+    version: int = 1
+    general_domain: str = "general"
+
+
+def validate(curriculum: Curriculum) -> Curriculum:
+    if curriculum.version != 1:
+        raise ConfigError(f"version: {curriculum.version} is not supported; this trainer reads version 1")
+    if not curriculum.phases:
+        raise ConfigError("phases: the curriculum has no phases; add at least one")
+    names = [p.name for p in curriculum.phases]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"phases: phase names must be unique, got {names}")
+    for i, phase in enumerate(curriculum.phases):
+        where = f"phases[{i}] ({phase.name})"
+        if phase.tokens <= 0:
+            raise ConfigError(f"{where}.tokens: must be a positive token budget, got {phase.tokens}")
+        if not phase.mixture:
+            raise ConfigError(f"{where}.mixture: give at least one domain with a share")
+        shares = {d: m.share for d, m in phase.mixture.items()}
+        if any(s < 0 for s in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
+            raise ConfigError(f"{where}.mixture: shares must be >= 0 and sum to 1, got {shares}")
+        for domain, mix in phase.mixture.items():
+            for key, weight in mix.buckets.items():
+                if key.count("/") != 1 or weight < 0:
+                    raise ConfigError(
+                        f"{where}.mixture.{domain}.buckets.{key}: keys look like 'high/long', weights >= 0")
+        lr = phase.lr
+        if not (lr.peak > 0 and lr.final >= 0 and lr.warmup_tokens >= 0 and 0 <= lr.decay_fraction <= 1):
+            raise ConfigError(f"{where}.lr: need peak > 0, final >= 0, warmup_tokens >= 0, 0 <= decay_fraction <= 1")
+    return curriculum
+
+
+def load_curriculum(path: str | Path) -> Curriculum:
+    data = load_yaml(path)
+    try:
+        return validate(from_mapping(Curriculum, data))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def write_curriculum(curriculum: Curriculum, path: str | Path) -> None:
+    validate(curriculum)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(to_mapping(curriculum), sort_keys=False))
+    tmp.replace(path)
