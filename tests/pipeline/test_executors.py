@@ -17,7 +17,7 @@ def test_slurm_writes_scripts_and_a_rerun_finishes_the_run(tmp_path, in_repo, ca
     assert not (run / "shards").exists()
     # what the finishing job does: the same run, executed locally, keeps the same stage keys
     assert main(["curate", "--run", str(run), "--config", str(run / "config.yaml"), "--executor", "local"]) == 0
-    assert sorted(p.parent.parent.name for p in run.glob("shards/*/*/*.parquet")) == ["domain=general", "domain=legal"]
+    assert {p.parent.parent.name for p in run.glob("shards/*/*/*.parquet")} == {"domain=general", "domain=legal"}
 
 
 @pytest.mark.slow

@@ -28,7 +28,8 @@ def write_corpus(root, files=8, docs=400):
 def curate(run, corpus, cwd):
     """Start ``critmix curate`` in its own process group; its stderr goes to ``<run>.log``."""
     cmd = [sys.executable, "-m", "pipeline", "curate", "--config", "tests/data/tiny/config.yaml", "--run", str(run),
-           "--set", "sources=[]", "--source", f"synthetic:general:{corpus}/*.jsonl", "--set", "curate.tasks=8"]
+           "--set", "sources=[]", "--source", f"synthetic:general:{corpus}/*.jsonl", "--set", "curate.tasks=8",
+           "--set", "curate.quality.enabled=false"]  # the synthetic corpus has no reference set
     log = open(f"{run}.log", "ab")
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
