@@ -122,13 +122,25 @@ class CMRResult:
     warnings: list[str] = field(default_factory=list)
     ci_epsilon: tuple[float, float] | None = None
     ci_turnaround: tuple[float, float] | None = None
+    baseline_losses: tuple[float, float] | None = None  # (general, domain) of the model before CPT
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        out = _plain(asdict(self))
         out["lam"] = "inf" if np.isinf(self.lam) else self.lam
-        for key in ("ci", "ci_epsilon", "ci_turnaround"):
-            out[key] = None if out[key] is None else [float(v) for v in out[key]]
         return out
+
+
+def _plain(value):
+    """Builtin Python types all the way down, so that yaml.safe_dump and json accept the result."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (float, np.floating, int, np.integer)):
+        return value if isinstance(value, int) else float(value)
+    return value if value is None else str(value)
 
 
 @dataclass
@@ -227,9 +239,11 @@ def _bootstrap_laws(points, laws: IncrementLaws, n_boot, rng) -> IncrementLaws:
     counts = weights.sum(axis=1).astype(int)
     pick = (rng.random((len(counts), n_boot, weights.shape[1])) * counts[:, None, None]).astype(int)
     resampled = []
-    for fit, observed in fitted:
+    for (fit, observed), n_params in zip(fitted, (5, 3)):
         residual = np.where(weights > 0, observed - fit, 0.0)
-        centred = residual - (residual.sum(axis=1) / counts)[:, None]
+        # Fitted residuals are smaller than the noise by sqrt((n - p) / n); undo that shrinkage.
+        inflate = np.sqrt(counts / np.maximum(counts - n_params, 1))[:, None]
+        centred = (residual - (residual.sum(axis=1) / counts)[:, None]) * inflate
         draws = fit[:, None, :] + np.take_along_axis(centred[:, None, :], pick, axis=2)
         resampled.append(draws.reshape(-1, weights.shape[1]))
     flat = lambda a: np.repeat(a[:, None, :], n_boot, axis=1).reshape(-1, a.shape[-1])
@@ -304,15 +318,16 @@ def _ci(values, level):
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
-def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=64, level=0.95, seed=0) -> CMRResult:
+def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0) -> CMRResult:
     """The CMR of one domain at ``budget`` tokens (default: the pilot budget)."""
+    domain = str(domain)
     baseline, points, warnings = _pilot_arrays(curves, domain)
     pilot_tokens = max(float(p[0].max()) for p in points.values()) if points else 0.0
     budget = float(budget or pilot_tokens)
     if len(points) < MIN_RATIOS:
         return CMRResult(domain, None, None, None, None, "none", f"only {len(points)} usable ratios; a CMR needs "
                          f"pilots at ≥ {MIN_RATIOS} ratios with ≥ {MIN_POINTS_PER_RATIO} points each", None,
-                         lam, epsilon, budget, pilot_tokens, None, warnings=warnings)
+                         lam, epsilon, budget, pilot_tokens, None, warnings=warnings, baseline_losses=baseline)
     ratio_list = list(points)
     (tokens, d_gen, d_dom), weights = _padded(points)
     laws = IncrementLaws.fit(tokens, d_gen, d_dom, weights=weights, t_scale=pilot_tokens)
@@ -337,7 +352,7 @@ def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=64,
         None if point.cmr_law is None else {**_scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
         _scalar(point.general_law).to_dict(), domain_law.to_dict(), flags,
         warnings + _warnings(point, cmr, budget, pilot_tokens, ratio_list),
-        _ci(boot.epsilon, level), _ci(boot.turnaround, level))
+        _ci(boot.epsilon, level), _ci(boot.turnaround, level), baseline)
 
 
 def _scalar(law: PowerLaw) -> PowerLaw:
@@ -345,7 +360,7 @@ def _scalar(law: PowerLaw) -> PowerLaw:
                     bounds=law.bounds)
 
 
-def fit_cmr(curves, lam=1000.0, epsilon=0.05, budget=None, n_boot=64, level=0.95, seed=0) -> dict[str, CMRResult]:
+def fit_cmr(curves, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0) -> dict[str, CMRResult]:
     """One CMRResult per domain of the pilot curves (a mapping of the CSV's columns to arrays)."""
     return {str(d): fit_domain(curves, d, lam, epsilon, budget, n_boot, level, seed)
             for d in np.unique(curves["domain"])}
@@ -399,3 +414,30 @@ def combine_domains(cmrs: dict[str, float | None], weights: dict[str, float] | N
     domain_total = min(usable.values())
     shares = {d: (domain_total * weights[d] / total_weight if d in usable else 0.0) for d in cmrs}
     return Mixture(1.0 - sum(shares.values()), shares, COMBINATION_RULE, notes)
+
+
+def compare_mixing_laws(curves, domain) -> list[dict]:
+    """Leave-one-ratio-out errors of the CMR paper's L(R) = α·R^s + β against Ye et al.'s
+    L(R) = c + k·exp(t·R), on each ratio's last evaluated loss (general and domain)."""
+    from stages.plan.laws import ExpMixLaw
+
+    rows = curves["domain"] == domain
+    ratios = np.unique(curves["ratio"][rows & (curves["ratio"] > 0)])
+    last = {}
+    for r in ratios:
+        pick = rows & (curves["ratio"] == r)
+        end = np.argmax(curves["tokens"][pick])
+        last[r] = (curves["general_loss"][pick][end], curves["domain_loss"][pick][end])
+    if len(ratios) < 4:
+        raise ValueError(f"domain {domain!r}: {len(ratios)} ratios; holding one out needs ≥ 4 (both laws have 3 parameters)")
+    out = []
+    for held in ratios:
+        train = ratios[ratios != held]
+        for column, name in enumerate(("general", "domain")):
+            y = np.array([last[r][column] for r in train])
+            actual = last[held][column]
+            power, expo = PowerLaw.fit(train, y)(held), ExpMixLaw.fit(train, y)(held)
+            out.append({"domain": domain, "loss": name, "held_out_ratio": float(held), "actual": float(actual),
+                        "power_law": float(power), "power_law_rel_error": float(abs(power - actual) / actual),
+                        "exp_law": float(expo), "exp_law_rel_error": float(abs(expo - actual) / actual)})
+    return out
