@@ -196,6 +196,16 @@ def _crossing(law: PowerLaw, threshold: float, size=2001):
     return np.where(last < 0, 0.0, np.where(last == size - 2, 1.0, r))
 
 
+def _general_law_weights(ratios):
+    """Which ratios the general-loss L(R) law is fitted on: all but R = 1 when three others remain.
+
+    At R = 1 there is no general data at all; its general loss follows another regime (on the real
+    small-scale curves it rises throughout, 1.3 above the rest), and one power law through both
+    regimes misplaces the ε crossing that lies between the other ratios."""
+    interior = (ratios < 1).astype(float)
+    return interior if interior.sum() >= MIN_RATIOS else np.ones_like(interior)
+
+
 def _views(ratios, laws: IncrementLaws, baseline_general, lam, epsilon, budget_scaled, start=None,
            tol=1e-8) -> _Views:
     """Both CMR views from increment laws whose parameters have shape (ratios, B)."""
@@ -203,7 +213,8 @@ def _views(ratios, laws: IncrementLaws, baseline_general, lam, epsilon, budget_s
     t0 = turnaround_points(laws, lam).T
     batch = t0.shape[0]
     general = (baseline_general + laws.d_general(budget_scaled * laws.t_scale)).T
-    general_law = PowerLaw.fit(ratios, general, start=None if start is None else start.general_law.s, tol=tol)
+    general_law = PowerLaw.fit(ratios, general, weights=_general_law_weights(ratios),
+                               start=None if start is None else start.general_law.s, tol=tol)
     eps_view = _crossing(general_law, baseline_general + epsilon)
     has_t0 = np.isfinite(t0)
     cmr_law, turn, clipped = None, np.full(batch, np.nan), np.zeros(batch, bool)
@@ -302,6 +313,10 @@ def _warnings(point: _Views, cmr, budget, pilot_tokens, ratio_list):
     if point.turnaround_clipped[0]:
         notes.append(f"the CMR law gives {float(point.cmr_law(budget / pilot_tokens)[0]):.3f} at the budget, "
                      f"outside [0, 1]; clipped")
+    general_law = _scalar(point.general_law)
+    if general_law.exponent_at_bound() or general_law.r2 < LOW_R2:
+        notes.append(f"the general-loss L(R) law fits poorly (s = {general_law.s:.2f}, R² {general_law.r2:.2f}); "
+                     f"the ε view interpolates it, so check it against the per-ratio table")
     if budget > EXTRAPOLATION_WARN * pilot_tokens:
         notes.append(f"budget is {budget / pilot_tokens:.1f}× the pilot budget ({pilot_tokens:.3g} tokens): "
                      f"the laws are extrapolated that far; run longer pilots to trust it")
