@@ -247,7 +247,7 @@ def run_phase(phase, phase_id, model, optimizer, loader, val, state, config, run
     def log_eval():
         if run.main:
             metrics.write({"phase": phase.name, "step": state["step"], "tokens": state["tokens"],
-                           **evaluate(model, val, micro, run, general_domain)})
+                           **evaluate(raw_model(model), val, micro, run, general_domain)})
 
     if state["tokens"] == 0 and 0 in eval_points:
         log_eval()
