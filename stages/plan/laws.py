@@ -31,17 +31,18 @@ def _solve_coefficients(f, y, w, exps):
         centred = [c - m for c, m in zip(cols, means)]
         y_mean = (share * y).sum(axis=-1, keepdims=True)
         y_centred = y - y_mean
-        cov = lambda a, b: (share * a * b).sum(axis=-1)
+        cov = lambda a, b: np.einsum("...n,...n->...", share * a, b)
+        with_y = [cov(c, y_centred) for c in centred]
         if len(cols) == 1:
-            alphas = [cov(centred[0], y_centred) / cov(centred[0], centred[0])]
+            alphas = [with_y[0] / cov(centred[0], centred[0])]
         else:
             s00, s01, s11 = cov(centred[0], centred[0]), cov(centred[0], centred[1]), cov(centred[1], centred[1])
-            b0, b1 = cov(centred[0], y_centred), cov(centred[1], y_centred)
             det = s00 * s11 - s01 ** 2
-            alphas = [(s11 * b0 - s01 * b1) / det, (s00 * b1 - s01 * b0) / det]
+            alphas = [(s11 * with_y[0] - s01 * with_y[1]) / det, (s00 * with_y[1] - s01 * with_y[0]) / det]
         beta = y_mean[..., 0] - sum(a * m[..., 0] for a, m in zip(alphas, means))
-        residual = y_centred - sum(a[..., None] * c for a, c in zip(alphas, centred))
-        sse = (w * residual ** 2).sum(axis=-1)
+        # At the least-squares optimum, SSE = Σw·(y - ȳ)² - Σ_j α_j·Σw·(c_j - c̄_j)(y - ȳ).
+        explained = sum(a * b for a, b in zip(alphas, with_y))
+        sse = w.sum(axis=-1) * (cov(y_centred, y_centred) - explained)
         coefs = np.stack([*alphas, beta], axis=-1)
     finite = np.isfinite(sse) & np.all(np.isfinite(coefs), axis=-1)
     return np.where(finite[..., None], coefs, 0.0), np.where(finite, sse, np.inf)
