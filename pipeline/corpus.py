@@ -91,10 +91,11 @@ def fetch_corpus(sources, raw_dir: Path, download: Callable | None = None, force
                     continue
                 entry = fetch_source(source, raw_dir, Path(scratch), archives, download or download_package)
                 manifest["sources"][source.name] = entry
+                # Saved after every source, so a later failure keeps what finished (and its licence).
                 write_atomic(raw_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+                write_atomic(raw_dir / "NOTICE", notice(manifest))
                 _progress(source.name, entry, "fetched")
                 fetched += 1
-            write_atomic(raw_dir / "NOTICE", notice(manifest))
     summary = f"fetched {fetched}, {len(sources) - fetched} cached" if fetched else "nothing to fetch, all cached"
     print(f"corpus: {len(sources)} sources in {raw_dir}/: {summary} ({time.time() - started:.1f}s)", file=sys.stderr)
     return manifest
