@@ -1,0 +1,1 @@
+"""The mixture planner: loss laws (laws.py) and the critical mixture ratio with its CI (cmr.py)."""

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from stages.plan.laws import IncrementLaws, PowerLaw
+from stages.plan.laws import ExpMixLaw, IncrementLaws, PowerLaw
 
 COLUMNS = ("domain", "ratio", "tokens", "general_loss", "domain_loss")
 MIN_POINTS_PER_RATIO = 6  # the general law has five parameters
@@ -294,12 +294,12 @@ def _choose(point: _Views, flags, budget_scaled):
     return eps, "epsilon", f"turnaround law unreliable: {_describe_flags(flags, point, budget_scaled)}", "epsilon"
 
 
-def _lambda_balance(fits, budget_scaled):
-    t = np.geomspace(1e-3, 1, 200)
-    ratios = [abs(float(f.d_domain(budget_scaled * f.t_scale))) / max(float(np.max(f.d_general(t * f.t_scale)))
-                                                                      - float(f.d_general(t[0] * f.t_scale)), 1e-12)
-              for f in fits]
-    return float(np.median(ratios))
+def _lambda_balance(fits, budget, pilot_tokens):
+    """The λ at which both terms of F weigh alike: the domain-loss drop at the budget over the peak
+    general-loss rise, median over ratios."""
+    grid = np.geomspace(1e-3, 1, 200) * pilot_tokens
+    balance = [abs(f.d_domain(budget)) / max(f.d_general(grid).max() - f.d_general(0.0), 1e-12) for f in fits]
+    return float(np.median(balance))
 
 
 def _warnings(point: _Views, cmr, budget, pilot_tokens, ratio_list):
@@ -363,7 +363,7 @@ def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=100
     return CMRResult(
         domain, cmr, _ci(boot_cmr, level), float(point.epsilon[0]),
         None if np.isnan(point.turnaround[0]) else float(point.turnaround[0]), used, reason, binding, lam, epsilon,
-        budget, pilot_tokens, _lambda_balance(fits, budget_scaled), ratios,
+        budget, pilot_tokens, _lambda_balance(fits, budget, pilot_tokens), ratios,
         None if point.cmr_law is None else {**_scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
         _scalar(point.general_law).to_dict(), domain_law.to_dict(), flags,
         warnings + _warnings(point, cmr, budget, pilot_tokens, ratio_list),
@@ -434,8 +434,6 @@ def combine_domains(cmrs: dict[str, float | None], weights: dict[str, float] | N
 def compare_mixing_laws(curves, domain) -> list[dict]:
     """Leave-one-ratio-out errors of the CMR paper's L(R) = α·R^s + β against Ye et al.'s
     L(R) = c + k·exp(t·R), on each ratio's last evaluated loss (general and domain)."""
-    from stages.plan.laws import ExpMixLaw
-
     rows = curves["domain"] == domain
     ratios = np.unique(curves["ratio"][rows & (curves["ratio"] > 0)])
     last = {}

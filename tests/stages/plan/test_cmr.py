@@ -8,7 +8,7 @@ from scipy.optimize import brentq
 
 from stages.plan.cmr import (IncrementLaws, combine_domains, fit_cmr, fit_domain, lambda_sweep, read_curves,
                              turnaround)
-from tests.stages.plan.cmr_synth import (PILOT_TOKENS, RATIOS, make_curves, merge, true_cmr, true_general_change,
+from tests.stages.plan.cmr_synth import (PILOT_TOKENS, make_curves, merge, true_cmr, true_general_change,
                                          true_t0)
 
 REAL_CURVES = Path(__file__).parents[2] / "data" / "cmr-small-scale-curves.csv"
