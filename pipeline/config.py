@@ -20,6 +20,7 @@ from stages.minhash import MinhashConfig
 from stages.normalize import NormalizeConfig
 from stages.quality import QualityConfig
 from stages.readers import SourceSpec
+from stages.toxicity import ToxicityConfig
 from trainer.config import ConfigError, apply_overrides, from_mapping, load_yaml, to_mapping
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
@@ -63,6 +64,7 @@ class CurateConfig:
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
     minhash: MinhashConfig = field(default_factory=MinhashConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    toxicity: ToxicityConfig = field(default_factory=ToxicityConfig)
     buckets: BucketConfig = field(default_factory=BucketConfig)
 
 

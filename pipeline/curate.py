@@ -61,12 +61,14 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
 def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
     from stages.normalize import Normalizer
     from stages.readers import SourceReader
+    from stages.toxicity import ToxicityFilter
     from stages.writers import WorkWriter
 
     curate = config.curate
     return [
         SourceReader([s.spec(Path.cwd()) for s in config.sources]),
         Normalizer(curate.normalize),
+        *([ToxicityFilter(curate.toxicity)] if curate.toxicity.enabled else []),
         WorkWriter(str(run / "work/ingest"), str(run / "removed")),
     ]
 

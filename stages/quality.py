@@ -6,9 +6,9 @@ Which model scores a run, in order:
   1. ``quality.model_path``: any fastText model given by path;
   2. a model trained for this run, when its sources hold reference documents (copied to ``runs/<run>/models/``);
   3. the default model, trained from the demo corpus.
-fastText training is not reproducible even on one thread with a fixed seed, so every trained model
-is cached under ``quality.cache_dir`` by the hash of its training data and hyperparameters: the
-same data gives the same model, and so the same scores and byte-identical shards, on every run.
+Training is reproducible (one thread, a fixed seed, a fresh process) and every trained model is
+cached under ``quality.cache_dir`` by the hash of its training data and hyperparameters, so the
+same data is trained on once and gives the same scores and byte-identical shards on every run.
 Every kept document gets ``quality_score`` = P(positive label).
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,8 @@ POSITIVE = "__label__hq"
 NEGATIVE = "__label__lq"
 RUN_MODEL = "quality.bin"
 RECORD = "quality.json"
+# argv: training file, model path, fastText arguments as JSON.
+TRAIN_SCRIPT = "import fasttext, json, sys; fasttext.train_supervised(input=sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])"
 
 
 @dataclass
@@ -120,7 +124,8 @@ def train(positives: list[str], negatives: list[str], config: QualityConfig, sou
     model_path = Path(config.cache_dir) / f"quality-{key}.bin"
     if model_path.is_file() and model_path.with_suffix(".json").is_file():
         return json.loads(model_path.with_suffix(".json").read_text())
-    model = fit(lines, hyperparameters, model_path)
+    model = fit(lines, model_path, wordNgrams=2, epoch=config.epoch, lr=config.lr, dim=config.dim, bucket=config.buckets,
+                minCount=1, thread=1, seed=config.seed, verbose=0)
     scores = positive_probabilities(model, [text for _, text in holdout], POSITIVE)
     labels = np.array([label == POSITIVE for label, _ in holdout])
     record = {
@@ -135,31 +140,27 @@ def train(positives: list[str], negatives: list[str], config: QualityConfig, sou
     return record
 
 
-def fit(lines: str, hyperparameters: dict, model_path: Path):
+def fit(lines: str, model_path: Path, **args):
+    """Train a fastText supervised model on ``lines`` ("__label__x text" each), save it atomically, load it.
+
+    Training runs in a fresh process: a second training in the same process (fastText 0.9.2 and
+    0.10 numpy2 wheels) gives a different model for the same data and seed, and often stops with
+    "Encountered NaN". In a fresh process the same data and seed give the same bytes every time.
+    """
     import fasttext
 
     model_path.parent.mkdir(parents=True, exist_ok=True)
     train_file = model_path.with_name(f".{model_path.name}.train-{os.getpid()}.txt")
+    tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
     train_file.write_text(lines, encoding="utf-8")
-    args = dict(hyperparameters, bucket=hyperparameters["buckets"], minCount=1, thread=1, verbose=0)
-    for name in ("buckets", "max_chars"):
-        args.pop(name)
     try:
-        # fastText sometimes reports "Encountered NaN" when a tiny training set finishes between
-        # two of its loss checks; the run itself is sound, so a second attempt is enough.
-        for attempt in range(3):
-            try:
-                model = fasttext.train_supervised(input=str(train_file), **args)
-                break
-            except RuntimeError as err:
-                if "NaN" not in str(err) or attempt == 2:
-                    raise
+        done = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(train_file), str(tmp), json.dumps(args)])
+        if done.returncode != 0:
+            raise RuntimeError(f"fastText training of {model_path} failed (exit code {done.returncode}); see the error above")
     finally:
         train_file.unlink(missing_ok=True)
-    tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
-    model.save_model(str(tmp))
     os.replace(tmp, model_path)
-    return model
+    return fasttext.load_model(str(model_path))
 
 
 def evaluate(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:

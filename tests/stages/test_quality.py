@@ -38,12 +38,12 @@ def test_run_model_separates_held_out_text_and_scores_every_document(tmp_path):
     assert spearmanr(spam_share, [r["quality_score"] for r in forum]).statistic < -0.7
 
 
-def test_a_fresh_run_on_the_same_data_reuses_the_model_and_writes_identical_bytes(tmp_path):
+def test_training_again_from_scratch_gives_the_same_model_and_identical_bytes(tmp_path):
     paths = build(tmp_path)
     _, first = score(tmp_path, "a", config_for(paths), paths)
     sha = json.loads((paths["models"] / "quality.json").read_text())["sha256"]
     shutil.rmtree(paths["models"])
-    _, second = score(tmp_path, "b", config_for(paths), paths)
+    _, second = score(tmp_path, "b", config_for(paths, cache_dir=str(tmp_path / "empty-cache")), paths)
     assert json.loads((paths["models"] / "quality.json").read_text())["sha256"] == sha
     assert file_sha256(paths["models"] / "quality.bin") == sha
     assert first.equals(second)
