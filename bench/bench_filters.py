@@ -1,0 +1,124 @@
+"""Heuristic filters and language id on one core, against datatrove.
+
+On the same documents (a fixed sample of the demo corpus under ``data/raw/*/*.jsonl``, or
+generated text when it has not been fetched):
+1. keep/drop agreement of ``HeuristicFilters`` with datatrove's stock chain
+   GopherQualityFilter -> GopherRepetitionFilter -> C4QualityFilter -> FineWebQualityFilter
+   (target >= 99%), with the disagreements listed on stderr;
+2. docs/s of both (target >= 5x);
+3. docs/s of ``LanguageId`` against the reference figure for fastText lid.176.ftz predict.
+
+    .venv/bin/python bench/bench_filters.py [--docs 400]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from datatrove.data import Document  # noqa: E402
+
+from stages.heuristics import HeuristicFilters, HeuristicsConfig  # noqa: E402
+from stages.langid import LanguageId, LanguageIdConfig  # noqa: E402
+
+LANGID_REFERENCE_DOCS_PER_S = 2374  # fastText lid.176.ftz predict, docs of 3.2 KB (shared/reference/anchors.md)
+
+
+def demo_documents(limit: int, seed: int = 0) -> list[str]:
+    """An equal share of every demo source, sampled with a fixed seed."""
+    files = sorted(Path("data/raw").glob("*/*.jsonl"))
+    per_file = max(1, limit // max(1, len(files)))
+    texts = []
+    for path in files:
+        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+        random.Random(seed).shuffle(lines)
+        texts += [json.loads(line)["text"] for line in lines[:per_file]]
+    return texts
+
+
+def generated_documents(limit: int, seed: int = 0) -> list[str]:
+    """Prose-like, list-like, repetitive and code-like documents, so every rule family fires."""
+    from tests.stages.heuristics_synth import generated_corpus
+
+    return generated_corpus(limit, seed)
+
+
+def datatrove_chain():
+    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    filters = [GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(), FineWebQualityFilter()]
+
+    def keep(doc: Document) -> tuple[bool, str]:
+        for step in filters:
+            result = step.filter(doc)  # C4QualityFilter rewrites doc.text for the filters after it
+            if result is not True:
+                return False, f"{step.name}:{result[1]}"
+        return True, ""
+
+    return keep
+
+
+def ours_chain():
+    heuristics = HeuristicFilters(HeuristicsConfig())
+
+    def keep(doc: Document) -> tuple[bool, str]:
+        reason = heuristics.check(doc)
+        return reason is None, reason or ""
+
+    return keep
+
+
+def timed(keep, texts: list[str]) -> tuple[list[tuple[bool, str]], float]:
+    docs = [Document(text=text, id=str(i)) for i, text in enumerate(texts)]
+    started = time.perf_counter()
+    results = [keep(doc) for doc in docs]
+    return results, len(docs) / (time.perf_counter() - started)
+
+
+def langid_docs_per_second(texts: list[str]) -> float:
+    langid = LanguageId(LanguageIdConfig())
+    docs = [Document(text=text, id=str(i)) for i, text in enumerate(texts)]
+    langid.check(docs[0])  # loads the model
+    started = time.perf_counter()
+    for doc in docs:
+        langid.check(doc)
+    return len(docs) / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=400, help="documents to compare (an equal share per source)")
+    args = parser.parse_args()
+    texts = demo_documents(args.docs)
+    corpus = "demo corpus"
+    if not texts:
+        texts, corpus = generated_documents(args.docs), "generated documents (run `make corpus` for the demo corpus)"
+    kb = sum(len(t) for t in texts) / len(texts) / 1024
+    print(f"{len(texts)} documents from the {corpus}, {kb:.1f} KB of text on average")
+
+    ours, ours_rate = timed(ours_chain(), texts)
+    theirs, theirs_rate = timed(datatrove_chain(), texts)
+    disagreements = Counter((o[1] or "kept", t[1] or "kept") for o, t in zip(ours, theirs) if o[0] != t[0])
+    for (ours_reason, their_reason), count in disagreements.most_common():
+        print(f"  disagree x{count}: ours {ours_reason} / datatrove {their_reason}", file=sys.stderr)
+    agreement = 1 - sum(disagreements.values()) / len(texts)
+    dropped = sum(not o[0] for o in ours), sum(not t[0] for t in theirs)
+    print(f"heuristics keep/drop agreement: ours {agreement:.2%} vs datatrove chain 100% (target >= 99%; "
+          f"dropped {dropped[0]} vs {dropped[1]} of {len(texts)})")
+    print(f"heuristics: ours {ours_rate:,.0f} docs/s vs datatrove Gopher+GopherRep+C4+FineWeb {theirs_rate:,.1f} docs/s "
+          f"= {ours_rate / theirs_rate:.1f}x (target >= 5x)")
+    rate = langid_docs_per_second(texts)
+    print(f"langid: ours {rate:,.0f} docs/s ({kb:.1f} KB/doc) vs fastText lid.176 reference {LANGID_REFERENCE_DOCS_PER_S:,} docs/s "
+          f"(3.2 KB/doc) = {rate / LANGID_REFERENCE_DOCS_PER_S:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
