@@ -34,22 +34,22 @@ class Doc:
 
 def _text(tokens: np.ndarray, vocab: list[str], rng: np.random.Generator, shuffle: bool = False) -> str:
     """Word indices -> text of four paragraphs, in shuffled order if asked."""
-    cuts = np.sort(rng.integers(1, max(2, len(tokens)), 3))
-    paragraphs = [" ".join([vocab[i] for i in part.tolist()]) for part in np.split(tokens, cuts)]
+    words = [vocab[i] for i in tokens.tolist()]
+    cuts = [0, *sorted(rng.integers(1, max(2, len(words)), 3).tolist()), len(words)]
+    paragraphs = [" ".join(words[a:b]) for a, b in zip(cuts, cuts[1:]) if a < b]
     if shuffle:
         rng.shuffle(paragraphs)
-    return "\n\n".join(p for p in paragraphs if p)
+    return "\n\n".join(paragraphs)
 
 
 def mutate(tokens: np.ndarray, rate: float, vocab: list[str], rng: np.random.Generator) -> str:
     """Substitute, insert after or delete about ``rate`` of the words; sometimes shuffle paragraphs."""
     n = len(tokens)
-    edit = np.where(rng.random(n) < rate, rng.integers(1, 4, n), 0)
-    out = np.where(edit == 1, rng.integers(0, len(vocab), n), tokens)
-    inserted = np.flatnonzero(edit == 2)
-    out = np.insert(out, inserted + 1, rng.integers(0, len(vocab), len(inserted)))
-    deleted = np.flatnonzero(edit == 3)
-    out = np.delete(out, deleted + np.searchsorted(inserted, deleted, side="right"))
+    edit = np.where(rng.random(n) < rate, rng.integers(1, 4, n), 0)  # 1 substitute, 2 insert, 3 delete
+    fresh = rng.integers(0, len(vocab), (2, n))
+    copies = np.choose(edit, [1, 1, 2, 0])
+    out = np.repeat(np.where(edit == 1, fresh[0], tokens), copies)
+    out[np.cumsum(copies)[edit == 2] - 1] = fresh[1][edit == 2]
     return _text(out if len(out) else tokens, vocab, rng, shuffle=rng.random() < 0.3)
 
 
