@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import yaml
 
@@ -21,7 +21,7 @@ from stages.normalize import NormalizeConfig
 from stages.quality import QualityConfig
 from stages.readers import SourceSpec
 from stages.toxicity import ToxicityConfig
-from trainer.config import ConfigError, apply_overrides, from_mapping, load_yaml, to_mapping
+from trainer.config import ConfigError, TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
@@ -69,10 +69,48 @@ class CurateConfig:
 
 
 @dataclass
+class PilotConfig:
+    """The small continual-pre-training runs the CMR law is fitted on."""
+
+    ratios: list[float] = field(default_factory=lambda: [1 / 8, 1 / 4, 1 / 3, 1 / 2, 3 / 4, 1.0])
+    tokens: int = 300_000  # CPT tokens of each pilot
+    warmup_fraction: float = 0.02  # a longer warmup puts every general-loss peak right after it
+    lr: Optional[float] = None  # default: the base model's final LR
+    eval_points: int = 12  # log-spaced, so several fall before the general-loss peak
+    first_eval_tokens: Optional[int] = None  # default: 1% of the pilot budget
+    parallel: int = 2  # pilots at once, one thread each
+
+
+@dataclass
+class PlanConfig:
+    general_domain: str = "general"
+    domains: list[str] = field(default_factory=list)  # empty: every source domain but the general one
+    base_model: Optional[str] = None  # an HF checkpoint directory; default: train one on general data
+    base_tokens: int = 1_500_000
+    base_lr: float = 3e-3
+    base_final_lr: float = 3e-4
+    pilots: PilotConfig = field(default_factory=PilotConfig)
+    lam: float = 1000.0  # the Lagrange multiplier of the CMR objective
+    epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
+    budget: Optional[int] = None  # CPT tokens the mixture is planned for; default: the pilot budget
+    ratios: dict[str, float] = field(default_factory=dict)  # shares set by hand, e.g. plan.ratios.legal=0.2
+    anneal_fraction: float = 0.1  # the high-quality anneal, as a fraction of the CPT budget
+    quality_ascending: bool = True  # CPT in three parts whose bucket weights move from low to high quality
+    validate: bool = False  # also train at 1.5x the planned ratio to check the tolerance breaks as predicted
+
+
+@dataclass
 class CritmixConfig:
     name: str = "demo"
     sources: list[SourceConfig] = field(default_factory=list)
     curate: CurateConfig = field(default_factory=CurateConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def plan_domains(self) -> list[str]:
+        if self.plan.domains:
+            return list(self.plan.domains)
+        return sorted({s.domain for s in self.sources} - {self.plan.general_domain})
 
     def output_hash(self) -> str:
         """Hash of everything that shapes the curated output; how it is executed is left out."""

@@ -105,7 +105,10 @@ def _record_document(spec: SourceSpec, file_key: str, offset: int, record) -> Do
         mark_removed(doc, "read", "missing_text" if text is None else "text_not_string")
         return doc
     doc.text = text
-    doc.metadata["meta"] = {k: v for k, v in record.items() if k not in (spec.text_key, spec.id_key)}
+    # A record's own "meta" object is the document's meta; its other fields join it.
+    meta = dict(record["meta"]) if isinstance(record.get("meta"), dict) else {}
+    meta.update((k, v) for k, v in record.items() if k not in (spec.text_key, spec.id_key, "meta"))
+    doc.metadata["meta"] = meta
     return doc
 
 

@@ -66,3 +66,9 @@ def test_ranks_partition_the_files(tmp_path):
     reader = SourceReader([spec(tmp_path, "*.jsonl")])
     seen = [d.text for rank in range(2) for d in reader.run(None, rank, 2)]
     assert sorted(seen) == [f"file {i}" for i in range(5)]
+
+
+def test_a_records_own_meta_object_is_not_nested(tmp_path):
+    (tmp_path / "m.jsonl").write_bytes(jsonl_bytes([{"text": "t", "meta": {"label": "ham"}, "group": 3}]))
+    (doc,) = read_file(spec(tmp_path, "m.jsonl"), tmp_path / "m.jsonl")
+    assert doc.metadata["meta"] == {"label": "ham", "group": 3}

@@ -1,4 +1,4 @@
-"""Regenerate the tiny curation fixture: `python tests/data/tiny/generate.py`.
+"""Regenerate the tiny fixtures (curation tests, and the corpus of configs/tiny.yaml): `python tests/data/tiny/generate.py`.
 
 Documents are distinct English prose (so only the planted duplicates are merged, and the
 heuristic filters and language id keep them), plus a few planted faults: one exact duplicate
@@ -33,6 +33,14 @@ def document(rng, sentence, paragraphs=3, per_paragraph=4):
     return "\n\n".join(" ".join(sentence(rng) for _ in range(per_paragraph)) for _ in range(paragraphs))
 
 
+def write_e2e_corpus(rng, docs=240):
+    """The corpus of configs/tiny.yaml (the end-to-end flow): general prose and a legal domain."""
+    for domain, sentence in (("general", story_sentence), ("legal", legal_sentence)):
+        out = HERE.parent / "e2e" / f"{domain}.jsonl"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text("".join(json.dumps({"text": document(rng, sentence)}) + "\n" for _ in range(docs)))
+
+
 def main():
     rng = random.Random(20261123)
     stories = [{"id": f"story-{i}", "text": document(rng, story_sentence)} for i in range(12)]
@@ -44,6 +52,7 @@ def main():
     licences.append({"text": licences[0]["text"], "spdx": "dup"})
     (HERE / "legal").mkdir(exist_ok=True)
     (HERE / "legal/licences.jsonl").write_text("".join(json.dumps(r) + "\n" for r in licences))
+    write_e2e_corpus(rng)
 
 
 if __name__ == "__main__":
