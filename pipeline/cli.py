@@ -13,7 +13,7 @@ from trainer.config import ConfigError
 # Errors of the output location that the user can fix and then resume from.
 OUTPUT_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
-COMMANDS = ["corpus", "curate", "sql", "explain", "law", "plan", "train"]
+COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train"]
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,302 @@
+"""``critmix report``: one self-contained ``runs/<name>/report.html`` with inline SVG plots.
+
+The report is a list of sections. Each section is a function ``section(run: RunData) -> str | None``
+that returns an HTML fragment, or None when the run has nothing for it (no quality model, no
+toxicity stage, ...). Later parts of critmix add their sections (law fits, curriculum, training
+curves) by appending to ``SECTIONS``.
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]  # no green: green is "kept"
+
+
+@dataclass
+class RunData:
+    """What sections read: the run directory, its manifest and DuckDB views over its Parquet."""
+
+    path: Path
+    manifest: dict
+    con: object = field(repr=False)
+
+    def rows(self, query: str) -> list[tuple]:
+        return self.con.execute(query).fetchall()
+
+    def has(self, view: str) -> bool:
+        return bool(self.rows(f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{view}'")[0][0])
+
+    def json_file(self, relative: str) -> dict | None:
+        path = self.path / relative
+        return json.loads(path.read_text()) if path.is_file() else None
+
+
+# ---- building blocks ----------------------------------------------------------------------------
+
+
+def svg(figure) -> str:
+    """The figure as an inline <svg> element (no XML header), then closed."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td class='{'num' if i >= numeric_from else ''}'>{cell(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def figure(width: float, height: float):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+# ---- sections -----------------------------------------------------------------------------------
+
+
+def overview(run: RunData) -> str:
+    stages = run.manifest.get("stages", {})
+    rows = [[name, entry.get("status"), entry.get("seconds", ""), entry.get("finished_at", "")]
+            for name, entry in sorted(stages.items(), key=lambda item: item[1].get("finished_at", ""))]
+    return (f"<h2>Run</h2><p><code>{html.escape(str(run.path))}</code>, config hash "
+            f"<code>{html.escape(str(run.manifest.get('config_hash')))}</code></p>"
+            + table(["stage", "status", "seconds", "finished"], rows, numeric_from=2))
+
+
+def funnel(run: RunData) -> str | None:
+    """Per source: documents and bytes in, removed per stage, kept."""
+    kept = {(s, d): (n, b) for s, d, n, b in run.rows(
+        "SELECT source, domain, count(*), sum(strlen(text)) FROM shards GROUP BY ALL")} if run.has("shards") else {}
+    removed_rows = run.rows("SELECT source, domain, stage, count(*), sum(strlen(text)) FROM removed GROUP BY ALL") \
+        if run.has("removed") else []
+    if not kept and not removed_rows:
+        return None
+    stages = sorted({r[2] for r in removed_rows}, key=stage_rank(run))
+    removed = {(s, d, st): (n, b) for s, d, st, n, b in removed_rows}
+    sources = sorted(set(kept) | {(s, d) for s, d, *_ in removed_rows}, key=lambda k: (k[1], k[0]))
+    rows = []
+    for source, domain in sources:
+        per_stage = [removed.get((source, domain, st), (0, 0)) for st in stages]
+        kept_docs, kept_bytes = kept.get((source, domain), (0, 0))
+        docs_in = kept_docs + sum(n for n, _ in per_stage)
+        bytes_in = kept_bytes + sum(b or 0 for _, b in per_stage)
+        rows.append([source, domain, docs_in, bytes_in / 1e6, *[n for n, _ in per_stage], kept_docs, kept_bytes / 1e6,
+                     kept_docs / max(1, docs_in)])
+    fig, ax = figure(9, 0.35 * len(rows) + 1.2)
+    labels = [f"{r[0]} ({r[1]})" for r in rows]
+    left = [0.0] * len(rows)
+    for i, name in enumerate(["kept", *stages]):
+        values = [r[4 + len(stages)] if name == "kept" else r[4 + stages.index(name)] for r in rows]
+        shares = [v / max(1, r[2]) for v, r in zip(values, rows)]
+        ax.barh(labels, shares, left=left, color="#55a868" if name == "kept" else STAGE_COLORS[i % len(STAGE_COLORS)], label=name)
+        left = [a + b for a, b in zip(left, shares)]
+    ax.set_xlabel("share of documents in")
+    ax.invert_yaxis()
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(stages) + 1, frameon=False)
+    header = ["source", "domain", "docs in", "MB in", *[f"removed: {s}" for s in stages], "kept", "MB kept", "kept share"]
+    totals = ["all", "", sum(r[2] for r in rows), sum(r[3] for r in rows)] + [
+        sum(r[4 + i] for r in rows) for i in range(len(stages) + 1)] + [sum(r[-2] for r in rows)]
+    totals.append(totals[-2] / max(1, totals[2]))
+    return "<h2>Funnel</h2>" + svg(fig) + table(header, rows + [totals], numeric_from=2)
+
+
+def stage_rank(run: RunData):
+    """Stages in the order they finished; per-document steps (not in the manifest) come first."""
+    finished = {name: entry.get("finished_at", "") for name, entry in run.manifest.get("stages", {}).items()}
+    return lambda stage: (finished.get(stage, ""), stage)
+
+
+def removal_reasons(run: RunData) -> str | None:
+    if not run.has("removed"):
+        return None
+    rows = run.rows("SELECT stage, reason, count(*) AS n, sum(strlen(text)) / 1e6 FROM removed GROUP BY ALL ORDER BY n DESC")
+    fig, ax = figure(8, 0.3 * len(rows) + 1)
+    ax.barh([f"{s}: {r}" for s, r, *_ in rows], [n for _, _, n, _ in rows], color="#c44e52")
+    ax.invert_yaxis()
+    ax.set_xlabel("documents removed")
+    return "<h2>Removal reasons</h2>" + svg(fig) + table(["stage", "reason", "docs", "MB"], rows, numeric_from=2)
+
+
+def toxicity(run: RunData) -> str | None:
+    """Per domain, when the toxicity filter ran: documents it saw and removed."""
+    if not (run.has("removed") and run.rows("SELECT count(*) FROM removed WHERE stage = 'toxicity'")[0][0]):
+        return None
+    rows = run.rows("""
+        WITH everything AS (SELECT domain, NULL AS stage, NULL AS reason FROM shards
+                            UNION ALL SELECT domain, stage, reason FROM removed)
+        SELECT domain, count(*) FILTER (WHERE stage IS NULL OR stage <> 'read') AS seen,
+               count(*) FILTER (WHERE stage = 'toxicity') AS removed
+        FROM everything GROUP BY ALL ORDER BY domain""")
+    return "<h2>Toxicity filter per domain</h2>" + table(
+        ["domain", "docs", "removed", "removed share"], [[d, s, r, r / max(1, s)] for d, s, r in rows])
+
+
+def quality_histograms(run: RunData) -> str | None:
+    if not run.has("shards") or not run.rows("SELECT count(quality_score) FROM shards")[0][0]:
+        return None
+    import numpy as np
+
+    edges = (run.json_file("work/buckets/edges.json") or {}).get("edges", {})
+    domains = [d for (d,) in run.rows("SELECT DISTINCT domain FROM shards WHERE quality_score IS NOT NULL ORDER BY 1")]
+    import matplotlib.pyplot as plt
+
+    columns = min(3, len(domains))
+    fig, axes = plt.subplots((len(domains) + columns - 1) // columns, columns, figsize=(4 * columns, 2.6 * ((len(domains) + columns - 1) // columns)), squeeze=False)
+    for ax, domain in zip(axes.flat, domains):
+        scores = np.array([s for (s,) in run.rows(f"SELECT quality_score FROM shards WHERE domain = '{domain}' AND quality_score IS NOT NULL")])
+        ax.hist(scores, bins=np.linspace(0, 1, 41), color="#4c72b0")
+        for edge in edges.get(domain, []):
+            ax.axvline(edge, color="#c44e52", linestyle="--", linewidth=1)
+        ax.set_title(f"{domain} ({len(scores):,} docs)", fontsize=10)
+        ax.set_xlabel("quality score")
+    for ax in list(axes.flat)[len(domains):]:
+        ax.axis("off")
+    fig.tight_layout()
+    rows = [[d, *[f"{e:.4f}" for e in edges.get(d, [])]] for d in domains]
+    return ("<h2>Quality scores per domain</h2><p>Dashed lines: the tier edges (per-domain quantiles).</p>"
+            + svg(fig) + table(["domain", *[f"edge {i + 1}" for i in range(max((len(r) - 1 for r in rows), default=0))]], rows))
+
+
+def bucket_tokens(run: RunData) -> str | None:
+    if not run.has("buckets"):
+        return None
+    rows = run.rows("SELECT domain, quality_tier, length_bucket, docs, tokens FROM buckets")
+    groups = sorted({(d, q) for d, q, *_ in rows}, key=lambda k: (k[0], tier_rank(k[1])))
+    lengths = list(dict.fromkeys(l for _, _, l, _, _ in sorted(rows, key=lambda r: length_rank(r[2]))))
+    fig, ax = figure(9, 0.32 * len(groups) + 1.2)
+    left = [0] * len(groups)
+    for i, length in enumerate(lengths):
+        values = [sum(t for d, q, l, _, t in rows if (d, q, l) == (*g, length)) for g in groups]
+        ax.barh([f"{d} / {q}" for d, q in groups], values, left=left, label=length, color=STAGE_COLORS[i % len(STAGE_COLORS)])
+        left = [a + b for a, b in zip(left, values)]
+    ax.invert_yaxis()
+    ax.set_xlabel("estimated tokens")
+    ax.legend(title="length", frameon=False)
+    return "<h2>Tokens per bucket</h2>" + svg(fig) + table(["domain", "tier", "length", "docs", "tokens"], rows, numeric_from=3)
+
+
+def tier_rank(tier: str) -> tuple:
+    return (["low", "mid", "high"].index(tier) if tier in ("low", "mid", "high") else 9, tier)
+
+
+def length_rank(length: str) -> tuple:
+    return (["short", "medium", "long"].index(length) if length in ("short", "medium", "long") else 9, length or "")
+
+
+def samples(run: RunData) -> str | None:
+    if not run.has("buckets"):
+        return None
+    rows = run.rows("SELECT domain, coalesce(quality_tier, 'unscored'), length_bucket, id, quality_score, left(text, 300) FROM sample(1)")
+    body = "".join(
+        f"<div class='sample'><div class='tag'>{html.escape(f'{d} / {q} / {l}')} &middot; <code>{html.escape(i)}</code>"
+        f"{'' if s is None else f' &middot; score {s:.3f}'}</div><pre>{html.escape(t)}{'…' if len(t) == 300 else ''}</pre></div>"
+        for d, q, l, i, s, t in sorted(rows, key=lambda r: (r[0], tier_rank(r[1]), length_rank(r[2])))
+    )
+    return "<h2>Sample documents per bucket</h2><p>One document per domain / tier / length (first 300 characters).</p>" + body
+
+
+def classifier(run: RunData) -> str | None:
+    record = run.json_file("models/quality.json")
+    if not record:
+        return None
+    facts = [["origin", record["origin"]], ["model", record["model"]], ["sha256", record.get("sha256", "")[:16]]]
+    if "metrics" not in record:
+        return "<h2>Quality classifier</h2>" + table(["", ""], facts, numeric_from=2)
+    import numpy as np
+
+    metrics = record["metrics"]
+    facts += [["positives", ", ".join(record["sources"]["positive"])], ["negatives", ", ".join(record["sources"]["negative"])],
+              ["examples (train / held out)", f"{record['examples']['train']:,} / {record['examples']['holdout']:,}"]]
+    labels, scores = np.array(record["holdout"]["label"], bool), np.array(record["holdout"]["score"])
+    import matplotlib.pyplot as plt
+
+    fig, (roc, hist) = plt.subplots(1, 2, figsize=(9, 3.2))
+    thresholds = np.r_[np.inf, np.sort(np.unique(scores))[::-1]]
+    tpr = [(scores[labels] >= t).mean() for t in thresholds]
+    fpr = [(scores[~labels] >= t).mean() for t in thresholds]
+    roc.plot(fpr, tpr, color="#4c72b0")
+    roc.plot([0, 1], [0, 1], color="#8c8c8c", linestyle=":")
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", title=f"held-out ROC, AUC {metrics['auc']:.3f}")
+    bins = np.linspace(0, 1, 26)
+    hist.hist(scores[labels], bins=bins, alpha=0.6, label="reference (positive)", color="#55a868")
+    hist.hist(scores[~labels], bins=bins, alpha=0.6, label="low quality (negative)", color="#c44e52")
+    hist.set(xlabel="score", title="held-out scores")
+    hist.legend(frameon=False)
+    fig.tight_layout()
+    scores_table = table(["precision", "recall", "F1", "AUC", "threshold"],
+                         [[metrics["precision"], metrics["recall"], metrics["f1"], metrics["auc"], metrics["threshold"]]], numeric_from=0)
+    return "<h2>Quality classifier</h2>" + table(["", ""], facts, numeric_from=2) + scores_table + svg(fig)
+
+
+SECTIONS = [overview, funnel, removal_reasons, toxicity, quality_histograms, bucket_tokens, samples, classifier]
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { text-align: right; }
+th { background: #f3f3f3; } svg { max-width: 100%; height: auto; }
+.sample { margin: 0.6em 0; } .tag { font-size: 12px; color: #555; }
+pre { white-space: pre-wrap; background: #f7f7f7; padding: 6px; margin: 2px 0; font-size: 12px; }
+"""
+
+
+def build_report(run_dir: Path) -> Path:
+    from pipeline.sql import connect
+
+    run = RunData(run_dir, json.loads((run_dir / "manifest.json").read_text()), connect(run_dir))
+    parts = [part for part in (section(run) for section in SECTIONS) if part]
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>critmix report: {html.escape(run_dir.name)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>critmix report: {html.escape(run_dir.name)}</h1>{''.join(parts)}</body></html>")
+    out = run_dir / "report.html"
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def register(subparsers) -> None:
+    from pipeline.cli import add_config_args
+
+    parser = subparsers.add_parser(
+        "report", help="write the run's HTML report",
+        description="Write <run>/report.html, one self-contained page: the curation funnel per source, removal "
+        "reasons, quality-score histograms per domain with tier edges, tokens per bucket, sample documents "
+        "and the quality classifier's evaluation.",
+    )
+    add_config_args(parser)
+    parser.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from pipeline.cli import load_args_config, run_dir_for
+
+    run_dir = Path(args.run) if args.run else run_dir_for(args, load_args_config(args))
+    if not (run_dir / "manifest.json").exists():
+        raise RuntimeError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
+    print(f"wrote {build_report(run_dir)}")
+    return 0

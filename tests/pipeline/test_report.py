@@ -1,0 +1,56 @@
+import re
+
+import pytest
+
+import pipeline.report as report
+from pipeline.cli import main
+from tests.conftest import REPO, TINY_CONFIG
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The tiny run, toxicity filter on (one word), and its report."""
+    root = tmp_path_factory.mktemp("report")
+    (root / "words.txt").write_text("warranty\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(REPO)
+        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(root / "run"),
+                     "--set", "curate.toxicity.enabled=true", "--set", f"curate.toxicity.word_list={root / 'words.txt'}"]) == 0
+        assert main(["report", "--run", str(root / "run")]) == 0
+    return root / "run"
+
+
+def section(page: str, title: str) -> str:
+    start = page.index(f"<h2>{title}</h2>")
+    end = page.find("<h2>", start + 1)
+    return page[start : end if end > 0 else len(page)]
+
+
+def test_report_is_self_contained_with_every_section(run):
+    page = (run / "report.html").read_text()
+    for title in ("Funnel", "Removal reasons", "Toxicity filter per domain", "Quality scores per domain",
+                  "Tokens per bucket", "Sample documents per bucket", "Quality classifier"):
+        assert f"<h2>{title}</h2>" in page
+    assert page.count("<svg") >= 5
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", page)  # nothing loaded from elsewhere
+
+
+def test_funnel_accounts_for_every_document_read(run):
+    import json
+
+    funnel = section((run / "report.html").read_text(), "Funnel")
+    read = sum(json.loads((run / "manifest.json").read_text())["stages"]["ingest"]["counters"]["read"].values())
+    total_row = re.search(r"<tr><td class=''>all</td><td class=''></td><td class='num'>([\d,]+)</td>", funnel)
+    assert int(total_row.group(1).replace(",", "")) == read == 24
+
+
+def test_toxicity_is_reported_per_domain(run):
+    toxic = section((run / "report.html").read_text(), "Toxicity filter per domain")
+    assert re.search(r"<td class=''>legal</td><td class='num'>9</td><td class='num'>3</td>", toxic)
+    assert re.search(r"<td class=''>general</td><td class='num'>\d+</td><td class='num'>0</td>", toxic)
+
+
+def test_later_sections_plug_in_as_functions(run, monkeypatch):
+    monkeypatch.setattr(report, "SECTIONS", [*report.SECTIONS, lambda data: "<h2>Law fits</h2><p>fitted</p>"])
+    page = report.build_report(run).read_text()
+    assert page.index("<h2>Quality classifier</h2>") < page.index("<h2>Law fits</h2>")
