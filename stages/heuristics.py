@@ -32,15 +32,18 @@ from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 from stages.base import CurationFilter
 from stages.normalize import text_hash
 
-# English words the way spaCy's tokenizer cuts them, closely enough for ratios: contractions
-# split ("do", "n't"), URLs, decimal numbers and dotted abbreviations kept whole, and each
-# punctuation mark its own token except runs of dots or dashes.
+# English words the way spaCy's tokenizer cuts them, closely enough for ratios: URLs, emoticons,
+# dotted abbreviations and single initials ("S.") whole; contractions split ("do", "n't");
+# inside a word, '.', '&', '_', '(', '[' and apostrophes join, and '-', '–', ':', '=', '/' join only before
+# a digit ("X-15", "B=0", but "well", "-", "known"); every other punctuation mark is its own
+# token except runs of dots or dashes.
 WORD = re.compile(
-    r"(?:https?://|www\.)\S+[^\s.,;:!?)\]\"']"
-    r"|\w+(?=n't\b)|n't\b|'(?:s|re|ll|ve|d|m)\b"
-    r"|\d+(?:[.,:/]\d+)+"
-    r"|(?:[A-Za-z]\.){2,}|(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|etc|Prof|No|Vol|Fig|e\.g|i\.e)\.(?=\s)"
-    r"|\w+(?:[.&_]\w+)*|\.{2,}|-{2,}|[^\w\s]"
+    r"(?:https?://|www\.)[^\s,]*[^\s.,;:!?)\]\"']"
+    r"|\w+(?=n't\b)|n't\b|'(?:s|re|ll|ve|d|m)\b|[Cc]an(?=not\b)|and/or\b"
+    r"|\):|:\)|\(:|:\("
+    r"|(?:[A-Za-z]\.){2,}|(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|Prof|No|Vol|Fig)\.(?=\s)|[A-Za-z]\.(?=\s|$)"
+    r"|\w+(?:(?:[&_(\[]|\.(?![A-Z])|'(?!(?:s|re|ll|ve|d|m)\b)|(?<=[^\W\d])-(?=\d)|[–—~:=/<>](?=\d))\w+)*"
+    r"|\.{2,}|-{2,}|[^\w\s]"
 )
 # A sentence ends at terminal punctuation followed by a space and more text (spaCy's
 # sentencizer on a single line, minus its abbreviation exceptions).

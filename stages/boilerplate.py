@@ -1,0 +1,107 @@
+"""Line- or paragraph-level exact dedup of boilerplate repeated across many documents (off by default).
+
+A unit (a line, or a paragraph between blank lines) that appears in at least ``min_docs``
+documents is boilerplate: navigation, licence headers, "All rights reserved.", mailing-list
+footers. It stays in one document, the one with the smallest id (a stable rule, so the output
+does not depend on worker count or file order), and is stripped from every other. Units shorter
+than ``min_chars`` never count: short lines such as "Returns:" or "}" carry structure, not
+boilerplate. A document left empty is removed with reason ``empty_after_strip``; a changed one
+gets a new ``text_hash``, ``n_chars`` and ``meta.boilerplate_units_stripped``.
+
+Why a global stage over the work files and not a per-document step: whether a line is
+boilerplate depends on every other document, and the per-document steps run as independent
+tasks that each see one slice of the input. A two-pass step inside the executor would need a
+second executor run and a shared count file between them, which is what a global stage already
+is, without re-reading and re-normalizing the sources. It runs right after ingest, before exact
+dedup, so documents that differ only in boilerplate become exact duplicates.
+
+Memory: the counting pass holds one (unit hash, document id) pair per distinct long-enough unit
+per document, about 40 bytes + id length, as exact dedup does per document; the stripping pass
+holds only the boilerplate units.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+
+from stages.normalize import text_hash
+from stages.schema import estimate_tokens
+from stages.writers import rewrite_work_files
+
+STAGE = "boilerplate"
+SEPARATORS = {"line": "\n", "paragraph": "\n\n"}
+
+
+@dataclass
+class BoilerplateConfig:
+    enabled: bool = False
+    unit: Literal["line", "paragraph"] = "line"
+    min_docs: int = 10  # a unit found in at least this many documents is boilerplate
+    min_chars: int = 20  # shorter units are never boilerplate
+
+
+def unit_keys(text: str, config: BoilerplateConfig) -> list[int | None]:
+    """A hash per unit of ``text``, or None for a unit too short to count."""
+    return [
+        xxhash.xxh64_intdigest(key) if len(key := unit.strip()) >= config.min_chars else None
+        for unit in text.split(SEPARATORS[config.unit])
+    ]
+
+
+def boilerplate_keepers(inputs: list[Path], config: BoilerplateConfig) -> dict[int, str]:
+    """Pass 1: per boilerplate unit hash, the id of the one document that keeps it."""
+    tables = []
+    for path in inputs:
+        table = pq.read_table(path, columns=["id", "text"])
+        hashes, ids = [], []
+        for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
+            distinct = {key for key in unit_keys(text, config) if key is not None}
+            hashes.extend(distinct)
+            ids.extend([doc_id] * len(distinct))
+        tables.append(pa.table({"unit": pa.array(hashes, pa.uint64()), "id": pa.array(ids, pa.string())}))
+    if not tables:
+        return {}
+    groups = pa.concat_tables(tables).group_by("unit").aggregate([("id", "count"), ("id", "min")])
+    common = groups.filter(pc.greater_equal(groups["id_count"], config.min_docs))
+    return dict(zip(common["unit"].to_pylist(), common["id_min"].to_pylist()))
+
+
+def strip_units(text: str, doc_id: str, keepers: dict[int, str], config: BoilerplateConfig) -> tuple[str, int]:
+    """The text without the boilerplate units another document keeps, and how many went."""
+    units = text.split(SEPARATORS[config.unit])
+    kept = [unit for unit, key in zip(units, unit_keys(text, config)) if keepers.get(key, doc_id) == doc_id]
+    return SEPARATORS[config.unit].join(kept).strip(), len(units) - len(kept)
+
+
+def strip_table(table: pa.Table, keepers: dict[int, str], config: BoilerplateConfig, counters: dict) -> tuple[pa.Table, pa.Table]:
+    """Pass 2 over one work file: rows with boilerplate stripped; rows left empty are removed."""
+    kept_rows, removed_rows = [], []
+    for row in table.to_pylist():
+        text, stripped = strip_units(row["text"], row["id"], keepers, config)
+        if stripped:
+            counters["units_stripped"] = counters.get("units_stripped", 0) + stripped
+            counters["docs_changed"] = counters.get("docs_changed", 0) + 1
+            meta = dict(json.loads(row["meta"] or "{}"), boilerplate_units_stripped=stripped)
+            row["meta"] = json.dumps(meta, sort_keys=True, ensure_ascii=False, default=str)
+        if not text:
+            removed_rows.append(dict(row, reason="empty_after_strip"))
+            continue
+        if stripped:
+            row.update(text=text, text_hash=text_hash(text), n_chars=len(text), n_tokens_est=estimate_tokens(len(text)))
+        kept_rows.append(row)
+    removed_schema = table.schema.append(pa.field("reason", pa.string()))
+    return pa.Table.from_pylist(kept_rows, schema=table.schema), pa.Table.from_pylist(removed_rows, schema=removed_schema)
+
+
+def run_boilerplate(inputs: list[Path], out_dir: Path, removed_dir: Path, config: BoilerplateConfig) -> dict[str, int]:
+    keepers = boilerplate_keepers(inputs, config)
+    counters: dict[str, int] = {"boilerplate_units": len(keepers)}
+    counters.update(rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: strip_table(t, keepers, config, counters)))
+    return counters
