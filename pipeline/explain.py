@@ -101,9 +101,9 @@ def cluster(run_dir: Path, dup_cluster: str | None) -> dict | None:
 def render(info: dict) -> str:
     origin = info["origin"] or {}
     lines = [f"document {info['id']}  (source {info['source']}, domain {info['domain']})",
-             f"  from       {origin.get('file')} at record {origin.get('offset')}"]
+             f"  {'from':<13}{origin.get('file')} at record {origin.get('offset')}"]
     for step in info["decisions"]:
-        text = f"  {step['stage']:<11}{step['decision']}"
+        text = f"  {step['stage']:<13}{step['decision']}"
         if step["decision"] == "removed":
             text += f": {step['reason']}"
             if step.get("rule"):
@@ -111,12 +111,12 @@ def render(info: dict) -> str:
                 text += f"  ({rule.get('rule')} = {rule.get('value')}, threshold {rule.get('threshold')})"
         lines.append(text)
     dup = info["dup_cluster"]
-    lines.append("  duplicates " + (f"{dup['kind']} cluster of {dup['members']}, survivor {dup['survivor']}" if dup else "none"))
+    lines.append(f"  {'duplicates':<13}" + (f"{dup['kind']} cluster of {dup['members']}, survivor {dup['survivor']}" if dup else "none"))
     if info["quality_score"] is not None:
-        lines.append(f"  quality    {info['quality_score']:.4f} -> tier {info['quality_tier']}")
+        lines.append(f"  {'score':<13}{info['quality_score']:.4f} -> tier {info['quality_tier']}")
     if info["length_bucket"]:
-        lines.append(f"  length     ~{info['n_tokens_est']} tokens -> {info['length_bucket']}")
-    lines.append(f"  shard      {info['shard'] or '(not kept)'}")
+        lines.append(f"  {'length':<13}~{info['n_tokens_est']} tokens -> {info['length_bucket']}")
+    lines.append(f"  {'shard':<13}{info['shard'] or '(not kept)'}")
     return "\n".join(lines)
 
 
