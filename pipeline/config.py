@@ -14,8 +14,11 @@ from typing import Literal, Optional
 
 import yaml
 
+from stages.boilerplate import BoilerplateConfig
 from stages.buckets import BucketConfig
 from stages.exact_dedup import ExactDedupConfig
+from stages.heuristics import HeuristicsConfig
+from stages.langid import LanguageIdConfig
 from stages.minhash import MinhashConfig
 from stages.normalize import NormalizeConfig
 from stages.quality import QualityConfig
@@ -61,6 +64,9 @@ class CurateConfig:
     workers: int = 2
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    langid: LanguageIdConfig = field(default_factory=LanguageIdConfig)
+    heuristics: HeuristicsConfig = field(default_factory=HeuristicsConfig)
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
     minhash: MinhashConfig = field(default_factory=MinhashConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)

@@ -40,6 +40,10 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
 
     curate = config.curate
     stages = []
+    if curate.boilerplate.enabled:
+        from stages.boilerplate import run_boilerplate
+
+        stages.append(GlobalStage("boilerplate", partial(run_boilerplate, config=curate.boilerplate)))
     if curate.exact_dedup.enabled:
         stages.append(GlobalStage("exact_dedup", run_exact_dedup))
     if curate.minhash.enabled:
@@ -59,6 +63,8 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
 
 
 def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
+    from stages.heuristics import HeuristicFilters
+    from stages.langid import LanguageId
     from stages.normalize import Normalizer
     from stages.readers import SourceReader
     from stages.toxicity import ToxicityFilter
@@ -68,6 +74,8 @@ def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
     return [
         SourceReader([s.spec(Path.cwd()) for s in config.sources]),
         Normalizer(curate.normalize),
+        *([LanguageId(curate.langid)] if curate.langid.enabled else []),
+        *([HeuristicFilters(curate.heuristics)] if curate.heuristics.enabled else []),
         *([ToxicityFilter(curate.toxicity)] if curate.toxicity.enabled else []),
         WorkWriter(str(run / "work/ingest"), str(run / "removed")),
     ]

@@ -114,7 +114,9 @@ class FineWebQualityConfig:
 
 @dataclass
 class HeuristicsConfig:
-    enabled: bool = True
+    # Off unless a recipe turns it on for the domains it suits: the rules are written for web
+    # prose and would remove nearly all code, API docs and licence texts.
+    enabled: bool = False
     domains: list[str] = field(default_factory=list)  # domains the rules apply to; empty: all
     gopher: GopherQualityConfig = field(default_factory=GopherQualityConfig)
     gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
