@@ -8,7 +8,7 @@ generated text when it has not been fetched):
 2. docs/s of both (target >= 5x);
 3. docs/s of ``LanguageId`` against the reference figure for fastText lid.176.ftz predict.
 
-    .venv/bin/python bench/bench_filters.py [--docs 400]
+    .venv/bin/python bench/bench_filters.py [--docs 600]
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def langid_docs_per_second(texts: list[str]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=400, help="documents to compare (an equal share per source)")
+    parser.add_argument("--docs", type=int, default=600, help="documents to compare (an equal share per source)")
     args = parser.parse_args()
     texts = demo_documents(args.docs)
     corpus = "demo corpus"

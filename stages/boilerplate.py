@@ -5,7 +5,7 @@ documents is boilerplate: navigation, licence headers, "All rights reserved.", m
 footers. It stays in one document, the one with the smallest id (a stable rule, so the output
 does not depend on worker count or file order), and is stripped from every other. Units shorter
 than ``min_chars`` never count: short lines such as "Returns:" or "}" carry structure, not
-boilerplate. A document left empty is removed with reason ``empty_after_strip``; a changed one
+boilerplate. ``domains`` limits it to prose: in code, the lines shared by many files are imports. A document left empty is removed with reason ``empty_after_strip``; a changed one
 gets a new ``text_hash``, ``n_chars`` and ``meta.boilerplate_units_stripped``.
 
 Why a global stage over the work files and not a per-document step: whether a line is
@@ -22,7 +22,7 @@ holds only the boilerplate units.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +45,7 @@ class BoilerplateConfig:
     unit: Literal["line", "paragraph"] = "line"
     min_docs: int = 10  # a unit found in at least this many documents is boilerplate
     min_chars: int = 20  # shorter units are never boilerplate
+    domains: list[str] = field(default_factory=list)  # domains it reads and strips; empty: all
 
 
 def unit_keys(text: str, config: BoilerplateConfig) -> list[int | None]:
@@ -55,11 +56,17 @@ def unit_keys(text: str, config: BoilerplateConfig) -> list[int | None]:
     ]
 
 
+def in_domains(table: pa.Table, config: BoilerplateConfig) -> pa.Table:
+    if not config.domains:
+        return table
+    return table.filter(pc.is_in(table["domain"], pa.array(config.domains, pa.string())))
+
+
 def boilerplate_keepers(inputs: list[Path], config: BoilerplateConfig) -> dict[int, str]:
     """Pass 1: per boilerplate unit hash, the id of the one document that keeps it."""
     tables = []
     for path in inputs:
-        table = pq.read_table(path, columns=["id", "text"])
+        table = in_domains(pq.read_table(path, columns=["id", "text", "domain"]), config)
         hashes, ids = [], []
         for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
             distinct = {key for key in unit_keys(text, config) if key is not None}
@@ -83,7 +90,11 @@ def strip_units(text: str, doc_id: str, keepers: dict[int, str], config: Boilerp
 def strip_table(table: pa.Table, keepers: dict[int, str], config: BoilerplateConfig, counters: dict) -> tuple[pa.Table, pa.Table]:
     """Pass 2 over one work file: rows with boilerplate stripped; rows left empty are removed."""
     kept_rows, removed_rows = [], []
+    domains = frozenset(config.domains)
     for row in table.to_pylist():
+        if domains and row["domain"] not in domains:
+            kept_rows.append(row)
+            continue
         text, stripped = strip_units(row["text"], row["id"], keepers, config)
         if stripped:
             counters["units_stripped"] = counters.get("units_stripped", 0) + stripped

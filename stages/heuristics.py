@@ -225,9 +225,8 @@ class HeuristicFilters(CurationFilter):
     def check(self, doc: Document) -> str | None:
         if self.domains and doc.metadata.get("domain") not in self.domains:
             return None
-        doc_analysis = Analysis(doc.text)
         try:
-            kept_lines = self.evaluate(doc_analysis)
+            kept_lines = self.evaluate(Analysis(doc.text))
         except Failed as failed:
             value = round(failed.value, 4) if isinstance(failed.value, float) else failed.value
             doc.metadata.setdefault("meta", {})["filter"] = {"rule": failed.rule, "value": value, "threshold": failed.threshold}

@@ -70,3 +70,14 @@ def test_paragraph_units_and_short_units_are_left_alone(tmp_path):
     texts = {r["id"]: r["text"] for r in pq.read_table(tmp_path / "out").to_pylist()}
     assert texts["d0"] == f"Intro 0 is different.\n\n{FOOTER}\n\nok"
     assert texts["d3"] == "Intro 3 is different.\n\nok"  # "ok" is in every document but shorter than min_chars
+
+
+def test_documents_outside_the_configured_domains_are_neither_counted_nor_stripped(tmp_path):
+    rows = [{"id": f"p{i}", "domain": "general", "text": f"Prose {i} is here.\n{FOOTER}"} for i in range(3)]
+    rows += [{"id": f"c{i}", "domain": "code", "text": f"x = {i}\n{FOOTER}"} for i in range(3)]
+    inputs = [work_file(tmp_path / "a.parquet", rows)]
+    config = BoilerplateConfig(enabled=True, min_docs=3, domains=["general"])
+    counters = run_boilerplate(inputs, tmp_path / "out", tmp_path / "removed", config)
+    texts = {r["id"]: r["text"] for r in pq.read_table(tmp_path / "out").to_pylist()}
+    assert texts["p0"].endswith(FOOTER) and not texts["p2"].endswith(FOOTER) and texts["c2"].endswith(FOOTER)
+    assert counters["units_stripped"] == 2
