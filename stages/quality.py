@@ -241,6 +241,9 @@ def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Qu
     empty = pa.table({"reason": pa.array([], pa.string())})
     counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), empty))
     metrics = record.get("metrics") or {}
+    if metrics:
+        print(f"quality classifier ({record['origin']}, {record['model']}): held-out precision {metrics['precision']:.3f} "
+              f"recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} AUC {metrics['auc']:.3f}", file=sys.stderr)
     return counters | {f"holdout_{k}": v for k, v in metrics.items() if k != "threshold"}
 
 
