@@ -142,17 +142,20 @@ def removal_reasons(run: RunData) -> str | None:
 
 
 def toxicity(run: RunData) -> str | None:
-    """Per domain, when the toxicity filter ran: documents it saw and removed."""
-    if not (run.has("removed") and run.rows("SELECT count(*) FROM removed WHERE stage = 'toxicity'")[0][0]):
+    """Per domain, when the toxicity filter is on: documents it judged and how many it removed.
+
+    It is the last per-document step, so it judged what ingest kept plus what it removed itself.
+    """
+    passed = sorted(str(p) for p in (run.path / "work/ingest").glob("*.parquet") if not p.name.startswith("."))
+    if not run.manifest.get("config", {}).get("curate", {}).get("toxicity", {}).get("enabled") or not passed:
         return None
-    rows = run.rows("""
-        WITH everything AS (SELECT domain, NULL AS stage, NULL AS reason FROM shards
-                            UNION ALL SELECT domain, stage, reason FROM removed)
-        SELECT domain, count(*) FILTER (WHERE stage IS NULL OR stage <> 'read') AS seen,
-               count(*) FILTER (WHERE stage = 'toxicity') AS removed
-        FROM everything GROUP BY ALL ORDER BY domain""")
+    removed = "UNION ALL SELECT domain, true FROM removed WHERE stage = 'toxicity'" if run.has("removed") else ""
+    rows = run.rows(f"""
+        SELECT domain, count(*), count(*) FILTER (WHERE flagged) FROM (
+            SELECT domain, false AS flagged FROM read_parquet({passed!r}) {removed})
+        GROUP BY ALL ORDER BY domain""")
     return "<h2>Toxicity filter per domain</h2>" + table(
-        ["domain", "docs", "removed", "removed share"], [[d, s, r, r / max(1, s)] for d, s, r in rows])
+        ["domain", "docs judged", "removed", "removed share"], [[d, n, r, r / max(1, n)] for d, n, r in rows])
 
 
 def quality_histograms(run: RunData) -> str | None:
