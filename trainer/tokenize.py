@@ -86,6 +86,9 @@ def source_hash(files: list[Path]) -> str:
 
 def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[np.ndarray]:
     eos = tokenizer.token_to_id(EOS)
+    if eos is None:
+        raise ConfigError(f"train.tokenizer.path: the tokenizer has no {EOS} token to end documents with; "
+                          "add it as a special token or leave the path empty to train one")
     return [np.array(e.ids + [eos], dtype=np.int64) for e in tokenizer.encode_batch(texts)]
 
 

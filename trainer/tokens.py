@@ -8,7 +8,7 @@ Layout of a tokens directory:
     train/<domain>/<quality>__<length>.json   header: tokenizer hash, dtype, documents, tokens, source hash
     val/<domain>.bin|.idx|.json               the held-out documents of the domain
 
-Every document ends with the end-of-text token (id 0), so documents never run together.
+Every document ends with the end-of-text token (id 0 in a tokenizer we train), so documents never run together.
 ``write_shard`` writes atomically; ``TokenShard(path_stem)`` memory-maps one for reading.
 """
 from __future__ import annotations
