@@ -180,6 +180,15 @@ def collect_curves(config: CritmixConfig, run: RunDir) -> Path:
     return path
 
 
+def plot_fits(fits: dict, run: RunDir) -> None:
+    from pipeline.law_plots import plot_domain
+    from stages.plan.cmr import read_curves
+
+    curves = read_curves(run / "plan/curves.csv")
+    for domain, fit in fits.items():
+        plot_domain(curves, fit, run / f"plan/plots/{domain}.png")
+
+
 def fit_domains(config: CritmixConfig, curves_path: Path) -> dict:
     from stages.plan.cmr import fit_cmr, read_curves
 
@@ -287,6 +296,7 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     spec = planned_curriculum(config, shares, chosen, bucket_tokens(run / "shards"))
     spec["warnings"] = notes
     write_yaml(run / "plan/fit.yaml", {d: f.to_dict() for d, f in fits.items()})
+    plot_fits(fits, run)
     if config.plan.validate:
         over = {d: min(1.0, 1.5 * v) for d, v in shares.items()}
         validate = planned_curriculum(config, over, {d: {"method": "validation: 1.5x the plan"} for d in over},

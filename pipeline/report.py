@@ -272,7 +272,9 @@ def build_report(run_dir: Path) -> Path:
     from pipeline.sql import connect
 
     run = RunData(run_dir, json.loads((run_dir / "manifest.json").read_text()), connect(run_dir))
-    parts = [part for part in (section(run) for section in SECTIONS) if part]
+    from pipeline.report_plan import PLAN_SECTIONS
+
+    parts = [part for part in (section(run) for section in [*SECTIONS, *PLAN_SECTIONS]) if part]
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>critmix report: {html.escape(run_dir.name)}</title>"
             f"<style>{STYLE}</style></head><body><h1>critmix report: {html.escape(run_dir.name)}</h1>{''.join(parts)}</body></html>")
     out = run_dir / "report.html"

@@ -40,9 +40,14 @@ def main(args) -> int:
         config_path = save_resolved_config(config, run)
         tokens = ensure_tokens(run, config_path)
         out = Path(args.out) if args.out else run / "train"
-        console.print(f"training on {curriculum} -> {out} (log: {out}.log)")
-        run_trainer(["train", "--config", str(config_path), "--curriculum", str(curriculum), "--tokens", str(tokens),
-                     "--out", str(out)], out.with_suffix(".log"))
+        runs = [(curriculum, out)]
+        validate = run / "plan/curriculum.validate.yaml"
+        if config.plan.validate and not args.curriculum and validate.exists():
+            runs.append((validate, run / "train-validate"))  # 1.5x the planned ratio: does epsilon break?
+        for spec, target in runs:
+            console.print(f"training on {spec} -> {target} (log: {target}.log)")
+            run_trainer(["train", "--config", str(config_path), "--curriculum", str(spec), "--tokens", str(tokens),
+                         "--out", str(target)], target.parent / f"{target.name}.log")
     console.print(f"done: model in {out / 'final'}, per-domain losses in {out / 'metrics.jsonl'}; "
                   f"`critmix report` compares them with the plan")
     return 0

@@ -64,6 +64,7 @@ class Curriculum:
     phases: list[Phase]
     version: int = 1
     general_domain: str = "general"
+    warnings: list[str] = dataclasses.field(default_factory=list)  # the planner's notes; never interpreted
 
 
 def validate(curriculum: Curriculum) -> Curriculum:

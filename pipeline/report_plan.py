@@ -1,0 +1,143 @@
+"""Report sections for planning and training: law fits, the curriculum, training curves, and
+whether the plan held (what the CMR law predicted against what the final run measured).
+
+The prediction for a domain planned at share s is read from its pilot laws at R = s: the general
+loss at the budget, L_gen(s), against the base model's L_gen(M) + ε, and the domain loss L_dom(s).
+The measurement is the final run's validation loss at the end of its continual pre-training
+(the last CPT phase) against the end of its general phase. With several domains the pilots saw
+one domain at a time, so the prediction is per domain, not for the joint mixture.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+
+import yaml
+
+from pipeline.report import RunData, figure, svg, table
+from stages.plan.laws import PowerLaw
+
+
+def yaml_file(run: RunData, relative: str):
+    path = run.path / relative
+    return yaml.safe_load(path.read_text()) if path.is_file() else None
+
+
+def law_fits(run: RunData) -> str | None:
+    fits = yaml_file(run, "plan/fit.yaml")
+    if not fits:
+        return None
+    rows, images = [], []
+    for domain, fit in fits.items():
+        ci = fit.get("ci") or [None, None]
+        rows.append([domain, fit.get("cmr"), f"[{_fmt(ci[0])}, {_fmt(ci[1])}]", fit.get("used"), fit.get("binding") or "-",
+                     fit.get("cmr_epsilon"), fit.get("cmr_turnaround"), "; ".join(fit.get("warnings") or [])])
+        plot = run.path / f"plan/plots/{domain}.png"
+        if plot.is_file():
+            data = base64.b64encode(plot.read_bytes()).decode()
+            images.append(f"<img alt='CMR fit for {html.escape(domain)}' src='data:image/png;base64,{data}' style='max-width:100%'>")
+    header = ["domain", "CMR", "CI", "view used", "binding", "ε view", "turnaround view", "warnings"]
+    return "<h2>Critical mixture ratio per domain</h2>" + table(header, rows) + "".join(images)
+
+
+def curriculum_figure(run: RunData) -> str | None:
+    spec = yaml_file(run, "plan/curriculum.yaml")
+    if not spec:
+        return None
+    phases = spec["phases"]
+    domains = sorted({d for p in phases for d in p["mixture"]})
+    fig, ax = figure(9, 0.5 + 0.45 * len(phases))
+    left = [0.0] * len(phases)
+    for index, domain in enumerate(domains):
+        shares = [p["mixture"].get(domain, {}).get("share", 0.0) for p in phases]
+        ax.barh(range(len(phases)), shares, left=left, color=f"C{index}", label=domain)
+        left = [a + b for a, b in zip(left, shares)]
+    ax.set_yticks(range(len(phases)), [f"{p['name']} ({p['tokens']:,} tok)" for p in phases])
+    ax.invert_yaxis()
+    ax.set_xlabel("share of the phase's tokens")
+    ax.legend(loc="lower right", fontsize=8)
+    rows = [[p["name"], p["tokens"], p["lr"]["schedule"], p["lr"]["peak"], p["init"]] for p in phases]
+    return ("<h2>Curriculum</h2>" + svg(fig) + table(["phase", "tokens", "LR schedule", "peak LR", "starts from"], rows,
+                                                        numeric_from=1))
+
+
+def metrics(run: RunData, relative: str) -> list[dict]:
+    path = run.path / relative
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def eval_records(records: list[dict]) -> list[dict]:
+    return [r for r in records if r.get("val")]
+
+
+def training_curves(run: RunData) -> str | None:
+    evals = eval_records(metrics(run, "train/metrics.jsonl"))
+    if not evals:
+        return None
+    fig, ax = figure(9, 4)
+    offsets, total, phase = {}, 0, None
+    for record in evals:  # tokens restart at each phase; lay the phases end to end
+        if record["phase"] != phase:
+            phase = record["phase"]
+            offsets[phase] = total
+            ax.axvline(total, color="#bbb", lw=0.8)
+            ax.text(total, 1.0, f" {phase}", transform=ax.get_xaxis_transform(), fontsize=7, va="top")
+        total = offsets[phase] + record["tokens"]
+        record["_x"] = total
+    for index, domain in enumerate(sorted(evals[-1]["val"])):
+        ax.plot([r["_x"] for r in evals], [r["val"].get(domain) for r in evals], "-o", ms=2, color=f"C{index}", label=domain)
+    ax.set(xlabel="training tokens", ylabel="validation loss", title="Per-domain validation loss over the curriculum")
+    ax.legend(fontsize=8)
+    return "<h2>Training</h2>" + svg(fig)
+
+
+def last_eval_of(evals: list[dict], phase_prefix: str) -> dict | None:
+    chosen = [r for r in evals if r["phase"].startswith(phase_prefix)]
+    return chosen[-1]["val"] if chosen else None
+
+
+def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) -> list[list]:
+    evals = eval_records(metrics(run, f"{train_dir}/metrics.jsonl"))
+    before, after = last_eval_of(evals, "general"), last_eval_of(evals, "cpt")
+    if not (before and after):
+        return []
+    mixture = next(p for p in spec["phases"] if p["name"].startswith("cpt"))["mixture"]
+    general = spec["general_domain"]
+    rows = []
+    for domain, fit in fits.items():
+        planned = mixture.get(domain, {}).get("share", 0.0)
+        if not planned or not fit.get("general_ratio_law") or not fit.get("baseline_losses"):
+            continue
+        base_general = fit["baseline_losses"][0]
+        predicted_rise = float(PowerLaw(**fit["general_ratio_law"])(planned)) - base_general
+        measured_rise = after[general] - before[general]
+        predicted_domain = float(PowerLaw(**fit["domain_ratio_law"])(planned))
+        rows.append([train_dir, domain, planned, predicted_rise, measured_rise, fit["epsilon"],
+                     "yes" if measured_rise <= fit["epsilon"] else "NO", predicted_domain, after.get(domain)])
+    return rows
+
+
+def plan_check(run: RunData) -> str | None:
+    fits, spec = yaml_file(run, "plan/fit.yaml"), yaml_file(run, "plan/curriculum.yaml")
+    if not (fits and spec):
+        return None
+    rows = predicted_vs_measured(run, fits, spec, "train")
+    validate = yaml_file(run, "plan/curriculum.validate.yaml")
+    if validate:
+        rows += predicted_vs_measured(run, fits, validate, "train-validate")
+    if not rows:
+        return None
+    header = ["run", "domain", "share", "predicted ΔL_gen", "measured ΔL_gen", "ε", "within ε", "predicted L_dom", "measured L_dom"]
+    return ("<h2>Does the plan hold?</h2><p>Predicted from the pilot laws at R = the planned share; measured as the "
+            "change of the general validation loss over the continual pre-training phases of the final run.</p>"
+            + table(header, rows, numeric_from=2))
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+PLAN_SECTIONS = [law_fits, curriculum_figure, training_curves, plan_check]
