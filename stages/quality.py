@@ -27,7 +27,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from scipy.stats import rankdata
 
 from stages.writers import rewrite_work_files
 
@@ -180,6 +179,10 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if not n_pos or not n_neg:
         return float("nan")
+    # Imported here: scipy.stats takes about a second, and `critmix --help` imports this module
+    # for QualityConfig.
+    from scipy.stats import rankdata
+
     ranks = rankdata(scores)
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
