@@ -35,6 +35,14 @@ def run_dir_for(args, config) -> Path:
     return Path(args.run) if getattr(args, "run", None) else Path("runs") / config.name
 
 
+def curated_run_dir(args) -> Path:
+    """The run a reading command (sql, explain, report) looks at; the config is loaded only without --run."""
+    run_dir = Path(args.run) if args.run else run_dir_for(args, load_args_config(args))
+    if not (run_dir / "manifest.json").exists():
+        raise RuntimeError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
+    return run_dir
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="critmix",

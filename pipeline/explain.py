@@ -137,11 +137,8 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import load_args_config, run_dir_for
+    from pipeline.cli import curated_run_dir
 
-    run_dir = Path(args.run) if args.run else run_dir_for(args, load_args_config(args))
-    if not (run_dir / "manifest.json").exists():
-        raise RuntimeError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
-    info = explain(run_dir, args.doc_id)
+    info = explain(curated_run_dir(args), args.doc_id)
     print(json.dumps(info, indent=2, default=str) if args.json else render(info))
     return 0

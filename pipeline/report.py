@@ -298,10 +298,7 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import load_args_config, run_dir_for
+    from pipeline.cli import curated_run_dir
 
-    run_dir = Path(args.run) if args.run else run_dir_for(args, load_args_config(args))
-    if not (run_dir / "manifest.json").exists():
-        raise RuntimeError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
-    print(f"wrote {build_report(run_dir)}")
+    print(f"wrote {build_report(curated_run_dir(args))}")
     return 0

@@ -54,12 +54,9 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import load_args_config, run_dir_for
+    from pipeline.cli import curated_run_dir
 
-    run_dir = run_dir_for(args, load_args_config(args)) if not args.run else Path(args.run)
-    if not (run_dir / "manifest.json").exists():
-        raise RuntimeError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
-    relation = connect(run_dir).sql(args.query)
+    relation = connect(curated_run_dir(args)).sql(args.query)
     if relation is None:
         return 0
     if args.format == "table":
