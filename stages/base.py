@@ -22,12 +22,19 @@ def mark_removed(doc: Document, stage: str, reason: str) -> None:
     doc.metadata[REMOVED_KEY] = {"stage": stage, "reason": reason}
 
 
+def record_failed_rule(doc: Document, rule: str, value, threshold) -> None:
+    """``meta.filter``: the rule a document failed, its measured value and the threshold, for ``critmix explain``."""
+    value = round(value, 4) if isinstance(value, float) else value
+    doc.metadata.setdefault("meta", {})["filter"] = {"rule": rule, "value": value, "threshold": threshold}
+
+
 class CurationFilter(PipelineStep):
     """A step that may reject or annotate each document.
 
     Subclasses set ``name`` (the stage name in ``removed/``) and implement ``check``, which may
     add metadata and returns ``None`` to keep the document or a reason such as
-    ``"gopher:min_stop_words"`` to remove it. Counters: ``kept`` and ``removed:<reason>``.
+    ``"gopher:min_stop_words"`` to remove it, through ``reject`` where a measured value crossed a
+    threshold. Counters: ``kept`` and ``removed:<reason>``.
     """
 
     type = "🧹 CURATE"
@@ -46,3 +53,8 @@ class CurationFilter(PipelineStep):
                     mark_removed(doc, self.name, reason)
                     self.stat_update(f"removed:{reason}")
             yield doc
+
+    def reject(self, doc: Document, reason: str, value, threshold) -> str:
+        """Record rule ``<name>:<reason>`` as failed by ``value`` against ``threshold``; return ``reason`` for ``check``."""
+        record_failed_rule(doc, f"{self.name}:{reason}", value, threshold)
+        return reason

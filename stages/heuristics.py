@@ -29,7 +29,7 @@ import numpy as np
 from datatrove.data import Document
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
-from stages.base import CurationFilter
+from stages.base import CurationFilter, record_failed_rule
 from stages.normalize import text_hash
 
 # English words the way spaCy's tokenizer cuts them, closely enough for ratios: URLs, emoticons,
@@ -228,8 +228,7 @@ class HeuristicFilters(CurationFilter):
         try:
             kept_lines = self.evaluate(Analysis(doc.text))
         except Failed as failed:
-            value = round(failed.value, 4) if isinstance(failed.value, float) else failed.value
-            doc.metadata.setdefault("meta", {})["filter"] = {"rule": failed.rule, "value": value, "threshold": failed.threshold}
+            record_failed_rule(doc, failed.rule, failed.value, failed.threshold)
             return failed.rule
         if kept_lines is not None and self.config.c4.rewrite_text:
             doc.text = "\n".join(kept_lines).strip()

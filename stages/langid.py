@@ -85,8 +85,3 @@ class LanguageId(CurationFilter):
         if score < self.config.threshold:
             return self.reject(doc, "low_score", score, self.config.threshold)
         return None
-
-    @staticmethod
-    def reject(doc: Document, reason: str, value: float, threshold) -> str:
-        doc.metadata.setdefault("meta", {})["filter"] = {"rule": f"langid:{reason}", "value": round(value, 4), "threshold": threshold}
-        return reason

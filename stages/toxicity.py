@@ -72,8 +72,6 @@ class ToxicityFilter(CurationFilter):
             self.model = fasttext.load_model(self.config.model_path)
         return positive_probabilities(self.model, [clip(text, self.config.max_chars)], self.config.model_label)[0]
 
-    def reject(self, doc: Document, rule: str, value: float, threshold: float) -> str:
-        meta = doc.metadata.setdefault("meta", {})
-        meta["filter"] = {"rule": f"toxicity:{rule}", "value": round(value, 4), "threshold": threshold}
+    def reject(self, doc: Document, reason: str, value: float, threshold: float) -> str:
         self.stat_update(f"flagged:{doc.metadata.get('domain')}")
-        return rule
+        return super().reject(doc, reason, value, threshold)
