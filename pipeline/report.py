@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stages.files import atomic_write_text
+
 STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]  # no green: green is "kept"
 
 
@@ -278,9 +280,7 @@ def build_report(run_dir: Path) -> Path:
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>critmix report: {html.escape(run_dir.name)}</title>"
             f"<style>{STYLE}</style></head><body><h1>critmix report: {html.escape(run_dir.name)}</h1>{''.join(parts)}</body></html>")
     out = run_dir / "report.html"
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(out, page)
     return out
 
 

@@ -1,38 +1,23 @@
-"""Run directories: ``runs/<name>/`` with its manifest, its lock and atomic writes.
+"""Run directories: ``runs/<name>/`` with its manifest and its lock (atomic writes: stages/files.py).
 
 manifest.json records the resolved config and its hash, package versions, input checksums, and
 per stage: status, the hash of what it depends on, counters, timings and output checksums.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from importlib import metadata
 from pathlib import Path
 
+from stages.files import atomic_write_text, file_sha256
+
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "datasketch", "torch", "transformers", "tokenizers"]
 
 
 class RunInUse(RuntimeError):
     pass
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tree_checksums(root: Path, pattern: str = "**/*.parquet") -> dict[str, str]:

@@ -33,7 +33,6 @@ well under 1 GB resident.
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ import xxhash
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from stages.files import atomic_path
 from stages.lsh import connected_components
 from stages.writers import rewrite_work_files
 
@@ -185,10 +185,9 @@ def signature_paths(work_dir: Path, input_path: Path, config: MinhashConfig) -> 
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+    # Through a handle: np.save given a name would append ".npy" to the temp name.
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
 
 
 def compute_signatures(

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from stages.files import atomic_path, atomic_write_text, file_sha256
 from stages.writers import rewrite_work_files
 
 STAGE = "quality"
@@ -148,17 +149,15 @@ def fit(lines: str, model_path: Path, **args):
     """
     import fasttext
 
-    model_path.parent.mkdir(parents=True, exist_ok=True)
     train_file = model_path.with_name(f".{model_path.name}.train-{os.getpid()}.txt")
-    tmp = model_path.with_name(f".{model_path.name}.tmp-{os.getpid()}")
-    train_file.write_text(lines, encoding="utf-8")
-    try:
-        done = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(train_file), str(tmp), json.dumps(args)])
+    with atomic_path(model_path) as tmp:
+        train_file.write_text(lines, encoding="utf-8")
+        try:
+            done = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(train_file), str(tmp), json.dumps(args)])
+        finally:
+            train_file.unlink(missing_ok=True)
         if done.returncode != 0:
             raise RuntimeError(f"fastText training of {model_path} failed (exit code {done.returncode}); see the error above")
-    finally:
-        train_file.unlink(missing_ok=True)
-    os.replace(tmp, model_path)
     return fasttext.load_model(str(model_path))
 
 
@@ -250,12 +249,5 @@ def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Qu
     return counters | {f"holdout_{k}": v for k, v in metrics.items() if k != "threshold"}
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))

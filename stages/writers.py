@@ -10,6 +10,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from stages.base import REMOVED_KEY
+from stages.files import temp_path
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA, document_row
 
 ROW_GROUP_BYTES = 128 * 1024 * 1024
@@ -27,7 +28,7 @@ class ParquetSink:
         self.batch_rows = batch_rows
         self.rows: list[dict] = []
         self.writer: pq.ParquetWriter | None = None
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp = temp_path(self.path)
         self.count = 0
 
     def add(self, row: dict) -> None:

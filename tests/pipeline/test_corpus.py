@@ -209,7 +209,7 @@ def test_fetch_writes_jsonl_manifest_and_notice_and_a_second_run_fetches_nothing
                                              {"id": "news/1", "text": "Second article.", "meta": {"line": 1}}]
     entry = manifest["sources"]["news"]
     assert entry["archive"]["sha256"] == source.package.sha256 and entry["documents"] == 2
-    assert entry["files"]["news.jsonl"]["sha256"] == corpus.sha256_file(tmp_path / "news/news.jsonl")
+    assert entry["files"]["news.jsonl"]["sha256"] == corpus.file_sha256(tmp_path / "news/news.jsonl")
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
     assert "test licence" in (tmp_path / "NOTICE").read_text()
     capsys.readouterr()

@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import spearmanr
 
-from stages.quality import QualityConfig, file_sha256, roc_auc, run_quality
+from stages.files import file_sha256
+from stages.quality import QualityConfig, roc_auc, run_quality
 from tests.stages.quality_synth import build
 
 
