@@ -76,7 +76,7 @@ def _fit(curves, args) -> int:
         payload = {"domains": {d: r.to_dict() for d, r in results.items()}, "mixture": mixture.to_dict()}
         if sweeps:
             payload["lambda_sweep"] = sweeps
-        print(json.dumps(payload, indent=2, default=_json_default))
+        print(json.dumps(payload, indent=2, default=str))
         return 0
     for result in results.values():
         _print_result(result)
@@ -88,10 +88,6 @@ def _fit(curves, args) -> int:
     for note in mixture.warnings:
         print(f"  warning: {note}")
     return 0
-
-
-def _json_default(value):
-    return str(value)
 
 
 def _fmt(value, spec=".3f"):
