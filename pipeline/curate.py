@@ -21,7 +21,8 @@ from typing import Callable
 from pipeline.config import CritmixConfig, ConfigError
 from pipeline.progress import console, phase_bars, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions, tree_checksums
-from stages.files import atomic_write_text, file_sha256
+from stages.files import atomic_write_text, file_sha256, finished_files
+from trainer.config import to_mapping
 
 
 class CountMismatch(RuntimeError):
@@ -143,7 +144,7 @@ def prepare_slurm(executor, run: RunDir) -> list[Path]:
 
         dill.dump(executor, handle)
     finish_script = "\n".join([
-        "#!/bin/bash", f"#SBATCH --job-name=critmix-finish", f"#SBATCH --partition={executor.partition}",
+        "#!/bin/bash", "#SBATCH --job-name=critmix-finish", f"#SBATCH --partition={executor.partition}",
         f"#SBATCH --time={executor.time}", f"#SBATCH --cpus-per-task={max(2, executor.cpus_per_task)}",
         f"cd {Path.cwd()}", f"{sys.executable} -m pipeline curate --run {run.path.resolve()} "
         f"--config {(run / 'config.yaml').resolve()} --executor local", "",
@@ -162,7 +163,8 @@ def read_counts(logging_dir: Path) -> dict[str, int]:
             for label, value in step.get("stats", {}).items():
                 if label.startswith("read:"):
                     total = value["total"] if isinstance(value, dict) else value
-                    counts[label[5:]] = counts.get(label[5:], 0) + int(total)
+                    source = label.removeprefix("read:")
+                    counts[source] = counts.get(source, 0) + int(total)
     return counts
 
 
@@ -223,7 +225,7 @@ def run_stage(run: RunDir, name: str, key: str, work: Callable[[], dict]) -> Non
 def count_by_source(root: Path) -> dict[str, int]:
     import pyarrow.dataset as ds
 
-    files = [str(p) for p in sorted(root.glob("**/*.parquet")) if not p.name.startswith(".")]
+    files = [str(p) for p in finished_files(root)]
     if not files:
         return {}
     table = ds.dataset(files, format="parquet").to_table(columns=["source"])
@@ -248,7 +250,7 @@ def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
     if force:
         run.manifest["stages"] = {}
     run.manifest.update(
-        config=config_mapping(config), config_hash=config.output_hash(),
+        config=to_mapping(config), config_hash=config.output_hash(),
         packages=package_versions(), inputs=checksums,
     )
     atomic_write_text(run / "config.yaml", config.dump())
@@ -264,12 +266,6 @@ def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
     run.manifest["counts"] = counts
     run.save_manifest()
     return counts
-
-
-def config_mapping(config: CritmixConfig) -> dict:
-    from trainer.config import to_mapping
-
-    return to_mapping(config)
 
 
 def stage_key(parent: str, payload) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from stages.files import finished_files
+
 PER_DOCUMENT = "ingest"
 
 
@@ -11,8 +13,7 @@ def find_rows(run_dir: Path, doc_id: str) -> list[dict]:
     """Every copy of the document in the run's Parquet files, each with the file it is in."""
     import duckdb
 
-    files = [str(p) for part in ("work", "removed", "shards") for p in sorted((run_dir / part).glob("**/*.parquet"))
-             if not p.name.startswith(".")]
+    files = [str(p) for part in ("work", "removed", "shards") for p in finished_files(run_dir / part)]
     if not files:
         return []
     query = (f"SELECT * FROM read_parquet({files!r}, filename = true, union_by_name = true, hive_partitioning = false) "
@@ -89,8 +90,7 @@ def cluster(run_dir: Path, dup_cluster: str | None) -> dict | None:
         return None
     import duckdb
 
-    files = [str(p) for part in ("removed", "shards") for p in sorted((run_dir / part).glob("**/*.parquet"))
-             if not p.name.startswith(".")]
+    files = [str(p) for part in ("removed", "shards") for p in finished_files(run_dir / part)]
     members = duckdb.connect().execute(
         f"SELECT count(*) FROM read_parquet({files!r}, union_by_name = true, hive_partitioning = false) "
         "WHERE dup_cluster = $c", {"c": dup_cluster}).fetchall()[0][0]

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stages.files import atomic_write_text
+from stages.files import atomic_write_text, finished_files
 
 STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]  # no green: green is "kept"
 
@@ -148,7 +148,7 @@ def toxicity(run: RunData) -> str | None:
 
     It is the last per-document step, so it judged what ingest kept plus what it removed itself.
     """
-    passed = sorted(str(p) for p in (run.path / "work/ingest").glob("*.parquet") if not p.name.startswith("."))
+    passed = [str(p) for p in finished_files(run.path / "work/ingest", "*.parquet")]
     if not run.manifest.get("config", {}).get("curate", {}).get("toxicity", {}).get("enabled") or not passed:
         return None
     removed = "UNION ALL SELECT domain, true FROM removed WHERE stage = 'toxicity'" if run.has("removed") else ""

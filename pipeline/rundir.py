@@ -11,7 +11,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from stages.files import atomic_write_text, file_sha256
+from stages.files import atomic_write_text, file_sha256, finished_files
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "datasketch", "torch", "transformers", "tokenizers"]
 
@@ -22,7 +22,7 @@ class RunInUse(RuntimeError):
 
 def tree_checksums(root: Path, pattern: str = "**/*.parquet") -> dict[str, str]:
     root = Path(root)
-    return {str(p.relative_to(root)): file_sha256(p) for p in sorted(root.glob(pattern)) if not p.name.startswith(".")}
+    return {str(p.relative_to(root)): file_sha256(p) for p in finished_files(root, pattern)}
 
 
 def package_versions() -> dict[str, str]:

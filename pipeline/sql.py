@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from stages.files import finished_files
+
 
 def connect(run_dir: Path):
     """A DuckDB connection with a view per table of the run that exists on disk."""
@@ -12,7 +14,7 @@ def connect(run_dir: Path):
 
     con = duckdb.connect()
     for view, pattern in (("shards", "shards/**/*.parquet"), ("removed", "removed/**/*.parquet")):
-        files = [str(p) for p in sorted(Path(run_dir).glob(pattern)) if not p.name.startswith(".")]
+        files = [str(p) for p in finished_files(run_dir, pattern)]
         if files:
             con.execute(
                 f"CREATE VIEW {view} AS SELECT * FROM read_parquet({files!r}, hive_partitioning = false, union_by_name = true)"

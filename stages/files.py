@@ -32,6 +32,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+def finished_files(root: Path, pattern: str = "**/*.parquet") -> list[Path]:
+    """The files under ``root`` that match ``pattern``, sorted, without the hidden ones of writes in progress."""
+    return sorted(p for p in Path(root).glob(pattern) if not p.name.startswith("."))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.files import atomic_path, atomic_write_text, file_sha256
+from stages.files import atomic_path, atomic_write_text, file_sha256, finished_files
 from stages.writers import rewrite_work_files
 
 STAGE = "quality"
@@ -92,8 +92,7 @@ def read_parquet_texts(paths: list[Path], sources: list[str] | None = None) -> l
 
 
 def removed_texts(removed_dir: Path, stages: list[str]) -> list[str]:
-    paths = [p for s in stages for p in sorted((Path(removed_dir) / f"stage={s}").glob("*.parquet"))]
-    return read_parquet_texts([p for p in paths if not p.name.startswith(".")])
+    return read_parquet_texts([p for s in stages for p in finished_files(Path(removed_dir) / f"stage={s}", "*.parquet")])
 
 
 def balanced_split(positives: list[str], negatives: list[str], config: QualityConfig):
