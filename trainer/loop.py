@@ -35,6 +35,7 @@ from trainer.data import PhaseLoader, build_index, phase_buckets, realized_share
 from trainer.model import build_model
 from trainer.schedule import lr_at
 from trainer.tokenize import hf_tokenizer
+from trainer.tokens import atomic_write
 
 
 class Run:
@@ -78,7 +79,7 @@ class Metrics:
         if self.path.is_file():  # drop lines a killed run wrote after its last checkpoint
             kept = [line for line in self.path.read_text().splitlines()
                     if line and json.loads(line).get("step", 0) <= resumed_step]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        atomic_write(self.path, "".join(line + "\n" for line in kept).encode())
         if config.eval.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -175,7 +176,7 @@ def train(config: TrainConfig, curriculum: Curriculum, tokens_dir: str | Path, o
     torch.manual_seed(config.seed)
     metrics = Metrics(out_dir, state["step"], config, run.main)
     if run.main and not resume_path:
-        (out_dir / "train_config.json").write_text(json.dumps(to_mapping(config), indent=1))
+        atomic_write(out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode())
     # The general domain is always evaluated: a pilot at ratio 1 trains on none of it yet is judged by it.
     domains = sorted({d for p in curriculum.phases for d in p.mixture} | {curriculum.general_domain})
     seq_len, micro = config.model.seq_len, config.optim.micro_batch
@@ -303,8 +304,12 @@ def save_final(model, state: dict, config: TrainConfig, run: Run, tokens_dir: Pa
         names = state["checkpoints"][-config.checkpoint.average_last:] if config.checkpoint.average_last > 1 else []
         source = average_checkpoints([out_dir / "checkpoints" / n for n in names], config.model.attention) \
             if len(names) > 1 else raw_model(model)
+        # Built aside and renamed: `critmix plan` takes final/config.json as the mark of a finished model.
+        tmp = out_dir / ".tmp-final"
+        shutil.rmtree(tmp, ignore_errors=True)
+        source.save_pretrained(tmp, safe_serialization=True)
+        hf_tokenizer(tokens_dir).save_pretrained(tmp)
         shutil.rmtree(final, ignore_errors=True)
-        source.save_pretrained(final, safe_serialization=True)
-        hf_tokenizer(tokens_dir).save_pretrained(final)
+        tmp.rename(final)
     run.barrier()
     return final

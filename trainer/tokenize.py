@@ -13,6 +13,7 @@ Validation documents are chosen by a hash of their id, so the split is stable ac
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from trainer.config import ConfigError, TrainConfig
-from trainer.tokens import bucket_stem, dtype_for, read_header, val_stem, write_shard
+from trainer.tokens import atomic_write, bucket_stem, dtype_for, read_header, val_stem, write_shard
 
 EOS = "<|endoftext|>"
 
@@ -34,7 +35,10 @@ def train_tokenizer(texts, vocab_size: int, path: Path) -> Tokenizer:
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(path))
+    # Renamed into place: a run killed mid-save must not find a truncated tokenizer.json and keep it.
+    tmp = path.with_name(path.name + ".tmp")
+    tokenizer.save(str(tmp))
+    os.replace(tmp, path)
     return tokenizer
 
 
@@ -129,7 +133,7 @@ def tokenize_shards(shards_dir: str | Path, tokens_dir: str | Path, config: Trai
     tok_file = tokens_dir / "tokenizer.json"
     if config.tokenizer.path:
         tokens_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(load_tokenizer_file(config.tokenizer.path), tok_file)
+        atomic_write(tok_file, load_tokenizer_file(config.tokenizer.path).read_bytes())
     elif not tok_file.is_file():
         train_tokenizer(sample_texts(groups, config.tokenizer.sample_chars), config.tokenizer.vocab_size, tok_file)
     tokenizer = Tokenizer.from_file(str(tok_file))

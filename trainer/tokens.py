@@ -9,7 +9,7 @@ Layout of a tokens directory:
     val/<domain>.bin|.idx|.json               the held-out documents of the domain
 
 Every document ends with the end-of-text token (id 0 in a tokenizer we train), so documents never run together.
-``write_shard`` writes atomically; ``TokenShard(path_stem)`` memory-maps one for reading.
+``write_shard`` and ``atomic_write`` write to a temporary name, then rename; ``TokenShard(path_stem)`` memory-maps one for reading.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def val_stem(tokens_dir: Path, domain: str) -> Path:
     return Path(tokens_dir) / "val" / domain
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -46,10 +46,10 @@ def write_shard(stem: Path, documents: list[np.ndarray], dtype: np.dtype, header
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     flat = np.concatenate(documents).astype(dtype) if documents else np.zeros(0, dtype)
     header = dict(header, dtype=str(np.dtype(dtype)), documents=len(documents), tokens=int(offsets[-1]))
-    _atomic_write(stem.with_suffix(".bin"), flat.tobytes())
-    _atomic_write(stem.with_suffix(".idx"), offsets.tobytes())
+    atomic_write(stem.with_suffix(".bin"), flat.tobytes())
+    atomic_write(stem.with_suffix(".idx"), offsets.tobytes())
     # The header goes last: its presence marks the shard complete.
-    _atomic_write(stem.with_suffix(".json"), json.dumps(header, sort_keys=True, indent=1).encode())
+    atomic_write(stem.with_suffix(".json"), json.dumps(header, sort_keys=True, indent=1).encode())
     return header
 
 
