@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -51,6 +53,11 @@ def run_trainer(args: list[str], log_path: Path, threads: int | None = None) -> 
     if code != 0:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise PlanError(f"trainer failed (exit {code}); its log is {log_path}:\n{tail}")
+
+
+def train_args(config_path: Path, spec: Path, tokens: Path, out: Path, *extra: str) -> list[str]:
+    return ["train", "--config", str(config_path), "--curriculum", str(spec), "--tokens", str(tokens), "--out", str(out),
+            *extra]
 
 
 def log_spaced_points(budget: int, count: int, first: int) -> list[int]:
@@ -120,13 +127,22 @@ def ensure_base(config: CritmixConfig, run: RunDir, config_path: Path, tokens: P
     if not (out / "final/config.json").exists():
         spec = write_yaml(run / "plan/base.curriculum.yaml", curriculum(config.plan.general_domain, [base_phase(config)]))
         console.print(f"base model: {config.plan.base_tokens:,} general tokens")
-        run_trainer(["train", "--config", str(config_path), "--curriculum", str(spec), "--tokens", str(tokens),
-                     "--out", str(out)], run / "plan/logs/base.log")
+        run_trainer(train_args(config_path, spec, tokens, out), run / "plan/logs/base.log")
     return out / "final"
 
 
+def pilot_name(domain: str, ratio: float) -> str:
+    return f"{domain}-r{round(ratio * 1000):04d}"  # per mille: no dots in file names
+
+
 def pilot_dir(run: RunDir, domain: str, ratio: float) -> Path:
-    return run / f"plan/pilots/{domain}-r{round(ratio * 1000):04d}"  # per mille: no dots in file names
+    return run / f"plan/pilots/{pilot_name(domain, ratio)}"
+
+
+def pilot_eval_override(config: CritmixConfig) -> str:
+    pilots = config.plan.pilots
+    points = log_spaced_points(pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100)
+    return f"eval.at_tokens={json.dumps(points)}"
 
 
 def run_pilot(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, job: tuple) -> Path:
@@ -134,11 +150,9 @@ def run_pilot(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Pat
     out = pilot_dir(run, domain, ratio)
     if (out / "final/config.json").exists():
         return out
-    pilots = config.plan.pilots
     spec = write_yaml(out.with_suffix(".curriculum.yaml"), pilot_curriculum(config, domain, ratio, base))
-    points = log_spaced_points(pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100)
-    run_trainer(["train", "--config", str(config_path), "--curriculum", str(spec), "--tokens", str(tokens),
-                 "--out", str(out), "--set", f"eval.at_tokens={json.dumps(points)}"], out.with_suffix(".log"), threads=1)
+    run_trainer(train_args(config_path, spec, tokens, out, "--set", pilot_eval_override(config)),
+                out.with_suffix(".log"), threads=1)
     return out
 
 
@@ -305,6 +319,90 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     return write_yaml(run / "plan/curriculum.yaml", spec)
 
 
+PILOT_SCRIPT = """#!/usr/bin/env bash
+# Trains the base model, then the pilots N at a time; a finished run is skipped, a killed one resumes.
+# Usage: ./run_pilots.sh [N] [--set KEY=VALUE ...]  (the overrides reach every trainer run, e.g. --set compile=false)
+# Needs only torch, transformers, tokenizers, numpy and pyyaml ($PYTHON, default python3).
+# Then copy this directory's plan/ back (model weights are not needed) and run
+# `critmix plan --import-pilots <this directory>` with the config it was exported with.
+set -uo pipefail
+cd "$(dirname "$0")"
+parallel=${1:-1}
+shift $(( $# > 0 ? 1 : 0 ))
+extra=("$@")
+
+train() {  # train OUT TRAINER-ARGS...: skipped when OUT is finished; the output goes to OUT.log
+  local out=$1
+  shift
+  [ -f "$out/final/config.json" ] && return
+  mkdir -p "$(dirname "$out")"
+  "${PYTHON:-python3}" -m trainer "$@" ${extra[@]+"${extra[@]}"} >>"$out.log" 2>&1 || echo "failed: $out (see $out.log)" >&2
+}
+
+pilot() {  # like train, in the background, at most $parallel at a time
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n; done
+  train "$@" &
+}
+
+finished() {
+  local missing=0
+  for out; do [ -f "$out/final/config.json" ] || { echo "not finished: $out (see $out.log)" >&2; missing=1; }; done
+  return $missing
+}
+
+@BASE@
+finished plan/base || exit 1
+@PILOTS@
+wait
+finished @OUTS@ && echo "base and pilots done"
+"""
+
+
+def export_pilots(config: CritmixConfig, run: RunDir, dest: Path) -> Path:
+    """Write ``dest/run_pilots.sh`` and all it needs (token shards, curricula, the resolved config, trainer/)
+    to train the base model and the pilots on a host with only the trainer's dependencies."""
+    import trainer
+
+    config_path = save_resolved_config(config, run)
+    tokens = ensure_tokens(run, config_path)
+    shutil.copytree(tokens, dest / "tokens", dirs_exist_ok=True)
+    shutil.copytree(Path(trainer.__file__).parent, dest / "trainer", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(config_path, dest / "config.yaml")
+    # Paths relative to dest: the script runs there.
+    config_file, tokens_dir, base = Path("config.yaml"), Path("tokens"), Path("plan/base")
+    if config.plan.base_model:
+        shutil.copytree(ensure_base(config, run, config_path, tokens), dest / base / "final", dirs_exist_ok=True)
+    base_spec = base.with_suffix(".curriculum.yaml")
+    write_yaml(dest / base_spec, curriculum(config.plan.general_domain, [base_phase(config)]))
+    pilots, outs = [], [base]
+    for domain, ratio in pilot_jobs(config):
+        out = Path("plan/pilots") / pilot_name(domain, ratio)
+        spec = write_yaml(dest / out.with_suffix(".curriculum.yaml"), pilot_curriculum(config, domain, ratio, base / "final"))
+        args = train_args(config_file, spec.relative_to(dest), tokens_dir, out, "--set", pilot_eval_override(config))
+        pilots.append(shlex.join(["pilot", str(out), *args]))
+        outs.append(out)
+    script = dest / "run_pilots.sh"
+    atomic_write_text(script, PILOT_SCRIPT.replace("@BASE@", shlex.join(["train", str(base), *train_args(
+        config_file, base_spec, tokens_dir, base)])).replace("@PILOTS@", "\n".join(pilots)).replace(
+        "@OUTS@", shlex.join(map(str, outs))))
+    script.chmod(0o755)
+    return script
+
+
+def import_pilots(config: CritmixConfig, run: RunDir, source: Path) -> None:
+    """Copy the base model and pilots that ``run_pilots.sh`` finished in ``source`` into the run's plan/."""
+    import yaml
+
+    exported = yaml.safe_load((source / "config.yaml").read_text())
+    resolved = to_mapping(config)
+    for section in ("plan", "train"):
+        if exported.get(section) != resolved[section]:
+            raise PlanError(f"{source} was exported with another {section}: section than this config; plan with "
+                            f"the config it was exported with ({source / 'config.yaml'}) or export again")
+    shutil.copytree(source / "plan", run / "plan", dirs_exist_ok=True)
+
+
 def print_plan(path: Path) -> None:
     import yaml
     from rich.table import Table
@@ -336,6 +434,12 @@ def register(subparsers) -> None:
         "Set a domain's share by hand with --set plan.ratios.<domain>=0.2 (recorded in the plan).",
     )
     add_config_args(parser)
+    parser.add_argument("--export-pilots", metavar="DIR",
+                        help="instead of training here, write DIR/run_pilots.sh with the token shards, curricula, "
+                        "config and trainer/ it needs to train the base model and the pilots on another host (a GPU)")
+    parser.add_argument("--import-pilots", metavar="DIR",
+                        help="first copy the base model and pilots finished in an exported DIR into the run; "
+                        "the plan then goes straight to curves, fit and curriculum")
     parser.set_defaults(func=main)
 
 
@@ -344,6 +448,13 @@ def main(args) -> int:
 
     config = load_args_config(args)
     with RunDir(run_dir_for(args, config)) as run:
+        if args.export_pilots:
+            script = export_pilots(config, run, Path(args.export_pilots))
+            console.print(f"wrote {script}: run it on the GPU host (`{script} {config.plan.pilots.parallel}` trains {config.plan.pilots.parallel} pilots at a time), "
+                          f"copy its plan/ back, then `critmix plan --import-pilots {args.export_pilots}`")
+            return 0
+        if args.import_pilots:
+            import_pilots(config, run, Path(args.import_pilots))
         path = plan(config, run)
     print_plan(path)
     return 0
