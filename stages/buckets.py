@@ -70,8 +70,7 @@ def run_buckets(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Bu
     config.check()
     edges = tier_edges(inputs, config) if inputs else {}
     (Path(out_dir) / EDGES_FILE).write_text(json.dumps({"tiers": config.tiers, "edges": edges}, indent=2, sort_keys=True))
-    empty = pa.table({"reason": pa.array([], pa.string())})
-    rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (assign(t, edges, config), empty))
+    rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (assign(t, edges, config), None))
     return bucket_counts(sorted(Path(out_dir).glob("*.parquet")))
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.writers import rewrite_work_files
+from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "exact_dedup"
 
@@ -35,11 +35,7 @@ def mark_duplicates(table: pa.Table, survivors: pa.Table) -> tuple[pa.Table, pa.
     in_group = pc.greater(joined["group_size"], 1)
     cluster = pc.if_else(in_group, pc.binary_join_element_wise("exact:", joined["survivor_id"], ""), joined["dup_cluster"])
     joined = joined.set_column(joined.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
-    is_survivor = pc.equal(joined["id"], joined["survivor_id"])
-    kept = joined.filter(is_survivor).select(table.column_names)
-    removed = joined.filter(pc.invert(is_survivor)).select(table.column_names)
-    removed = removed.append_column("reason", pa.array(["duplicate"] * removed.num_rows, pa.string()))
-    return kept, removed
+    return split_removed(joined, pc.not_equal(joined["id"], joined["survivor_id"]), table.column_names, "duplicate")
 
 
 def run_exact_dedup(inputs: list[Path], out_dir: Path, removed_dir: Path) -> dict[str, int]:

@@ -49,7 +49,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from stages.files import atomic_path
 from stages.lsh import connected_components
-from stages.writers import rewrite_work_files
+from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "minhash"
 REASON = "near_duplicate"
@@ -269,10 +269,7 @@ def mark_near_duplicates(table: pa.Table, members: pa.Table) -> tuple[pa.Table, 
     # removed copies keep "exact:<id>" in removed/, so the chain can still be followed.
     cluster = pc.coalesce(joined["fuzzy_cluster"], joined["dup_cluster"])
     joined = joined.set_column(joined.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
-    removed_mask = pc.fill_null(joined["fuzzy_removed"], False)
-    kept = joined.filter(pc.invert(removed_mask)).select(table.column_names)
-    removed = joined.filter(removed_mask).select(table.column_names)
-    return kept, removed.append_column("reason", pa.array([REASON] * removed.num_rows, pa.string()))
+    return split_removed(joined, pc.fill_null(joined["fuzzy_removed"], False), table.column_names, REASON)
 
 
 def run_minhash(

@@ -239,8 +239,7 @@ def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Qu
     if config.positive_label not in model.get_labels():
         raise RuntimeError(f"model {record['model']} has labels {model.get_labels()}, not quality.positive_label "
                            f"'{config.positive_label}'; set quality.positive_label to the label of good text")
-    empty = pa.table({"reason": pa.array([], pa.string())})
-    counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), empty))
+    counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), None))
     metrics = record.get("metrics") or {}
     if metrics:
         print(f"quality classifier ({record['origin']}, {record['model']}): held-out precision {metrics['precision']:.3f} "

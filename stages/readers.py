@@ -19,9 +19,6 @@ from datatrove.pipeline.base import PipelineStep
 
 from stages.base import mark_removed
 
-FORMATS = ("jsonl", "parquet", "text", "auto")
-
-
 @dataclass
 class SourceSpec:
     """One input source as declared in the config's ``sources:`` list."""

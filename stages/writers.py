@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -142,17 +143,17 @@ class WorkWriter(PipelineStep):
 def rewrite_work_files(inputs: list[Path], out_dir: Path, removed_dir: Path, stage: str, transform) -> dict[str, int]:
     """Run a global stage file by file: ``transform(table) -> (kept, removed)``.
 
-    ``kept`` has the work schema; ``removed`` has it plus a ``reason`` column. Kept rows go to
-    ``out_dir`` under the input's file name, removed rows to ``removed/stage=<stage>/``. Returns
-    the counters ``kept`` and ``removed:<reason>``.
+    ``kept`` has the work schema; ``removed`` has it plus a ``reason`` column, or is None for a
+    stage that removes nothing. Kept rows go to ``out_dir`` under the input's file name, removed
+    rows to ``removed/stage=<stage>/``. Returns the counters ``kept`` and ``removed:<reason>``.
     """
     counters: dict[str, int] = {"kept": 0}
     for path in inputs:
         kept, removed = transform(pq.read_table(path, schema=WORK_SCHEMA))
         with ParquetSink(Path(out_dir) / path.name, WORK_SCHEMA) as sink:
             sink.write_table(kept.sort_by("id"))
-        if removed.num_rows:
-            removed = removed.append_column("stage", pa.array([stage] * removed.num_rows, pa.string()))
+        if removed is not None and removed.num_rows:
+            removed = with_constant(removed, "stage", stage)
             sinks = RemovedSinks(removed_dir, path.name)
             sinks.write_table(removed.sort_by("id"), stage)
             sinks.close()
@@ -160,6 +161,17 @@ def rewrite_work_files(inputs: list[Path], out_dir: Path, removed_dir: Path, sta
                 counters[f"removed:{reason}"] = counters.get(f"removed:{reason}", 0) + count
         counters["kept"] += kept.num_rows
     return counters
+
+
+def split_removed(table: pa.Table, removed: pa.Array, columns: list[str], reason: str) -> tuple[pa.Table, pa.Table]:
+    """A ``transform`` result for ``rewrite_work_files``: rows where ``removed`` is false are kept, the
+    others are removed for ``reason``; both keep only ``columns``."""
+    kept = table.filter(pc.invert(removed)).select(columns)
+    return kept, with_constant(table.filter(removed).select(columns), "reason", reason)
+
+
+def with_constant(table: pa.Table, name: str, value: str) -> pa.Table:
+    return table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
 
 
 def _value_counts(column: pa.ChunkedArray) -> tuple[list, list]:
