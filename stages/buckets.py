@@ -49,13 +49,13 @@ def tier_edges(inputs: list[Path], config: BucketConfig) -> dict[str, list[float
     return edges
 
 
-def label(values: np.ndarray, edges: list, names: list[str]) -> pa.Array:
+def bucket_names(values: np.ndarray, edges: list, names: list[str]) -> pa.Array:
     """Bucket names for values: ``names[i]`` where ``edges[i-1] <= value < edges[i]``."""
     return pa.array(np.array(names, dtype=object)[np.searchsorted(edges, values, side="right")], pa.string())
 
 
-def assign(table: pa.Table, edges: dict[str, list[float]], config: BucketConfig) -> pa.Table:
-    lengths = label(table["n_tokens_est"].to_numpy(), config.length_edges, config.length_buckets)
+def assign_buckets(table: pa.Table, edges: dict[str, list[float]], config: BucketConfig) -> pa.Table:
+    lengths = bucket_names(table["n_tokens_est"].to_numpy(), config.length_edges, config.length_buckets)
     tiers = [None] * table.num_rows
     scores, domains = table["quality_score"].to_pylist(), table["domain"].to_pylist()
     for i, (score, domain) in enumerate(zip(scores, domains)):
@@ -70,7 +70,7 @@ def run_buckets(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Bu
     config.check()
     edges = tier_edges(inputs, config) if inputs else {}
     (Path(out_dir) / EDGES_FILE).write_text(json.dumps({"tiers": config.tiers, "edges": edges}, indent=2, sort_keys=True))
-    rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (assign(t, edges, config), None))
+    rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (assign_buckets(t, edges, config), None))
     return bucket_counts(sorted(Path(out_dir).glob("*.parquet")))
 
 

@@ -61,13 +61,11 @@ class QualityConfig:
     batch_size: int = 4096
 
 
-def fasttext_line(text: str) -> str:
-    """One line of lowercased, whitespace-collapsed text: fastText reads a document per line."""
-    return " ".join(text.lower().split())
-
-
-def clip(text: str, max_chars: int) -> str:
-    return fasttext_line(text[: max_chars * 2])[:max_chars]
+def model_input(text: str, max_chars: int) -> str:
+    """What a fastText model sees of a document: at most ``max_chars`` of it as one lowercased,
+    whitespace-collapsed line (fastText reads a document per line). Only the first ``2 * max_chars``
+    characters are collapsed, so a huge document costs no more than a short one."""
+    return " ".join(text[: max_chars * 2].lower().split())[:max_chars]
 
 
 # ---- training -----------------------------------------------------------------------------------
@@ -102,7 +100,7 @@ def balanced_split(positives: list[str], negatives: list[str], config: QualityCo
     examples = []
     for label, texts in ((POSITIVE, positives), (NEGATIVE, negatives)):
         chosen = rng.permutation(len(texts))[:n]
-        examples += [(label, clip(texts[i], config.max_chars)) for i in sorted(chosen)]
+        examples += [(label, model_input(texts[i], config.max_chars)) for i in sorted(chosen)]
     order = rng.permutation(len(examples))
     n_holdout = max(2, int(len(examples) * config.holdout_fraction))
     return [examples[i] for i in order[n_holdout:]], [examples[i] for i in order[:n_holdout]]
@@ -222,7 +220,7 @@ def positive_probabilities(model, lines: list[str], positive_label: str) -> np.n
 def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
     texts = table["text"].to_pylist()
     scores = np.concatenate([np.zeros(0, np.float32)] + [
-        positive_probabilities(model, [clip(t, config.max_chars) for t in texts[i : i + config.batch_size]], config.positive_label)
+        positive_probabilities(model, [model_input(t, config.max_chars) for t in texts[i : i + config.batch_size]], config.positive_label)
         for i in range(0, len(texts), config.batch_size)
     ])
     column = pa.array(np.clip(scores, 0.0, 1.0), pa.float32())

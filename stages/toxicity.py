@@ -15,7 +15,7 @@ from pathlib import Path
 from datatrove.data import Document
 
 from stages.base import CurationFilter
-from stages.quality import clip, positive_probabilities
+from stages.quality import model_input, positive_probabilities
 
 WORD = re.compile(r"\w+")
 
@@ -70,7 +70,7 @@ class ToxicityFilter(CurationFilter):
             import fasttext
 
             self.model = fasttext.load_model(self.config.model_path)
-        return positive_probabilities(self.model, [clip(text, self.config.max_chars)], self.config.model_label)[0]
+        return positive_probabilities(self.model, [model_input(text, self.config.max_chars)], self.config.model_label)[0]
 
     def reject(self, doc: Document, reason: str, value: float, threshold: float) -> str:
         self.stat_update(f"flagged:{doc.metadata.get('domain')}")

@@ -6,7 +6,7 @@ import pytest
 from datatrove.data import Document
 
 from stages.base import is_removed
-from stages.quality import clip, fit, positive_probabilities
+from stages.quality import fit, model_input, positive_probabilities
 from stages.toxicity import ToxicityConfig, ToxicityFilter
 from stages.writers import WorkWriter
 
@@ -51,7 +51,7 @@ def test_a_fasttext_model_given_by_path_removes_what_it_flags(tmp_path):
     steps = ToxicityFilter(ToxicityConfig(enabled=True, model_path=str(tmp_path / "toxic.bin"))).run(iter(batch))
     list(WorkWriter(str(out_dir), str(removed_dir)).run(steps))
     removed = pq.read_table(removed_dir / "stage=toxicity").to_pylist()
-    flagged = [d.id for d in batch if positive_probabilities(model, [clip(d.text, 4000)], "__label__toxic")[0] >= 0.5]
+    flagged = [d.id for d in batch if positive_probabilities(model, [model_input(d.text, 4000)], "__label__toxic")[0] >= 0.5]
     assert flagged and sorted(r["id"] for r in removed) == sorted(flagged)
     assert {r["reason"] for r in removed} == {"model"} and {r["domain"] for r in removed} == {"chat"}
     assert json.loads(removed[0]["meta"])["filter"]["value"] >= 0.5
