@@ -15,6 +15,9 @@ from pathlib import Path
 
 from stages.files import atomic_write_text, finished_files
 
+# The default bucket names, in the order the report lists them.
+TIERS = ["low", "mid", "high"]
+LENGTHS = ["short", "medium", "long"]
 STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]  # no green: green is "kept"
 
 
@@ -68,13 +71,14 @@ def cell(value) -> str:
     return html.escape(str(value))
 
 
-def figure(width: float, height: float):
+def figure(width: float, height: float, rows: int = 1, columns: int = 1, **subplots):
+    """A matplotlib figure and its axes on the file-only Agg backend (reports are built without a display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(width, height))
+    return plt.subplots(rows, columns, figsize=(width, height), **subplots)
 
 
 # ---- sections -----------------------------------------------------------------------------------
@@ -91,12 +95,23 @@ def overview(run: RunData) -> str:
 
 def funnel(run: RunData) -> str | None:
     """Per source: documents and bytes in, removed per stage, kept."""
+    stages, rows = funnel_rows(run)
+    if not rows:
+        return None
+    header = ["source", "domain", "docs in", "MB in", *[f"removed: {s}" for s in stages], "kept", "MB kept", "kept share"]
+    totals = ["all", "", sum(r[2] for r in rows), sum(r[3] for r in rows)] + [
+        sum(r[4 + i] for r in rows) for i in range(len(stages) + 1)] + [sum(r[-2] for r in rows)]
+    totals.append(totals[-2] / max(1, totals[2]))
+    return "<h2>Funnel</h2>" + svg(funnel_figure(stages, rows)) + table(header, rows + [totals], numeric_from=2)
+
+
+def funnel_rows(run: RunData) -> tuple[list[str], list[list]]:
+    """The stages that removed documents, and per (source, domain): docs and MB in, docs removed
+    per stage, docs and MB kept, kept share."""
     kept = {(s, d): (n, b) for s, d, n, b in run.rows(
         "SELECT source, domain, count(*), sum(strlen(text)) FROM shards GROUP BY ALL")} if run.has("shards") else {}
     removed_rows = run.rows("SELECT source, domain, stage, count(*), sum(strlen(text)) FROM removed GROUP BY ALL") \
         if run.has("removed") else []
-    if not kept and not removed_rows:
-        return None
     stages = sorted({r[2] for r in removed_rows}, key=stage_rank(run))
     removed = {(s, d, st): (n, b) for s, d, st, n, b in removed_rows}
     sources = sorted(set(kept) | {(s, d) for s, d, *_ in removed_rows}, key=lambda k: (k[1], k[0]))
@@ -108,6 +123,11 @@ def funnel(run: RunData) -> str | None:
         bytes_in = kept_bytes + sum(b or 0 for _, b in per_stage)
         rows.append([source, domain, docs_in, bytes_in / 1e6, *[n for n, _ in per_stage], kept_docs, kept_bytes / 1e6,
                      kept_docs / max(1, docs_in)])
+    return stages, rows
+
+
+def funnel_figure(stages: list[str], rows: list[list]):
+    """One stacked bar per source: the shares of its documents kept and removed by each stage."""
     fig, ax = figure(9, 0.35 * len(rows) + 1.2)
     labels = [f"{r[0]} ({r[1]})" for r in rows]
     left = [0.0] * len(rows)
@@ -119,11 +139,7 @@ def funnel(run: RunData) -> str | None:
     ax.set_xlabel("share of documents in")
     ax.invert_yaxis()
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(stages) + 1, frameon=False)
-    header = ["source", "domain", "docs in", "MB in", *[f"removed: {s}" for s in stages], "kept", "MB kept", "kept share"]
-    totals = ["all", "", sum(r[2] for r in rows), sum(r[3] for r in rows)] + [
-        sum(r[4 + i] for r in rows) for i in range(len(stages) + 1)] + [sum(r[-2] for r in rows)]
-    totals.append(totals[-2] / max(1, totals[2]))
-    return "<h2>Funnel</h2>" + svg(fig) + table(header, rows + [totals], numeric_from=2)
+    return fig
 
 
 def stage_rank(run: RunData):
@@ -167,10 +183,9 @@ def quality_histograms(run: RunData) -> str | None:
 
     edges = (run.json_file("work/buckets/edges.json") or {}).get("edges", {})
     domains = [d for (d,) in run.rows("SELECT DISTINCT domain FROM shards WHERE quality_score IS NOT NULL ORDER BY 1")]
-    import matplotlib.pyplot as plt
-
     columns = min(3, len(domains))
-    fig, axes = plt.subplots((len(domains) + columns - 1) // columns, columns, figsize=(4 * columns, 2.6 * ((len(domains) + columns - 1) // columns)), squeeze=False)
+    grid_rows = (len(domains) + columns - 1) // columns
+    fig, axes = figure(4 * columns, 2.6 * grid_rows, grid_rows, columns, squeeze=False)
     for ax, domain in zip(axes.flat, domains):
         scores = np.array([s for (s,) in run.rows(f"SELECT quality_score FROM shards WHERE domain = '{domain}' AND quality_score IS NOT NULL")])
         ax.hist(scores, bins=np.linspace(0, 1, 41), color="#4c72b0")
@@ -190,8 +205,8 @@ def bucket_tokens(run: RunData) -> str | None:
     if not run.has("buckets"):
         return None
     rows = run.rows("SELECT domain, quality_tier, length_bucket, docs, tokens FROM buckets")
-    groups = sorted({(d, q) for d, q, *_ in rows}, key=lambda k: (k[0], tier_rank(k[1])))
-    lengths = list(dict.fromkeys(l for _, _, l, _, _ in sorted(rows, key=lambda r: length_rank(r[2]))))
+    groups = sorted({(d, q) for d, q, *_ in rows}, key=lambda k: (k[0], rank(k[1], TIERS)))
+    lengths = list(dict.fromkeys(l for _, _, l, _, _ in sorted(rows, key=lambda r: rank(r[2], LENGTHS))))
     fig, ax = figure(9, 0.32 * len(groups) + 1.2)
     left = [0] * len(groups)
     for i, length in enumerate(lengths):
@@ -204,12 +219,9 @@ def bucket_tokens(run: RunData) -> str | None:
     return "<h2>Tokens per bucket</h2>" + svg(fig) + table(["domain", "tier", "length", "docs", "tokens"], rows, numeric_from=3)
 
 
-def tier_rank(tier: str) -> tuple:
-    return (["low", "mid", "high"].index(tier) if tier in ("low", "mid", "high") else 9, tier)
-
-
-def length_rank(length: str) -> tuple:
-    return (["short", "medium", "long"].index(length) if length in ("short", "medium", "long") else 9, length or "")
+def rank(name: str | None, order: list[str]) -> tuple:
+    """Sort key: the names of ``order`` in that order, then any other name alphabetically."""
+    return (order.index(name) if name in order else len(order), name or "")
 
 
 def samples(run: RunData) -> str | None:
@@ -219,7 +231,7 @@ def samples(run: RunData) -> str | None:
     body = "".join(
         f"<div class='sample'><div class='tag'>{html.escape(f'{d} / {q} / {l}')} &middot; <code>{html.escape(i)}</code>"
         f"{'' if s is None else f' &middot; score {s:.3f}'}</div><pre>{html.escape(t)}{'…' if len(t) == 300 else ''}</pre></div>"
-        for d, q, l, i, s, t in sorted(rows, key=lambda r: (r[0], tier_rank(r[1]), length_rank(r[2])))
+        for d, q, l, i, s, t in sorted(rows, key=lambda r: (r[0], rank(r[1], TIERS), rank(r[2], LENGTHS)))
     )
     return "<h2>Sample documents per bucket</h2><p>One document per domain / tier / length (first 300 characters).</p>" + body
 
@@ -237,9 +249,7 @@ def classifier(run: RunData) -> str | None:
     facts += [["positives", ", ".join(record["sources"]["positive"])], ["negatives", ", ".join(record["sources"]["negative"])],
               ["examples (train / held out)", f"{record['examples']['train']:,} / {record['examples']['holdout']:,}"]]
     labels, scores = np.array(record["holdout"]["label"], bool), np.array(record["holdout"]["score"])
-    import matplotlib.pyplot as plt
-
-    fig, (roc, hist) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (roc, hist) = figure(9, 3.2, 1, 2)
     thresholds = np.r_[np.inf, np.sort(np.unique(scores))[::-1]]
     tpr = [(scores[labels] >= t).mean() for t in thresholds]
     fpr = [(scores[~labels] >= t).mean() for t in thresholds]
