@@ -24,7 +24,10 @@ def find_rows(run_dir: Path, doc_id: str) -> list[dict]:
 
 
 def stage_order(run_dir: Path) -> list[str]:
-    """The run's global stages in the order they ran, from its resolved config."""
+    """The run's global stages in the order they ran, from its resolved config (a run without one:
+    its work/ directories, alphabetically)."""
+    if not (run_dir / "config.yaml").is_file():
+        return sorted(p.name for p in (run_dir / "work").iterdir() if p.name != PER_DOCUMENT)
     from pipeline.config import load_config
     from pipeline.curate import global_stages
     from pipeline.rundir import RunDir
@@ -50,7 +53,7 @@ def explain(run_dir: Path, doc_id: str) -> dict:
     placed = {where(row, run_dir): row for row in rows}
     first = rows[0]
     meta = json.loads(first["meta"] or "{}")
-    stages = global_stages_in(run_dir)
+    stages = stage_order(run_dir)
     decisions = [decision(stage, placed, stages) for stage in [PER_DOCUMENT, *stages]]
     final = placed.get(("shards", "")) or next((r for k, r in placed.items() if k[0] == "removed"), first)
     return {
@@ -61,11 +64,6 @@ def explain(run_dir: Path, doc_id: str) -> dict:
         "length_bucket": final.get("length_bucket"), "n_tokens_est": final.get("n_tokens_est"),
         "shard": str(Path(placed[("shards", "")]["filename"]).relative_to(run_dir)) if ("shards", "") in placed else None,
     }
-
-
-def global_stages_in(run_dir: Path) -> list[str]:
-    return stage_order(run_dir) if (run_dir / "config.yaml").is_file() else sorted(
-        p.name for p in (run_dir / "work").iterdir() if p.name != PER_DOCUMENT)
 
 
 def decision(stage: str, placed: dict, global_names: list[str]) -> dict | None:

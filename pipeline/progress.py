@@ -20,10 +20,16 @@ def timed_stage(name: str, work: Callable[[], T]) -> T:
     return value
 
 
+def eta_bars(unit: str = "") -> Progress:
+    """Bars that show what runs, done/total (in ``unit``), the elapsed time and the ETA, and vanish when done."""
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *([TextColumn(unit)] if unit else []),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    return Progress(*columns, console=console, transient=True)
+
+
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
     """Iterate with a bar showing done/total, elapsed time and the ETA."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=True) as progress:
+    with eta_bars() as progress:
         yield from progress.track(items, total=total, description=description)
 
 
@@ -40,9 +46,7 @@ def run_with_task_progress(work: Callable[[], T], description: str, count_done: 
             result["error"] = err
 
     thread = threading.Thread(target=target, daemon=True)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=True) as progress:
+    with eta_bars("tasks") as progress:
         bar = progress.add_task(description, total=total)
         thread.start()
         while thread.is_alive():
@@ -55,8 +59,7 @@ def run_with_task_progress(work: Callable[[], T], description: str, count_done: 
 
 def phase_bars(work: Callable[[Callable[[str, int, int], None]], T]) -> T:
     """Run ``work(progress)``, where ``progress(phase, done, total)`` draws one ETA bar per phase."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=True) as progress:
+    with eta_bars() as progress:
         bars: dict[str, int] = {}
 
         def update(phase: str, done: int, total: int) -> None:
