@@ -65,12 +65,7 @@ def fit_separable(f, y, w, n_terms, bounds, start=None, tol=1e-8):
     batch = y.shape[0]
     f = np.where(w > 0, f, 0.0)  # dropped points may hold NaN or inf; keep them out of the sums
     if start is None:
-        grid = np.linspace(lower, upper, 41 if n_terms == 1 else 17)
-        candidates = np.array([c for c in itertools.product(grid, repeat=n_terms) if n_terms == 1 or c[0] + EXPONENT_GAP <= c[1]])
-        exps = np.broadcast_to(candidates[:, None, :], (len(candidates), batch, n_terms))
-        _, sse = _solve_coefficients(f, y, w, exps)
-        best = exps[np.argmin(sse, axis=0), np.arange(batch)].copy()
-        step = np.full(batch, grid[1] - grid[0])
+        best, step = _grid_start(f, y, w, n_terms, bounds)
     else:
         best = np.array(start, dtype=float).reshape(batch, n_terms)
         step = np.full(batch, 16 * tol)  # a warm start is close: a few halvings reach tol
@@ -92,6 +87,16 @@ def fit_separable(f, y, w, n_terms, bounds, start=None, tol=1e-8):
         step[active] = np.where(pick == 0, step[active] / 2, step[active] * 1.5)
         active = active[step[active] >= tol]
     return best, coefs, sse
+
+
+def _grid_start(f, y, w, n_terms, bounds):
+    """The best exponents of a coarse grid over ``bounds`` per curve, and the grid spacing as the first step."""
+    batch = y.shape[0]
+    grid = np.linspace(*bounds, 41 if n_terms == 1 else 17)
+    candidates = np.array([c for c in itertools.product(grid, repeat=n_terms) if n_terms == 1 or c[0] + EXPONENT_GAP <= c[1]])
+    exps = np.broadcast_to(candidates[:, None, :], (len(candidates), batch, n_terms))
+    _, sse = _solve_coefficients(f, y, w, exps)
+    return exps[np.argmin(sse, axis=0), np.arange(batch)].copy(), np.full(batch, grid[1] - grid[0])
 
 
 def _goodness(y, w, sse):
