@@ -339,10 +339,11 @@ def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=100
     baseline, points, warnings = _pilot_arrays(curves, domain)
     pilot_tokens = max(float(p[0].max()) for p in points.values()) if points else 0.0
     budget = float(budget or pilot_tokens)
+    settings = dict(domain=domain, lam=lam, epsilon=epsilon, budget=budget, pilot_tokens=pilot_tokens, baseline_losses=baseline)
     if len(points) < MIN_RATIOS:
-        return CMRResult(domain, None, None, None, None, "none", f"only {len(points)} usable ratios; a CMR needs "
-                         f"pilots at ≥ {MIN_RATIOS} ratios with ≥ {MIN_POINTS_PER_RATIO} points each", None,
-                         lam, epsilon, budget, pilot_tokens, None, warnings=warnings, baseline_losses=baseline)
+        return CMRResult(cmr=None, ci=None, cmr_epsilon=None, cmr_turnaround=None, used="none", binding=None,
+                         reason=f"only {len(points)} usable ratios; a CMR needs pilots at ≥ {MIN_RATIOS} ratios "
+                         f"with ≥ {MIN_POINTS_PER_RATIO} points each", lambda_balance=None, warnings=warnings, **settings)
     ratio_list = list(points)
     (tokens, d_gen, d_dom), weights = _padded(points)
     laws = IncrementLaws.fit(tokens, d_gen, d_dom, weights=weights, t_scale=pilot_tokens)
@@ -354,20 +355,25 @@ def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=100
     boot = _views(ratio_list, _bootstrap_laws(points, laws, n_boot, np.random.default_rng(seed)), baseline[0],
                   lam, epsilon, budget_scaled, start=point, tol=1e-3)
     boot_cmr = (np.fmin(boot.turnaround, boot.epsilon) if used == "min" else boot.epsilon)
-    domain_law = PowerLaw.fit(ratio_list, [baseline[1] + f.d_domain(budget) for f in fits])
-    ratios = [RatioPoint(r, None if np.isnan(t0) else float(t0 * pilot_tokens),
-                         bool(np.isfinite(t0) and t0 <= budget_scaled),
-                         float(baseline[0] + f.d_general(budget)),
-                         bool(f.d_general(budget) <= epsilon), float(f.d_domain(budget)), f.to_dict())
-              for r, t0, f in zip(ratio_list, point.t0[0], fits)]
     return CMRResult(
-        domain, cmr, _ci(boot_cmr, level), float(point.epsilon[0]),
-        None if np.isnan(point.turnaround[0]) else float(point.turnaround[0]), used, reason, binding, lam, epsilon,
-        budget, pilot_tokens, _lambda_balance(fits, budget, pilot_tokens), ratios,
-        None if point.cmr_law is None else {**_scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
-        _scalar(point.general_law).to_dict(), domain_law.to_dict(), flags,
-        warnings + _warnings(point, cmr, budget, pilot_tokens, ratio_list),
-        _ci(boot.epsilon, level), _ci(boot.turnaround, level), baseline)
+        cmr=cmr, ci=_ci(boot_cmr, level), cmr_epsilon=float(point.epsilon[0]),
+        cmr_turnaround=None if np.isnan(point.turnaround[0]) else float(point.turnaround[0]),
+        used=used, reason=reason, binding=binding, lambda_balance=_lambda_balance(fits, budget, pilot_tokens),
+        ratios=_ratio_points(ratio_list, point.t0[0], fits, baseline[0], epsilon, budget, pilot_tokens),
+        cmr_law=None if point.cmr_law is None else {**_scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
+        general_ratio_law=_scalar(point.general_law).to_dict(),
+        domain_ratio_law=PowerLaw.fit(ratio_list, [baseline[1] + f.d_domain(budget) for f in fits]).to_dict(),
+        reliability=flags, warnings=warnings + _warnings(point, cmr, budget, pilot_tokens, ratio_list),
+        ci_epsilon=_ci(boot.epsilon, level), ci_turnaround=_ci(boot.turnaround, level), **settings)
+
+
+def _ratio_points(ratio_list, t0_scaled, fits, base_general, epsilon, budget, pilot_tokens) -> list[RatioPoint]:
+    """Per pilot ratio: its turnaround, and its losses at the budget against the ε tolerance."""
+    return [RatioPoint(r, None if np.isnan(t0) else float(t0 * pilot_tokens),
+                       bool(np.isfinite(t0) and t0 <= budget / pilot_tokens),
+                       float(base_general + f.d_general(budget)),
+                       bool(f.d_general(budget) <= epsilon), float(f.d_domain(budget)), f.to_dict())
+            for r, t0, f in zip(ratio_list, t0_scaled, fits)]
 
 
 def _scalar(law: PowerLaw) -> PowerLaw:
