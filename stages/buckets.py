@@ -31,10 +31,10 @@ class BucketConfig:
 
     def check(self) -> None:
         if len(self.tier_quantiles) != len(self.tiers) - 1 or sorted(self.tier_quantiles) != self.tier_quantiles:
-            raise RuntimeError(f"buckets.tier_quantiles must be {len(self.tiers) - 1} increasing values for tiers "
+            raise RuntimeError(f"curate.buckets.tier_quantiles must be {len(self.tiers) - 1} increasing values for tiers "
                              f"{self.tiers}, got {self.tier_quantiles}")
         if len(self.length_edges) != len(self.length_buckets) - 1 or sorted(self.length_edges) != self.length_edges:
-            raise RuntimeError(f"buckets.length_edges must be {len(self.length_buckets) - 1} increasing token counts "
+            raise RuntimeError(f"curate.buckets.length_edges must be {len(self.length_buckets) - 1} increasing token counts "
                              f"for buckets {self.length_buckets}, got {self.length_edges}")
 
 

@@ -111,8 +111,8 @@ def train(positives: list[str], negatives: list[str], config: QualityConfig, sou
     if min(len(positives), len(negatives)) < 10:
         raise RuntimeError(
             f"quality classifier: {len(positives)} positive and {len(negatives)} negative documents, need 10 of each; "
-            "run `make corpus` for the SpamAssassin negatives, or set quality.positive_sources / quality.negative_paths, "
-            "or give a model with quality.model_path"
+            "run `make corpus` for the SpamAssassin negatives, or set curate.quality.positive_sources / "
+            "curate.quality.negative_paths, or give a model with curate.quality.model_path"
         )
     train_set, holdout = balanced_split(positives, negatives, config)
     hyperparameters = {k: getattr(config, k) for k in ("epoch", "lr", "dim", "buckets", "seed", "max_chars")} | {"wordNgrams": 2}
@@ -191,7 +191,7 @@ def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, confi
     if config.model_path:
         path = Path(config.model_path)
         if not path.is_file():
-            raise RuntimeError(f"quality.model_path {path} does not exist; give the path of a fastText .bin/.ftz model")
+            raise RuntimeError(f"curate.quality.model_path {path} does not exist; give the path of a fastText .bin/.ftz model")
         return {"origin": "given", "model": str(path), "sha256": file_sha256(path)}
     negatives = read_jsonl_texts(config.negative_paths)
     positives = read_parquet_texts(inputs, config.positive_sources)
@@ -235,8 +235,8 @@ def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Qu
     write_json(Path(models_dir) / RECORD, record)
     model = fasttext.load_model(record["model"])
     if config.positive_label not in model.get_labels():
-        raise RuntimeError(f"model {record['model']} has labels {model.get_labels()}, not quality.positive_label "
-                           f"'{config.positive_label}'; set quality.positive_label to the label of good text")
+        raise RuntimeError(f"model {record['model']} has labels {model.get_labels()}, not curate.quality.positive_label "
+                           f"'{config.positive_label}'; set curate.quality.positive_label to the label of good text")
     counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), None))
     metrics = record.get("metrics") or {}
     if metrics:
