@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from stages.schema import UNSCORED_TIER
 from stages.writers import rewrite_work_files
 
 STAGE = "buckets"
@@ -79,6 +80,6 @@ def bucket_counts(paths: list[Path]) -> dict[str, int]:
     for path in paths:
         table = pq.read_table(path, columns=["domain", "quality_tier", "length_bucket"])
         for d, q, n in zip(*(table[c].to_pylist() for c in table.column_names)):
-            key = f"{d}/{q or 'unscored'}/{n}"
+            key = f"{d}/{q or UNSCORED_TIER}/{n}"
             counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))

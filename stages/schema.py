@@ -23,6 +23,9 @@ SHARD_SCHEMA = pa.schema(
     ]
 )
 
+# The quality tier (and shard partition ``quality=``) of documents that have no quality score.
+UNSCORED_TIER = "unscored"
+
 # Intermediate files between curation stages carry the shard columns plus the exact-dedup key.
 WORK_SCHEMA = SHARD_SCHEMA.append(pa.field("text_hash", pa.uint64()))
 

@@ -12,11 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from stages.schema import SHARD_SCHEMA, WORK_SCHEMA
+from stages.schema import SHARD_SCHEMA, UNSCORED_TIER, WORK_SCHEMA
 from stages.writers import ParquetSink
 
 ROWS_PER_FILE = 100_000
-UNSCORED_TIER = "unscored"
 
 
 def partition_values(dataset: ds.Dataset, column: str) -> list:
