@@ -145,6 +145,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), extra
     config = from_mapping(CritmixConfig, data)
     if not SAFE_NAME.fullmatch(config.name):
         raise ConfigError(f"name: {config.name!r} must be a plain name (letters, digits, '.', '_', '-'): it becomes runs/<name>/")
+    # Domain names become folders (shards/domain=<d>/, tokens/train/<d>/, plan/pilots/<d>-r…), so they may not climb out.
+    domains = [*(s.domain for s in config.sources), config.plan.general_domain, *config.plan.domains, *config.plan.ratios]
+    unsafe = sorted({d for d in domains if not SAFE_NAME.fullmatch(d)})
+    if unsafe:
+        raise ConfigError(f"domain names {unsafe} must be plain names (letters, digits, '.', '_', '-'): "
+                          "each becomes a folder of the run directory")
     names = [s.name for s in config.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -200,7 +200,8 @@ def plot_fits(fits: dict, run: RunDir) -> None:
 
     curves = read_curves(run / "plan/curves.csv")
     for domain, fit in fits.items():
-        plot_domain(curves, fit, run / f"plan/plots/{domain}.png")
+        if fit.ratios:  # a fit that could use no ratio has nothing to draw; fit.yaml says why
+            plot_domain(curves, fit, run / f"plan/plots/{domain}.png")
 
 
 def fit_domains(config: CritmixConfig, curves_path: Path) -> dict:
