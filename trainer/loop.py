@@ -77,8 +77,9 @@ class Metrics:
             return
         kept = []
         if self.path.is_file():  # drop lines a killed run wrote after its last checkpoint
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line and json.loads(line).get("step", 0) <= resumed_step]
+            # and a last line cut short (no newline yet) by a kill or a full disk.
+            whole = self.path.read_text().split("\n")[:-1]
+            kept = [line for line in whole if line and json.loads(line).get("step", 0) <= resumed_step]
         atomic_write(self.path, "".join(line + "\n" for line in kept).encode())
         if config.eval.tensorboard:
             try:
@@ -128,7 +129,8 @@ def save_checkpoint(out_dir: Path, model, optimizer, state: dict, keep: int) -> 
     ckpt_root = out_dir / "checkpoints"
     path = ckpt_root / f"step-{state['step']:08d}"
     tmp = ckpt_root / f".tmp-{path.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    for unfinished in ckpt_root.glob(".tmp-step-*"):  # left by killed runs; each is a whole model's size
+        shutil.rmtree(unfinished)
     raw_model(model).save_pretrained(tmp, safe_serialization=True)
     torch.save(dict(state, optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
                     cuda_rng=torch.cuda.get_rng_state() if torch.cuda.is_available() else torch.zeros(0)),
