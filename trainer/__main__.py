@@ -5,7 +5,11 @@ Only the `train:` section of --config is read; --set overrides are relative to i
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import os
 import sys
+from pathlib import Path
 
 from trainer.config import ConfigError, load_train_config
 
@@ -27,23 +31,47 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def lock_output(out: str):
+    """Hold ``out`` for this process's life. The kernel drops the lock when the process dies, however it dies,
+    so a trainer left running by a killed ``critmix train`` still keeps a second one out."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = (folder / ".trainer.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        raise ConfigError(f"{folder} is in use by trainer process {handle.read().strip() or '?'}; "
+                          "wait for it to finish, or pass another --out") from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def run(args) -> None:
+    config = load_train_config(args.config, args.set)
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    if args.command == "tokenize":
+        from trainer.tokenize import tokenize_shards
+
+        tokenize_shards(args.shards, args.out, config)
+    else:
+        from trainer.curriculum import load_curriculum
+        from trainer.loop import train
+
+        train(config, load_curriculum(args.curriculum), args.tokens, args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        config = load_train_config(args.config, args.set)
-        if config.threads:
-            import torch
-
-            torch.set_num_threads(config.threads)
-        if args.command == "tokenize":
-            from trainer.tokenize import tokenize_shards
-
-            tokenize_shards(args.shards, args.out, config)
-        else:
-            from trainer.curriculum import load_curriculum
-            from trainer.loop import train
-
-            train(config, load_curriculum(args.curriculum), args.tokens, args.out)
+        # DDP ranks share --out; rank 0 holds it for all of them.
+        with lock_output(args.out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext():
+            run(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -115,7 +115,8 @@ def test_killed_tokenization_resumes_to_identical_shards(shards_dir, tmp_path):
         if not killed:
             break
     finish(command, log)
-    got = {name: digest for name, digest in _digest(tokens).items() if not name.endswith(".tmp")}
+    got = {name: digest for name, digest in _digest(tokens).items()
+           if not name.endswith(".tmp") and name != ".trainer.lock"}
     assert got == expected
 
 
@@ -183,3 +184,20 @@ def test_a_metrics_line_cut_short_is_dropped_on_resume(tokens_dir, tmp_path):
         metrics.write('{"phase": "cpt", "step": 5, "tok')
     train(config, curriculum, tokens_dir, cut)
     assert losses(cut) == losses(tmp_path / "whole") and len(losses(cut)) == 8
+
+
+def test_a_second_trainer_on_the_same_output_is_refused_until_the_first_dies(shards_dir, tmp_path):
+    out, log = tmp_path / "tokens", tmp_path / "tokenize.log"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; from trainer.__main__ import lock_output\n"
+                               f"lock = lock_output({str(out)!r}); print('locked', flush=True); time.sleep(120)"],
+                              cwd=REPO, stdout=subprocess.PIPE)
+    assert holder.stdout.readline() == b"locked\n"
+    command = ["tokenize", "--shards", str(shards_dir), "--out", str(out)]
+    refused = subprocess.run([sys.executable, "-m", "trainer", *command], cwd=REPO, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert f"{out} is in use by trainer process {holder.pid}; wait for it to finish" in refused.stderr
+    assert [p.name for p in out.iterdir()] == [".trainer.lock"]
+    holder.kill()  # SIGKILL: no clean-up runs, yet the kernel releases the lock with the process
+    holder.wait()
+    finish([*command, "--set", "tokenizer.vocab_size=300"], log)
+    assert (out / "tokenizer.json").exists()
