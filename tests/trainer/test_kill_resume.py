@@ -139,10 +139,14 @@ def metric_steps(out: Path) -> int:
     return path.read_text().count('"train_loss"') if path.exists() else 0
 
 
-def writing_checkpoint(out: Path) -> bool:
-    """A checkpoint is being written while an earlier one is `latest`."""
+def writing_checkpoint(out: Path, since: float) -> bool:
+    """A checkpoint folder is being filled since ``since`` while an earlier one is `latest`
+    (a folder a killed run left unfinished is older)."""
     folder = out / "checkpoints"
-    return (folder / "latest").exists() and any(folder.glob(".tmp-step-*"))
+    try:
+        return (folder / "latest").exists() and any(p.stat().st_mtime > since for p in folder.glob(".tmp-step-*"))
+    except FileNotFoundError:  # removed while we looked
+        return False
 
 
 @pytest.mark.slow
@@ -152,8 +156,10 @@ def test_training_killed_at_random_steps_and_mid_checkpoint_repeats_the_uninterr
     out, log = tmp_path / "killed", tmp_path / "train.log"
     command = train_command(tmp_path, tokens_dir, out)
     first, second = sorted(random.Random(0).sample(range(2, 32), 2))  # 32 steps in two phases, a checkpoint every 2
-    faults = [lambda: metric_steps(out) >= first, lambda: writing_checkpoint(out), lambda: metric_steps(out) >= second]
+    faults = [lambda: metric_steps(out) >= first, lambda: writing_checkpoint(out, started),
+              lambda: metric_steps(out) >= second]
     for fault in faults:
+        started = time.time()  # read by the mid-checkpoint fault when it is polled
         assert kill_when(start(command, log), fault), "the run finished before the fault"
         latest = latest_checkpoint(out)  # `latest` names a whole checkpoint whenever it exists
         if latest is not None:
