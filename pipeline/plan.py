@@ -383,10 +383,10 @@ def export_pilots(config: CritmixConfig, run: RunDir, dest: Path) -> Path:
         args = train_args(config_file, spec.relative_to(dest), tokens_dir, out, "--set", pilot_eval_override(config))
         pilots.append(shlex.join(["pilot", str(out), *args]))
         outs.append(out)
+    base_line = shlex.join(["train", str(base), *train_args(config_file, base_spec, tokens_dir, base)])
     script = dest / "run_pilots.sh"
-    atomic_write_text(script, PILOT_SCRIPT.replace("@BASE@", shlex.join(["train", str(base), *train_args(
-        config_file, base_spec, tokens_dir, base)])).replace("@PILOTS@", "\n".join(pilots)).replace(
-        "@OUTS@", shlex.join(map(str, outs))))
+    atomic_write_text(script, PILOT_SCRIPT.replace("@BASE@", base_line).replace("@PILOTS@", "\n".join(pilots))
+                      .replace("@OUTS@", shlex.join(map(str, outs))))
     script.chmod(0o755)
     return script
 
@@ -395,6 +395,8 @@ def import_pilots(config: CritmixConfig, run: RunDir, source: Path) -> None:
     """Copy the base model and pilots that ``run_pilots.sh`` finished in ``source`` into the run's plan/."""
     import yaml
 
+    if not (source / "run_pilots.sh").is_file():
+        raise PlanError(f"{source} was not written by `critmix plan --export-pilots`; give the exported directory")
     exported = yaml.safe_load((source / "config.yaml").read_text())
     resolved = to_mapping(config)
     for section in ("plan", "train"):
@@ -451,8 +453,9 @@ def main(args) -> int:
     with RunDir(run_dir_for(args, config)) as run:
         if args.export_pilots:
             script = export_pilots(config, run, Path(args.export_pilots))
-            console.print(f"wrote {script}: run it on the GPU host (`{script} {config.plan.pilots.parallel}` trains {config.plan.pilots.parallel} pilots at a time), "
-                          f"copy its plan/ back, then `critmix plan --import-pilots {args.export_pilots}`")
+            parallel = config.plan.pilots.parallel
+            console.print(f"wrote {script}: run it on the GPU host (`{script} {parallel}` trains {parallel} pilots at a "
+                          f"time), copy its plan/ back, then `critmix plan --import-pilots {args.export_pilots}`")
             return 0
         if args.import_pilots:
             import_pilots(config, run, Path(args.import_pilots))

@@ -43,5 +43,6 @@ def test_import_refuses_pilots_planned_with_another_config(tmp_path, in_repo):
 
     exported = to_mapping(load_config("configs/tiny.yaml", ["plan.pilots.tokens=999"]))
     write_yaml(tmp_path / "export/config.yaml", exported)
+    (tmp_path / "export/run_pilots.sh").write_text("")
     with pytest.raises(PlanError, match="exported with another plan: section"):
         import_pilots(load_config("configs/tiny.yaml"), RunDir(tmp_path / "run"), tmp_path / "export")
