@@ -71,7 +71,8 @@ def _fit(curves, args) -> int:
         from pipeline.law_plots import plot_domain
 
         for domain, result in results.items():
-            plot_domain(curves, result, args.plots / f"{domain}_cmr.png")
+            if result.ratios:  # a fit that could use no ratio has nothing to draw; its warnings say why
+                plot_domain(curves, result, args.plots / f"{domain}_cmr.png")
     if args.json:
         payload = {"domains": {d: r.to_dict() for d, r in results.items()}, "mixture": mixture.to_dict()}
         if sweeps:
