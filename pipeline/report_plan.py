@@ -74,21 +74,19 @@ def eval_records(records: list[dict]) -> list[dict]:
 
 
 def training_curves(run: RunData) -> str | None:
-    evals = eval_records(metrics(run, "train/metrics.jsonl"))
+    records = metrics(run, "train/metrics.jsonl")
+    evals = eval_records(records)
     if not evals:
         return None
     fig, ax = figure(9, 4)
-    offsets, total, phase = {}, 0, None
-    for record in evals:  # tokens restart at each phase; lay the phases end to end
-        if record["phase"] != phase:
-            phase = record["phase"]
-            offsets[phase] = total
-            ax.axvline(total, color="#bbb", lw=0.8)
-            ax.text(total, 1.0, f" {phase}", transform=ax.get_xaxis_transform(), fontsize=7, va="top")
-        total = offsets[phase] + record["tokens"]
-        record["_x"] = total
+    starts = {}
+    for record in records:  # the trainer counts tokens over the whole run; a phase starts at its first record
+        starts.setdefault(record["phase"], record["tokens"])
+    for phase, tokens in starts.items():
+        ax.axvline(tokens, color="#bbb", lw=0.8)
+        ax.text(tokens, 1.0, f" {phase}", transform=ax.get_xaxis_transform(), fontsize=7, va="top")
     for index, domain in enumerate(sorted(evals[-1]["val"])):
-        ax.plot([r["_x"] for r in evals], [r["val"].get(domain) for r in evals], "-o", ms=2, color=f"C{index}", label=domain)
+        ax.plot([r["tokens"] for r in evals], [r["val"].get(domain) for r in evals], "-o", ms=2, color=f"C{index}", label=domain)
     ax.set(xlabel="training tokens", ylabel="validation loss", title="Per-domain validation loss over the curriculum")
     ax.legend(fontsize=8)
     return "<h2>Training</h2>" + svg(fig)
