@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shlex
@@ -26,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import CritmixConfig
-from trainer.config import to_mapping
 from pipeline.progress import console, track
 from pipeline.rundir import RunDir, atomic_write_text
+from trainer.config import to_mapping
 
 CURVE_COLUMNS = ["domain", "ratio", "tokens", "general_loss", "domain_loss"]
 
@@ -186,11 +187,12 @@ def collect_curves(config: CritmixConfig, run: RunDir) -> Path:
     for domain, ratio in pilot_jobs(config):
         metrics = pilot_dir(run, domain, ratio) / "metrics.jsonl"
         rows += pilot_curve(metrics, domain, ratio, config.plan.general_domain)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=CURVE_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
     path = run / "plan/curves.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CURVE_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())  # `critmix law fit` may read it at any time
     return path
 
 
