@@ -255,8 +255,9 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     match = re.match(r"---\n(.*?)\n---\n?", text, flags=re.S)
     if not match:
         return {}, text
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when built: ~10x faster
-    return yaml.load(match.group(1), Loader=loader) or {}, text[match.end():]
+    # The C safe loader when built is ~10x faster than the pure-Python one.
+    front = yaml.load(match.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return front or {}, text[match.end():]
 
 
 def licence_documents(archive: Path) -> Iterator[Document]:
