@@ -1,5 +1,3 @@
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,3 +21,17 @@ def tiny_run(tmp_path, in_repo):
     run = tmp_path / "run"
     assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run)]) == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def toxic_tiny_run(tmp_path_factory):
+    """The tiny run with the toxicity filter on a one-word list, so that some licences are removed by a rule."""
+    from pipeline.cli import main
+
+    root = tmp_path_factory.mktemp("toxic")
+    (root / "words.txt").write_text("warranty\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(REPO)
+        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(root / "run"),
+                     "--set", "curate.toxicity.enabled=true", "--set", f"curate.toxicity.word_list={root / 'words.txt'}"]) == 0
+    return root / "run"

@@ -5,19 +5,11 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.explain import stage_order
-from tests.conftest import REPO, TINY_CONFIG
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The tiny run with the toxicity filter on a one-word list, so that some licences are removed by a rule."""
-    root = tmp_path_factory.mktemp("explain")
-    (root / "words.txt").write_text("warranty\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(REPO)
-        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(root / "run"),
-                     "--set", "curate.toxicity.enabled=true", "--set", f"curate.toxicity.word_list={root / 'words.txt'}"]) == 0
-    return root / "run"
+def run(toxic_tiny_run):
+    return toxic_tiny_run
 
 
 def trace(run, doc_id, capsys):

@@ -6,20 +6,16 @@ import pytest
 
 import pipeline.report as report
 from pipeline.cli import main
-from tests.conftest import REPO, TINY_CONFIG
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The tiny run, toxicity filter on (one word), and its report."""
-    root = tmp_path_factory.mktemp("report")
-    (root / "words.txt").write_text("warranty\n")
+def run(toxic_tiny_run):
+    """The tiny run with the toxicity filter on (one word), and its report."""
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(REPO)
-        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(root / "run"),
-                     "--set", "curate.toxicity.enabled=true", "--set", f"curate.toxicity.word_list={root / 'words.txt'}"]) == 0
-        assert main(["report", "--run", str(root / "run")]) == 0
-    return root / "run"
+        assert main(["report", "--run", str(toxic_tiny_run)]) == 0
+    return toxic_tiny_run
 
 
 def section(page: str, title: str) -> str:
