@@ -13,7 +13,6 @@ generated text when it has not been fetched):
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import random
 import sys

@@ -6,7 +6,6 @@ core. Ours clips each document to quality.max_chars; datatrove predicts on the w
 from __future__ import annotations
 
 import glob
-import json
 import os
 import sys
 import time
