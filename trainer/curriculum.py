@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from trainer.config import ConfigError, from_mapping, load_yaml, to_mapping
+from trainer.tokens import atomic_write
 
 Schedule = typing.Literal["constant", "cosine", "linear", "wsd", "inverse_sqrt"]
 
@@ -107,6 +108,4 @@ def write_curriculum(curriculum: Curriculum, path: str | Path) -> None:
     validate(curriculum)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(to_mapping(curriculum), sort_keys=False))
-    tmp.replace(path)
+    atomic_write(path, yaml.safe_dump(to_mapping(curriculum), sort_keys=False).encode())

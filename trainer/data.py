@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import warnings
@@ -25,7 +26,7 @@ import torch
 
 from trainer.config import ConfigError
 from trainer.curriculum import Phase
-from trainer.tokens import TokenShard, bucket_stem, val_stem
+from trainer.tokens import TokenShard, atomic_write, bucket_stem, val_stem
 
 
 @dataclasses.dataclass
@@ -134,9 +135,9 @@ def build_index(phase: Phase, buckets: list[Bucket], n_samples: int, seq_len: in
     index = np.stack([order, windows], axis=1)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp.npy")
-        np.save(tmp, index)
-        tmp.replace(cache)
+        buffer = io.BytesIO()
+        np.save(buffer, index)
+        atomic_write(cache, buffer.getvalue())
     return index
 
 

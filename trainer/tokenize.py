@@ -13,7 +13,6 @@ Validation documents are chosen by a hash of their id, so the split is stable ac
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from trainer.config import ConfigError, TrainConfig
-from trainer.tokens import atomic_write, bucket_stem, dtype_for, read_header, val_stem, write_shard
+from trainer.tokens import atomic_write, bucket_stem, dtype_for, read_header, remove_leftovers, val_stem, write_shard
 
 EOS = "<|endoftext|>"
 
@@ -36,9 +35,7 @@ def train_tokenizer(texts, vocab_size: int, path: Path) -> Tokenizer:
     tokenizer.train_from_iterator(texts, trainer)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Renamed into place: a run killed mid-save must not find a truncated tokenizer.json and keep it.
-    tmp = path.with_name(path.name + ".tmp")
-    tokenizer.save(str(tmp))
-    os.replace(tmp, path)
+    atomic_write(path, tokenizer.to_str().encode())
     return tokenizer
 
 
@@ -130,6 +127,7 @@ def _up_to_date(domain: str, files: list[Path], tokens_dir: Path, tok_hash: str,
 def tokenize_shards(shards_dir: str | Path, tokens_dir: str | Path, config: TrainConfig) -> dict[str, list[dict]]:
     shards_dir, tokens_dir = Path(shards_dir), Path(tokens_dir)
     groups = discover_buckets(shards_dir)
+    remove_leftovers(tokens_dir)
     tok_file = tokens_dir / "tokenizer.json"
     if config.tokenizer.path:
         tokens_dir.mkdir(parents=True, exist_ok=True)

@@ -33,10 +33,23 @@ def val_stem(tokens_dir: Path, domain: str) -> Path:
     return Path(tokens_dir) / "val" / domain
 
 
+TMP_SUFFIX = ".tmp"
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    """Write ``data`` under a name no other process uses, then rename it into place. The name carries the
+    pid because DDP ranks may write the same file at once; ``remove_leftovers`` clears those a kill left."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def remove_leftovers(folder: Path) -> int:
+    """Delete temporary files under ``folder`` left by killed writers; call only while holding the folder."""
+    leftovers = [p for p in Path(folder).rglob(f".*{TMP_SUFFIX}") if p.is_file()]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
 
 
 def write_shard(stem: Path, documents: list[np.ndarray], dtype: np.dtype, header: dict) -> dict:

@@ -115,8 +115,8 @@ def test_killed_tokenization_resumes_to_identical_shards(shards_dir, tmp_path):
         if not killed:
             break
     finish(command, log)
-    got = {name: digest for name, digest in _digest(tokens).items()
-           if not name.endswith(".tmp") and name != ".trainer.lock"}
+    # No temporary file a kill left survives the finishing run.
+    got = {name: digest for name, digest in _digest(tokens).items() if name != ".trainer.lock"}
     assert got == expected
 
 
