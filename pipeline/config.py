@@ -151,6 +151,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), extra
     if unsafe:
         raise ConfigError(f"domain names {unsafe} must be plain names (letters, digits, '.', '_', '-'): "
                           "each becomes a folder of the run directory")
+    # The one configured path written outside the run directory: the classifier cache runs share. It may not climb out.
+    cache = Path(config.curate.quality.cache_dir)
+    if cache.is_absolute() or ".." in cache.parts:
+        raise ConfigError(f"curate.quality.cache_dir: {str(cache)!r} must be a relative path inside the project "
+                          "(default data/models); configs may not write elsewhere")
     names = [s.name for s in config.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -60,3 +60,9 @@ def test_demo_config_loads(in_repo):
 def test_run_name_cannot_leave_the_runs_directory(tmp_path, name):
     with pytest.raises(ConfigError, match="plain name"):
         load_config(write(tmp_path, "name: x\n"), [f"name={name!r}" if name else "name=''"])
+
+
+@pytest.mark.parametrize("cache", ["/tmp/models", "../models", "data/../../models"])
+def test_classifier_cache_cannot_leave_the_project(tmp_path, cache):
+    with pytest.raises(ConfigError, match="cache_dir"):
+        load_config(write(tmp_path, "name: x\n"), [f"curate.quality.cache_dir={cache}"])
