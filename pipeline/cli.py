@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import sys
 from pathlib import Path
 
-from trainer.config import ConfigError
-
-# Errors of the output location that the user can fix and then resume from.
-OUTPUT_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+from trainer.config import ConfigError, output_error_message
 
 COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train"]
 
@@ -66,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"critmix {args.command}: {err}", file=sys.stderr)
         return 1
     except OSError as err:
-        if err.errno not in OUTPUT_ERRORS:
+        message = output_error_message(err)
+        if message is None:
             raise
-        print(f"critmix {args.command}: cannot write output: {err}. Nothing partial was kept under a final name; "
-              f"free disk space or fix the permissions, then run the same command again to resume.", file=sys.stderr)
+        print(f"critmix {args.command}: {message}", file=sys.stderr)
         return 1
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from trainer.config import ConfigError, load_train_config
+from trainer.config import ConfigError, load_train_config, output_error_message
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        message = output_error_message(err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
     return 0
 
 

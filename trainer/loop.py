@@ -131,10 +131,14 @@ def save_checkpoint(out_dir: Path, model, optimizer, state: dict, keep: int) -> 
     tmp = ckpt_root / f".tmp-{path.name}"
     for unfinished in ckpt_root.glob(".tmp-step-*"):  # left by killed runs; each is a whole model's size
         shutil.rmtree(unfinished)
-    raw_model(model).save_pretrained(tmp, safe_serialization=True)
-    torch.save(dict(state, optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
-                    cuda_rng=torch.cuda.get_rng_state() if torch.cuda.is_available() else torch.zeros(0)),
-               tmp / "trainer_state.pt")
+    try:
+        raw_model(model).save_pretrained(tmp, safe_serialization=True)
+        torch.save(dict(state, optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
+                        cuda_rng=torch.cuda.get_rng_state() if torch.cuda.is_available() else torch.zeros(0)),
+                   tmp / "trainer_state.pt")
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # on a full disk, give the space back before the error surfaces
+        raise
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
     (ckpt_root / "latest.tmp").write_text(path.name)

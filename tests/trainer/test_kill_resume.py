@@ -1,5 +1,6 @@
 """SIGKILL `python -m trainer tokenize|train` at chosen and random points, run it again: the result is
 the uninterrupted run's, and nothing half-written is ever visible under its final name."""
+import errno
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
+from trainer.__main__ import main as trainer_main
 from trainer.curriculum import Curriculum, write_curriculum
 from trainer.loop import latest_checkpoint, train
 from trainer.tokenize import tokenize_shards
@@ -190,6 +192,30 @@ def test_a_metrics_line_cut_short_is_dropped_on_resume(tokens_dir, tmp_path):
         metrics.write('{"phase": "cpt", "step": 5, "tok')
     train(config, curriculum, tokens_dir, cut)
     assert losses(cut) == losses(tmp_path / "whole") and len(losses(cut)) == 8
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_disk_is_a_clear_error_and_the_run_resumes(tokens_dir, tmp_path, monkeypatch, capsys, code):
+    whole = tmp_path / "whole"
+    train(tiny_config(checkpoint={"every_tokens": 256, "keep": 2}), CURRICULUM, tokens_dir, whole)
+    out = tmp_path / "out"
+    command = train_command(tmp_path, tokens_dir, out)
+    save, calls = torch.save, []
+
+    def save_until_the_disk_fills(obj, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(code, os.strerror(code), str(path))
+        return save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_until_the_disk_fills)
+    assert trainer_main(command) == 1
+    assert "free disk space or fix the permissions" in capsys.readouterr().err
+    assert latest_checkpoint(out).name == "step-00000004"  # the third checkpoint failed; the second stands
+    assert not list((out / "checkpoints").glob(".tmp-*"))  # its half was removed, giving the space back
+    monkeypatch.setattr(torch, "save", save)
+    assert trainer_main(command) == 0
+    assert losses(out) == losses(whole)
 
 
 def test_a_second_trainer_on_the_same_output_is_refused_until_the_first_dies(shards_dir, tmp_path):
