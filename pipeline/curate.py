@@ -7,13 +7,13 @@ skipped; ``--force`` reruns everything. A killed ingest resumes from datatrove's
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -29,7 +29,7 @@ class CountMismatch(RuntimeError):
     pass
 
 
-@dataclass
+@dataclasses.dataclass
 class GlobalStage:
     """A stage over all documents at once: ``run(inputs, out_dir, removed_dir) -> counters``."""
 
@@ -49,11 +49,7 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
     if curate.exact_dedup.enabled:
         stages.append(GlobalStage("exact_dedup", run_exact_dedup))
     if curate.minhash.enabled:
-        from stages.minhash import run_minhash
-
-        scratch = run / "tmp/minhash"  # signatures; outside work/ so the next stage never reads them
-        minhash = partial(run_minhash, config=curate.minhash, work_dir=scratch)
-        stages.append(GlobalStage("minhash", lambda *dirs: phase_bars(lambda progress: minhash(*dirs, progress=progress))))
+        stages.append(GlobalStage("minhash", partial(run_minhash_stage, config=config, run=run)))
     if curate.quality.enabled:
         from stages.quality import run_quality
 
@@ -62,6 +58,21 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
 
     stages.append(GlobalStage("buckets", partial(run_buckets, config=curate.buckets)))
     return stages
+
+
+def run_minhash_stage(inputs: list[Path], out_dir: Path, removed_dir: Path, config: CritmixConfig, run: RunDir) -> dict:
+    """Signatures in parallel, one executor task per input file, then the LSH pass over all of them."""
+    from stages.minhash import MinhashSignatures, run_minhash
+
+    scratch, logging_dir = run / "tmp/minhash", run / "logs/minhash"  # outside work/: the next stage never reads them
+    # An earlier attempt's completion markers would skip tasks; the signature files it finished are reused anyway.
+    clear(logging_dir)
+    if config.curate.executor == "slurm":  # the global stages run in the finishing job, on its own cores
+        config = dataclasses.replace(config, curate=dataclasses.replace(config.curate, executor="local"))
+    steps = [MinhashSignatures([str(p) for p in inputs], str(scratch), config.curate.minhash)]
+    run_on_executor(config, steps, logging_dir, "minhash signatures", tasks=max(1, len(inputs)))
+    return phase_bars(lambda progress: run_minhash(inputs, out_dir, removed_dir, config.curate.minhash, scratch,
+                                                   progress=progress))
 
 
 def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
@@ -98,13 +109,13 @@ def check_sources(config: CritmixConfig) -> dict[str, str]:
     return checksums
 
 
-def make_executor(config: CritmixConfig, pipeline: list, logging_dir: Path):
+def make_executor(config: CritmixConfig, pipeline: list, logging_dir: Path, tasks: int):
     curate = config.curate
     if curate.executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
         return LocalPipelineExecutor(
-            pipeline, tasks=curate.tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method="forkserver"
+            pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method="forkserver"
         )
     if curate.executor == "ray":
         import ray
@@ -112,12 +123,12 @@ def make_executor(config: CritmixConfig, pipeline: list, logging_dir: Path):
 
         if not ray.is_initialized():
             ray.init(num_cpus=curate.workers, include_dashboard=False, log_to_driver=False)
-        return RayPipelineExecutor(pipeline, tasks=curate.tasks, workers=curate.workers, logging_dir=str(logging_dir))
+        return RayPipelineExecutor(pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir))
     from datatrove.executor import SlurmPipelineExecutor
 
     slurm = curate.slurm
     return SlurmPipelineExecutor(
-        pipeline, tasks=curate.tasks, workers=curate.workers, logging_dir=str(logging_dir), time=slurm.time,
+        pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), time=slurm.time,
         partition=slurm.partition, cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb,
         job_name="critmix-ingest", venv_path=str(Path(sys.prefix) / "bin/activate"),
     )
@@ -190,12 +201,18 @@ def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
         clear(run / "work", run / "removed", run / "logs", run / "shards")
         run.manifest["stages"] = {}
     run.record_stage("ingest", key, "running")
-    executor = make_executor(config, ingest_steps(config, run), logging_dir)
     if config.curate.executor == "slurm":
+        executor = make_executor(config, ingest_steps(config, run), logging_dir, config.curate.tasks)
         raise IngestSubmitted(submit_slurm(prepare_slurm(executor, run), config.curate.slurm.submit))
-    completions = logging_dir / "completions"
-    run_with_task_progress(executor.run, "ingest", lambda: len(list(completions.glob("*"))), config.curate.tasks)
+    run_on_executor(config, ingest_steps(config, run), logging_dir, "ingest", config.curate.tasks)
     return {"counters": {"read": read_counts(logging_dir)}}
+
+
+def run_on_executor(config: CritmixConfig, steps: list, logging_dir: Path, description: str, tasks: int) -> None:
+    """Run datatrove steps as ``tasks`` tasks on the configured local or Ray executor, with a progress bar."""
+    executor = make_executor(config, steps, logging_dir, tasks)
+    completions = logging_dir / "completions"
+    run_with_task_progress(executor.run, description, lambda: len(list(completions.glob("*"))), tasks)
 
 
 def run_global(stage: GlobalStage, inputs: list[Path], run: RunDir) -> dict:
