@@ -64,6 +64,8 @@ def table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
 
 
 def cell(value) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
     if isinstance(value, int):
