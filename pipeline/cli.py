@@ -7,7 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from trainer.config import ConfigError, output_error_message
+from trainer.errors import exit_code
 
 COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train"]
 
@@ -53,20 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args) or 0
-    except ConfigError as err:
-        print(f"critmix {args.command}: config error: {err}", file=sys.stderr)
-        return 2
-    except RuntimeError as err:
-        print(f"critmix {args.command}: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        message = output_error_message(err)
-        if message is None:
-            raise
-        print(f"critmix {args.command}: {message}", file=sys.stderr)
-        return 1
+    return exit_code(lambda: args.func(args), f"critmix {args.command}", fixable=(RuntimeError,))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from trainer.config import ConfigError, load_train_config, output_error_message
+from trainer.config import ConfigError, load_train_config
+from trainer.errors import exit_code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,20 +69,13 @@ def run(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
+
+    def locked_run() -> None:
         # DDP ranks share --out; rank 0 holds it for all of them.
         with lock_output(args.out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext():
             run(args)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        message = output_error_message(err)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 1
-    return 0
+
+    return exit_code(locked_run, f"python -m trainer {args.command}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import errno
 import types
 import typing
 from pathlib import Path
@@ -19,18 +18,6 @@ import yaml
 
 class ConfigError(ValueError):
     """A config key or value the user must fix; the message says how."""
-
-
-# Errors of the output location that the user can fix and then resume from.
-OUTPUT_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
-
-
-def output_error_message(err: OSError) -> str | None:
-    """What to tell the user when ``err`` is a full disk or an unwritable output; None for other errors."""
-    if err.errno not in OUTPUT_ERRORS:
-        return None
-    return (f"cannot write output: {err}. Nothing partial was kept under a final name; "
-            "free disk space or fix the permissions, then run the same command again to resume.")
 
 
 def _suggest(key: str, choices: list[str]) -> str:
