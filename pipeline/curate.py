@@ -109,31 +109,6 @@ def check_sources(config: CritmixConfig) -> dict[str, str]:
     return checksums
 
 
-def make_executor(config: CritmixConfig, pipeline: list, logging_dir: Path, tasks: int):
-    curate = config.curate
-    if curate.executor == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        return LocalPipelineExecutor(
-            pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method="forkserver"
-        )
-    if curate.executor == "ray":
-        import ray
-        from datatrove.executor import RayPipelineExecutor
-
-        if not ray.is_initialized():
-            ray.init(num_cpus=curate.workers, include_dashboard=False, log_to_driver=False)
-        return RayPipelineExecutor(pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir))
-    from datatrove.executor import SlurmPipelineExecutor
-
-    slurm = curate.slurm
-    return SlurmPipelineExecutor(
-        pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), time=slurm.time,
-        partition=slurm.partition, cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb,
-        job_name="critmix-ingest", venv_path=str(Path(sys.prefix) / "bin/activate"),
-    )
-
-
 class IngestSubmitted(Exception):
     """The ingest stage went to Slurm; the rest runs when ``critmix curate`` is called again."""
 
@@ -202,7 +177,9 @@ def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
         run.manifest["stages"] = {}
     run.record_stage("ingest", key, "running")
     if config.curate.executor == "slurm":
-        executor = make_executor(config, ingest_steps(config, run), logging_dir, config.curate.tasks)
+        from pipeline.executors import make_executor
+
+        executor = make_executor(config.curate, ingest_steps(config, run), logging_dir, config.curate.tasks)
         raise IngestSubmitted(submit_slurm(prepare_slurm(executor, run), config.curate.slurm.submit))
     run_on_executor(config, ingest_steps(config, run), logging_dir, "ingest", config.curate.tasks)
     return {"counters": {"read": read_counts(logging_dir)}}
@@ -210,7 +187,9 @@ def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
 
 def run_on_executor(config: CritmixConfig, steps: list, logging_dir: Path, description: str, tasks: int) -> None:
     """Run datatrove steps as ``tasks`` tasks on the configured local or Ray executor, with a progress bar."""
-    executor = make_executor(config, steps, logging_dir, tasks)
+    from pipeline.executors import make_executor
+
+    executor = make_executor(config.curate, steps, logging_dir, tasks)
     completions = logging_dir / "completions"
     run_with_task_progress(executor.run, description, lambda: len(list(completions.glob("*"))), tasks)
 
