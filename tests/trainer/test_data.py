@@ -30,8 +30,9 @@ def test_repetition_guard_warns_and_caps(tokens_dir):
     small = [i for i, b in enumerate(buckets) if b.key == "mid/short"][0]
     windows = buckets[small].windows(SEQ)
     n_samples = int(2.5 * windows / buckets[small].weight)  # the bucket would need 2.5 epochs
-    with pytest.warns(UserWarning, match="general:mid/short would be repeated more than max_epochs=2.0"):
+    with pytest.warns(UserWarning) as caught:  # the excess moves to other buckets, which may hit the cap in turn
         index = build_index(phase, buckets, n_samples, SEQ, seed=0, max_epochs=2.0)
+    assert any("general:mid/short would be repeated more than max_epochs=2.0" in str(w.message) for w in caught)
     drawn = index[index[:, 0] == small, 1]
     assert len(drawn) == 2 * windows
     assert np.bincount(drawn, minlength=windows).max() == 2  # each window at most twice
