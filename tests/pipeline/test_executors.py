@@ -21,10 +21,13 @@ def test_slurm_writes_scripts_and_a_rerun_finishes_the_run(tmp_path, in_repo, ca
 
 
 @pytest.mark.slow
-def test_ray_and_local_executors_give_identical_shards(tmp_path, in_repo):
+def test_ray_and_local_executors_give_identical_shards(tmp_path, in_repo, capfd):
     sums = []
     for executor in ("local", "ray"):
         run = tmp_path / executor
         assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--executor", executor, "--workers", "2"]) == 0
         sums.append(tree_checksums(run / "shards"))
+        # Task logs go to their files, not over the progress bars.
+        assert "Launching pipeline for rank" not in capfd.readouterr().err
+        assert "Launching pipeline for rank=0" in (run / "logs/ingest/logs/task_00000.log").read_text()
     assert sums[0] == sums[1] and sums[0]
