@@ -1,4 +1,4 @@
-"""A curate run killed with SIGKILL anywhere and run again gives the same shards."""
+"""A curate run killed with SIGKILL inside each stage and run again gives the same shards."""
 import json
 import os
 import random
@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -39,27 +40,45 @@ def finish(run, corpus, cwd):
     assert code == 0, open(f"{run}.log").read()[-3000:]
 
 
+STAGES = ["ingest", "exact_dedup", "minhash", "buckets", "shards"]  # quality is off: no reference set here
+
+
+def kill_inside(stage, run, corpus, cwd, delay) -> bool:
+    """Start a (resuming) run, SIGKILL it ``delay`` seconds into ``stage``; True if the stage was unfinished."""
+    log = Path(f"{run}.log")
+    offset = log.stat().st_size if log.exists() else 0
+    proc = curate(run, corpus, cwd)
+    while proc.poll() is None:
+        if f"{stage}: running" in log.read_bytes()[offset:].decode(errors="replace"):
+            time.sleep(delay)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return f"{stage}: done" not in log.read_bytes()[offset:].decode(errors="replace")
+        time.sleep(0.005)
+    return False
+
+
 @pytest.mark.slow
-def test_killed_runs_resume_to_identical_shards(tmp_path, in_repo):
-    write_corpus(tmp_path / "corpus")
+def test_runs_killed_inside_each_stage_resume_to_identical_shards(tmp_path, in_repo):
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
     reference = tmp_path / "reference"
-    started = time.time()
-    finish(reference, tmp_path / "corpus", in_repo)
-    full = time.time() - started
+    finish(reference, corpus, in_repo)
     expected = tree_checksums(reference / "shards")
+    seconds = {name: entry["seconds"] for name, entry in json.loads((reference / "manifest.json").read_text())["stages"].items()}
     rng = random.Random(1)
     run = tmp_path / "killed"
-    for attempt in range(4):  # kill at random points, each attempt resuming the previous one's leftovers
-        proc = curate(run, tmp_path / "corpus", in_repo)
-        time.sleep(rng.uniform(0.3, full))
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    hit = []
+    for stage in STAGES:  # each attempt resumes the previous one's leftovers, then dies inside the next stage
+        if kill_inside(stage, run, corpus, in_repo, delay=rng.uniform(0, 0.5 * seconds[stage])):
+            hit.append(stage)
         for path in run.glob("**/*.parquet"):  # whatever is visible under a final name is whole
             pq.read_metadata(path)
-    finish(run, tmp_path / "corpus", in_repo)
+    finish(run, corpus, in_repo)
     assert tree_checksums(run / "shards") == expected
     counts = json.loads((run / "manifest.json").read_text())["counts"]["synthetic"]
     assert counts["in"] == counts["kept"] + counts["removed"] == 3200
+    assert len(hit) >= 4, f"killed inside only {hit}"
 
 
 def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monkeypatch, capsys):
