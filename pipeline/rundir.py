@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from stages.files import atomic_write_text, file_sha256, finished_files
+from trainer.errors import create_output_dir
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "datasketch", "torch", "transformers", "tokenizers"]
 
@@ -58,7 +59,7 @@ class RunDir:
         return self.path / part
 
     def __enter__(self) -> "RunDir":
-        self.path.mkdir(parents=True, exist_ok=True)
+        create_output_dir(self.path, "--run")
         self._acquire()
         return self
 

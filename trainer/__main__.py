@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from trainer.config import ConfigError, load_train_config
-from trainer.errors import exit_code
+from trainer.errors import create_output_dir, exit_code
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def lock_output(out: str):
     """Hold ``out`` for this process's life. The kernel drops the lock when the process dies, however it dies,
     so a trainer left running by a killed ``critmix train`` still keeps a second one out."""
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    create_output_dir(folder, "--out")
     handle = (folder / ".trainer.lock").open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import sys
+from pathlib import Path
 from typing import Callable
 
 from trainer.config import ConfigError
@@ -29,3 +30,12 @@ def exit_code(work: Callable[[], int | None], prog: str, fixable: tuple[type[Exc
         print(f"{prog}: cannot write output: {err}. Nothing partial was kept under a final name; free disk space "
               "or fix the permissions, then run the same command again to resume.", file=sys.stderr)
         return 1
+
+
+def create_output_dir(path: Path, option: str) -> None:
+    """``mkdir -p`` with an error that names the option when the path cannot be a directory."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"{option} {path}: it or one of its parents is a file, not a directory; "
+                          f"pass {option} a directory path") from None

@@ -85,3 +85,10 @@ def test_source_matching_no_file_stops_before_writing(tmp_path, in_repo, capsys)
     assert code == 2
     assert "source 'x': no file matches" in capsys.readouterr().err
     assert not (run / "work").exists() and not (run / "shards").exists()
+
+
+def test_a_run_directory_that_cannot_be_one_stops_before_writing(tmp_path, in_repo, capsys):
+    (tmp_path / "file").write_text("not a directory")
+    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(tmp_path / "file/run")]) == 2
+    assert "pass --run a directory path" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
