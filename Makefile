@@ -46,10 +46,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
-# `make bench BENCH=minhash` runs bench/bench_minhash.py alone (the whole set takes about 25 minutes on 2 cores).
+# `make bench BENCH=minhash BENCH_ARGS="--docs 100000"` runs one script with its options
+# (the whole set takes about 25 minutes on 2 cores, most of it the 1M-document MinHash run).
 BENCH ?= *
 bench: $(STAMP)
-	@for script in bench/bench_$(BENCH).py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in bench/bench_$(BENCH).py; do echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || exit 1; done
 
 sql: $(STAMP)
 	$(CRITMIX) sql --config $(CONFIG) "$(Q)"
