@@ -91,21 +91,26 @@ def _fit(curves, args) -> int:
     return 0
 
 
-def _fmt(value, spec=".3f"):
+def format_optional(value, spec=".3f") -> str:
+    """A number that may be missing (no CMR, no turnaround) as text: "-" when it is."""
     return "-" if value is None else format(value, spec)
 
 
+def format_interval(interval) -> str:
+    return f"[{format_optional(interval[0])}, {format_optional(interval[1])}]"
+
+
 def _print_result(r) -> None:
-    ci = "" if r.ci is None else f" (CI {_fmt(r.ci[0])}–{_fmt(r.ci[1])})"
+    ci = "" if r.ci is None else f" (CI {format_optional(r.ci[0])}–{format_optional(r.ci[1])})"
     lam = "∞" if r.lam == float("inf") else f"{r.lam:g}"
-    print(f"\n{r.domain}: CMR {_fmt(r.cmr)}{ci} at budget {r.budget:.4g} tokens "
-          f"(pilot {r.pilot_tokens:.4g}; λ {lam}, ε {r.epsilon:g}; lambda_balance {_fmt(r.lambda_balance, '.3g')})")
-    print(f"  ε-tolerance view {_fmt(r.cmr_epsilon)}, turnaround-law view {_fmt(r.cmr_turnaround)}; "
+    print(f"\n{r.domain}: CMR {format_optional(r.cmr)}{ci} at budget {r.budget:.4g} tokens "
+          f"(pilot {r.pilot_tokens:.4g}; λ {lam}, ε {r.epsilon:g}; lambda_balance {format_optional(r.lambda_balance, '.3g')})")
+    print(f"  ε-tolerance view {format_optional(r.cmr_epsilon)}, turnaround-law view {format_optional(r.cmr_turnaround)}; "
           f"uses {r.used}, binding {r.binding or '-'}: {r.reason}")
     print(f"  {'ratio':>7} {'T0 tokens':>11} {'T0≤budget':>9} {'L_gen@budget':>12} {'within ε':>8} {'ΔL_dom':>8} "
           f"{'R²dom':>6} {'R²gen':>6}")
     for p in r.ratios:
-        print(f"  {p.ratio:7.4f} {_fmt(p.t0, '11.4g'):>11} {str(p.feasible_turnaround):>9} "
+        print(f"  {p.ratio:7.4f} {format_optional(p.t0, '11.4g'):>11} {str(p.feasible_turnaround):>9} "
               f"{p.general_loss_at_budget:12.4f} {str(p.feasible_epsilon):>8} {p.domain_loss_change_at_budget:8.4f} "
               f"{p.laws['r2_domain']:6.3f} {p.laws['r2_general']:6.3f}")
     if r.cmr_law:
@@ -120,8 +125,8 @@ def _print_result(r) -> None:
 def _print_sweep(rows) -> None:
     print(f"  λ sweep: {'λ':>9} {'CMR':>6} {'turnaround':>10} {'ε view':>7} {'binding':>10}")
     for row in rows:
-        print(f"           {row['lambda']:>9g} {_fmt(row['cmr']):>6} {_fmt(row['cmr_turnaround']):>10} "
-              f"{_fmt(row['cmr_epsilon']):>7} {row['binding'] or '-':>10}")
+        print(f"           {row['lambda']:>9g} {format_optional(row['cmr']):>6} {format_optional(row['cmr_turnaround']):>10} "
+              f"{format_optional(row['cmr_epsilon']):>7} {row['binding'] or '-':>10}")
 
 
 def _compare(curves, args) -> int:

@@ -28,7 +28,8 @@ import numpy as np
 
 from pipeline.config import CritmixConfig
 from pipeline.progress import console, track
-from pipeline.rundir import RunDir, atomic_write_text
+from pipeline.rundir import RunDir
+from stages.files import atomic_write_text
 from trainer.config import to_mapping
 
 CURVE_COLUMNS = ["domain", "ratio", "tokens", "general_loss", "domain_loss"]
@@ -310,14 +311,14 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     shares, chosen, notes = planned_shares(config, fits)
     for note in notes + [w for fit in fits.values() for w in fit.warnings]:
         console.print(f"[yellow]warning:[/] {note}")
-    spec = planned_curriculum(config, shares, chosen, bucket_tokens(run / "shards"))
+    buckets = bucket_tokens(run / "shards")
+    spec = planned_curriculum(config, shares, chosen, buckets)
     spec["warnings"] = notes
     write_yaml(run / "plan/fit.yaml", {d: f.to_dict() for d, f in fits.items()})
     plot_fits(fits, run)
     if config.plan.validate:
         over = {d: min(1.0, 1.5 * v) for d, v in shares.items()}
-        validate = planned_curriculum(config, over, {d: {"method": "validation: 1.5x the plan"} for d in over},
-                                      bucket_tokens(run / "shards"))
+        validate = planned_curriculum(config, over, {d: {"method": "validation: 1.5x the plan"} for d in over}, buckets)
         write_yaml(run / "plan/curriculum.validate.yaml", validate)
     return write_yaml(run / "plan/curriculum.yaml", spec)
 
@@ -412,6 +413,8 @@ def print_plan(path: Path) -> None:
     import yaml
     from rich.table import Table
 
+    from pipeline.law import format_interval, format_optional
+
     spec = yaml.safe_load(path.read_text())
     cpt = next(p for p in spec["phases"] if p["name"].startswith("cpt"))
     table = Table(title=f"planned mixture ({path})")
@@ -420,13 +423,9 @@ def print_plan(path: Path) -> None:
     for domain, entry in cpt["mixture"].items():
         how = entry["chosen_by"]
         ci = how.get("ci")
-        table.add_row(domain, f"{entry['share']:.3f}", how["method"], _fmt(how.get("cmr")),
-                      f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "-", str(how.get("binding") or "-"))
+        table.add_row(domain, f"{entry['share']:.3f}", how["method"], format_optional(how.get("cmr")),
+                      format_interval(ci) if ci else "-", str(how.get("binding") or "-"))
     console.print(table)
-
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def register(subparsers) -> None:

@@ -17,6 +17,7 @@ import json
 
 import yaml
 
+from pipeline.law import format_interval
 from pipeline.report import RunData, figure, svg, table
 from stages.plan.laws import PowerLaw
 
@@ -32,9 +33,8 @@ def law_fits(run: RunData) -> str | None:
         return None
     rows, images = [], []
     for domain, fit in fits.items():
-        ci = fit.get("ci") or [None, None]
-        rows.append([domain, fit.get("cmr"), f"[{_fmt(ci[0])}, {_fmt(ci[1])}]", fit.get("used"), fit.get("binding") or "-",
-                     fit.get("cmr_epsilon"), fit.get("cmr_turnaround"), "; ".join(fit.get("warnings") or [])])
+        rows.append([domain, fit.get("cmr"), format_interval(fit.get("ci") or [None, None]), fit.get("used"),
+                     fit.get("binding") or "-", fit.get("cmr_epsilon"), fit.get("cmr_turnaround"), "; ".join(fit.get("warnings") or [])])
         plot = run.path / f"plan/plots/{domain}.png"
         if plot.is_file():
             data = base64.b64encode(plot.read_bytes()).decode()
@@ -141,10 +141,6 @@ def plan_check(run: RunData) -> str | None:
             "all domains' shares together, the largest rise of any domain's law); measured as the change of the general "
             "validation loss over the continual pre-training phases of the final run.</p>"
             + table(header, rows, numeric_from=2))
-
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 PLAN_SECTIONS = [law_fits, curriculum_figure, training_curves, plan_check]
