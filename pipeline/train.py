@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 
 def main(args) -> int:
     from pipeline.cli import load_args_config, run_dir_for
-    from pipeline.plan import ensure_tokens, run_trainer, save_resolved_config
+    from pipeline.plan import ensure_tokens, run_trainer, save_resolved_config, train_args
     from pipeline.progress import console
     from pipeline.rundir import RunDir
 
@@ -46,8 +46,7 @@ def main(args) -> int:
             runs.append((validate, run / "train-validate"))  # 1.5x the planned ratio: does epsilon break?
         for spec, target in runs:
             console.print(f"training on {spec} -> {target} (log: {target}.log)")
-            run_trainer(["train", "--config", str(config_path), "--curriculum", str(spec), "--tokens", str(tokens),
-                         "--out", str(target)], target.parent / f"{target.name}.log")
+            run_trainer(train_args(config_path, spec, tokens, target), target.parent / f"{target.name}.log")
     console.print(f"done: model in {out / 'final'}, per-domain losses in {out / 'metrics.jsonl'}; "
                   f"`critmix report` compares them with the plan")
     return 0
