@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from stages.files import atomic_write_text
 from stages.schema import UNSCORED_TIER
 from stages.writers import rewrite_work_files
 
@@ -70,7 +71,8 @@ def run_buckets(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Bu
     """Set ``quality_tier`` and ``length_bucket`` on every document; counters are docs per bucket."""
     config.check()
     edges = tier_edges(inputs, config) if inputs else {}
-    (Path(out_dir) / EDGES_FILE).write_text(json.dumps({"tiers": config.tiers, "edges": edges}, indent=2, sort_keys=True))
+    edges_json = json.dumps({"tiers": config.tiers, "edges": edges}, indent=2, sort_keys=True)
+    atomic_write_text(Path(out_dir) / EDGES_FILE, edges_json)
     rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (assign_buckets(t, edges, config), None))
     return bucket_counts(sorted(Path(out_dir).glob("*.parquet")))
 

@@ -141,8 +141,7 @@ def save_checkpoint(out_dir: Path, model, optimizer, state: dict, keep: int) -> 
         raise
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
-    (ckpt_root / "latest.tmp").write_text(path.name)
-    (ckpt_root / "latest.tmp").replace(ckpt_root / "latest")
+    atomic_write(ckpt_root / "latest", path.name.encode())
     for old in sorted(ckpt_root.glob("step-*"))[:-max(keep, 1)]:
         shutil.rmtree(old)
     return path
