@@ -60,6 +60,10 @@ def discover_buckets(shards_dir: Path) -> dict[tuple[str, str], list[Path]]:
     return found
 
 
+def domain_files(groups: dict, domain: str) -> list[Path]:
+    return [f for (d, _), fs in groups.items() if d == domain for f in fs]
+
+
 def read_rows(files: list[Path], columns: list[str]):
     import pyarrow.parquet as pq  # only the tokenize step reads Parquet
 
@@ -95,8 +99,8 @@ def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[np.ndarray]:
 
 def _tokenize_domain(domain: str, groups: dict, tokenizer: Tokenizer, tokens_dir: Path,
                      config: TrainConfig, tok_hash: str) -> list[dict]:
-    files = [f for (d, _), fs in groups.items() if d == domain for f in fs]
-    common = {"tokenizer": tok_hash, "source": source_hash(files), "val_fraction": config.data.val_fraction}
+    common = {"tokenizer": tok_hash, "source": source_hash(domain_files(groups, domain)),
+              "val_fraction": config.data.val_fraction}
     dtype = dtype_for(tokenizer.get_vocab_size())
     train: dict[str, list[str]] = {}
     val: list[str] = []
@@ -139,8 +143,7 @@ def tokenize_shards(shards_dir: str | Path, tokens_dir: str | Path, config: Trai
     domains = sorted({d for d, _ in groups})
     pending = []
     for domain in domains:
-        files = [f for (d, _), fs in groups.items() if d == domain for f in fs]
-        if _up_to_date(domain, files, tokens_dir, tok_hash, config) is None:
+        if _up_to_date(domain, domain_files(groups, domain), tokens_dir, tok_hash, config) is None:
             # Drop stale bucket files first so a bucket that vanished from the shards vanishes here too.
             shutil.rmtree(tokens_dir / "train" / domain, ignore_errors=True)
             pending.append(domain)
