@@ -52,10 +52,6 @@ def lock_output(out: str):
 
 def run(args) -> None:
     config = load_train_config(args.config, args.set)
-    if config.threads:
-        import torch
-
-        torch.set_num_threads(config.threads)
     if args.command == "tokenize":
         from trainer.tokenize import tokenize_shards
 
