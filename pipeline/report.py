@@ -2,8 +2,9 @@
 
 The report is a list of sections. Each section is a function ``section(run: RunData) -> str | None``
 that returns an HTML fragment, or None when the run has nothing for it (no quality model, no
-toxicity stage, ...). Later parts of critmix add their sections (law fits, curriculum, training
-curves) by appending to ``SECTIONS``.
+toxicity stage, ...). The curation sections are ``SECTIONS``; the planning and training ones
+(law fits, curriculum, training curves, whether the plan held) are ``PLAN_SECTIONS`` of
+pipeline/report_plan.py, which follow them.
 """
 from __future__ import annotations
 
