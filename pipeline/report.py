@@ -16,8 +16,7 @@ from pathlib import Path
 
 from stages.files import atomic_write_text, finished_files
 
-# The default bucket names, in the order the report lists them.
-TIERS = ["low", "mid", "high"]
+# The default length bucket names, in the order the report lists them; the tiers are the run's own.
 LENGTHS = ["short", "medium", "long"]
 STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]  # no green: green is "kept"
 
@@ -35,6 +34,10 @@ class RunData:
 
     def has(self, view: str) -> bool:
         return bool(self.rows(f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{view}'")[0][0])
+
+    def tiers(self) -> list[str]:
+        """The run's quality tiers, lowest first, as ``curate.buckets.tiers`` configured them."""
+        return (self.json_file("work/buckets/edges.json") or {}).get("tiers", [])
 
     def json_file(self, relative: str) -> dict | None:
         path = self.path / relative
@@ -208,7 +211,8 @@ def bucket_tokens(run: RunData) -> str | None:
     if not run.has("buckets"):
         return None
     rows = run.rows("SELECT domain, quality_tier, length_bucket, docs, tokens FROM buckets")
-    groups = sorted({(d, q) for d, q, *_ in rows}, key=lambda k: (k[0], rank(k[1], TIERS)))
+    tiers = run.tiers()
+    groups = sorted({(d, q) for d, q, *_ in rows}, key=lambda k: (k[0], rank(k[1], tiers)))
     lengths = list(dict.fromkeys(l for _, _, l, _, _ in sorted(rows, key=lambda r: rank(r[2], LENGTHS))))
     fig, ax = figure(9, 0.32 * len(groups) + 1.2)
     left = [0] * len(groups)
@@ -231,10 +235,11 @@ def samples(run: RunData) -> str | None:
     if not run.has("buckets"):
         return None
     rows = run.rows("SELECT domain, coalesce(quality_tier, 'unscored'), length_bucket, id, quality_score, left(text, 300) FROM sample(1)")
+    tiers = run.tiers()
     body = "".join(
         f"<div class='sample'><div class='tag'>{html.escape(f'{d} / {q} / {l}')} &middot; <code>{html.escape(i)}</code>"
         f"{'' if s is None else f' &middot; score {s:.3f}'}</div><pre>{html.escape(t)}{'…' if len(t) == 300 else ''}</pre></div>"
-        for d, q, l, i, s, t in sorted(rows, key=lambda r: (r[0], rank(r[1], TIERS), rank(r[2], LENGTHS)))
+        for d, q, l, i, s, t in sorted(rows, key=lambda r: (r[0], rank(r[1], tiers), rank(r[2], LENGTHS)))
     )
     return "<h2>Sample documents per bucket</h2><p>One document per domain / tier / length (first 300 characters).</p>" + body
 

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 
 def main(args) -> int:
     from pipeline.cli import load_args_config, run_dir_for
-    from pipeline.plan import ensure_tokens, run_trainer, save_resolved_config, train_args
+    from pipeline.trainer_runs import ensure_tokens, run_trainer, save_resolved_config, train_args
     from pipeline.progress import console
     from pipeline.rundir import RunDir
 

@@ -1,10 +1,11 @@
 """curriculum.yaml: the phases the trainer runs, their LR segments and mixtures.
 
 API: ``load_curriculum(path) -> Curriculum`` (validates, errors name the key),
-``write_curriculum(curriculum, path)``, and the dataclasses below. The schema (DESIGN.md):
+``write_curriculum(curriculum, path)`` (validates first), and the dataclasses below. The schema:
 
     version: 1
     general_domain: general
+    warnings: []                  # the planner's notes
     phases:
       - name: cpt
         tokens: 2000000
@@ -52,20 +53,20 @@ class DomainMix:
 
 
 @dataclasses.dataclass
-class Phase:
+class Phase:  # fields in the order a reader wants them in the YAML
     name: str
     tokens: int
-    mixture: dict[str, DomainMix]
     init: str = "previous"
     lr: LRSegment = dataclasses.field(default_factory=LRSegment)
+    mixture: dict[str, DomainMix] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class Curriculum:
-    phases: list[Phase]
     version: int = 1
     general_domain: str = "general"
     warnings: list[str] = dataclasses.field(default_factory=list)  # the planner's notes; never interpreted
+    phases: list[Phase] = dataclasses.field(default_factory=list)
 
 
 def validate(curriculum: Curriculum) -> Curriculum:

@@ -37,7 +37,9 @@ def test_pilots_run_from_an_export_and_the_plan_imports_them(tmp_path, in_repo):
 
 def test_import_refuses_pilots_planned_with_another_config(tmp_path, in_repo):
     from pipeline.config import load_config
-    from pipeline.plan import PlanError, import_pilots, write_yaml
+    from pipeline.curricula import PlanError
+    from pipeline.pilot_export import import_pilots
+    from pipeline.trainer_runs import write_yaml
     from pipeline.rundir import RunDir
     from trainer.config import to_mapping
 

@@ -55,3 +55,14 @@ def test_later_sections_plug_in_as_functions(run, monkeypatch):
     monkeypatch.setattr(report, "SECTIONS", [*report.SECTIONS, lambda data: "<h2>Law fits</h2><p>fitted</p>"])
     page = report.build_report(run).read_text()
     assert page.index("<h2>Quality classifier</h2>") < page.index("<h2>Law fits</h2>")
+
+
+def test_tiers_are_listed_in_the_configured_order_not_alphabetically(tmp_path):
+    import json
+
+    from pipeline.report import RunData, rank
+
+    (tmp_path / "work/buckets").mkdir(parents=True)
+    (tmp_path / "work/buckets/edges.json").write_text(json.dumps({"tiers": ["poor", "fair", "best"], "edges": {}}))
+    tiers = RunData(tmp_path, {}, None).tiers()
+    assert sorted(["best", "unscored", "poor", "fair"], key=lambda tier: rank(tier, tiers)) == ["poor", "fair", "best", "unscored"]

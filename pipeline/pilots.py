@@ -1,0 +1,113 @@
+"""Pilot runs: the base model, then one continual pre-training run per domain and ratio R from it,
+each evaluated at log-spaced token points; their validation losses become ``plan/curves.csv``.
+
+Pilots are independent single-thread processes, run ``plan.pilots.parallel`` at a time; a finished
+pilot is skipped, a killed one resumes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import CritmixConfig
+from pipeline.curricula import PlanError, base_curriculum, pilot_curriculum
+from pipeline.progress import console, track
+from pipeline.rundir import RunDir
+from pipeline.trainer_runs import run_trainer, train_args
+from stages.files import atomic_write_text
+from stages.plan.cmr import COLUMNS
+from trainer.curriculum import write_curriculum
+
+
+def log_spaced_points(budget: int, count: int, first: int) -> list[int]:
+    """Evaluation points: 0, then ``count`` points from ``first`` to ``budget`` spaced evenly in log."""
+    points = np.unique(np.geomspace(max(1, first), budget, count).astype(int))
+    return [0, *points.tolist()]
+
+
+def ensure_base(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path) -> Path:
+    """The base model's directory: ``plan.base_model``, or trained here on the general domain."""
+    if config.plan.base_model:
+        base = Path(config.plan.base_model)
+        if not (base / "config.json").exists():
+            raise PlanError(f"plan.base_model={base} is not a Hugging Face model directory (no config.json)")
+        return base
+    out = run / "plan/base"
+    if not (out / "final/config.json").exists():
+        spec = run / "plan/base.curriculum.yaml"
+        write_curriculum(base_curriculum(config), spec)
+        console.print(f"base model: {config.plan.base_tokens:,} general tokens")
+        run_trainer(train_args(config_path, spec, tokens, out), run / "plan/logs/base.log")
+    return out / "final"
+
+
+def pilot_name(domain: str, ratio: float) -> str:
+    return f"{domain}-r{round(ratio * 1000):04d}"  # per mille: no dots in file names
+
+
+def pilot_dir(run: RunDir, domain: str, ratio: float) -> Path:
+    return run / f"plan/pilots/{pilot_name(domain, ratio)}"
+
+
+def pilot_eval_override(config: CritmixConfig) -> str:
+    pilots = config.plan.pilots
+    points = log_spaced_points(pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100)
+    return f"eval.at_tokens={json.dumps(points)}"
+
+
+def pilot_jobs(config: CritmixConfig) -> list[tuple[str, float]]:
+    return [(domain, ratio) for domain in config.plan_domains() for ratio in config.plan.pilots.ratios]
+
+
+def run_pilot(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, job: tuple) -> Path:
+    domain, ratio = job
+    out = pilot_dir(run, domain, ratio)
+    if (out / "final/config.json").exists():
+        return out
+    spec = out.with_suffix(".curriculum.yaml")
+    write_curriculum(pilot_curriculum(config, domain, ratio, base), spec)
+    run_trainer(train_args(config_path, spec, tokens, out, "--set", pilot_eval_override(config)),
+                out.with_suffix(".log"), threads=1)
+    return out
+
+
+def run_pilots(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path) -> None:
+    jobs = pilot_jobs(config)
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=config.plan.pilots.parallel) as pool:
+        results = pool.map(lambda job: run_pilot(config, run, config_path, tokens, base, job), jobs)
+        for _ in track(results, f"pilots ({config.plan.pilots.parallel} at a time)", total=len(jobs)):
+            pass
+    console.print(f"pilots: {len(jobs)} done in {time.time() - started:.0f}s")
+
+
+def pilot_curve(metrics_path: Path, domain: str, ratio: float, general_domain: str) -> list[dict]:
+    rows = []
+    for line in metrics_path.read_text().splitlines():
+        record = json.loads(line)
+        val = record.get("val")
+        if val:
+            rows.append({"domain": domain, "ratio": ratio, "tokens": record["tokens"],
+                         "general_loss": val[general_domain], "domain_loss": val[domain]})
+    return rows
+
+
+def collect_curves(config: CritmixConfig, run: RunDir) -> Path:
+    """``plan/curves.csv`` from the pilots' metrics, in the format ``critmix law fit`` reads."""
+    rows = []
+    for domain, ratio in pilot_jobs(config):
+        metrics = pilot_dir(run, domain, ratio) / "metrics.jsonl"
+        rows += pilot_curve(metrics, domain, ratio, config.plan.general_domain)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    path = run / "plan/curves.csv"
+    atomic_write_text(path, text.getvalue())  # `critmix law fit` may read it at any time
+    return path
