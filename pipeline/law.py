@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from trainer.errors import CritmixError
+
 CURVES_HELP = ("pilot curves CSV with columns domain,ratio,tokens,general_loss,domain_loss; rows at "
                "tokens = 0 hold the model's losses before continual pre-training")
 
@@ -55,9 +57,9 @@ def main(args) -> int:
             return _compare(curves, args)
         return _fit(curves, args)
     except FileNotFoundError as err:
-        raise RuntimeError(f"{err.filename}: no such file; write pilot curves first (make plan) or pass --curves") from err
+        raise CritmixError(f"{err.filename}: no such file; write pilot curves first (make plan) or pass --curves") from err
     except ValueError as err:
-        raise RuntimeError(str(err)) from err
+        raise CritmixError(str(err)) from err
 
 
 def _fit(curves, args) -> int:

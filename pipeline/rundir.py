@@ -12,12 +12,12 @@ from importlib import metadata
 from pathlib import Path
 
 from stages.files import atomic_write_text, file_sha256, finished_files
-from trainer.errors import create_output_dir
+from trainer.errors import CritmixError, create_output_dir
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "datasketch", "torch", "transformers", "tokenizers"]
 
 
-class RunInUse(RuntimeError):
+class RunInUse(CritmixError):
     pass
 
 

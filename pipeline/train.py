@@ -28,15 +28,16 @@ def main(args) -> int:
     from pipeline.trainer_runs import ensure_tokens, run_trainer, save_resolved_config, train_args
     from pipeline.progress import console
     from pipeline.rundir import RunDir
+    from trainer.errors import CritmixError
 
     config = load_args_config(args)
     with RunDir(run_dir_for(args, config)) as run:
         curriculum = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"
         if not curriculum.exists():
-            raise RuntimeError(f"no curriculum at {curriculum}: run `make plan` (or `critmix plan`) first, "
+            raise CritmixError(f"no curriculum at {curriculum}: run `make plan` (or `critmix plan`) first, "
                                f"or pass --curriculum FILE")
         if not (run / "shards").exists():
-            raise RuntimeError(f"{run.path} has no shards: run `make curate` first")
+            raise CritmixError(f"{run.path} has no shards: run `make curate` first")
         config_path = save_resolved_config(config, run)
         tokens = ensure_tokens(run, config_path)
         out = Path(args.out) if args.out else run / "train"

@@ -13,9 +13,10 @@ from pipeline.config import CritmixConfig
 from pipeline.rundir import RunDir
 from stages.files import atomic_write_text
 from trainer.config import to_mapping
+from trainer.errors import CritmixError
 
 
-class TrainerFailed(RuntimeError):
+class TrainerFailed(CritmixError):
     """``python -m trainer`` exited with an error; the message carries its log's tail."""
 
 

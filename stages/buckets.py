@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from stages.files import atomic_write_text
 from stages.schema import UNSCORED_TIER
 from stages.writers import rewrite_work_files
+from trainer.errors import ConfigError
 
 STAGE = "buckets"
 EDGES_FILE = "edges.json"
@@ -33,10 +34,10 @@ class BucketConfig:
 
     def check(self) -> None:
         if len(self.tier_quantiles) != len(self.tiers) - 1 or sorted(self.tier_quantiles) != self.tier_quantiles:
-            raise RuntimeError(f"curate.buckets.tier_quantiles must be {len(self.tiers) - 1} increasing values for tiers "
+            raise ConfigError(f"curate.buckets.tier_quantiles must be {len(self.tiers) - 1} increasing values for tiers "
                              f"{self.tiers}, got {self.tier_quantiles}")
         if len(self.length_edges) != len(self.length_buckets) - 1 or sorted(self.length_edges) != self.length_edges:
-            raise RuntimeError(f"curate.buckets.length_edges must be {len(self.length_buckets) - 1} increasing token counts "
+            raise ConfigError(f"curate.buckets.length_edges must be {len(self.length_buckets) - 1} increasing token counts "
                              f"for buckets {self.length_buckets}, got {self.length_edges}")
 
 

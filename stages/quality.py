@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from stages.files import atomic_path, atomic_write_text, file_sha256, finished_files
 from stages.writers import rewrite_work_files
+from trainer.errors import ConfigError, CritmixError
 
 STAGE = "quality"
 POSITIVE = "__label__hq"
@@ -109,7 +110,7 @@ def balanced_split(positives: list[str], negatives: list[str], config: QualityCo
 def train(positives: list[str], negatives: list[str], config: QualityConfig, sources: dict) -> dict:
     """The record of a model for these examples: from the cache, or trained, saved and evaluated."""
     if min(len(positives), len(negatives)) < 10:
-        raise RuntimeError(
+        raise CritmixError(
             f"quality classifier: {len(positives)} positive and {len(negatives)} negative documents, need 10 of each; "
             "run `make corpus` for the SpamAssassin negatives, or set curate.quality.positive_sources / "
             "curate.quality.negative_paths, or give a model with curate.quality.model_path"
@@ -154,7 +155,7 @@ def fit(lines: str, model_path: Path, **args):
         finally:
             train_file.unlink(missing_ok=True)
         if done.returncode != 0:
-            raise RuntimeError(f"fastText training of {model_path} failed (exit code {done.returncode}); see the error above")
+            raise CritmixError(f"fastText training of {model_path} failed (exit code {done.returncode}); see the error above")
     return fasttext.load_model(str(model_path))
 
 
@@ -191,7 +192,7 @@ def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, confi
     if config.model_path:
         path = Path(config.model_path)
         if not path.is_file():
-            raise RuntimeError(f"curate.quality.model_path {path} does not exist; give the path of a fastText .bin/.ftz model")
+            raise ConfigError(f"curate.quality.model_path {path} does not exist; give the path of a fastText .bin/.ftz model")
         return {"origin": "given", "model": str(path), "sha256": file_sha256(path)}
     negatives = read_jsonl_texts(config.negative_paths)
     positives = read_parquet_texts(inputs, config.positive_sources)
@@ -235,7 +236,7 @@ def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Qu
     write_json(Path(models_dir) / RECORD, record)
     model = fasttext.load_model(record["model"])
     if config.positive_label not in model.get_labels():
-        raise RuntimeError(f"model {record['model']} has labels {model.get_labels()}, not curate.quality.positive_label "
+        raise ConfigError(f"model {record['model']} has labels {model.get_labels()}, not curate.quality.positive_label "
                            f"'{config.positive_label}'; set curate.quality.positive_label to the label of good text")
     counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), None))
     metrics = record.get("metrics") or {}

@@ -16,6 +16,7 @@ from datatrove.data import Document
 
 from stages.base import CurationFilter
 from stages.quality import model_input, positive_probabilities
+from trainer.errors import ConfigError
 
 WORD = re.compile(r"\w+")
 
@@ -33,7 +34,7 @@ class ToxicityConfig:
 
 def load_words(path: str) -> frozenset[str]:
     if not Path(path).is_file():
-        raise RuntimeError(f"curate.toxicity.word_list {path} does not exist; give a text file with one word per line")
+        raise ConfigError(f"curate.toxicity.word_list {path} does not exist; give a text file with one word per line")
     lines = (line.split("#", 1)[0].strip().lower() for line in Path(path).read_text(encoding="utf-8").splitlines())
     return frozenset(word for word in lines if word)
 
@@ -44,10 +45,10 @@ class ToxicityFilter(CurationFilter):
     def __init__(self, config: ToxicityConfig):
         super().__init__()
         if not (config.word_list or config.model_path):
-            raise RuntimeError("toxicity is enabled but has nothing to judge by: set curate.toxicity.word_list to a word "
+            raise ConfigError("toxicity is enabled but has nothing to judge by: set curate.toxicity.word_list to a word "
                                "list file or curate.toxicity.model_path to a fastText model")
         if config.model_path and not Path(config.model_path).is_file():
-            raise RuntimeError(f"curate.toxicity.model_path {config.model_path} does not exist; give a fastText .bin/.ftz model")
+            raise ConfigError(f"curate.toxicity.model_path {config.model_path} does not exist; give a fastText .bin/.ftz model")
         self.config = config
         self.words = load_words(config.word_list) if config.word_list else frozenset()
         self.model = None  # loaded in the worker: fastText models do not pickle

@@ -15,9 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config key or value the user must fix; the message says how."""
+from trainer.errors import ConfigError
 
 
 def _suggest(key: str, choices: list[str]) -> str:

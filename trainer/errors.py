@@ -1,5 +1,9 @@
-"""Errors a user can fix, turned into one line on stderr and an exit code, for both command lines
-(``critmix`` and ``python -m trainer``)."""
+"""critmix's own errors, and what they become on both command lines (``critmix`` and
+``python -m trainer``): one line on stderr and an exit code.
+
+``CritmixError`` is an error the user can fix, whose message says how; ``ConfigError`` is one in the
+config. Any other exception (from torch, datatrove, Ray, or a RuntimeError of our own) is a bug and
+keeps its traceback. This module is the lowest layer: it imports nothing of critmix."""
 from __future__ import annotations
 
 import errno
@@ -7,21 +11,27 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from trainer.config import ConfigError
+
+class CritmixError(Exception):
+    """An error the user can fix; the message says what to do next."""
+
+
+class ConfigError(CritmixError):
+    """A config key or value the user must fix; the message says how."""
 
 # Errors of the output location that the user can fix and then resume from.
 OUTPUT_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
-def exit_code(work: Callable[[], int | None], prog: str, fixable: tuple[type[Exception], ...] = ()) -> int:
-    """Run ``work``. A config error exits 2; a full or unwritable output, or one of ``fixable`` (whose
-    messages say what to do), exits 1. Anything else is a bug and keeps its traceback."""
+def exit_code(work: Callable[[], int | None], prog: str) -> int:
+    """Run ``work``. A config error exits 2; any other ``CritmixError``, or a full or unwritable output,
+    exits 1. Anything else is a bug and keeps its traceback."""
     try:
         return work() or 0
     except ConfigError as err:
         print(f"{prog}: config error: {err}", file=sys.stderr)
         return 2
-    except fixable as err:
+    except CritmixError as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 1
     except OSError as err:

@@ -14,3 +14,22 @@ def test_building_the_parser_imports_no_heavy_library():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).parents[2])
     assert done.stdout.split() == []
+
+
+def test_a_config_mistake_found_by_a_stage_exits_2_and_a_bug_keeps_its_traceback(tmp_path, in_repo, capsys, monkeypatch):
+    import pytest
+
+    from pipeline import curate
+    from pipeline.cli import main
+
+    run = ["curate", "--config", "configs/tiny.yaml", "--run", str(tmp_path / "run")]
+    assert main([*run, "--set", "curate.toxicity.enabled=true"]) == 2
+    err = capsys.readouterr().err
+    assert "critmix curate: config error:" in err and "curate.toxicity.word_list" in err
+
+    def broken(*args):
+        raise RuntimeError("a library's internal failure")
+
+    monkeypatch.setattr(curate, "check_sources", broken)
+    with pytest.raises(RuntimeError, match="internal failure"):
+        main(run)

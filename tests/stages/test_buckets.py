@@ -11,6 +11,7 @@ from stages.quality import QualityConfig, run_quality
 from stages.schema import SHARD_SCHEMA
 from stages.shards import write_shards
 from tests.stages.quality_synth import build
+from trainer.errors import ConfigError
 
 
 def curate_to_shards(tmp_path, inputs, paths, name):
@@ -87,5 +88,5 @@ def test_shards_are_byte_identical_however_the_input_was_split(shards):
 
 
 def test_bad_edges_say_what_to_fix(tmp_path):
-    with pytest.raises(RuntimeError, match="tier_quantiles must be 2 increasing"):
+    with pytest.raises(ConfigError, match="tier_quantiles must be 2 increasing"):
         run_buckets([], tmp_path, tmp_path, BucketConfig(tier_quantiles=[0.5]))

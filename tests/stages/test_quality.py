@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 from stages.files import file_sha256
 from stages.quality import QualityConfig, roc_auc, run_quality
 from tests.stages.quality_synth import build
+from trainer.errors import CritmixError
 
 
 def config_for(paths, **overrides) -> QualityConfig:
@@ -87,7 +88,7 @@ def test_a_model_given_by_path_is_used_as_is(tmp_path):
 def test_missing_negatives_say_what_to_do(tmp_path):
     paths = build(tmp_path)
     config = config_for(paths, negative_paths=[str(tmp_path / "nowhere/*.jsonl")], negative_stages=[])
-    with pytest.raises(RuntimeError, match="make corpus"):
+    with pytest.raises(CritmixError, match="make corpus"):
         score(tmp_path, "out", config, paths)
 
 

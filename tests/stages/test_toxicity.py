@@ -9,6 +9,7 @@ from stages.base import is_removed
 from stages.quality import fit, model_input, positive_probabilities
 from stages.toxicity import ToxicityConfig, ToxicityFilter
 from stages.writers import WorkWriter
+from trainer.errors import ConfigError
 
 CLEAN = "the river valley held old records of trade and careful surveys of the region".split()
 TOXIC = ["vile", "scum", "idiot"]
@@ -59,5 +60,5 @@ def test_a_fasttext_model_given_by_path_removes_what_it_flags(tmp_path):
 
 
 def test_enabled_without_a_word_list_or_model_says_what_to_set():
-    with pytest.raises(RuntimeError, match="toxicity.word_list"):
+    with pytest.raises(ConfigError, match="toxicity.word_list"):
         ToxicityFilter(ToxicityConfig(enabled=True))

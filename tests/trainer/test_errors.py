@@ -3,8 +3,7 @@ import errno
 
 import pytest
 
-from trainer.config import ConfigError
-from trainer.errors import exit_code
+from trainer.errors import ConfigError, CritmixError, exit_code
 
 
 def raising(err):
@@ -24,10 +23,10 @@ def test_an_unwritable_output_exits_1_and_says_how_to_resume(capsys, code):
     assert "run the same command again to resume" in capsys.readouterr().err
 
 
-def test_fixable_errors_are_messages_and_anything_else_keeps_its_traceback(capsys):
-    assert exit_code(raising(RuntimeError("run `make plan` first")), "prog", fixable=(RuntimeError,)) == 1
+def test_critmix_errors_are_messages_and_anything_else_keeps_its_traceback(capsys):
+    assert exit_code(raising(CritmixError("run `make plan` first")), "prog") == 1
     assert capsys.readouterr().err == "prog: run `make plan` first\n"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # from torch, datatrove, Ray or our own code: a bug
         exit_code(raising(RuntimeError("a bug")), "prog")
     with pytest.raises(FileNotFoundError):  # a missing input is not an output problem
         exit_code(raising(FileNotFoundError(errno.ENOENT, "gone")), "prog")
