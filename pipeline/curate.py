@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from pipeline.cli_args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig, ConfigError
 from pipeline.progress import console, phase_bars, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions, tree_checksums
@@ -280,8 +281,6 @@ def stage_key(parent: str, payload) -> str:
 
 
 def register(subparsers) -> None:
-    from pipeline.cli import add_config_args
-
     parser = subparsers.add_parser(
         "curate", help="sources -> filtered, deduplicated, bucketed shards",
         description="Read every configured source, normalize, filter and deduplicate, and write "
@@ -299,8 +298,6 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import load_args_config, run_dir_for
-
     overrides = [f"curate.{k}={getattr(args, k)}" for k in ("workers", "tasks", "executor") if getattr(args, k)]
     config = load_args_config(args, extra_overrides=overrides, extra_sources=args.source)
     with RunDir(run_dir_for(args, config)) as run:

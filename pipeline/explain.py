@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline.cli_args import add_config_args, curated_run_dir
 from stages.files import finished_files
 from trainer.errors import CritmixError
 
@@ -120,8 +121,6 @@ def render(info: dict) -> str:
 
 
 def register(subparsers) -> None:
-    from pipeline.cli import add_config_args
-
     parser = subparsers.add_parser(
         "explain", help="show where one document went and why",
         description="Trace one document through a run: its source file and record, each stage's decision "
@@ -136,8 +135,6 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import curated_run_dir
-
     info = explain(curated_run_dir(args), args.doc_id)
     print(json.dumps(info, indent=2, default=str) if args.json else render(info))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline.formatting import format_optional
 from trainer.errors import CritmixError
 
 CURVES_HELP = ("pilot curves CSV with columns domain,ratio,tokens,general_loss,domain_loss; rows at "
@@ -91,15 +92,6 @@ def _fit(curves, args) -> int:
     for note in mixture.warnings:
         print(f"  warning: {note}")
     return 0
-
-
-def format_optional(value, spec=".3f") -> str:
-    """A number that may be missing (no CMR, no turnaround) as text: "-" when it is."""
-    return "-" if value is None else format(value, spec)
-
-
-def format_interval(interval) -> str:
-    return f"[{format_optional(interval[0])}, {format_optional(interval[1])}]"
 
 
 def _print_result(r) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.cli_args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig
 from pipeline.curricula import PlanError, bucket_tokens, planned_curriculum, validation_curriculum
+from pipeline.formatting import format_interval, format_optional
 from pipeline.pilot_export import export_pilots, import_pilots
 from pipeline.pilots import collect_curves, ensure_base, run_pilots
 from pipeline.progress import console
@@ -90,8 +92,6 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
 def print_plan(path: Path) -> None:
     from rich.table import Table
 
-    from pipeline.law import format_interval, format_optional
-
     cpt = next(p for p in load_curriculum(path).phases if p.name.startswith("cpt"))
     table = Table(title=f"planned mixture ({path})")
     for column in ("domain", "share", "chosen by", "CMR", "CI", "binding"):
@@ -105,8 +105,6 @@ def print_plan(path: Path) -> None:
 
 
 def register(subparsers) -> None:
-    from pipeline.cli import add_config_args
-
     parser = subparsers.add_parser(
         "plan", help="pilot runs -> fitted CMR law -> curriculum.yaml",
         description="Train a base model on general data, run continual pre-training pilots per domain and ratio, "
@@ -124,8 +122,6 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import load_args_config, run_dir_for
-
     config = load_args_config(args)
     with RunDir(run_dir_for(args, config)) as run:
         if args.export_pilots:

@@ -9,82 +9,17 @@ pipeline/report_plan.py, which follow them.
 from __future__ import annotations
 
 import html
-import io
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.cli_args import add_config_args, curated_run_dir
+from pipeline.report_blocks import RunData, figure, svg, table
+from pipeline.report_plan import PLAN_SECTIONS
 from stages.files import atomic_write_text, finished_files
 
 # The default length bucket names, in the order the report lists them; the tiers are the run's own.
 LENGTHS = ["short", "medium", "long"]
 STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]  # no green: green is "kept"
-
-
-@dataclass
-class RunData:
-    """What sections read: the run directory, its manifest and DuckDB views over its Parquet."""
-
-    path: Path
-    manifest: dict
-    con: object = field(repr=False)
-
-    def rows(self, query: str) -> list[tuple]:
-        return self.con.execute(query).fetchall()
-
-    def has(self, view: str) -> bool:
-        return bool(self.rows(f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{view}'")[0][0])
-
-    def tiers(self) -> list[str]:
-        """The run's quality tiers, lowest first, as ``curate.buckets.tiers`` configured them."""
-        return (self.json_file("work/buckets/edges.json") or {}).get("tiers", [])
-
-    def json_file(self, relative: str) -> dict | None:
-        path = self.path / relative
-        return json.loads(path.read_text()) if path.is_file() else None
-
-
-# ---- building blocks ----------------------------------------------------------------------------
-
-
-def svg(figure) -> str:
-    """The figure as an inline <svg> element (no XML header), then closed."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]
-
-
-def table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td class='{'num' if i >= numeric_from else ''}'>{cell(v)}</td>" for i, v in enumerate(row)) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return html.escape(str(value))
-
-
-def figure(width: float, height: float, rows: int = 1, columns: int = 1, **subplots):
-    """A matplotlib figure and its axes on the file-only Agg backend (reports are built without a display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(rows, columns, figsize=(width, height), **subplots)
 
 
 # ---- sections -----------------------------------------------------------------------------------
@@ -292,8 +227,6 @@ def build_report(run_dir: Path) -> Path:
     from pipeline.sql import connect
 
     run = RunData(run_dir, json.loads((run_dir / "manifest.json").read_text()), connect(run_dir))
-    from pipeline.report_plan import PLAN_SECTIONS
-
     parts = [part for part in (section(run) for section in [*SECTIONS, *PLAN_SECTIONS]) if part]
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>critmix report: {html.escape(run_dir.name)}</title>"
             f"<style>{STYLE}</style></head><body><h1>critmix report: {html.escape(run_dir.name)}</h1>{''.join(parts)}</body></html>")
@@ -303,8 +236,6 @@ def build_report(run_dir: Path) -> Path:
 
 
 def register(subparsers) -> None:
-    from pipeline.cli import add_config_args
-
     parser = subparsers.add_parser(
         "report", help="write the run's HTML report",
         description="Write <run>/report.html, one self-contained page: the curation funnel per source, removal "
@@ -316,7 +247,5 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import curated_run_dir
-
     print(f"wrote {build_report(curated_run_dir(args))}")
     return 0

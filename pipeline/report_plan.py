@@ -17,8 +17,8 @@ import json
 
 import yaml
 
-from pipeline.law import format_interval
-from pipeline.report import RunData, figure, svg, table
+from pipeline.formatting import format_interval
+from pipeline.report_blocks import RunData, figure, svg, table
 from stages.plan.laws import PowerLaw
 
 

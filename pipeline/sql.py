@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pipeline.cli_args import add_config_args, curated_run_dir
 from stages.files import finished_files
 
 
@@ -39,8 +40,6 @@ CREATE MACRO sample(n) AS TABLE
 
 
 def register(subparsers) -> None:
-    from pipeline.cli import add_config_args
-
     parser = subparsers.add_parser(
         "sql", help="query a run's shards with DuckDB",
         description="Run a SQL query over a run's Parquet files. Views: shards (kept documents), "
@@ -56,8 +55,6 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import curated_run_dir
-
     relation = connect(curated_run_dir(args)).sql(args.query)
     if relation is None:
         return 0

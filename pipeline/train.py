@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.cli_args import add_config_args, load_args_config, run_dir_for
+from pipeline.progress import console
+from pipeline.rundir import RunDir
+from pipeline.trainer_runs import ensure_tokens, run_trainer, save_resolved_config, train_args
+from trainer.errors import CritmixError
+
 
 def register(subparsers) -> None:
-    from pipeline.cli import add_config_args
-
     parser = subparsers.add_parser(
         "train", help="train on a curriculum (default: <run>/plan/curriculum.yaml)",
         description="Tokenize the run's shards if needed, then train phase by phase on the curriculum. "
@@ -24,12 +28,6 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.cli import load_args_config, run_dir_for
-    from pipeline.trainer_runs import ensure_tokens, run_trainer, save_resolved_config, train_args
-    from pipeline.progress import console
-    from pipeline.rundir import RunDir
-    from trainer.errors import CritmixError
-
     config = load_args_config(args)
     with RunDir(run_dir_for(args, config)) as run:
         curriculum = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"

@@ -33,3 +33,31 @@ def test_a_config_mistake_found_by_a_stage_exits_2_and_a_bug_keeps_its_traceback
     monkeypatch.setattr(curate, "check_sources", broken)
     with pytest.raises(RuntimeError, match="internal failure"):
         main(run)
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """critmix module -> the critmix modules it imports anywhere in it, also inside a function."""
+    import ast
+
+    paths = [*root.glob("pipeline/*.py"), *root.glob("stages/**/*.py"), *root.glob("trainer/*.py")]
+    names = {path: ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__") for path in paths}
+    modules = set(names.values())
+    graph = {}
+    for path, module in names.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:  # `from pipeline import curate` imports a module too
+                imported |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+        graph[module] = {name for name in imported if name in modules} - {module}
+    return graph
+
+
+def test_the_modules_of_critmix_import_each_other_without_a_cycle():
+    from graphlib import CycleError, TopologicalSorter
+
+    try:
+        TopologicalSorter(import_graph(Path(__file__).resolve().parents[2])).prepare()
+    except CycleError as cycle:
+        raise AssertionError(f"import cycle: {' -> '.join(cycle.args[1])}") from None

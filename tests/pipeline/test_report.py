@@ -60,7 +60,8 @@ def test_later_sections_plug_in_as_functions(run, monkeypatch):
 def test_tiers_are_listed_in_the_configured_order_not_alphabetically(tmp_path):
     import json
 
-    from pipeline.report import RunData, rank
+    from pipeline.report import rank
+    from pipeline.report_blocks import RunData
 
     (tmp_path / "work/buckets").mkdir(parents=True)
     (tmp_path / "work/buckets/edges.json").write_text(json.dumps({"tiers": ["poor", "fair", "best"], "edges": {}}))

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from pipeline.report import RunData
+from pipeline.report_blocks import RunData
 from pipeline.report_plan import predicted_vs_measured
 
 
