@@ -34,10 +34,22 @@ class CurationFilter(PipelineStep):
     Subclasses set ``name`` (the stage name in ``removed/``) and implement ``check``, which may
     add metadata and returns ``None`` to keep the document or a reason such as
     ``"gopher:min_stop_words"`` to remove it, through ``reject`` where a measured value crossed a
-    threshold. Counters: ``kept`` and ``removed:<reason>``.
+    threshold. ``check`` sees only documents of ``domains`` (empty: every domain); ``annotate``
+    sees every document, for metadata that all of them carry. Counters: ``kept`` and
+    ``removed:<reason>``.
     """
 
     type = "🧹 CURATE"
+
+    def __init__(self, domains: list[str] = ()):
+        super().__init__()
+        self.domains = frozenset(domains)  # the domains whose documents this filter may remove; empty: all
+
+    def annotate(self, doc: Document) -> None:
+        """Metadata for every document, in ``domains`` or not; none unless a subclass adds it."""
+
+    def applies_to(self, doc: Document) -> bool:
+        return not self.domains or doc.metadata.get("domain") in self.domains
 
     @abstractmethod
     def check(self, doc: Document) -> str | None: ...
@@ -46,7 +58,8 @@ class CurationFilter(PipelineStep):
         for doc in data:
             if not is_removed(doc):
                 with self.track_time():
-                    reason = self.check(doc)
+                    self.annotate(doc)
+                    reason = self.check(doc) if self.applies_to(doc) else None
                 if reason is None:
                     self.stat_update("kept")
                 else:

@@ -216,15 +216,12 @@ class HeuristicFilters(CurationFilter):
     name = "heuristics"
 
     def __init__(self, config: HeuristicsConfig):
-        super().__init__()
+        super().__init__(config.domains)
         self.config = config
         self.stop_words = frozenset(config.gopher.stop_words)
-        self.domains = frozenset(config.domains)
         self.terminal = tuple(TERMINAL_PUNCTUATION)
 
     def check(self, doc: Document) -> str | None:
-        if self.domains and doc.metadata.get("domain") not in self.domains:
-            return None
         try:
             kept_lines = self.evaluate(Analysis(doc.text))
         except Failed as failed:

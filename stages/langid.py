@@ -60,11 +60,10 @@ class LanguageId(CurationFilter):
     name = "langid"
 
     def __init__(self, config: LanguageIdConfig):
-        super().__init__()
+        super().__init__(config.domains)
         self.config = config
         self.model_path = str(resolve_model_path(config))  # fail before any worker starts
         self.keep = frozenset(config.languages)
-        self.domains = frozenset(config.domains)
         self.model = None  # loaded in the worker: fastText models do not pickle
 
     def predict(self, text: str) -> tuple[str, float]:
@@ -76,11 +75,11 @@ class LanguageId(CurationFilter):
         labels, scores = self.model.predict(text[: self.config.max_chars].replace("\n", " "), k=1)
         return labels[0].removeprefix(LABEL_PREFIX), min(1.0, float(scores[0]))
 
+    def annotate(self, doc: Document) -> None:
+        doc.metadata["lang"], doc.metadata["lang_score"] = self.predict(doc.text)
+
     def check(self, doc: Document) -> str | None:
-        lang, score = self.predict(doc.text)
-        doc.metadata["lang"], doc.metadata["lang_score"] = lang, score
-        if self.domains and doc.metadata.get("domain") not in self.domains:
-            return None
+        lang, score = doc.metadata["lang"], doc.metadata["lang_score"]
         if self.keep and lang not in self.keep:
             return self.reject(doc, f"lang_{lang}", score, sorted(self.keep))
         if score < self.config.threshold:

@@ -87,18 +87,6 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-def shingle_set(text: str, ngram: int) -> set[tuple[str, ...]]:
-    """The n-gram shingles the signatures are built from (a short document is one shingle)."""
-    tokens = words(text)
-    if 0 < len(tokens) < ngram:
-        return {tuple(tokens)}
-    return {tuple(tokens[i : i + ngram]) for i in range(len(tokens) - ngram + 1)}
-
-
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
-
-
 def _mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64's finalizer: spreads every input bit over the whole word."""
     x = x ^ (x >> np.uint64(30))

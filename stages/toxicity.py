@@ -9,7 +9,7 @@ shows removals per domain from ``removed/stage=toxicity/``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from datatrove.data import Document
@@ -30,6 +30,7 @@ class ToxicityConfig:
     model_label: str = "__label__toxic"
     model_threshold: float = 0.5
     max_chars: int = 4000  # text the model sees per document
+    domains: list[str] = field(default_factory=list)  # domains whose documents may be removed; empty: all
 
 
 def load_words(path: str) -> frozenset[str]:
@@ -43,7 +44,7 @@ class ToxicityFilter(CurationFilter):
     name = "toxicity"
 
     def __init__(self, config: ToxicityConfig):
-        super().__init__()
+        super().__init__(config.domains)
         if not (config.word_list or config.model_path):
             raise ConfigError("toxicity is enabled but has nothing to judge by: set curate.toxicity.word_list to a word "
                                "list file or curate.toxicity.model_path to a fastText model")

@@ -13,8 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from stages.minhash import jaccard, shingle_set
+from stages.minhash import words
 from stages.schema import WORK_SCHEMA
+
+
+def shingle_set(text: str, ngram: int) -> set[tuple[str, ...]]:
+    """The n-gram shingles MinHash signs (a short document is one shingle): the exact sets its estimates approximate."""
+    tokens = words(text)
+    if 0 < len(tokens) < ngram:
+        return {tuple(tokens)}
+    return {tuple(tokens[i : i + ngram]) for i in range(len(tokens) - ngram + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "do", "gu", "fe", "hi", "bo", "xa"]
 

@@ -6,9 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stages.minhash import Hasher, MinhashConfig, MinhashSignatures, jaccard, run_minhash, s_curve, shingle_set, signature_paths
+from stages.minhash import Hasher, MinhashConfig, MinhashSignatures, run_minhash, s_curve, signature_paths
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA
-from tests.stages.dedup_synth import make_corpus, nearest_neighbour_jaccard, pairs_above, work_table
+from tests.stages.dedup_synth import jaccard, make_corpus, nearest_neighbour_jaccard, pairs_above, shingle_set, work_table
 
 CONFIG = MinhashConfig()
 

@@ -62,3 +62,14 @@ def test_a_fasttext_model_given_by_path_removes_what_it_flags(tmp_path):
 def test_enabled_without_a_word_list_or_model_says_what_to_set():
     with pytest.raises(ConfigError, match="toxicity.word_list"):
         ToxicityFilter(ToxicityConfig(enabled=True))
+
+
+def test_only_the_configured_domains_lose_documents(tmp_path):
+    rng = random.Random(1)
+    batch = docs(rng, 15, 0.2, "chat") + docs(rng, 15, 0.2, "legal")
+    step = ToxicityFilter(ToxicityConfig(enabled=True, word_list=word_list(tmp_path), max_word_fraction=0.05,
+                                         domains=["chat"]))
+    out = list(step.run(iter(batch)))
+    assert len(out) == len(batch)  # nothing is dropped: out-of-domain documents pass through kept
+    assert {d.id for d in out if is_removed(d)} == {d.id for d in batch if d.metadata["domain"] == "chat"}
+    assert "checked:legal" not in step.stats.to_dict()["stats"]
