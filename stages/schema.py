@@ -1,4 +1,4 @@
-"""The file contracts between stages: shard and removed-document schemas (see DESIGN.md)."""
+"""The file contracts between stages: shard and removed-document schemas (see docs/design.md)."""
 from __future__ import annotations
 
 import json
