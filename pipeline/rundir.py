@@ -14,7 +14,7 @@ from pathlib import Path
 from stages.files import atomic_write_text, file_sha256, finished_files
 from trainer.errors import CritmixError, create_output_dir
 
-PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "datasketch", "torch", "transformers", "tokenizers"]
+PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transformers", "tokenizers"]
 
 
 class RunInUse(CritmixError):
