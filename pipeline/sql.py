@@ -55,7 +55,13 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    relation = connect(curated_run_dir(args)).sql(args.query)
+    import duckdb
+
+    try:
+        relation = connect(curated_run_dir(args)).sql(args.query)
+    except duckdb.Error as err:  # a wrong column, table or syntax: the query is the user's to fix
+        print(f"critmix sql: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 2
     if relation is None:
         return 0
     if args.format == "table":

@@ -1,3 +1,5 @@
+import pytest
+
 from pipeline.cli import main
 
 
@@ -25,3 +27,14 @@ def test_bucket_view_and_sample_macro(tiny_run, capsys):
     assert len(first) == len(buckets) and first == con.sql("SELECT id FROM sample(1)").fetchall()
     assert main(["sql", "--run", str(tiny_run), "--format", "csv", "SELECT count(*) AS n FROM sample(2)"]) == 0
     assert int(capsys.readouterr().out.splitlines()[1]) == sum(min(2, row[3]) for row in buckets)
+
+
+@pytest.mark.parametrize("query, message", [
+    ("SELECT no_such_column FROM shards", 'Referenced column "no_such_column" not found'),
+    ("SELECT * FROM no_such_table", "Table with name no_such_table does not exist"),
+    ("SELEC 1", "syntax error"),
+])
+def test_a_bad_query_prints_duckdbs_one_line_message_and_exits_2(tiny_run, capsys, query, message):
+    assert main(["sql", "--run", str(tiny_run), query]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
