@@ -6,13 +6,12 @@ per stage: status, the hash of what it depends on, counters, timings and output 
 from __future__ import annotations
 
 import json
-import os
 import time
 from importlib import metadata
 from pathlib import Path
 
 from stages.files import atomic_write_text, file_sha256, finished_files
-from trainer.errors import CritmixError, create_output_dir
+from trainer.errors import CritmixError, LockHeld, create_output_dir, lock_for_life, release
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transformers", "tokenizers"]
 
@@ -36,16 +35,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunDir:
     """A run directory; use as a context manager to hold its lock while working in it."""
 
@@ -60,29 +49,18 @@ class RunDir:
 
     def __enter__(self) -> "RunDir":
         create_output_dir(self.path, "--run")
-        self._acquire()
+        self._lock = self._acquire()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.lock_path.unlink(missing_ok=True)
+        release(self._lock)
 
-    def _acquire(self) -> None:
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                holder = self.lock_path.read_text().strip()
-                if holder.isdigit() and _pid_alive(int(holder)):
-                    raise RunInUse(
-                        f"{self.path} is in use by process {holder}; wait for it to finish, "
-                        f"or pass another --run directory"
-                    ) from None
-                self.lock_path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
-            return
-        raise RunInUse(f"could not lock {self.path}; remove {self.lock_path} if no critmix process is running")
+    def _acquire(self):
+        try:
+            return lock_for_life(self.lock_path)
+        except LockHeld as held:
+            raise RunInUse(f"{self.path} is in use by process {held.holder}; wait for it to finish, "
+                           f"or pass another --run directory") from None
 
     def save_manifest(self) -> None:
         atomic_write_text(self.manifest_path, json.dumps(self.manifest, indent=2, sort_keys=True, default=str))

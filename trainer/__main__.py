@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import os
 import sys
 from pathlib import Path
 
 from trainer.config import ConfigError, load_train_config
-from trainer.errors import create_output_dir, exit_code
+from trainer.errors import LockHeld, create_output_dir, exit_code, lock_for_life
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,17 +36,11 @@ def lock_output(out: str):
     so a trainer left running by a killed ``critmix train`` still keeps a second one out."""
     folder = Path(out)
     create_output_dir(folder, "--out")
-    handle = (folder / ".trainer.lock").open("a+")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        raise ConfigError(f"{folder} is in use by trainer process {handle.read().strip() or '?'}; "
+        return lock_for_life(folder / ".trainer.lock")
+    except LockHeld as held:
+        raise ConfigError(f"{folder} is in use by trainer process {held.holder}; "
                           "wait for it to finish, or pass another --out") from None
-    handle.truncate(0)
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def run(args) -> None:

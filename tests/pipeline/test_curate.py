@@ -1,7 +1,10 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -10,6 +13,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.rundir import RunDir, RunInUse, tree_checksums
 from tests.conftest import TINY_CONFIG
+from tests.pipeline.test_resume import curate as curate_process, write_corpus
 
 
 def test_counts_conserved_per_source(tiny_run):
@@ -92,3 +96,40 @@ def test_a_run_directory_that_cannot_be_one_stops_before_writing(tmp_path, in_re
     assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(tmp_path / "file/run")]) == 2
     assert "pass --run a directory path" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def session_processes(session: int) -> dict[int, str]:
+    """pid -> command line of every living (not zombie) process in ``session``."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found[int(stat.parent.name)] = cmdline
+    return found
+
+
+def wait_for(condition, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.slow
+def test_a_killed_curate_leaves_no_lock_and_no_processes_behind(tmp_path, in_repo):
+    write_corpus(tmp_path / "corpus", files=4, docs=600)
+    run = tmp_path / "run"
+    killed = curate_process(run, tmp_path / "corpus", in_repo, "--workers", "2")
+    executor = lambda: sum("multiprocess.forkserver" in c for c in session_processes(killed.pid).values())
+    assert wait_for(lambda: executor() >= 2), open(f"{run}.log").read()  # the forkserver and a worker
+    os.kill(killed.pid, signal.SIGKILL)  # not reaped yet: a zombie, as after a crash under a careless parent
+    rerun = curate_process(run, tmp_path / "corpus", in_repo)
+    assert rerun.wait() == 0, open(f"{run}.log").read()[-3000:]
+    killed.wait()
+    assert wait_for(lambda: not session_processes(killed.pid), 30), session_processes(killed.pid)

@@ -26,11 +26,11 @@ def write_corpus(root, files=8, docs=400):
                 handle.write(json.dumps({"text": text if d % 10 else "duplicate text"}) + "\n")
 
 
-def curate(run, corpus, cwd):
-    """Start ``critmix curate`` in its own process group; its stderr goes to ``<run>.log``."""
+def curate(run, corpus, cwd, *options):
+    """Start ``critmix curate`` in its own session (process group); its stderr goes to ``<run>.log``."""
     cmd = [sys.executable, "-m", "pipeline", "curate", "--config", "tests/data/tiny/config.yaml", "--run", str(run),
            "--set", "sources=[]", "--source", f"synthetic:general:{corpus}/*.jsonl", "--set", "curate.tasks=8",
-           "--set", "curate.quality.enabled=false"]  # the synthetic corpus has no reference set
+           "--set", "curate.quality.enabled=false", *options]  # the synthetic corpus has no reference set
     log = open(f"{run}.log", "ab")
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
