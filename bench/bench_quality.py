@@ -37,8 +37,8 @@ def main() -> None:
     from datatrove.pipeline.filters import FastTextClassifierFilter
 
     config = QualityConfig()
-    positives = read_jsonl_texts([f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positive_sources])
-    record = train(positives, read_jsonl_texts(config.negative_paths), config, {"positive": config.positive_sources})
+    positives = read_jsonl_texts([f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives])
+    record = train(positives, read_jsonl_texts(config.negative_paths), config, {"positive": config.positives})
     texts = demo_texts()
     model = fasttext.load_model(record["model"])
     table = pa.table({"text": texts, "quality_score": pa.array([None] * len(texts), pa.float32())})

@@ -137,11 +137,16 @@ def parse_source_arg(text: str) -> dict:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), extra_sources: list[str] = ()) -> CritmixConfig:
-    """Load a recipe (default ``configs/demo.yaml``), apply overrides, validate, return it."""
-    data = load_yaml(path or DEFAULT_CONFIG)
+    """Load a recipe, apply overrides, validate, return it. Without a recipe: ``configs/demo.yaml``, or with
+    ``extra_sources`` (``--source`` alone) just those sources, in a run named after them."""
+    added = [parse_source_arg(s) for s in extra_sources]
+    if path is None and added:
+        data = {"name": "-".join(s["name"] for s in added)}
+    else:
+        data = load_yaml(path or DEFAULT_CONFIG)
     apply_overrides(data, list(overrides))
-    if extra_sources:
-        data["sources"] = list(data.get("sources") or []) + [parse_source_arg(s) for s in extra_sources]
+    if added:
+        data["sources"] = list(data.get("sources") or []) + added
     config = from_mapping(CritmixConfig, data)
     if not SAFE_NAME.fullmatch(config.name):
         raise ConfigError(f"name: {config.name!r} must be a plain name (letters, digits, '.', '_', '-'): it becomes runs/<name>/")

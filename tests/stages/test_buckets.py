@@ -17,7 +17,7 @@ from trainer.errors import ConfigError
 def curate_to_shards(tmp_path, inputs, paths, name):
     scored, bucketed = tmp_path / f"{name}/quality", tmp_path / f"{name}/buckets"
     scored.mkdir(parents=True), bucketed.mkdir(parents=True)
-    config = QualityConfig(positive_sources=["wikipedia"], negative_paths=[str(paths["spam"] / "*.jsonl")],
+    config = QualityConfig(positives=["wikipedia"], negative_paths=[str(paths["spam"] / "*.jsonl")],
                            cache_dir=str(tmp_path / "cache"))
     run_quality(inputs, scored, paths["removed"], config, paths["models"])
     counters = run_buckets(sorted(scored.glob("*.parquet")), bucketed, paths["removed"], BucketConfig())

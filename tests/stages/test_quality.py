@@ -1,5 +1,6 @@
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,13 +9,13 @@ import pytest
 from scipy.stats import spearmanr
 
 from stages.files import file_sha256
-from stages.quality import QualityConfig, roc_auc, run_quality
+from stages.quality import QualityConfig, planned_model, roc_auc, run_quality
 from tests.stages.quality_synth import build
-from trainer.errors import CritmixError
+from trainer.errors import ConfigError, CritmixError
 
 
 def config_for(paths, **overrides) -> QualityConfig:
-    settings = dict(positive_sources=["wikipedia"], negative_paths=[str(paths["spam"] / "*.jsonl")],
+    settings = dict(positives=["wikipedia"], negative_paths=[str(paths["spam"] / "*.jsonl")],
                     cache_dir=str(paths["models"].parent / "cache")) | overrides
     return QualityConfig(**settings)
 
@@ -98,3 +99,23 @@ def test_auc_matches_pairwise_definition():
     pos, neg = scores[labels], scores[~labels]
     pairwise = np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :]))
     assert roc_auc(labels, scores) == pytest.approx(pairwise)
+
+
+def test_the_planned_model_is_checked_before_any_stage_runs(tmp_path):
+    spam = tmp_path / "spam"
+    spam.mkdir()
+    (spam / "a.jsonl").write_text('{"text": "buy now"}\n')
+    config = QualityConfig(positives=["docs"], negative_paths=[str(spam / "*.jsonl")], demo_corpus=str(tmp_path / "demo"))
+    assert planned_model(config, ["docs", "blog"]).startswith("trained for this run on docs (positive)")
+    with pytest.raises(ConfigError, match=r"negatives: \['forum'\] are not sources of this run"):
+        planned_model(replace(config, negatives=["forum"]), ["docs"])
+    with pytest.raises(ConfigError, match="critmix corpus --only spam"):
+        planned_model(replace(config, negative_paths=[str(tmp_path / "none/*.jsonl")]), ["docs"])
+    assert "against blog" in planned_model(replace(config, negatives=["blog"], negative_paths=[]), ["docs", "blog"])
+    with pytest.raises(ConfigError, match="critmix corpus --only docs"):  # the default model, without the demo corpus
+        planned_model(config, ["blog"])
+    (tmp_path / "demo/docs").mkdir(parents=True)
+    (tmp_path / "demo/docs/a.jsonl").write_text('{"text": "a reference text"}\n')
+    assert "not on this run's text" in planned_model(config, ["blog"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        planned_model(replace(config, model_path=str(tmp_path / "absent.bin")), ["blog"])
