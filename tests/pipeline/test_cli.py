@@ -1,4 +1,6 @@
 """The command line's parser is built without the heavy libraries the commands use."""
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +63,25 @@ def test_the_modules_of_critmix_import_each_other_without_a_cycle():
         TopologicalSorter(import_graph(Path(__file__).resolve().parents[2])).prepare()
     except CycleError as cycle:
         raise AssertionError(f"import cycle: {' -> '.join(cycle.args[1])}") from None
+
+
+def test_every_critmix_command_the_readme_shows_runs_without_activating_anything():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = re.findall(r"```[a-z]*\n(.*?)```", readme, re.S) + re.findall(r"`([^`\n]+)`", readme)
+    bare = [line for block in code for line in block.splitlines() if re.match(r"\s*critmix\s+\S", line)]
+    assert not bare, f"{bare[:3]}: a fresh clone has no `critmix` on PATH; the README shows `./critmix`"
+
+
+def test_the_critmix_wrapper_sets_up_the_venv_once_then_runs_the_command_line(tmp_path):
+    repo = Path(__file__).parents[2]
+    shutil.copy(repo / "critmix", tmp_path)
+    (tmp_path / "pyproject.toml").write_text("")
+    # Stands in for the real `make venv` (which installs): a .venv whose python is this one.
+    (tmp_path / "python").write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    (tmp_path / "Makefile").write_text("venv: .venv/.installed\n.venv/.installed: pyproject.toml\n"
+                                       "\tmkdir -p .venv/bin && install -m 755 python .venv/bin/python && touch $@\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo)}
+    first, second = (subprocess.run(["./critmix", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True)
+                     for _ in range(2))
+    assert first.returncode == second.returncode == 0 and "<command>" in first.stdout == second.stdout
+    assert "setting up" in first.stderr and "setting up" not in second.stderr
