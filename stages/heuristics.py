@@ -8,13 +8,12 @@ value and its threshold go to ``meta.filter`` for ``critmix explain``. Every fam
 switched off with ``enabled: false`` and every threshold with ``null``.
 
 Why it is faster than datatrove's chain: datatrove word-tokenizes each document with spaCy in
-three filters and sentence-splits every line with spaCy in the C4 filter. Here one regex pass
-splits each line into words (``Analysis``) and every rule reads that shared result; C4's
-sentence count is a regex count of sentence ends on the lines it keeps.
-
-Where it departs from datatrove on purpose: the regex tokenizer approximates spaCy's English
-tokenizer (contractions, URLs, numbers, abbreviations kept whole, punctuation split off), so
-ratios near a threshold can differ; ``bench/bench_filters.py`` measures the keep/drop agreement.
+three filters and sentence-splits every line with spaCy in the C4 filter. Here each line is split
+into words once (``Analysis``), with spaCy's own English rules but without building spaCy documents
+and remembering every chunk already split (``stages/words.py``), and every rule reads that shared
+result; C4's sentence count applies spaCy's sentencizer rule to the same words. So words, ratios and
+sentence counts are datatrove's (``bench/bench_filters.py`` measures the keep/drop agreement, on
+the demo corpus and on generated man pages, manuals and fortunes).
 C4's line removal is applied to what FineWeb's rules see, as in datatrove's chain, but the
 document is written whole unless ``c4.rewrite_text`` is set (later stages and the quality model
 see documents as they came).
@@ -31,23 +30,8 @@ from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
 from stages.base import CurationFilter, record_failed_rule
 from stages.normalize import text_hash
+from stages.words import EnglishWords, english_words
 
-# English words the way spaCy's tokenizer cuts them, closely enough for ratios: URLs, emoticons,
-# dotted abbreviations and single initials ("S.") whole; contractions split ("do", "n't");
-# inside a word, '.', '&', '_', '(', '[' and apostrophes join, and '-', '–', ':', '=', '/' join only before
-# a digit ("X-15", "B=0", but "well", "-", "known"); every other punctuation mark is its own
-# token except runs of dots or dashes.
-WORD = re.compile(
-    r"(?:https?://|www\.)[^\s,]*[^\s.,;:!?)\]\"']"
-    r"|\w+(?=n't\b)|n't\b|'(?:s|re|ll|ve|d|m)\b|[Cc]an(?=not\b)|and/or\b"
-    r"|\):|:\)|\(:|:\("
-    r"|(?:[A-Za-z]\.){2,}|(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|Prof|No|Vol|Fig)\.(?=\s)|[A-Za-z]\.(?=\s|$)"
-    r"|\w+(?:(?:[&_(\[]|\.(?![A-Z])|'(?!(?:s|re|ll|ve|d|m)\b)|(?<=[^\W\d])-(?=\d)|[–—~:=/<>](?=\d))\w+)*"
-    r"|\.{2,}|-{2,}|[^\w\s]"
-)
-# A sentence ends at terminal punctuation followed by a space and more text (spaCy's
-# sentencizer on a single line, minus its abbreviation exceptions).
-SENTENCE_END = re.compile(r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)(?<!\bSt)(?<!\bMs)[.!?]+[\"')\]]*\s+(?=[^\s.!?])")
 HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so distinct id windows rarely collide
 # Over the words joined by newlines, one word a line: words with a character that is not
 # punctuation, and words with a letter (str.isalpha), found at regex speed instead of word by word.
@@ -145,10 +129,10 @@ def at_least(rule: str, value, limit) -> None:
 class Analysis:
     """One document, split once: lines, their words, and the whole-document word list."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, words: EnglishWords):
         self.text = text
         self.lines = text.splitlines()
-        self.line_words = [WORD.findall(line) for line in self.lines]
+        self.line_words = [words(line) for line in self.lines]
         self.words = [w for words in self.line_words for w in words]
 
 
@@ -221,9 +205,14 @@ class HeuristicFilters(CurationFilter):
         self.stop_words = frozenset(config.gopher.stop_words)
         self.terminal = tuple(TERMINAL_PUNCTUATION)
 
+    @property
+    def words(self) -> EnglishWords:
+        """One per process, built where the filter runs (an executor's worker), never pickled with it."""
+        return english_words()
+
     def check(self, doc: Document) -> str | None:
         try:
-            kept_lines = self.evaluate(Analysis(doc.text))
+            kept_lines = self.evaluate(Analysis(doc.text, self.words))
         except Failed as failed:
             record_failed_rule(doc, failed.rule, failed.value, failed.threshold)
             return failed.rule
@@ -308,7 +297,7 @@ class HeuristicFilters(CurationFilter):
             if config.remove_citations:
                 line, cited = CITATION.subn("", line)
                 if cited:
-                    raw_words = WORD.findall(line)
+                    raw_words = self.words(line)
             if config.filter_no_terminal_punct and (not line.endswith(C4_END_PUNCTUATION) or line.endswith("...")):
                 continue
             if config.min_words_per_line is not None and len(words) < config.min_words_per_line:
@@ -322,7 +311,7 @@ class HeuristicFilters(CurationFilter):
                 raise Failed("c4:curly_bracket", 1, 0)
             if config.filter_policy and any(p in lowered for p in POLICY_SUBSTRINGS):
                 continue
-            sentences += 1 + len(SENTENCE_END.findall(line))
+            sentences += self.words.sentences(raw_words)
             kept.append(line)
             kept_words += len(raw_words)
         at_least("c4:min_num_sentences", sentences, config.min_num_sentences)

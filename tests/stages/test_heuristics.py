@@ -14,6 +14,7 @@ from stages.heuristics import (
 )
 from stages.normalize import text_hash
 from tests.stages.heuristics_synth import CONTENT, generated_corpus
+from tests.stages.manual_synth import manual_corpus
 
 WORDS = [f"{w}{s}" for w in CONTENT for s in ("", "s", "ed")]  # distinct enough that no 5-gram repeats by chance
 
@@ -157,3 +158,12 @@ def test_keep_or_drop_agrees_with_datatrove_stock_filters():
     disagreements = [t[:80] for t, a, b in zip(texts, ours, theirs) if a != b]
     assert len(disagreements) <= 1, disagreements
     assert 0 < sum(ours) < len(texts)  # both outcomes are exercised
+
+
+def test_keep_or_drop_agrees_with_datatrove_on_man_pages_manuals_and_fortunes():
+    texts = manual_corpus(200, seed=11)
+    ours = [verdict(t) is None for t in texts]
+    theirs = [datatrove_keeps(t) for t in texts]
+    disagreements = [t[:200] for t, a, b in zip(texts, ours, theirs) if a != b]
+    assert len(disagreements) <= 0.005 * len(texts), disagreements
+    assert 10 < sum(ours) < len(texts) - 10  # both outcomes, many times

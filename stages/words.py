@@ -1,0 +1,161 @@
+"""Words as datatrove's filters count them: spaCy's blank English tokenizer, without spaCy's documents.
+
+datatrove's Gopher, Gopher-repetition and FineWeb filters split text with ``spacy.blank("en")``.
+``EnglishWords`` applies the same rules (spaCy's prefix, suffix and infix patterns, its URL match and
+its special cases such as "don't" -> "do", "n't", in the order ``Tokenizer.explain`` documents)
+to each whitespace-separated chunk, and remembers every chunk it has split. Text repeats its chunks,
+so nearly every chunk is a dictionary look-up; spaCy's cost is building a ``Doc`` of ``Token``
+objects, which this never does. Paths (``/etc``, ``/``, ``passwd``), options (``--dev``, ``=``),
+e-mail addresses, a hyphen at a line break (``infor-``) and runs of underscores (one token per
+``_``) come out as datatrove sees them, so word ratios near a threshold agree.
+"""
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+
+MAX_CACHED = 500_000  # chunks remembered before the cache starts again (a few hundred MB at most)
+
+
+# An ASCII chunk without these characters has no infix (spaCy's infixes are hyphens, ellipses, icons and
+# '.', ',', ':', '<', '>', '=', '/', '+', '*', '^' between letters or digits).
+INFIX_CHARS = frozenset(".,-~+*^:<>=/")
+SUFFIX_HINTS = frozenset("0123456789'’")
+
+
+def plain(chunk: str) -> bool:
+    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
+
+
+class EnglishWords:
+    """``words(line)`` -> the line's tokens, as ``spacy.blank("en")`` gives them minus whitespace tokens."""
+
+    def __init__(self):
+        from spacy.lang.en import English  # the rules only; imported here: spaCy takes a second to import
+        from spacy.pipeline import Sentencizer
+
+        tokenizer = English().tokenizer
+        self.sentence_ends = frozenset(Sentencizer.default_punct_chars)
+        self.prefix = tokenizer.prefix_search
+        self.suffix = tokenizer.suffix_search
+        self.infixes = tokenizer.infix_finditer
+        self.url = tokenizer.url_match
+        self.whole = tokenizer.token_match or (lambda chunk: None)  # English has none; kept for fidelity
+        self.special = {orth: [next(iter(piece.values())) for piece in pieces] for orth, pieces in tokenizer.rules.items()}
+        # spaCy also applies a special case to a run of tokens the affix rules cut it into ("):" after "foo(").
+        self.spanning = {tuple(self.split(orth, {})): orth for orth in self.special if orth.strip() and self.has_affix(orth)}
+        self.longest = max(map(len, self.spanning))
+        self.first_tokens = {tokens[0] for tokens in self.spanning}
+        self.cache: dict[str, list[str]] = {}
+
+    def __call__(self, line: str) -> list[str]:
+        words: list[str] = []
+        cache = self.cache
+        for chunk in line.split():
+            split = cache.get(chunk)
+            if split is None:
+                if len(cache) >= MAX_CACHED:
+                    cache.clear()
+                split = cache[chunk] = self.merge_special(self.split(chunk, self.special))
+            words += split
+        return words
+
+    def sentences(self, words: list[str]) -> int:
+        """How many sentences spaCy's sentencizer (datatrove's C4 filter) finds in a line of these words: one, and
+        another at each word that follows a sentence end and is not itself punctuation."""
+        count, ended = 1, False
+        for word in words:
+            if word in self.sentence_ends:
+                ended = True
+            elif ended and not all(unicodedata.category(char).startswith("P") for char in word):
+                count, ended = count + 1, False
+        return count
+
+    def has_affix(self, text: str) -> bool:
+        """A non-empty prefix, suffix or infix (spaCy's ``find_prefix or find_suffix or find_infix``)."""
+        prefix, suffix = self.prefix(text), self.suffix(text)
+        return bool(prefix and prefix.end() or suffix and suffix.start() < len(text) or any(self.infixes(text)))
+
+    def merge_special(self, tokens: list[str]) -> list[str]:
+        """Runs of tokens that spell a special case, as spaCy's special-case matcher retokenizes them: the longest
+        first, then the leftmost, none overlapping one already taken."""
+        if len(tokens) < 2:  # a whole chunk that is a special case was split as one already
+            return tokens
+        found = [(j - i, i) for i in range(len(tokens)) if tokens[i] in self.first_tokens
+                 for j in range(i + 1, min(len(tokens), i + self.longest) + 1) if tuple(tokens[i:j]) in self.spanning]
+        if not found:
+            return tokens
+        taken: set[int] = set()
+        chosen = {}
+        for length, start in sorted(found, key=lambda span: (-span[0], span[1])):
+            if start not in taken and start + length - 1 not in taken:
+                chosen[start] = length
+            taken.update(range(start, start + length))
+        merged, i = [], 0
+        while i < len(tokens):
+            if i in chosen:
+                merged += self.special[self.spanning[tuple(tokens[i:i + chosen[i]])]]
+                i += chosen[i]
+            else:
+                merged.append(tokens[i])
+                i += 1
+        return merged
+
+    def split(self, chunk: str, special: dict[str, list[str]]) -> list[str]:
+        """spaCy's ``Tokenizer.explain`` for one chunk with no whitespace and these special cases: the token texts.
+        ASCII letters or digits alone match no affix, infix or URL pattern, so they skip the searches."""
+        prefix, suffix, whole = self.prefix, self.suffix, self.whole
+        if chunk in special:
+            return list(special[chunk])
+        tokens: list[str] = []
+        suffixes: list[str] = []
+        while chunk and not plain(chunk):
+            found_prefix = prefix(chunk)
+            found_suffix = None if found_prefix else self.find_suffix(chunk)
+            if not (found_prefix or found_suffix) or whole(chunk) or chunk in special:
+                break
+            if found_prefix:
+                if found_prefix.end() == 0:
+                    break
+                tokens.append(chunk[:found_prefix.end()])
+                chunk = chunk[found_prefix.end():]
+                if chunk in special:
+                    continue
+                found_suffix = self.find_suffix(chunk)
+            if found_suffix:
+                if found_suffix.start() == len(chunk):
+                    break
+                suffixes.append(chunk[found_suffix.start():])
+                chunk = chunk[:found_suffix.start()]
+        if not chunk:
+            pass
+        elif chunk in special:
+            tokens += special[chunk]
+        elif plain(chunk) or whole(chunk) or self.url(chunk) or chunk.isascii() and not INFIX_CHARS.intersection(chunk):
+            tokens.append(chunk)
+        else:
+            tokens += self.split_infixes(chunk)
+        return tokens + suffixes[::-1]
+
+    def find_suffix(self, chunk: str):
+        """``suffix_search``, skipped where no suffix can end: an ASCII digit, or an ASCII letter that ends no
+        "'s" and no unit after a number ("5km")."""
+        last = chunk[-1:]
+        if last.isascii() and (last.isdigit() or last.isalpha() and not SUFFIX_HINTS.intersection(chunk)):
+            return None
+        return self.suffix(chunk)
+
+    def split_infixes(self, chunk: str) -> list[str]:
+        tokens, offset = [], 0
+        for match in self.infixes(chunk):
+            if offset == 0 and match.start() == 0:
+                continue
+            tokens += [piece for piece in (chunk[offset:match.start()], chunk[match.start():match.end()]) if piece]
+            offset = match.end()
+        return tokens + ([chunk[offset:]] if chunk[offset:] else [])
+
+
+@cache
+def english_words() -> EnglishWords:
+    """The process's tokenizer, so that every filter shares its rules and what it remembers."""
+    return EnglishWords()
