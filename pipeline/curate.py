@@ -110,10 +110,11 @@ def check_sources(config: CritmixConfig) -> dict[str, str]:
     return checksums
 
 
-def preflight(config: CritmixConfig) -> dict:
+def preflight(config: CritmixConfig, run_path: Path) -> dict:
     """Everything a run needs, checked before any stage runs or anything is written; returns what the manifest
     records of it: the input checksums and, in words, the quality model that will score the run."""
     checks = {"inputs": check_sources(config)}
+    ingest_steps(config, RunDir(run_path))  # each step checks its settings (word lists, models) as it is built
     if config.curate.quality.enabled:
         from stages.quality import planned_model
 
@@ -312,7 +313,7 @@ def register(subparsers) -> None:
 def main(args) -> int:
     overrides = [f"curate.{k}={getattr(args, k)}" for k in ("workers", "tasks", "executor") if getattr(args, k)]
     config = load_args_config(args, extra_overrides=overrides, extra_sources=args.source)
-    checks = preflight(config)  # nothing is written before the config is known to be usable
+    checks = preflight(config, run_dir_for(args, config))  # nothing is written before the config is known to be usable
     with RunDir(run_dir_for(args, config)) as run:
         counts = curate(config, run, checks, force=args.force)
     if counts is not None:

@@ -91,6 +91,14 @@ def test_source_matching_no_file_stops_before_writing(tmp_path, in_repo, capsys)
     assert not run.exists()  # a config error writes nothing, not even the run directory
 
 
+def test_a_stage_setting_that_cannot_work_stops_before_writing(tmp_path, in_repo, capsys):
+    run = tmp_path / "r"
+    code = main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "curate.toxicity.enabled=true",
+                 "--set", f"curate.toxicity.word_list={tmp_path / 'absent.txt'}"])
+    assert code == 1 and "curate.toxicity.word_list" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_a_run_the_default_quality_model_cannot_score_stops_before_writing(tmp_path, in_repo, capsys):
     run = tmp_path / "r"
     code = main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "curate.quality.positives=[wikipedia]",
