@@ -13,12 +13,14 @@ import json
 from pathlib import Path
 
 from pipeline.cli_args import add_config_args, curated_run_dir
-from pipeline.report_blocks import RunData, figure, svg, table
+from pipeline.report_blocks import RunData, Share, Size, figure, svg, table
 from pipeline.report_plan import PLAN_SECTIONS
 from stages.files import atomic_write_text, finished_files
 
 # The default length bucket names, in the order the report lists them; the tiers are the run's own.
 LENGTHS = ["short", "medium", "long"]
+SAMPLE_CHARS = 300  # characters shown of each sample document
+TOP_REASONS, REMOVED_PER_REASON = 5, 2
 STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974"]  # no green: green is "kept"
 
 
@@ -27,8 +29,8 @@ STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3"
 
 def overview(run: RunData) -> str:
     stages = run.manifest.get("stages", {})
-    rows = [[name, entry.get("status"), entry.get("seconds", ""), entry.get("finished_at", "")]
-            for name, entry in sorted(stages.items(), key=lambda item: item[1].get("finished_at", ""))]
+    rows = [[name, stages[name].get("status"), stages[name].get("seconds"), stages[name].get("finished_at", "")]
+            for name in sorted(stages, key=pipeline_rank(run))]
     return (f"<h2>Run</h2><p><code>{html.escape(str(run.path))}</code>, config hash "
             f"<code>{html.escape(str(run.manifest.get('config_hash')))}</code></p>"
             + table(["stage", "status", "seconds", "finished"], rows, numeric_from=2))
@@ -39,21 +41,21 @@ def funnel(run: RunData) -> str | None:
     stages, rows = funnel_rows(run)
     if not rows:
         return None
-    header = ["source", "domain", "docs in", "MB in", *[f"removed: {s}" for s in stages], "kept", "MB kept", "kept share"]
-    totals = ["all", "", sum(r[2] for r in rows), sum(r[3] for r in rows)] + [
-        sum(r[4 + i] for r in rows) for i in range(len(stages) + 1)] + [sum(r[-2] for r in rows)]
-    totals.append(totals[-2] / max(1, totals[2]))
+    header = ["source", "domain", "docs in", "size in", *[f"removed: {s}" for s in stages], "kept", "size kept", "kept share"]
+    totals = ["all", "", sum(r[2] for r in rows), Size(sum(r[3] for r in rows))] + [
+        sum(r[4 + i] for r in rows) for i in range(len(stages) + 1)] + [Size(sum(r[-2] for r in rows))]
+    totals.append(Share(totals[-2] / max(1, totals[2])))
     return "<h2>Funnel</h2>" + svg(funnel_figure(stages, rows)) + table(header, rows + [totals], numeric_from=2)
 
 
 def funnel_rows(run: RunData) -> tuple[list[str], list[list]]:
-    """The stages that removed documents, and per (source, domain): docs and MB in, docs removed
-    per stage, docs and MB kept, kept share."""
+    """The stages that removed documents, in pipeline order, and per (source, domain): docs and bytes in, docs
+    removed per stage, docs and bytes kept, kept share."""
     kept = {(s, d): (n, b) for s, d, n, b in run.rows(
         "SELECT source, domain, count(*), sum(strlen(text)) FROM shards GROUP BY ALL")} if run.has("shards") else {}
     removed_rows = run.rows("SELECT source, domain, stage, count(*), sum(strlen(text)) FROM removed GROUP BY ALL") \
         if run.has("removed") else []
-    stages = sorted({r[2] for r in removed_rows}, key=stage_rank(run))
+    stages = sorted({r[2] for r in removed_rows}, key=pipeline_rank(run))
     removed = {(s, d, st): (n, b) for s, d, st, n, b in removed_rows}
     sources = sorted(set(kept) | {(s, d) for s, d, *_ in removed_rows}, key=lambda k: (k[1], k[0]))
     rows = []
@@ -62,8 +64,8 @@ def funnel_rows(run: RunData) -> tuple[list[str], list[list]]:
         kept_docs, kept_bytes = kept.get((source, domain), (0, 0))
         docs_in = kept_docs + sum(n for n, _ in per_stage)
         bytes_in = kept_bytes + sum(b or 0 for _, b in per_stage)
-        rows.append([source, domain, docs_in, bytes_in / 1e6, *[n for n, _ in per_stage], kept_docs, kept_bytes / 1e6,
-                     kept_docs / max(1, docs_in)])
+        rows.append([source, domain, docs_in, Size(bytes_in), *[n for n, _ in per_stage], kept_docs, Size(kept_bytes),
+                     Share(kept_docs / max(1, docs_in))])
     return stages, rows
 
 
@@ -83,21 +85,26 @@ def funnel_figure(stages: list[str], rows: list[list]):
     return fig
 
 
-def stage_rank(run: RunData):
-    """Stages in the order they finished; per-document steps (not in the manifest) come first."""
-    finished = {name: entry.get("finished_at", "") for name, entry in run.manifest.get("stages", {}).items()}
-    return lambda stage: (finished.get(stage, ""), stage)
+def pipeline_rank(run: RunData):
+    """Sort key: stage names in the order the pipeline runs them. Ingest's per-document steps (read, normalize,
+    ...) as its task stats list them, ingest itself, the global stages of the run's config, the shard writer."""
+    from pipeline.explain import stage_order
+
+    stats = run.json_file("logs/ingest/stats.json") or []
+    order = [step["name"].split(": ", 1)[-1] for step in stats] + ["ingest", *stage_order(run.path), "shards"]
+    return lambda stage: rank(stage, order)
 
 
 def removal_reasons(run: RunData) -> str | None:
     if not run.has("removed"):
         return None
-    rows = run.rows("SELECT stage, reason, count(*) AS n, sum(strlen(text)) / 1e6 FROM removed GROUP BY ALL ORDER BY n DESC")
+    rows = [[stage, reason, n, Size(size)] for stage, reason, n, size in
+            run.rows("SELECT stage, reason, count(*) AS n, sum(strlen(text)) FROM removed GROUP BY ALL ORDER BY n DESC, stage, reason")]
     fig, ax = figure(8, 0.3 * len(rows) + 1)
     ax.barh([f"{s}: {r}" for s, r, *_ in rows], [n for _, _, n, _ in rows], color="#c44e52")
     ax.invert_yaxis()
     ax.set_xlabel("documents removed")
-    return "<h2>Removal reasons</h2>" + svg(fig) + table(["stage", "reason", "docs", "MB"], rows, numeric_from=2)
+    return "<h2>Removal reasons</h2>" + svg(fig) + table(["stage", "reason", "docs", "size"], rows, numeric_from=2)
 
 
 def toxicity(run: RunData) -> str | None:
@@ -114,7 +121,7 @@ def toxicity(run: RunData) -> str | None:
             SELECT domain, false AS flagged FROM read_parquet({passed!r}) {removed})
         GROUP BY ALL ORDER BY domain""")
     return "<h2>Toxicity filter per domain</h2>" + table(
-        ["domain", "docs judged", "removed", "removed share"], [[d, n, r, r / max(1, n)] for d, n, r in rows])
+        ["domain", "docs judged", "removed", "removed share"], [[d, n, r, Share(r / max(1, n))] for d, n, r in rows])
 
 
 def quality_histograms(run: RunData) -> str | None:
@@ -137,7 +144,7 @@ def quality_histograms(run: RunData) -> str | None:
     for ax in list(axes.flat)[len(domains):]:
         ax.axis("off")
     fig.tight_layout()
-    rows = [[d, *[f"{e:.4f}" for e in edges.get(d, [])]] for d in domains]
+    rows = [[d, *edges.get(d, [])] for d in domains]
     return ("<h2>Quality scores per domain</h2><p>Dashed lines: the tier edges (per-domain quantiles).</p>"
             + svg(fig) + table(["domain", *[f"edge {i + 1}" for i in range(max((len(r) - 1 for r in rows), default=0))]], rows))
 
@@ -169,28 +176,55 @@ def rank(name: str | None, order: list[str]) -> tuple:
 def samples(run: RunData) -> str | None:
     if not run.has("buckets"):
         return None
-    rows = run.rows("SELECT domain, coalesce(quality_tier, 'unscored'), length_bucket, id, quality_score, left(text, 300) FROM sample(1)")
+    rows = run.rows(f"SELECT domain, coalesce(quality_tier, 'unscored'), length_bucket, id, quality_score, left(text, {SAMPLE_CHARS}) "
+                    "FROM sample(1)")
     tiers = run.tiers()
     body = "".join(
-        f"<div class='sample'><div class='tag'>{html.escape(f'{d} / {q} / {l}')} &middot; <code>{html.escape(i)}</code>"
-        f"{'' if s is None else f' &middot; score {s:.3f}'}</div><pre>{html.escape(t)}{'…' if len(t) == 300 else ''}</pre></div>"
+        sample_block(f"{d} / {q} / {l}", i, "" if s is None else f"score {s:.3f}", t)
         for d, q, l, i, s, t in sorted(rows, key=lambda r: (r[0], rank(r[1], tiers), rank(r[2], LENGTHS)))
     )
-    return "<h2>Sample documents per bucket</h2><p>One document per domain / tier / length (first 300 characters).</p>" + body
+    return (f"<h2>Sample documents per bucket</h2><p>One kept document per domain / tier / length (first {SAMPLE_CHARS} "
+            f"characters).</p>{body}{removed_samples(run)}")
+
+
+def removed_samples(run: RunData) -> str:
+    """A few documents of each of the most frequent removal reasons, the same ones every time (by a hash of the id)."""
+    if not run.has("removed"):
+        return ""
+    rows = run.rows(f"""
+        WITH top AS (SELECT stage, reason, count(*) AS n FROM removed GROUP BY ALL ORDER BY n DESC, stage, reason LIMIT {TOP_REASONS})
+        SELECT stage, reason, n, id, source, left(coalesce(text, ''), {SAMPLE_CHARS}) FROM removed JOIN top USING (stage, reason)
+        QUALIFY row_number() OVER (PARTITION BY stage, reason ORDER BY hash(id), id) <= {REMOVED_PER_REASON}
+        ORDER BY n DESC, stage, reason, hash(id), id""")
+    body = "".join(sample_block(f"{stage}: {reason}", i, f"{source} &middot; {n:,} removed for this reason", t)
+                   for stage, reason, n, i, source, t in rows)
+    return (f"<h3>Removed documents per top reason</h3><p>{REMOVED_PER_REASON} documents of each of the "
+            f"{TOP_REASONS} most frequent removal reasons (first {SAMPLE_CHARS} characters).</p>{body}")
+
+
+def sample_block(tag: str, doc_id: str, note: str, text: str) -> str:
+    """One document: its tag (bucket or removal reason), id, a note (already HTML) and the start of its text."""
+    note = f" &middot; {note}" if note else ""
+    return (f"<div class='sample'><div class='tag'>{html.escape(tag)} &middot; <code>{html.escape(doc_id)}</code>{note}</div>"
+            f"<pre>{html.escape(text)}{'…' if len(text) == SAMPLE_CHARS else ''}</pre></div>")
 
 
 def classifier(run: RunData) -> str | None:
     record = run.json_file("models/quality.json")
     if not record:
         return None
+    from stages.quality import EVALUATED_ON
+
+    scored_by = f"<p>Scored by {html.escape(run.manifest.get('quality_model') or record['model'])}.</p>"
     facts = [["origin", record["origin"]], ["model", record["model"]], ["sha256", record.get("sha256", "")[:16]]]
     if "metrics" not in record:
-        return "<h2>Quality classifier</h2>" + table(["", ""], facts, numeric_from=2)
+        return "<h2>Quality classifier</h2>" + scored_by + table(None, facts, numeric_from=2)
     import numpy as np
 
     metrics = record["metrics"]
     facts += [["positives", ", ".join(record["sources"]["positive"])], ["negatives", ", ".join(record["sources"]["negative"])],
-              ["examples (train / held out)", f"{record['examples']['train']:,} / {record['examples']['holdout']:,}"]]
+              ["examples (train / held out)", f"{record['examples']['train']:,} / {record['examples']['holdout']:,}"],
+              ["evaluated on", EVALUATED_ON[record["origin"]]]]
     labels, scores = np.array(record["holdout"]["label"], bool), np.array(record["holdout"]["score"])
     fig, (roc, hist) = figure(9, 3.2, 1, 2)
     thresholds = np.r_[np.inf, np.sort(np.unique(scores))[::-1]]
@@ -207,7 +241,7 @@ def classifier(run: RunData) -> str | None:
     fig.tight_layout()
     scores_table = table(["precision", "recall", "F1", "AUC", "threshold"],
                          [[metrics["precision"], metrics["recall"], metrics["f1"], metrics["auc"], metrics["threshold"]]], numeric_from=0)
-    return "<h2>Quality classifier</h2>" + table(["", ""], facts, numeric_from=2) + scores_table + svg(fig)
+    return "<h2>Quality classifier</h2>" + scored_by + table(None, facts, numeric_from=2) + scores_table + svg(fig)
 
 
 SECTIONS = [overview, funnel, removal_reasons, toxicity, quality_histograms, bucket_tokens, samples, classifier]

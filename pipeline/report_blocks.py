@@ -43,20 +43,36 @@ def svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
-def table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+def table(header: list[str] | None, rows: list[list], numeric_from: int = 1) -> str:
+    """An HTML table; ``header`` None for a list of facts (first column: what, second: its value)."""
+    head = "" if header is None else "<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr></thead>"
     body = "".join(
         "<tr>" + "".join(f"<td class='{'num' if i >= numeric_from else ''}'>{cell(v)}</td>" for i, v in enumerate(row)) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+class Share(float):
+    """A fraction, shown as a percentage."""
+
+
+class Size(int):
+    """A number of bytes, shown with the unit that suits it."""
 
 
 def cell(value) -> str:
+    """Every number of the report one way: counts with thousands separators, other numbers with three decimals,
+    shares as percentages, sizes in B, KB or MB."""
     if value is None:
         return "-"
+    if isinstance(value, Share):
+        return f"{value:.1%}"
+    if isinstance(value, Size):
+        scale, unit = next(((s, u) for s, u in ((1e6, "MB"), (1e3, "KB")) if value >= s), (None, "B"))
+        return f"{value:,} B" if scale is None else f"{value / scale:,.1f} {unit}"
     if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
+        return f"{value:,.3f}"
     if isinstance(value, int):
         return f"{value:,}"
     return html.escape(str(value))

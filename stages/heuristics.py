@@ -149,13 +149,26 @@ def duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
+class NgramIds:
+    """Ids of a document's word n-grams, equal for equal n-grams: a 64-bit polynomial hash of the word ids
+    (collisions are ~n²/2⁶⁴ per document), then ranked with ``np.unique``. Asked for growing n (as the
+    rules are), each n's hashes extend the previous n's instead of starting again."""
+
+    def __init__(self, word_ids: np.ndarray):
+        self.word_ids = word_ids.astype(np.uint64)
+        self.n, self.keys = 1, self.word_ids
+
+    def __call__(self, n: int) -> np.ndarray:
+        if n < self.n:
+            self.n, self.keys = 1, self.word_ids
+        while self.n < n:
+            self.keys = self.keys[:-1] * HASH_BASE + self.word_ids[self.n:]
+            self.n += 1
+        return np.unique(self.keys, return_inverse=True)[1].reshape(-1)
+
+
 def ngram_ids(word_ids: np.ndarray, n: int) -> np.ndarray:
-    """An id per word n-gram, equal for equal n-grams: a 64-bit polynomial hash of the word ids
-    (collisions are ~n²/2⁶⁴ per document), then ranked with ``np.unique``."""
-    keys = np.zeros(len(word_ids) - n + 1, dtype=np.uint64)
-    for offset in range(n):
-        keys = keys * HASH_BASE + word_ids[offset : offset + len(keys)].astype(np.uint64)
-    return np.unique(keys, return_inverse=True)[1].reshape(-1)
+    return NgramIds(word_ids)(n)
 
 
 def top_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
@@ -277,14 +290,13 @@ class HeuristicFilters(CurationFilter):
         vocabulary: dict[str, int] = {}
         word_ids = np.array([vocabulary.setdefault(w, len(vocabulary)) for w in doc.words], dtype=np.int64)
         lengths = np.array([len(w) for w in doc.words], dtype=np.int64)
+        ngram_ids = NgramIds(word_ids)
         for n, limit in sorted(config.top_n_grams.items()):
             if limit is not None and len(word_ids) >= n:
-                ids = ngram_ids(word_ids, n)
-                at_most(f"gopher_rep:top_{n}_gram", top_ngram_chars(ids, lengths, n) / n_chars, limit)
+                at_most(f"gopher_rep:top_{n}_gram", top_ngram_chars(ngram_ids(n), lengths, n) / n_chars, limit)
         for n, limit in sorted(config.dup_n_grams.items()):
             if limit is not None and len(word_ids) >= n:
-                ids = ngram_ids(word_ids, n)
-                at_most(f"gopher_rep:dup_{n}_gram", repeated_ngram_chars(ids, lengths, n) / n_chars, limit)
+                at_most(f"gopher_rep:dup_{n}_gram", repeated_ngram_chars(ngram_ids(n), lengths, n) / n_chars, limit)
 
     def c4_quality(self, doc: Analysis, config: C4QualityConfig) -> tuple[list[str], int]:
         """C4's kept lines and their word count; raises on a rule that drops the whole page."""
