@@ -29,11 +29,11 @@ STAGE_COLORS = ["#4c72b0", "#dd8452", "#c44e52", "#8172b3", "#937860", "#da8bc3"
 
 def overview(run: RunData) -> str:
     stages = run.manifest.get("stages", {})
-    rows = [[name, stages[name].get("status"), stages[name].get("seconds"), stages[name].get("finished_at", "")]
+    rows = [[name, stages[name].get("status"), stages[name].get("finished_at", ""), stages[name].get("seconds")]
             for name in sorted(stages, key=pipeline_rank(run))]
     return (f"<h2>Run</h2><p><code>{html.escape(str(run.path))}</code>, config hash "
             f"<code>{html.escape(str(run.manifest.get('config_hash')))}</code></p>"
-            + table(["stage", "status", "seconds", "finished"], rows, numeric_from=2))
+            + table(["stage", "status", "finished", "seconds"], rows, numeric_from=3))
 
 
 def funnel(run: RunData) -> str | None:
@@ -152,9 +152,10 @@ def quality_histograms(run: RunData) -> str | None:
 def bucket_tokens(run: RunData) -> str | None:
     if not run.has("buckets"):
         return None
-    rows = run.rows("SELECT domain, quality_tier, length_bucket, docs, tokens FROM buckets")
     tiers = run.tiers()
-    groups = sorted({(d, q) for d, q, *_ in rows}, key=lambda k: (k[0], rank(k[1], tiers)))
+    rows = sorted(run.rows("SELECT domain, quality_tier, length_bucket, docs, tokens FROM buckets"),
+                  key=lambda r: (r[0], rank(r[1], tiers), rank(r[2], LENGTHS)))
+    groups = list(dict.fromkeys((d, q) for d, q, *_ in rows))
     lengths = list(dict.fromkeys(l for _, _, l, _, _ in sorted(rows, key=lambda r: rank(r[2], LENGTHS))))
     fig, ax = figure(9, 0.32 * len(groups) + 1.2)
     left = [0] * len(groups)
@@ -164,7 +165,7 @@ def bucket_tokens(run: RunData) -> str | None:
         left = [a + b for a, b in zip(left, values)]
     ax.invert_yaxis()
     ax.set_xlabel("estimated tokens")
-    ax.legend(title="length", frameon=False)
+    ax.legend(title="length", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return "<h2>Tokens per bucket</h2>" + svg(fig) + table(["domain", "tier", "length", "docs", "tokens"], rows, numeric_from=3)
 
 
@@ -198,8 +199,8 @@ def removed_samples(run: RunData) -> str:
         ORDER BY n DESC, stage, reason, hash(id), id""")
     body = "".join(sample_block(f"{stage}: {reason}", i, f"{source} &middot; {n:,} removed for this reason", t)
                    for stage, reason, n, i, source, t in rows)
-    return (f"<h3>Removed documents per top reason</h3><p>{REMOVED_PER_REASON} documents of each of the "
-            f"{TOP_REASONS} most frequent removal reasons (first {SAMPLE_CHARS} characters).</p>{body}")
+    return (f"<h3>Removed documents per top reason</h3><p>Up to {REMOVED_PER_REASON} documents of each of the (at most "
+            f"{TOP_REASONS}) most frequent removal reasons (first {SAMPLE_CHARS} characters).</p>{body}")
 
 
 def sample_block(tag: str, doc_id: str, note: str, text: str) -> str:
@@ -250,7 +251,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { text-align: right; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { text-align: right; white-space: nowrap; }
 th { background: #f3f3f3; } svg { max-width: 100%; height: auto; }
 .sample { margin: 0.6em 0; } .tag { font-size: 12px; color: #555; }
 pre { white-space: pre-wrap; background: #f7f7f7; padding: 6px; margin: 2px 0; font-size: 12px; }

@@ -229,7 +229,7 @@ def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
             raise ConfigError(f"the quality model trains on {positives} against low-quality text, and there is none: set "
                               "curate.quality.negatives to low-quality sources of this run or curate.quality.negative_paths "
                               "to JSONL files, or run `critmix corpus --only spam` for the SpamAssassin e-mails")
-        return (f"trained for this run on {', '.join(positives)} (positive) against {negatives} (negative), "
+        return (f"a model trained for this run on {', '.join(positives)} (positive) against {negatives} (negative), "
                 "evaluated on held-out documents of those sets")
     demo = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]
     missing = [s for s, pattern in zip(config.positives, demo) if not glob.glob(pattern)]

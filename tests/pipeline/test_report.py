@@ -67,3 +67,40 @@ def test_tiers_are_listed_in_the_configured_order_not_alphabetically(tmp_path):
     (tmp_path / "work/buckets/edges.json").write_text(json.dumps({"tiers": ["poor", "fair", "best"], "edges": {}}))
     tiers = RunData(tmp_path, {}, None).tiers()
     assert sorted(["best", "unscored", "poor", "fair"], key=lambda tier: rank(tier, tiers)) == ["poor", "fair", "best", "unscored"]
+
+
+def cells(part: str) -> list[str]:
+    return re.findall(r"<td class='num'>([^<]*)</td>", part)
+
+
+def test_stages_and_funnel_are_in_pipeline_order(run):
+    page = (run / "report.html").read_text()
+    stages = re.findall(r"<tr><td class=''>(\w+)</td><td class=''>done</td>", section(page, "Run"))
+    assert stages == ["ingest", "exact_dedup", "minhash", "quality", "buckets", "shards"]
+    funnel = section(page, "Funnel")
+    removed_columns = re.findall(r"<th>removed: (\w+)</th>", funnel)
+    assert removed_columns == ["read", "normalize", "toxicity", "exact_dedup"]
+    legend = [label for label in re.findall(r"<!-- (\w+) -->", funnel) if label in ["kept", *removed_columns]]
+    assert legend[-len(removed_columns) - 1:] == ["kept", *removed_columns]  # the legend's entries, in drawing order
+
+
+def test_numbers_are_formatted_one_way_and_tables_have_real_headers(run):
+    page = (run / "report.html").read_text()
+    formats = [r"-?[\d,]+", r"-?[\d,]+\.\d{3}", r"\d+\.\d%", r"[\d,]+(\.\d)? (B|KB|MB)", r"-"]
+    odd = [c for c in cells(page) if not any(re.fullmatch(f, c) for f in formats)]
+    assert not odd, odd[:10]
+    assert "<th></th>" not in page and "0.0000" not in page
+
+
+def test_removed_documents_of_the_top_reasons_are_shown_beside_the_kept_samples(run):
+    samples = section((run / "report.html").read_text(), "Sample documents per bucket")
+    reasons = duckdb.sql(f"SELECT stage || ': ' || reason FROM read_parquet('{run}/removed/**/*.parquet', hive_partitioning = true) "
+                         "GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 5").fetchall()
+    for (reason,) in reasons:
+        assert f"<div class='tag'>{reason} &middot;" in samples
+
+
+def test_the_report_says_which_model_scored_the_run_and_what_it_was_evaluated_on(run):
+    classifier = section((run / "report.html").read_text(), "Quality classifier")
+    assert "Scored by a model trained for this run on stories (positive)" in classifier
+    assert "held-out documents of this run&#x27;s positive and negative sets" in classifier

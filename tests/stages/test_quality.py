@@ -106,7 +106,7 @@ def test_the_planned_model_is_checked_before_any_stage_runs(tmp_path):
     spam.mkdir()
     (spam / "a.jsonl").write_text('{"text": "buy now"}\n')
     config = QualityConfig(positives=["docs"], negative_paths=[str(spam / "*.jsonl")], demo_corpus=str(tmp_path / "demo"))
-    assert planned_model(config, ["docs", "blog"]).startswith("trained for this run on docs (positive)")
+    assert planned_model(config, ["docs", "blog"]).startswith("a model trained for this run on docs (positive)")
     with pytest.raises(ConfigError, match=r"negatives: \['forum'\] are not sources of this run"):
         planned_model(replace(config, negatives=["forum"]), ["docs"])
     with pytest.raises(ConfigError, match="critmix corpus --only spam"):
