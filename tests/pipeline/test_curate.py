@@ -95,7 +95,7 @@ def test_a_stage_setting_that_cannot_work_stops_before_writing(tmp_path, in_repo
     run = tmp_path / "r"
     code = main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "curate.toxicity.enabled=true",
                  "--set", f"curate.toxicity.word_list={tmp_path / 'absent.txt'}"])
-    assert code == 1 and "curate.toxicity.word_list" in capsys.readouterr().err
+    assert code == 2 and "curate.toxicity.word_list" in capsys.readouterr().err
     assert not run.exists()
 
 
