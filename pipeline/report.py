@@ -207,7 +207,7 @@ def sample_block(tag: str, doc_id: str, note: str, text: str) -> str:
     """One document: its tag (bucket or removal reason), id, a note (already HTML) and the start of its text."""
     note = f" &middot; {note}" if note else ""
     return (f"<div class='sample'><div class='tag'>{html.escape(tag)} &middot; <code>{html.escape(doc_id)}</code>{note}</div>"
-            f"<pre>{html.escape(text)}{'…' if len(text) == SAMPLE_CHARS else ''}</pre></div>")
+            f"<pre>{html.escape(text) or '(no text)'}{'…' if len(text) == SAMPLE_CHARS else ''}</pre></div>")
 
 
 def classifier(run: RunData) -> str | None:

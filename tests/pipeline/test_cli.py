@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("scipy", "torch", "transformers", "matplotlib", "duckdb", "fasttext")
+HEAVY = ("scipy", "torch", "transformers", "matplotlib", "duckdb", "fasttext", "spacy")
 
 
 def test_building_the_parser_imports_no_heavy_library():
