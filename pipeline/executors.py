@@ -14,7 +14,7 @@ from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, Slurm
 from loguru import logger
 
 from pipeline.config import CurateConfig
-from pipeline.lifeline import start_forkserver
+from pipeline.lifeline import start_forkserver, tie_forked_children
 
 
 class QuietTasks:
@@ -43,7 +43,9 @@ def quiet_console() -> None:
 def make_executor(curate: CurateConfig, pipeline: list, logging_dir: Path, tasks: int):
     quiet_console()
     if curate.executor == "local":
-        start_forkserver()  # here, in the main thread: it dies with this process, not with the executor's thread
+        tie_forked_children()  # datatrove's manager process
+        if curate.workers > 1:  # a pool: its forkserver starts here, in the main thread, so it dies with this process
+            start_forkserver()
         return QuietLocalExecutor(
             pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method="forkserver"
         )

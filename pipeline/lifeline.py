@@ -3,10 +3,10 @@
 datatrove's local executor forks a manager from ``critmix curate`` and pool workers from a
 multiprocess forkserver. After a ``kill -9`` of ``critmix curate`` nothing tells them: a worker
 holds the forkserver's "alive" pipe open, and all of them hold the resource tracker's pipe, so all
-of them wait forever. ``start_forkserver`` asks the kernel (``PR_SET_PDEATHSIG``) to SIGKILL every
-process this one forks from then on, and the forkserver, when this process dies; the forkserver
-imports this module as its preload and does the same for its workers. The resource tracker then
-reads end-of-file and exits.
+of them wait forever. ``tie_forked_children`` asks the kernel (``PR_SET_PDEATHSIG``) to SIGKILL every
+process this one forks from then on (the manager) when this process dies; ``start_forkserver`` does
+the same for the forkserver, which imports this module as its preload and ties its workers to
+itself. The resource tracker then reads end-of-file and exits.
 """
 from __future__ import annotations
 
