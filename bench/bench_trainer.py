@@ -40,8 +40,9 @@ def random_tokens_dir(root: Path, vocab: int, n_tokens: int) -> np.ndarray:
     flat = rng.integers(1, vocab, n_tokens)
     docs = [np.append(chunk, 0) for chunk in np.array_split(flat, max(n_tokens // 2000, 1))]
     header = {"tokenizer": "random", "source": "random", "val_fraction": 0.0}
-    write_shard(bucket_stem(root, "general", "high/long"), docs, dtype_for(vocab), dict(header, bucket="high/long"))
-    write_shard(val_stem(root, "general"), docs[:4], dtype_for(vocab), dict(header, bucket="val"))
+    fields = [{"source": "random", "domain": "general"}] * len(docs)
+    write_shard(bucket_stem(root, "general", "high/long"), docs, dtype_for(vocab), dict(header, bucket="high/long"), fields)
+    write_shard(val_stem(root, "general"), docs[:4], dtype_for(vocab), dict(header, bucket="val"), fields[:4])
     return np.concatenate(docs)
 
 

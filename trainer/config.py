@@ -152,6 +152,7 @@ class DataConfig:
     val_fraction: float = 0.05  # documents held out per domain, chosen by a hash of their id
     max_epochs: float = 4.0  # repetition guard: a bucket is never drawn more often than this
     tokenize_workers: int = 2
+    min_piece: int = 32  # shortest piece tokenize cuts documents into, rounded down to a power of 2 (sequence.mode: decomposed)
 
 
 @dataclasses.dataclass

@@ -1,14 +1,16 @@
 """The mixture-aware loader: a deterministic sample index per curriculum phase.
 
-A sample is a window of ``seq_len + 1`` tokens at a multiple of ``seq_len`` in a bucket's flat
-token file (documents are separated by EOS). For each phase, ``build_index`` decides how many
-samples each bucket gives (domain share x bucket weight, capped by the repetition guard), then
-interleaves them by always drawing next the bucket furthest behind its target, as Megatron's
-blended datasets do. Within a bucket, epoch ``e`` visits the windows in a permutation seeded by
-(seed, phase, bucket, e). The index is fingerprinted and cached under ``<out>/cache/``.
+A sample is a sequence of ``length`` predictions: ``length + 1`` tokens from ``start`` in a bucket's
+flat token file (documents are separated by EOS). In ``sequence.mode: concat`` every sample is a
+window of ``seq_len`` at a multiple of ``seq_len``, ``global_batch`` of them per step. For each
+phase, ``build_index`` decides how many samples each bucket gives (domain share x bucket weight,
+capped by the repetition guard), then interleaves them by always drawing next the bucket furthest
+behind its target, as Megatron's blended datasets do. Within a bucket, epoch ``e`` visits the
+windows in a permutation seeded by (seed, phase, bucket, e). ``mode: decomposed`` draws pieces of
+one document instead (trainer/pieces.py). The index is fingerprinted and cached under ``<out>/cache/``.
 
-``PhaseLoader(index, buckets, seq_len).batch(start, count)`` returns samples ``[start, start+count)``
-of the index, so resuming needs only the cursor (samples consumed so far in the phase).
+``PhaseLoader(index, buckets).micro_batch(step, part, parts)`` returns the ``part``-th of ``parts``
+equal slices of a step's samples as (inputs, targets), so resuming needs only the phase's step.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.config import ConfigError
+from trainer.config import ConfigError, to_mapping
 from trainer.curriculum import Phase
 from trainer.tokens import TokenShard, atomic_write, bucket_stem, val_stem
 
@@ -62,37 +64,60 @@ def phase_buckets(tokens_dir: Path, phase: Phase) -> list[Bucket]:
     return buckets
 
 
-def quotas(buckets: list[Bucket], n_samples: int, seq_len: int, max_epochs: float) -> np.ndarray:
-    """Samples per bucket: the planned shares, with any bucket over ``max_epochs`` capped and its
-    excess given to the others in proportion to their weights."""
-    weights = np.array([b.weight for b in buckets], dtype=np.float64)
-    caps = np.array([math.floor(max_epochs * b.windows(seq_len)) for b in buckets], dtype=np.int64)
-    capped = np.zeros(len(buckets), dtype=bool)
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+    """How a phase's tokens become steps: ``global_batch`` windows of ``seq_len`` per step (the step's tokens)."""
+    seq_len: int
+    global_batch: int
+    seed: int
+    max_epochs: float
+
+    @property
+    def step_tokens(self) -> int:
+        return self.seq_len * self.global_batch
+
+
+@dataclasses.dataclass
+class SampleIndex:
+    rows: np.ndarray  # (n, 3) int64: bucket id, start token, length (predictions)
+    step_starts: np.ndarray  # (steps + 1,) int64: step s is rows[step_starts[s]:step_starts[s + 1]]
+
+    def __len__(self) -> int:
+        return len(self.step_starts) - 1
+
+
+def apportion(weights: np.ndarray, total: int, caps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer counts summing to ``total`` (or to the caps' sum) in proportion to ``weights``, none over
+    its cap: a capped entry's excess goes to the others in proportion to their weights. Returns (counts, capped)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    capped = np.zeros(len(weights), dtype=bool)
     while True:
         free = ~capped & (weights > 0)
-        remaining = n_samples - caps[capped].sum()
         want = np.where(capped, caps, 0).astype(np.float64)
         if free.any():
-            want[free] = remaining * weights[free] / weights[free].sum()
+            want[free] = (total - caps[capped].sum()) * weights[free] / weights[free].sum()
         over = free & (want > caps)
         if not over.any():
             break
         capped |= over
-    for i in np.flatnonzero(capped):
-        b, w = buckets[i], weights[i]
-        warnings.warn(f"bucket {b.domain}:{b.key} would be repeated more than max_epochs={max_epochs} times; "
-                          f"capped at {caps[i]} samples (planned share {w:.3f}). Add data, lower "
-                          "the phase's tokens, or raise train.data.max_epochs", stacklevel=2)
     counts = np.floor(want).astype(np.int64)
-    short = n_samples - counts.sum()
-    if free.any() and short > 0:  # rounding remainder: to the buckets with the largest fractional part
+    short = total - counts.sum()
+    if free.any() and short > 0:  # rounding remainder: to the entries with the largest fractional part
         order = np.argsort(-(want - counts) * free, kind="stable")[:short]
         counts[order] += 1
-    return np.minimum(counts, caps)
+    return np.minimum(counts, caps), capped
+
+
+def warn_capped(buckets: list[Bucket], capped: np.ndarray, caps: np.ndarray, max_epochs: float, what: str) -> None:
+    for i in np.flatnonzero(capped):
+        b = buckets[i]
+        warnings.warn(f"bucket {b.domain}:{b.key} would be repeated more than max_epochs={max_epochs} times; "
+                      f"capped at {caps[i]} {what} (planned share {b.weight:.3f}). Add data, lower "
+                      "the phase's tokens, or raise train.data.max_epochs", stacklevel=3)
 
 
 def blend(counts: np.ndarray) -> np.ndarray:
-    """Bucket id per sample: each step draws the bucket furthest behind its target share."""
+    """Entry id per draw: each draw takes the entry furthest behind its target share."""
     n = int(counts.sum())
     share = counts / max(n, 1)
     drawn = np.zeros(len(counts), dtype=np.int64)
@@ -104,65 +129,108 @@ def blend(counts: np.ndarray) -> np.ndarray:
     return order
 
 
-def _window_order(seed: int, phase: str, bucket: Bucket, epoch: int, windows: int) -> np.ndarray:
-    key = [seed, zlib.crc32(phase.encode()), zlib.crc32(f"{bucket.domain}:{bucket.key}".encode()), epoch]
-    return np.random.default_rng(key).permutation(windows)
+def draws(seed: int, phase: str, bucket: Bucket, kind: str, count: int, per_epoch: int) -> np.ndarray:
+    """``count`` item numbers out of ``per_epoch``: epoch e visits them all in a permutation seeded by
+    (seed, phase, bucket, kind, e), so no item repeats before every item was drawn."""
+    epochs = math.ceil(count / per_epoch) if count else 0
+    key = [seed, zlib.crc32(phase.encode()), zlib.crc32(f"{bucket.domain}:{bucket.key}".encode()), zlib.crc32(kind.encode())]
+    orders = [np.random.default_rng(key + [e]).permutation(per_epoch) for e in range(epochs)]
+    return np.concatenate(orders)[:count] if orders else np.zeros(0, np.int64)
 
 
-def fingerprint(phase: Phase, buckets: list[Bucket], n_samples: int, seq_len: int, seed: int, max_epochs: float) -> str:
-    spec = {"phase": phase.name, "n": n_samples, "seq_len": seq_len, "seed": seed, "max_epochs": max_epochs,
+def concat_index(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampling) -> SampleIndex:
+    seq_len = sampling.seq_len
+    caps = np.array([math.floor(sampling.max_epochs * b.windows(seq_len)) for b in buckets], dtype=np.int64)
+    counts, capped = apportion([b.weight for b in buckets], steps * sampling.global_batch, caps)
+    warn_capped(buckets, capped, caps, sampling.max_epochs, "windows")
+    order = blend(counts)
+    starts = np.empty(len(order), dtype=np.int64)
+    for b, bucket in enumerate(buckets):
+        positions = np.flatnonzero(order == b)
+        starts[positions] = draws(sampling.seed, phase.name, bucket, "windows", len(positions),
+                                  bucket.windows(seq_len)) * seq_len
+    rows = np.stack([order, starts, np.full(len(order), seq_len)], axis=1)
+    # Capped buckets can leave the phase short of whole steps; the last partial step is dropped.
+    return SampleIndex(rows, np.arange(len(rows) // sampling.global_batch + 1) * sampling.global_batch)
+
+
+def fingerprint(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampling) -> str:
+    spec = {"phase": phase.name, "steps": steps, "sampling": dataclasses.asdict(sampling),
+            "sequence": to_mapping(phase.sequence), "format": 2,
             "buckets": [[b.domain, b.key, b.weight, b.shard.header["tokens"], b.shard.header["tokenizer"],
                          b.shard.header["source"]] for b in buckets]}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def build_index(phase: Phase, buckets: list[Bucket], n_samples: int, seq_len: int, seed: int,
-                max_epochs: float, cache_dir: Path | None = None) -> np.ndarray:
-    """(n, 2) int64 array of (bucket id, window); cached by fingerprint when ``cache_dir`` is given."""
-    cache = cache_dir / f"index-{phase.name}-{fingerprint(phase, buckets, n_samples, seq_len, seed, max_epochs)}.npy" \
-        if cache_dir else None
+def build_index(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampling,
+                cache_dir: Path | None = None) -> SampleIndex:
+    """The phase's samples in training order; cached by fingerprint when ``cache_dir`` is given."""
+    from trainer.pieces import decomposed_index
+
+    cache = cache_dir / f"index-{phase.name}-{fingerprint(phase, buckets, steps, sampling)}.npz" if cache_dir else None
     if cache and cache.is_file():
-        return np.load(cache)
-    order = blend(quotas(buckets, n_samples, seq_len, max_epochs))
-    windows = np.empty(len(order), dtype=np.int64)
-    for b, bucket in enumerate(buckets):
-        positions = np.flatnonzero(order == b)
-        per_epoch = bucket.windows(seq_len)
-        epochs = math.ceil(len(positions) / per_epoch) if len(positions) else 0
-        draws = np.concatenate([_window_order(seed, phase.name, bucket, e, per_epoch) for e in range(epochs)]) \
-            if epochs else np.zeros(0, np.int64)
-        windows[positions] = draws[: len(positions)]
-    index = np.stack([order, windows], axis=1)
+        with np.load(cache) as saved:
+            return SampleIndex(saved["rows"], saved["step_starts"])
+    build = decomposed_index if phase.sequence.mode == "decomposed" else concat_index
+    index = build(phase, buckets, steps, sampling)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
-        np.save(buffer, index)
+        np.savez(buffer, rows=index.rows, step_starts=index.step_starts)
         atomic_write(cache, buffer.getvalue())
     return index
 
 
-def realized_shares(index: np.ndarray, buckets: list[Bucket]) -> dict[str, float]:
-    counts = np.bincount(index[:, 0], minlength=len(buckets))
+def realized_shares(rows: np.ndarray, buckets: list[Bucket]) -> dict[str, float]:
+    """Share of the tokens of ``rows`` per domain."""
+    tokens = np.bincount(rows[:, 0], weights=rows[:, 2], minlength=len(buckets))
     shares: dict[str, float] = {}
-    for bucket, count in zip(buckets, counts):
-        shares[bucket.domain] = shares.get(bucket.domain, 0.0) + count / max(len(index), 1)
+    for bucket, count in zip(buckets, tokens):
+        shares[bucket.domain] = shares.get(bucket.domain, 0.0) + float(count / max(tokens.sum(), 1))
     return shares
 
 
+def realized_lengths(rows: np.ndarray) -> dict[int, float]:
+    """Share of the tokens of ``rows`` per sequence length."""
+    lengths, inverse = np.unique(rows[:, 2], return_inverse=True)
+    tokens = np.bincount(inverse, weights=rows[:, 2])
+    return {int(n): float(t / tokens.sum()) for n, t in zip(lengths, tokens)}
+
+
+IGNORE = -100  # cross-entropy's ignore_index: targets that carry no loss (metadata prefixes)
+
+
+def split(tokens: np.ndarray, is_prefix: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, targets) of a batch of ``length + 1`` tokens; targets inside a prefix carry no loss."""
+    tokens = torch.from_numpy(tokens.astype(np.int64))
+    targets = tokens[:, 1:].clone()
+    if is_prefix is not None:
+        targets[torch.from_numpy(is_prefix[:, 1:])] = IGNORE
+    return tokens[:, :-1], targets
+
+
 class PhaseLoader:
-    def __init__(self, index: np.ndarray, buckets: list[Bucket], seq_len: int):
-        self.index, self.buckets, self.seq_len = index, buckets, seq_len
+    """The steps of a phase's index; steps before ``prefix_steps`` carry the ``prefixer``'s metadata."""
+
+    def __init__(self, index: SampleIndex, buckets: list[Bucket], prefixer=None, prefix_steps: int = 0):
+        self.index, self.buckets, self.prefixer, self.prefix_steps = index, buckets, prefixer, prefix_steps
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def batch(self, start: int, count: int) -> torch.Tensor:
-        rows = self.index[start:start + count]
-        out = np.empty((len(rows), self.seq_len + 1), dtype=np.int64)
-        for i, (b, w) in enumerate(rows):
-            at = w * self.seq_len
-            out[i] = self.buckets[b].shard.tokens[at:at + self.seq_len + 1]
-        return torch.from_numpy(out)
+    def micro_batch(self, step: int, part: int, parts: int) -> tuple[torch.Tensor, torch.Tensor]:
+        first, end = self.index.step_starts[step], self.index.step_starts[step + 1]
+        size = (end - first) // parts
+        rows = self.index.rows[first + part * size:first + (part + 1) * size]
+        length = int(rows[0, 2])
+        tokens = np.empty((len(rows), length + 1), dtype=np.int64)
+        is_prefix = np.zeros(tokens.shape, dtype=bool) if step < self.prefix_steps else None
+        for i, (b, start, _) in enumerate(rows):
+            if is_prefix is None:
+                tokens[i] = self.buckets[b].shard.tokens[start:start + length + 1]
+            else:
+                tokens[i], is_prefix[i] = self.prefixer.sequence(self.buckets[b].shard, start, length)
+        return split(tokens, is_prefix)
 
 
 def validation_batches(tokens_dir: Path, domains: list[str], seq_len: int, sequences: int) -> dict[str, torch.Tensor]:

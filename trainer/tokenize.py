@@ -13,6 +13,7 @@ Validation documents are chosen by a hash of their id, so the split is stable ac
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +22,8 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from trainer.config import ConfigError, TrainConfig
-from trainer.tokens import atomic_write, bucket_stem, dtype_for, read_header, remove_leftovers, val_stem, write_shard
+from trainer.tokens import (atomic_write, bucket_stem, dtype_for, piece_lengths, read_header, remove_leftovers,
+                           val_stem, write_shard)
 
 EOS = "<|endoftext|>"
 
@@ -97,33 +99,50 @@ def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[np.ndarray]:
     return [np.array(e.ids + [eos], dtype=np.int64) for e in tokenizer.encode_batch(texts)]
 
 
+def metadata_fields(domain: str, source: str, meta: str) -> dict:
+    """What a metadata template may name (trainer.curriculum.METADATA_FIELDS): title and URL when the source has one."""
+    extra = json.loads(meta or "{}")
+    fields = {"source": source, "domain": domain}
+    fields.update({key: str(extra[key]) for key in ("title", "url") if extra.get(key)})
+    return fields
+
+
+def _settings(config: TrainConfig, tok_hash: str) -> dict:
+    """What the token shards depend on besides the Parquet files: a change re-tokenizes the domain."""
+    return {"tokenizer": tok_hash, "val_fraction": config.data.val_fraction,
+            "piece_lengths": piece_lengths(config.model.seq_len, config.data.min_piece)}
+
+
 def _tokenize_domain(domain: str, groups: dict, tokenizer: Tokenizer, tokens_dir: Path,
                      config: TrainConfig, tok_hash: str) -> list[dict]:
-    common = {"tokenizer": tok_hash, "source": source_hash(domain_files(groups, domain)),
-              "val_fraction": config.data.val_fraction}
+    common = dict(_settings(config, tok_hash), source=source_hash(domain_files(groups, domain)), domain=domain)
     dtype = dtype_for(tokenizer.get_vocab_size())
-    train: dict[str, list[str]] = {}
-    val: list[str] = []
+    train: dict[str, list[tuple[str, dict]]] = {}
+    val: list[tuple[str, dict]] = []
     for (d, quality), fs in sorted(groups.items()):
         if d != domain:
             continue
-        for doc_id, text, length in read_rows(fs, ["id", "text", "length_bucket"]):
+        for doc_id, text, length, source, meta in read_rows(fs, ["id", "text", "length_bucket", "source", "meta"]):
+            document = (text, metadata_fields(domain, source, meta))
             if is_validation(doc_id, config.data.val_fraction):
-                val.append(text)
+                val.append(document)
             else:
-                train.setdefault(f"{quality}/{length}", []).append(text)
-    headers = [write_shard(bucket_stem(tokens_dir, domain, key), _encode(tokenizer, texts), dtype,
-                           dict(common, domain=domain, bucket=key))
-               for key, texts in sorted(train.items())]
-    headers.append(write_shard(val_stem(tokens_dir, domain), _encode(tokenizer, val), dtype,
-                               dict(common, domain=domain, bucket="val")))
+                train.setdefault(f"{quality}/{length}", []).append(document)
+
+    def write(stem: Path, documents: list[tuple[str, dict]], bucket: str, lengths: list[int]) -> dict:
+        return write_shard(stem, _encode(tokenizer, [text for text, _ in documents]), dtype,
+                           dict(common, bucket=bucket), [fields for _, fields in documents], lengths)
+
+    headers = [write(bucket_stem(tokens_dir, domain, key), documents, key, common["piece_lengths"])
+               for key, documents in sorted(train.items())]
+    headers.append(write(val_stem(tokens_dir, domain), val, "val", []))
     return headers
 
 
 def _up_to_date(domain: str, files: list[Path], tokens_dir: Path, tok_hash: str, config: TrainConfig) -> dict | None:
     header = read_header(val_stem(tokens_dir, domain))
-    if header and header["tokenizer"] == tok_hash and header["source"] == source_hash(files) \
-            and header["val_fraction"] == config.data.val_fraction:
+    expected = dict(_settings(config, tok_hash), source=source_hash(files))
+    if header and all(header.get(key) == value for key, value in expected.items()):
         return header
     return None
 
