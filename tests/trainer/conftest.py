@@ -38,7 +38,7 @@ def write_shards(root, seed: int = 0):
 def tiny_config(**overrides) -> TrainConfig:
     base = {"seed": 0, "threads": 1, "log_every_steps": 1, "model": {"preset": "tiny", "hidden": 64, "seq_len": 32},
             "tokenizer": {"vocab_size": 300}, "optim": {"micro_batch": 4},
-            "eval": {"val_sequences": 4, "at_tokens": [0]}, "data": {"val_fraction": 0.1}}
+            "eval": {"val_sequences": 4, "at_tokens": [0]}, "data": {"val_fraction": 0.1, "min_piece": 8}}
     for key, value in overrides.items():
         base.setdefault(key, {}).update(value) if isinstance(value, dict) else base.__setitem__(key, value)
     return from_mapping(TrainConfig, base)

@@ -28,7 +28,7 @@ from tests.trainer.test_tokenize import _digest
 # The train: section of tiny_config() as a recipe, so the CLI runs exactly what the in-process runs do.
 RECIPE = ("train: {seed: 0, threads: 1, log_every_steps: 1, model: {preset: tiny, hidden: 64, seq_len: 32}, "
           "tokenizer: {vocab_size: 300}, optim: {micro_batch: 4}, eval: {val_sequences: 4, at_tokens: [0]}, "
-          "data: {val_fraction: 0.1}, checkpoint: {every_tokens: 256, keep: 2}}\n")
+          "data: {val_fraction: 0.1, min_piece: 8}, checkpoint: {every_tokens: 256, keep: 2}}\n")
 
 
 class Renames:

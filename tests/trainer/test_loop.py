@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from trainer.curriculum import Curriculum, write_curriculum
+from trainer.curriculum import Curriculum, MetadataSpec, SequenceSpec, write_curriculum
 from trainer.loop import train
 
 from tests.trainer.conftest import tiny_config, two_domain_phase
@@ -36,6 +36,25 @@ def test_killed_and_resumed_run_repeats_the_uninterrupted_one(tokens_dir, tmp_pa
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6, abs=1e-6)
     a, b = (AutoModelForCausalLM.from_pretrained(p) for p in (whole, resumed))
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.mark.parametrize("mode", ["concat", "decomposed"])
+def test_a_run_resumed_mid_phase_with_metadata_repeats_the_uninterrupted_one(tokens_dir, tmp_path, mode):
+    phase = two_domain_phase("cpt", tokens=2048, init="scratch")
+    phase.sequence = SequenceSpec(mode, {16: 1, 32: 3} if mode == "decomposed" else {}, "cyclic", cycles=2)
+    phase.metadata = MetadataSpec("{domain}\n", until=0.75)
+    curriculum = Curriculum(phases=[phase])
+    train(tiny_config(), curriculum, tokens_dir, tmp_path / "whole")
+    assert train(tiny_config(stop_after_steps=7), curriculum, tokens_dir, tmp_path / "resumed") is None
+    train(tiny_config(), curriculum, tokens_dir, tmp_path / "resumed")
+    expected, got = train_lines(tmp_path / "whole"), train_lines(tmp_path / "resumed")
+    assert len(expected) == 16 and [(r["tokens"], r["lr"]) for r in got] == [(r["tokens"], r["lr"]) for r in expected]
+    assert [r["train_loss"] for r in got] == pytest.approx([r["train_loss"] for r in expected], rel=1e-6, abs=1e-6)
+    lines = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    mixture = next(line for line in lines if line.get("event") == "mixture")
+    assert mixture["prefixed_steps"] == 12 and mixture["metadata"]["until"] == 0.75
+    lengths = {16: 0.25, 32: 0.75} if mode == "decomposed" else {32: 1.0}
+    assert {int(n): share for n, share in mixture["lengths"].items()} == pytest.approx(lengths, abs=0.01)
 
 
 def test_outputs_load_as_hf_models_and_weights_only_state(tokens_dir, tmp_path):
