@@ -1,13 +1,11 @@
 """The mixture-aware loader: a deterministic sample index per curriculum phase.
 
 A sample is a sequence of ``length`` predictions: ``length + 1`` tokens from ``start`` in a bucket's
-flat token file (documents are separated by EOS). In ``sequence.mode: concat`` every sample is a
-window of ``seq_len`` at a multiple of ``seq_len``, ``global_batch`` of them per step. For each
-phase, ``build_index`` decides how many samples each bucket gives (domain share x bucket weight,
-capped by the repetition guard), then interleaves them by always drawing next the bucket furthest
-behind its target, as Megatron's blended datasets do. Within a bucket, epoch ``e`` visits the
-windows in a permutation seeded by (seed, phase, bucket, e). ``mode: decomposed`` draws pieces of
-one document instead (trainer/pieces.py). The index is fingerprinted and cached under ``<out>/cache/``.
+flat token file (documents are separated by EOS). A phase's ``SampleIndex`` lists its steps' samples
+(built by trainer/index.py). This module holds what both sequence modes share: the phase's buckets
+and their planned shares, apportioning counts under the repetition guard, blending draws so that
+every prefix of the index is near the plan (as Megatron's blended datasets do), drawing items
+epoch by epoch in seeded permutations, and the loader.
 
 ``PhaseLoader(index, buckets).micro_batch(step, part, parts)`` returns the ``part``-th of ``parts``
 equal slices of a step's samples as (inputs, targets), so resuming needs only the phase's step.
@@ -15,9 +13,6 @@ equal slices of a step's samples as (inputs, targets), so resuming needs only th
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
-import json
 import math
 import warnings
 import zlib
@@ -26,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.config import ConfigError, to_mapping
+from trainer.config import ConfigError
 from trainer.curriculum import Phase
-from trainer.tokens import TokenShard, atomic_write, bucket_stem, val_stem
+from trainer.tokens import TokenShard, bucket_stem, val_stem
 
 
 @dataclasses.dataclass
@@ -136,49 +131,6 @@ def draws(seed: int, phase: str, bucket: Bucket, kind: str, count: int, per_epoc
     key = [seed, zlib.crc32(phase.encode()), zlib.crc32(f"{bucket.domain}:{bucket.key}".encode()), zlib.crc32(kind.encode())]
     orders = [np.random.default_rng(key + [e]).permutation(per_epoch) for e in range(epochs)]
     return np.concatenate(orders)[:count] if orders else np.zeros(0, np.int64)
-
-
-def concat_index(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampling) -> SampleIndex:
-    seq_len = sampling.seq_len
-    caps = np.array([math.floor(sampling.max_epochs * b.windows(seq_len)) for b in buckets], dtype=np.int64)
-    counts, capped = apportion([b.weight for b in buckets], steps * sampling.global_batch, caps)
-    warn_capped(buckets, capped, caps, sampling.max_epochs, "windows")
-    order = blend(counts)
-    starts = np.empty(len(order), dtype=np.int64)
-    for b, bucket in enumerate(buckets):
-        positions = np.flatnonzero(order == b)
-        starts[positions] = draws(sampling.seed, phase.name, bucket, "windows", len(positions),
-                                  bucket.windows(seq_len)) * seq_len
-    rows = np.stack([order, starts, np.full(len(order), seq_len)], axis=1)
-    # Capped buckets can leave the phase short of whole steps; the last partial step is dropped.
-    return SampleIndex(rows, np.arange(len(rows) // sampling.global_batch + 1) * sampling.global_batch)
-
-
-def fingerprint(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampling) -> str:
-    spec = {"phase": phase.name, "steps": steps, "sampling": dataclasses.asdict(sampling),
-            "sequence": to_mapping(phase.sequence), "format": 2,
-            "buckets": [[b.domain, b.key, b.weight, b.shard.header["tokens"], b.shard.header["tokenizer"],
-                         b.shard.header["source"]] for b in buckets]}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def build_index(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampling,
-                cache_dir: Path | None = None) -> SampleIndex:
-    """The phase's samples in training order; cached by fingerprint when ``cache_dir`` is given."""
-    from trainer.pieces import decomposed_index
-
-    cache = cache_dir / f"index-{phase.name}-{fingerprint(phase, buckets, steps, sampling)}.npz" if cache_dir else None
-    if cache and cache.is_file():
-        with np.load(cache) as saved:
-            return SampleIndex(saved["rows"], saved["step_starts"])
-    build = decomposed_index if phase.sequence.mode == "decomposed" else concat_index
-    index = build(phase, buckets, steps, sampling)
-    if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        np.savez(buffer, rows=index.rows, step_starts=index.step_starts)
-        atomic_write(cache, buffer.getvalue())
-    return index
 
 
 def realized_shares(rows: np.ndarray, buckets: list[Bucket]) -> dict[str, float]:

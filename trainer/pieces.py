@@ -53,6 +53,10 @@ def allocate(buckets: list[Bucket], lengths: np.ndarray, sequences: np.ndarray, 
     caps = np.array([[int(max_epochs * len(b.shard.pieces(n))) for n in lengths] for b in buckets], dtype=np.int64)
     weights = np.array([b.weight for b in buckets]) / sum(b.weight for b in buckets)
     column_tokens = sequences * lengths
+    missing = (column_tokens > 0) & (caps.sum(0) == 0)
+    if missing.any():
+        raise ConfigError(f"no document of the phase's buckets is long enough for a piece of "
+                          f"{lengths[np.argmax(missing)]} tokens; drop that length from sequence.lengths")
     table = np.outer(weights, column_tokens).astype(np.float64)
     for _ in range(200):
         table = np.minimum(table, caps * lengths)
@@ -60,11 +64,7 @@ def allocate(buckets: list[Bucket], lengths: np.ndarray, sequences: np.ndarray, 
         table *= np.divide(weights * column_tokens.sum(), rows, out=np.zeros_like(rows), where=rows > 0)[:, None]
         table = np.minimum(table, caps * lengths)
         columns = table.sum(0)
-        if (columns == 0).any():
-            n = lengths[np.argmax(columns == 0)]
-            raise ConfigError(f"no document of the phase's buckets is long enough for a piece of {n} tokens; "
-                              "drop that length from sequence.lengths")
-        table *= column_tokens / columns
+        table *= np.divide(column_tokens, columns, out=np.zeros_like(columns), where=columns > 0)
     counts = np.empty(caps.shape, dtype=np.int64)
     for j in range(len(lengths)):
         counts[:, j], _ = apportion(table[:, j], int(sequences[j]), caps[:, j])

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from trainer.data import PhaseLoader, Sampling, build_index, phase_buckets, realized_shares
+from trainer.data import PhaseLoader, Sampling, phase_buckets, realized_shares
+from trainer.index import build_index
 
 from tests.trainer.conftest import two_domain_phase
 

@@ -6,7 +6,8 @@ from tokenizers import Tokenizer
 
 from trainer.config import ConfigError
 from trainer.curriculum import SequenceSpec
-from trainer.data import IGNORE, PhaseLoader, Sampling, build_index, phase_buckets
+from trainer.data import IGNORE, PhaseLoader, Sampling, phase_buckets
+from trainer.index import build_index
 from trainer.meco import Prefixer
 
 from tests.trainer.conftest import two_domain_phase

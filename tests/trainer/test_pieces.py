@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from trainer.curriculum import SequenceSpec
-from trainer.data import Sampling, build_index, phase_buckets, realized_lengths, realized_shares
+from trainer.data import Sampling, phase_buckets, realized_lengths, realized_shares
+from trainer.index import build_index
 from trainer.pieces import step_lengths
 
 from tests.trainer.conftest import two_domain_phase
