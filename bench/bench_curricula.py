@@ -144,7 +144,7 @@ def main() -> int:
     parser.add_argument("--chars", type=int, default=2_000_000, help="corpus characters per domain")
     parser.add_argument("--seq-len", type=int, default=256)
     parser.add_argument("--micro-batch", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 beats 2 on a shared 2-core machine)")
     parser.add_argument("--documents", type=int, default=48, help="held-out documents per domain in the steering test")
     parser.add_argument("--lengths", choices=["natural", "uniform"], default="natural",
                         help="decomposed token shares per length: the corpus's own mix, or equal")

@@ -59,9 +59,29 @@ def curriculum_figure(run: RunData) -> str | None:
     ax.invert_yaxis()
     ax.set_xlabel("share of the phase's tokens")
     ax.legend(loc="lower right", fontsize=8)
-    rows = [[p["name"], p["tokens"], p["lr"]["schedule"], p["lr"]["peak"], p["init"]] for p in phases]
-    return ("<h2>Curriculum</h2>" + svg(fig) + table(["phase", "tokens", "LR schedule", "peak LR", "starts from"], rows,
-                                                        numeric_from=1))
+    rows = [[p["name"], p["tokens"], p["lr"]["schedule"], p["lr"]["peak"], p["init"], sequence_label(p),
+             metadata_label(p)] for p in phases]
+    header = ["phase", "tokens", "LR schedule", "peak LR", "starts from", "sequences (token share per length)",
+              "metadata prefix"]
+    return "<h2>Curriculum</h2>" + svg(fig) + table(header, rows, numeric_from=1)
+
+
+def sequence_label(phase: dict) -> str:
+    """What a phase trains on: concatenated windows, or its mix of decomposed piece lengths and their order."""
+    spec = phase.get("sequence") or {}
+    if spec.get("mode", "concat") == "concat":
+        return "concatenated windows of the context"
+    lengths = spec["lengths"]
+    total = sum(lengths.values())
+    order = {"cyclic": f"cyclic x{spec.get('cycles', 8)}", "short_to_long": "short to long"}.get(spec.get("schedule"), "fixed")
+    return f"decomposed, {order}: " + ", ".join(f"{n} {100 * w / total:.0f}%" for n, w in sorted(lengths.items()))
+
+
+def metadata_label(phase: dict) -> str:
+    spec = phase.get("metadata")
+    if not spec:
+        return "none (plain text)"
+    return f"{json.dumps(spec['template'])} for the first {100 * spec.get('until', 0.9):.0f}% of the tokens, then plain"
 
 
 def metrics(run: RunData, relative: str) -> list[dict]:

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from pipeline.report_blocks import RunData
-from pipeline.report_plan import predicted_vs_measured
+from pipeline.report_plan import metadata_label, predicted_vs_measured, sequence_label
 
 
 def law(alpha, s, beta):
@@ -42,3 +42,14 @@ def test_each_domain_is_predicted_at_its_share_and_the_mixture_at_their_sum(run)
     joint = rows["all domains (joint)"]
     # At R = 0.3 the steeper law (code) rises most: 0.06; the tightest tolerance is legal's 0.05, which 0.04 respects.
     assert joint[2] == pytest.approx(0.3) and joint[3] == pytest.approx(0.06) and joint[5:7] == [0.05, "yes"]
+
+
+def test_each_phase_shows_its_length_mix_and_metadata_setting():
+    plain = {"name": "cpt", "mixture": {"general": {"share": 1.0}}}
+    assert sequence_label(plain) == "concatenated windows of the context"
+    assert metadata_label(plain) == "none (plain text)"
+    decomposed = dict(plain, sequence={"mode": "decomposed", "lengths": {256: 1, 128: 1, 512: 2}, "schedule": "cyclic",
+                                       "cycles": 4},
+                      metadata={"template": "{source} {domain}\n\n", "until": 0.9})
+    assert sequence_label(decomposed) == "decomposed, cyclic x4: 128 25%, 256 25%, 512 50%"
+    assert metadata_label(decomposed) == '"{source} {domain}\\n\\n" for the first 90% of the tokens, then plain'
