@@ -3,8 +3,11 @@
 Three runs of the same model, tokens, steps, tokens per step and LR schedule:
 
 - ``concat``: windows of ``seq_len`` cut from the concatenated documents (the peer of both comparisons);
-- ``decomposed``: pieces of 2^k tokens from 32 to ``seq_len``, each from one document, in the corpus's
-  natural mix of lengths, cyclic schedule (dataset decomposition);
+- ``decomposed``: pieces of 2^k tokens from 32 to ``seq_len``, each from one document, cyclic
+  schedule (dataset decomposition), in the corpus's own mix of lengths (what sampling the pieces
+  uniformly gives). A document has at most one piece of each length under the longest, so a mix
+  richer in short pieces than the corpus's would repeat them: this corpus's documents are mostly
+  long, and so is its mix;
 - ``meco``: concat with ``metadata: {template: "{source} {domain}\\n\\n", until: 0.9}``.
 
 Printed: time per token of decomposed vs concat; the final validation loss per domain on plain text
@@ -146,8 +149,6 @@ def main() -> int:
     parser.add_argument("--micro-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 beats 2 on a shared 2-core machine)")
     parser.add_argument("--documents", type=int, default=48, help="held-out documents per domain in the steering test")
-    parser.add_argument("--lengths", choices=["natural", "uniform"], default="natural",
-                        help="decomposed token shares per length: the corpus's own mix, or equal")
     parser.add_argument("--keep", type=Path, help="keep the corpus and tokens here (reused) instead of a temporary folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -163,8 +164,6 @@ def main() -> int:
             print(f"corpus: {write_corpus(shards, args.chars)} documents per domain")
         tokenize_shards(shards, tokens_dir, config)
         lengths = natural_lengths(tokens_dir)
-        if args.lengths == "uniform":
-            lengths = {n: round(1 / len(lengths), 4) for n in lengths}
         shutil.rmtree(root / "runs", ignore_errors=True)  # a run found there would be resumed, not timed
         specs = {"concat": (SequenceSpec(), None),
                  "decomposed": (SequenceSpec(mode="decomposed", lengths=lengths, schedule="cyclic"), None),

@@ -84,6 +84,7 @@ METADATA_FIELDS = ("source", "domain", "title", "url")
 class MetadataSpec:
     template: str
     until: float = 0.9  # share of the phase's tokens trained with prefixes; the rest is the plain cooldown
+    chosen_by: dict[str, Any] = dataclasses.field(default_factory=dict)  # provenance, never interpreted
 
 
 @dataclasses.dataclass
