@@ -185,7 +185,7 @@ class PhaseLoader:
         return split(tokens, is_prefix)
 
 
-def validation_batches(tokens_dir: Path, domains: list[str], seq_len: int, sequences: int) -> dict[str, torch.Tensor]:
+def validation_batches(tokens_dir: Path, domains: list[str], seq_len: int, sequences: int) -> dict[str, np.ndarray]:
     """The first ``sequences`` windows of each domain's held-out documents: a fixed evaluation set."""
     out = {}
     for domain in domains:
@@ -195,6 +195,5 @@ def validation_batches(tokens_dir: Path, domains: list[str], seq_len: int, seque
             warnings.warn(f"domain '{domain}' has fewer than {seq_len + 1} validation tokens; no validation loss "
                           "for it. Raise train.data.val_fraction or add data", stacklevel=2)
             continue
-        out[domain] = torch.stack([torch.from_numpy(tokens[i * seq_len:(i + 1) * seq_len + 1].astype(np.int64))
-                                   for i in range(n)])
+        out[domain] = np.stack([tokens[i * seq_len:(i + 1) * seq_len + 1] for i in range(n)]).astype(np.int64)
     return out

@@ -26,6 +26,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
@@ -120,9 +121,9 @@ def batch_loss(model, batch: tuple[torch.Tensor, torch.Tensor], run: Run) -> tor
 
 
 @torch.no_grad()
-def evaluate(model, val: dict[str, torch.Tensor], batch: int, run: Run, general_domain: str) -> dict:
+def evaluate(model, val: dict[str, np.ndarray], batch: int, run: Run, general_domain: str) -> dict:
     model.eval()
-    losses = {domain: float(torch.stack([batch_loss(model, split(seqs[i:i + batch].numpy()), run) * len(seqs[i:i + batch])
+    losses = {domain: float(torch.stack([batch_loss(model, split(seqs[i:i + batch]), run) * len(seqs[i:i + batch])
                                          for i in range(0, len(seqs), batch)]).sum() / len(seqs))
               for domain, seqs in val.items()}
     model.train()
