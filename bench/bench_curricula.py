@@ -103,7 +103,7 @@ def natural_lengths(tokens_dir: Path) -> dict[int, float]:
 def curriculum(tokens: int, sequence: SequenceSpec, metadata: MetadataSpec | None) -> Curriculum:
     lr = LRSegment(schedule="cosine", peak=2e-3, final=2e-4, warmup_tokens=tokens // 20)
     mixture = {d: DomainMix(share=s) for d, s in SHARES.items()}
-    return Curriculum(phases=[Phase("bench", tokens, mixture, init="scratch", lr=lr, sequence=sequence,
+    return Curriculum(phases=[Phase("bench", tokens, init="scratch", lr=lr, mixture=mixture, sequence=sequence,
                                     metadata=metadata)])
 
 
