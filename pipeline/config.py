@@ -25,6 +25,7 @@ from stages.quality import QualityConfig
 from stages.readers import SourceSpec
 from stages.toxicity import ToxicityConfig
 from trainer.config import ConfigError, TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
+from trainer.curriculum import MetadataSpec
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
@@ -103,6 +104,9 @@ class PlanConfig:
     anneal_fraction: float = 0.1  # the high-quality anneal, as a fraction of the CPT budget
     quality_ascending: bool = True  # CPT in three parts whose bucket weights move from low to high quality
     validate: bool = False  # also train at 1.5x the planned ratio to check the tolerance breaks as predicted
+    # MeCo over the planned curriculum, e.g. {template: "{source} {domain}\n\n", until: 0.9}: here `until` is
+    # the share of the whole curriculum's tokens with prefixes (pipeline/curricula.py spreads it over the phases)
+    metadata: Optional[MetadataSpec] = None
 
 
 @dataclass

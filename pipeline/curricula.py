@@ -3,7 +3,8 @@ write: the base model's, each pilot's, the planned one and its 1.5x validation r
 
 The planned curriculum is a general phase, continual pre-training (CPT) at the planned mixture (in
 one part per configured quality tier, ``curate.buckets.tiers``, each weighting its own tier up, when
-``plan.quality_ascending``), and a short anneal on the top tier alone.
+``plan.quality_ascending``), and a short anneal on the top tier alone. With ``plan.metadata`` set, its
+phases carry metadata prefixes (MeCo) up to ``until`` of the curriculum's tokens, then train plain.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Callable
 
 from pipeline.config import CritmixConfig
 from stages.schema import UNSCORED_TIER
-from trainer.curriculum import Curriculum, DomainMix, LRSegment, Phase
+from trainer.curriculum import Curriculum, DomainMix, LRSegment, MetadataSpec, Phase
 from trainer.errors import CritmixError
 
 EMPHASIS = 3.0  # a quality-ascending part weights its own tier's tokens this much more than the others
@@ -116,7 +117,24 @@ def planned_curriculum(config: CritmixConfig, shares: dict, chosen: dict, bucket
         weigh = partial(top_tier_weights, buckets, top=tiers[-1])
         lr = LRSegment("linear", cpt_lr(config, budget).peak, 0.0)
         phases.append(Phase("anneal", anneal_tokens, lr=lr, mixture=mixture(shares, chosen, plan.general_domain, weigh)))
-    return Curriculum(general_domain=plan.general_domain, warnings=notes, phases=phases)
+    return with_metadata(Curriculum(general_domain=plan.general_domain, warnings=notes, phases=phases), plan.metadata)
+
+
+def with_metadata(curriculum: Curriculum, spec: MetadataSpec | None) -> Curriculum:
+    """MeCo over the whole curriculum: the phases carry ``spec.template`` up to ``spec.until`` of the
+    curriculum's tokens (not of each phase's), the phase that reaches that point trains plain from
+    there, and the phases after it are the plain cooldown."""
+    if spec is None:
+        return curriculum
+    total = sum(phase.tokens for phase in curriculum.phases)
+    plain_from, seen = spec.until * total, 0
+    provenance = {"method": "plan.metadata", "until_of_curriculum": spec.until, "cooldown_tokens": round(total - plain_from)}
+    for phase in curriculum.phases:
+        share = (plain_from - seen) / phase.tokens
+        seen += phase.tokens
+        if share > 0:
+            phase.metadata = MetadataSpec(spec.template, round(min(share, 1.0), 6), chosen_by=provenance)
+    return curriculum
 
 
 def validation_curriculum(config: CritmixConfig, shares: dict[str, float], buckets: dict) -> Curriculum:

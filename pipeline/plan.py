@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipeline.cli_args import add_config_args, load_args_config, run_dir_for
@@ -92,7 +93,8 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
 def print_plan(path: Path) -> None:
     from rich.table import Table
 
-    cpt = next(p for p in load_curriculum(path).phases if p.name.startswith("cpt"))
+    phases = load_curriculum(path).phases
+    cpt = next(p for p in phases if p.name.startswith("cpt"))
     table = Table(title=f"planned mixture ({path})")
     for column in ("domain", "share", "chosen by", "CMR", "CI", "binding"):
         table.add_column(column)
@@ -102,6 +104,10 @@ def print_plan(path: Path) -> None:
         table.add_row(domain, f"{entry.share:.3f}", how["method"], format_optional(how.get("cmr")),
                       format_interval(ci) if ci else "-", str(how.get("binding") or "-"))
     console.print(table)
+    prefixed = [p for p in phases if p.metadata]
+    if prefixed:
+        console.print(f"metadata prefix {json.dumps(prefixed[0].metadata.template)} on "
+                      + ", ".join(f"{p.name} ({100 * p.metadata.until:.0f}% of it)" for p in prefixed) + ", then plain text")
 
 
 def register(subparsers) -> None:

@@ -72,3 +72,19 @@ def test_writing_a_negative_general_share_is_refused(in_repo, tmp_path):
     with pytest.raises(ConfigError, match="shares must be >= 0 and sum to 1"):
         write_curriculum(spec, tmp_path / "validate.yaml")
     assert not (tmp_path / "validate.yaml").exists()
+
+
+def test_plan_metadata_prefixes_the_curriculum_until_its_share_of_all_tokens_then_trains_plain(in_repo, tmp_path):
+    spec = planned_curriculum(config("plan.metadata={template: '{source} {domain}', until: 0.9}"), {"legal": 0.3},
+                              chosen({"legal": 0.3}), buckets())
+    tokens = [phase.tokens for phase in spec.phases]
+    prefixed = sum(t * (phase.metadata.until if phase.metadata else 0) for t, phase in zip(tokens, spec.phases))
+    assert prefixed == pytest.approx(0.9 * sum(tokens), rel=1e-5)
+    untils = [phase.metadata.until if phase.metadata else 0.0 for phase in spec.phases]
+    assert untils == sorted(untils, reverse=True) and untils[0] == 1.0 and untils[-1] < 1.0  # plain at the end
+    assert all(p.metadata.chosen_by == {"method": "plan.metadata", "until_of_curriculum": 0.9,
+                                        "cooldown_tokens": round(0.1 * sum(tokens))} for p in spec.phases if p.metadata)
+    write_curriculum(spec, tmp_path / "c.yaml")
+    assert load_curriculum(tmp_path / "c.yaml") == spec
+    assert all(phase.metadata is None for phase in planned_curriculum(config(), {"legal": 0.3}, chosen({"legal": 0.3}),
+                                                                      buckets()).phases)
