@@ -10,6 +10,11 @@ Three runs of the same model, tokens, steps, tokens per step and LR schedule:
   long, and so is its mix;
 - ``meco``: concat with ``metadata: {template: "{source} {domain}\\n\\n", until: 0.9}``.
 
+Time per token is measured apart, in short runs of each sequence setting alternated ``--repeats``
+times, the best of each kept (the machine is shared), with a third setting timed only: decomposed
+with equal token shares per length, which repeats the short pieces too often to train on here but
+shows what short sequences cost.
+
 Printed: time per token of decomposed vs concat; the final validation loss per domain on plain text
 of each run; and MeCo's steering effect: each domain's loss on the start of its held-out documents
 behind its own prefix vs behind another domain's (the same for the concat run, which never saw a prefix).
@@ -24,6 +29,7 @@ in the venv's ``*.dist-info/METADATA``, ``code`` = its Python modules, ``legal``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import statistics
@@ -113,8 +119,23 @@ def run(name: str, config: TrainConfig, spec: Curriculum, tokens_dir: Path, out:
     lines = [json.loads(line) for line in (out / name / "metrics.jsonl").read_text().splitlines()]
     windows = [line["tokens_per_s"] for line in lines if "tokens_per_s" in line]
     return {"final": final, "wall_s": time.perf_counter() - start,
-            "tokens_per_s": statistics.median(windows[len(windows) // 3:]),
+            # windows hold equal tokens, so the harmonic mean is tokens over time; the first third warms up
+            "tokens_per_s": statistics.harmonic_mean(windows[len(windows) // 3:]),
             "val": [line for line in lines if "val" in line][-1]["val"]}
+
+
+def time_per_token(config: TrainConfig, tokens_dir: Path, out: Path, specs: dict[str, SequenceSpec], steps: int,
+                   repeats: int) -> dict[str, float]:
+    """Best tokens/s of each sequence setting over ``repeats`` alternated runs of ``steps`` steps."""
+    timing = dataclasses.replace(config, data=dataclasses.replace(config.data, max_epochs=1000.0),
+                                 eval=dataclasses.replace(config.eval, val_sequences=1))
+    tokens = steps * config.optim.micro_batch * config.model.seq_len
+    best: dict[str, float] = {}
+    for repeat in range(repeats):
+        for name, sequence in specs.items():
+            speed = run(f"{name}-{repeat}", timing, curriculum(tokens, sequence, None), tokens_dir, out)["tokens_per_s"]
+            best[name] = max(best.get(name, 0.0), speed)
+    return best
 
 
 @torch.no_grad()
@@ -148,6 +169,8 @@ def main() -> int:
     parser.add_argument("--seq-len", type=int, default=256)
     parser.add_argument("--micro-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 beats 2 on a shared 2-core machine)")
+    parser.add_argument("--timing-steps", type=int, default=20, help="steps of each timing run")
+    parser.add_argument("--repeats", type=int, default=2, help="alternated timing runs of each setting")
     parser.add_argument("--documents", type=int, default=48, help="held-out documents per domain in the steering test")
     parser.add_argument("--keep", type=Path, help="keep the corpus and tokens here (reused) instead of a temporary folder")
     args = parser.parse_args()
@@ -165,19 +188,24 @@ def main() -> int:
         tokenize_shards(shards, tokens_dir, config)
         lengths = natural_lengths(tokens_dir)
         shutil.rmtree(root / "runs", ignore_errors=True)  # a run found there would be resumed, not timed
-        specs = {"concat": (SequenceSpec(), None),
-                 "decomposed": (SequenceSpec(mode="decomposed", lengths=lengths, schedule="cyclic"), None),
+        decomposed = SequenceSpec(mode="decomposed", lengths=lengths, schedule="cyclic")
+        equal = SequenceSpec(mode="decomposed", lengths={n: 1.0 for n in lengths}, schedule="cyclic")
+        speeds = time_per_token(config, tokens_dir, root / "runs" / "timing",
+                                {"concat": SequenceSpec(), "decomposed": decomposed, "decomposed-equal": equal},
+                                args.timing_steps, args.repeats)
+        specs = {"concat": (SequenceSpec(), None), "decomposed": (decomposed, None),
                  "meco": (SequenceSpec(), MetadataSpec(template=TEMPLATE, until=0.9))}
         results = {name: run(name, config, curriculum(args.tokens, *spec), tokens_dir, root / "runs")
                    for name, spec in specs.items()}
         span = args.seq_len // 2
         steer = {name: steering(results[name]["final"], tokens_dir, span, args.documents)
                  for name in ("concat", "meco")}
-    base, dec = results["concat"], results["decomposed"]
     print(f"setup: tiny preset, seq_len {args.seq_len}, {args.tokens:,} tokens per run, "
           f"{config.optim.micro_batch * args.seq_len} tokens per step, shares {SHARES}; decomposed lengths {lengths}")
-    print(f"curricula_decomposed_vs_concat: {dec['tokens_per_s']:,.0f} vs {base['tokens_per_s']:,.0f} tokens/s = "
-          f"{dec['tokens_per_s'] / base['tokens_per_s']:.2f}x (wall {dec['wall_s']:.0f} s vs {base['wall_s']:.0f} s)")
+    for name in ("decomposed", "decomposed-equal"):
+        print(f"curricula_{name.replace('-', '_')}_vs_concat: {speeds[name]:,.0f} vs {speeds['concat']:,.0f} tokens/s = "
+              f"{speeds[name] / speeds['concat']:.2f}x (best of {args.repeats} alternated {args.timing_steps}-step runs)")
+    print("wall time of the training runs: " + ", ".join(f"{name} {r['wall_s']:.0f} s" for name, r in results.items()))
     print("final validation loss on plain text (concat windows of seq_len):")
     for name, result in results.items():
         print(f"  {name:<11}" + "  ".join(f"{d} {loss:.4f}" for d, loss in sorted(result["val"].items()))
