@@ -1,5 +1,6 @@
-"""critmix trainer: token shards, the mixture-aware loader and the training loop (torch,
-transformers, tokenizers, numpy, pyyaml only).
+"""critmix trainer: token shards, the mixture-aware loader (concatenated windows or decomposed
+document pieces, optional metadata prefixes) and the training loop (torch, transformers,
+tokenizers, numpy, pyyaml only).
 
 CLI: ``python -m trainer tokenize|train`` (trainer/__main__.py). Python API:
 ``trainer.tokenize.tokenize_shards(shards_dir, tokens_dir, config)``,

@@ -1,4 +1,5 @@
-"""Tokenize bucketed Parquet shards into token shards (layout in trainer/tokens.py).
+"""Tokenize bucketed Parquet shards into token shards (layout in trainer/tokens.py), with every
+document's metadata fields (for MeCo prefixes) and its pieces of 2^k tokens (for dataset decomposition).
 
 API: ``tokenize_shards(shards_dir, tokens_dir, config: TrainConfig) -> dict`` returns the headers
 written or found up to date. ``train_tokenizer(texts, vocab_size, path)`` trains the byte-level BPE;
@@ -7,7 +8,8 @@ CLI: ``python -m trainer tokenize --shards <run>/shards --out <run>/tokens``.
 
 pyarrow is imported inside the Parquet readers only: training needs nothing but token shards.
 Domains are tokenized in parallel (`data.tokenize_workers` threads; the Rust encoder releases the
-GIL). A domain is re-tokenized only when its Parquet files (names, sizes, mtimes) or the tokenizer change.
+GIL). A domain is re-tokenized only when its Parquet files (names, sizes, mtimes), the tokenizer, the
+validation fraction or the piece lengths (``data.min_piece`` up to ``model.seq_len``) change.
 Validation documents are chosen by a hash of their id, so the split is stable across runs.
 """
 from __future__ import annotations
