@@ -1,5 +1,6 @@
 """Fit time of one domain's CMR (6 ratios x 40 evaluations, 100 bootstrap refits) against a plain
-scipy curve_fit of the same increment laws with the same bootstrap, fitted one curve at a time."""
+scipy curve_fit of the same increment laws with the same bootstrap, fitted one curve at a time; then
+the fit with two seeds per ratio, and the backtest (`critmix law validate`), against that fit."""
 import sys
 import time
 from pathlib import Path
@@ -8,7 +9,10 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stages.plan.cmr import fit_domain, read_curves  # noqa: E402
+from stages.plan.backtest import validate  # noqa: E402
+from stages.plan.cmr import fit_domain  # noqa: E402
+from stages.plan.curves import read_curves  # noqa: E402
+from tests.stages.plan.cmr_shapes import make_curves as make_shape  # noqa: E402
 from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves  # noqa: E402
 
 N_BOOT = 100
@@ -64,6 +68,13 @@ def main():
     real = read_curves(Path(__file__).resolve().parents[1] / "tests" / "data" / "cmr-small-scale-curves.csv")
     ours_real = best_of(5, lambda: fit_domain(real, "legal", n_boot=N_BOOT))
     print(f"cmr_fit_real_small_scale: ours {ours_real:.3f} s per domain (6 ratios x 21 points, {N_BOOT} bootstrap)")
+    seeded = make_shape("recovery", seeds=2, points=20)
+    ours_seeds = best_of(3, lambda: fit_domain(seeded, "synth", n_boot=N_BOOT))
+    print(f"cmr_fit_two_seeds: {ours_seeds:.3f} s per domain (6 ratios x 2 seeds x 20 points, {N_BOOT} bootstrap) "
+          f"= {ours_seeds / ours_real:.1f}x the one-seed real fit")
+    backtest = best_of(1, lambda: validate(real, "legal", n_boot=N_BOOT))
+    print(f"cmr_validate_real_small_scale: {backtest:.3f} s per domain (full fit + 2 cuts + 6 leave-one-out) "
+          f"= {backtest / ours_real:.1f}x one fit")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pipeline.progress import console, track
 from pipeline.rundir import RunDir
 from pipeline.trainer_runs import run_trainer, train_args
 from stages.files import atomic_write_text
-from stages.plan.cmr import COLUMNS
+from stages.plan.curves import COLUMNS
 from trainer.curriculum import write_curriculum
 
 

@@ -21,7 +21,8 @@ import numpy as np
 def _solve_coefficients(f, y, w, exps):
     """Coefficients and weighted SSE of y ≈ Σ_j α_j·exp(e_j·f) + β for candidate exponents.
 
-    f, y, w: (B, n); exps: (G, B, k) with k ≤ 2. Returns coefs (G, B, k+1), β last, and sse (G, B).
+    f, y, w: (B, ..., n); exps: (G, B, ..., k) with k ≤ 2. Returns coefs (G, B, ..., k+1), β last, and
+    sse (G, B, ...).
     β is eliminated by centring, leaving a k×k system solved in closed form: elementwise numpy,
     which on these tiny systems is far faster than batched linear algebra."""
     with np.errstate(all="ignore"):
@@ -57,11 +58,14 @@ def fit_separable(f, y, w, n_terms, bounds, start=None, tol=1e-8):
     """Least-squares fit of y ≈ Σ_j α_j·exp(e_j·f) + β over a batch of curves.
 
     With f = log x this is the power law Σ α_j·x^e_j + β; with f = x, the exponential law.
-    f, y, w: (B, n) arrays (w = 0 drops a point). Exponents stay within ``bounds`` and, with two
-    terms, ordered e_1 + EXPONENT_GAP <= e_2 so the fit has one optimum instead of two mirror images. ``start``
-    (B, n_terms) skips the coarse grid: a warm start from an earlier fit of similar data.
-    Returns (exponents (B, k), coefficients (B, k+1) with β last, sse (B,))."""
+    f, y, w: (B, n) arrays (w = 0 drops a point), or (B, G, n) for G curves that share their exponents
+    and keep their own coefficients (a joint fit across ratios). Exponents stay within ``bounds`` and, with
+    two terms, ordered e_1 + EXPONENT_GAP <= e_2 so the fit has one optimum instead of two mirror images.
+    ``start`` (B, n_terms) skips the coarse grid: a warm start from an earlier fit of similar data.
+    Returns (exponents (B, k), coefficients (B, k+1) or (B, G, k+1) with β last, sse (B,))."""
     lower, upper = bounds
+    shared = y.ndim == 3
+    f, y, w = (a if shared else a[:, None] for a in np.broadcast_arrays(f, y, w))
     batch = y.shape[0]
     f = np.where(w > 0, f, 0.0)  # dropped points may hold NaN or inf; keep them out of the sums
     if start is None:
@@ -71,13 +75,14 @@ def fit_separable(f, y, w, n_terms, bounds, start=None, tol=1e-8):
         step = np.full(batch, 16 * tol)  # a warm start is close: a few halvings reach tol
     # The zero offset comes first so that ties keep the current point and the step shrinks.
     offsets = np.array(sorted(itertools.product((-1, 0, 1), repeat=n_terms), key=any))
-    coefs = np.zeros((batch, n_terms + 1))
+    coefs = np.zeros((batch, y.shape[1], n_terms + 1))
     sse = np.full(batch, np.inf)
     active = np.arange(batch)
     # Only curves still searching are recomputed: the slowest curve of a batch sets the iteration count.
     while active.size:
         candidates = np.clip(best[active][None] + offsets[:, None, :] * step[active][None, :, None], lower, upper)
-        cand_coefs, cand_sse = _solve_coefficients(f[active], y[active], w[active], candidates)
+        cand_coefs, cand_sse = _solve_coefficients(f[active], y[active], w[active], candidates[:, :, None, :])
+        cand_sse = cand_sse.sum(axis=-1)
         if n_terms == 2:
             cand_sse[candidates[..., 0] + EXPONENT_GAP > candidates[..., 1] + 1e-12] = np.inf
         pick = np.argmin(cand_sse, axis=0)
@@ -86,7 +91,7 @@ def fit_separable(f, y, w, n_terms, bounds, start=None, tol=1e-8):
         # Grow the step while moving (to travel along a valley fast), halve it once boxed in.
         step[active] = np.where(pick == 0, step[active] / 2, step[active] * 1.5)
         active = active[step[active] >= tol]
-    return best, coefs, sse
+    return best, (coefs if shared else coefs[:, 0]), sse
 
 
 def _grid_start(f, y, w, n_terms, bounds):
@@ -95,7 +100,8 @@ def _grid_start(f, y, w, n_terms, bounds):
     grid = np.linspace(*bounds, 41 if n_terms == 1 else 17)
     candidates = np.array([c for c in itertools.product(grid, repeat=n_terms) if n_terms == 1 or c[0] + EXPONENT_GAP <= c[1]])
     exps = np.broadcast_to(candidates[:, None, :], (len(candidates), batch, n_terms))
-    _, sse = _solve_coefficients(f, y, w, exps)
+    _, sse = _solve_coefficients(f, y, w, exps[:, :, None, :])
+    sse = sse.sum(axis=-1)
     return exps[np.argmin(sse, axis=0), np.arange(batch)].copy(), np.full(batch, grid[1] - grid[0])
 
 
@@ -116,7 +122,7 @@ def _as_batch(x, y, w):
     return x, y, w
 
 
-def _log(x):
+def log_tokens(x):
     """log x, with x = 0 (the start of a curve) mapped to -inf so that exp(e·log x) = 0 for e > 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(x)
@@ -142,7 +148,7 @@ class PowerLaw:
         single = np.ndim(y) == 1
         x, y, w = _as_batch(x, y, weights)
         start = None if start is None else np.broadcast_to(np.asarray(start, dtype=float), (len(y),))[:, None]
-        exps, coefs, sse = fit_separable(_log(x), y, w, 1, bounds, start, tol)
+        exps, coefs, sse = fit_separable(log_tokens(x), y, w, 1, bounds, start, tol)
         mse, r2 = _goodness(y, w, sse)
         return cls(*(_unbatch(v, single) for v in (coefs[:, 0], exps[:, 0], coefs[:, 1], mse, r2)), bounds=bounds)
 
@@ -213,8 +219,8 @@ class IncrementLaws:
         if start is not None:
             dom_start = np.broadcast_to(np.asarray(start.s1, dtype=float), (len(dom),))[:, None]
             gen_start = np.broadcast_to(np.stack([start.s2, start.s3], axis=-1), (len(gen), 2))
-        s_dom, c_dom, sse_dom = fit_separable(_log(t), dom, w, 1, INCREMENT_EXPONENTS, dom_start, tol)
-        s_gen, c_gen, sse_gen = fit_separable(_log(t), gen, w, 2, INCREMENT_EXPONENTS, gen_start, tol)
+        s_dom, c_dom, sse_dom = fit_separable(log_tokens(t), dom, w, 1, INCREMENT_EXPONENTS, dom_start, tol)
+        s_gen, c_gen, sse_gen = fit_separable(log_tokens(t), gen, w, 2, INCREMENT_EXPONENTS, gen_start, tol)
         mse_dom, r2_dom = _goodness(dom, w, sse_dom)
         mse_gen, r2_gen = _goodness(gen, w, sse_gen)
         values = (c_dom[:, 0], s_dom[:, 0], c_dom[:, 1], c_gen[:, 0], s_gen[:, 0], c_gen[:, 1], s_gen[:, 1],

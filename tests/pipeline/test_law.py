@@ -2,7 +2,10 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from pipeline.cli import main
+from tests.stages.plan.cmr_shapes import make_curves as make_shape
 from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves, merge
 
 REAL_CURVES = Path(__file__).parents[1] / "data" / "cmr-small-scale-curves.csv"
@@ -32,17 +35,40 @@ def test_fit_json_has_every_domain_both_views_and_a_mixture(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["finance_cmr.png", "papers_cmr.png"]
 
 
-def test_fit_table_on_real_curves_flags_the_turnaround_law_and_sweeps_lambda(capsys):
-    assert main(["law", "fit", "--curves", str(REAL_CURVES), "--bootstrap", "8", "--lambda-sweep"]) == 0
+def test_fit_table_on_real_curves_flags_the_turnaround_law_and_sweeps_lambda_and_epsilon(capsys):
+    assert main(["law", "fit", "--curves", str(REAL_CURVES), "--bootstrap", "8", "--lambda-sweep",
+                 "--epsilon-sweep"]) == 0
     out = capsys.readouterr().out
     assert "uses epsilon" in out and "turnaround law unreliable" in out
     assert "λ sweep" in out and "inf" in out and "7000" in out
+    assert "ε sweep" in out and "0.075" in out and "law-free 0.538" in out
 
 
-def test_compare_prints_both_laws_held_out_errors(capsys):
-    assert main(["law", "compare", "--curves", str(REAL_CURVES)]) == 0
+def test_fit_reads_the_seed_column_and_uses_every_seed(tmp_path, capsys):
+    path = write_curves(tmp_path / "curves.csv", make_shape("recovery", seeds=3, points=10))
+    assert main(["law", "fit", "--curves", str(path), "--bootstrap", "8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["domains"]["synth"]
+    assert result["seeds"] == 3 and result["epsilon_views"]["law_free"] is not None
+
+
+def test_validate_prints_each_cut_with_its_error_and_coverage(capsys):
+    assert main(["law", "validate", "--curves", str(REAL_CURVES), "--bootstrap", "16"]) == 0
     out = capsys.readouterr().out
-    assert "power law" in out and "exp law" in out and out.count("legal") == 12
+    assert "backtest of the ε view" in out and "law-free 0.538" in out
+    assert "covers free" in out and "leave one ratio out" in out
+    assert main(["law", "validate", "--curves", str(REAL_CURVES), "--bootstrap", "8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert [cut["share"] for cut in report["cuts"]] == [0.5, 0.25]
+
+
+def test_compare_fits_what_the_planner_fits_and_reports_loss_units_beside_epsilon(capsys):
+    assert main(["law", "compare", "--curves", str(REAL_CURVES), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted({row["held_out_ratio"] for row in rows}) == pytest.approx([0.125, 0.25, 1 / 3, 0.5, 0.75])  # no R = 1
+    assert all(row["power_law_error"] == row["power_law"] - row["actual"] for row in rows)
+    assert main(["law", "compare", "--curves", str(REAL_CURVES), "--epsilon", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "power law" in out and "exp law" in out and "(ε 0.05)" in out and out.count("legal") == 10
 
 
 def test_missing_curves_file_tells_what_to_do(tmp_path, capsys):

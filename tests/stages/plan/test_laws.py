@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from stages.plan.laws import ExpMixLaw, IncrementLaws, PowerLaw
+from stages.plan.joint import TAIL_SHARE, TailLaw
+from stages.plan.laws import ExpMixLaw, IncrementLaws, PowerLaw, fit_separable, log_tokens
 
 # The CMR paper's Table 2 (Finance domain loss at the end of CPT): fit on 1, 3/4, 1/2, 1/3, predict 1/4.
 TABLE2 = {"460M": (1.4628, 1.4844, 1.5122, 1.5387, 1.5561),
@@ -49,3 +50,24 @@ def test_exponential_mixing_law_recovers_its_parameters():
     ratios = np.array([0.125, 0.25, 1 / 3, 0.5, 0.75, 1.0])
     law = ExpMixLaw.fit(ratios, 1.1 + 0.4 * np.exp(-2.5 * ratios))
     assert (law.c, law.k, law.t) == pytest.approx((1.1, 0.4, -2.5), rel=1e-4)
+
+
+def test_a_shared_exponent_fit_pools_the_shape_and_keeps_each_curves_coefficients():
+    t = np.geomspace(0.05, 1, 15)
+    scales = np.array([0.5, 1.0, 2.0])
+    y = scales[:, None] * t[None] ** -0.4 + np.array([0.1, 0.2, 0.3])[:, None]
+    f = np.broadcast_to(log_tokens(t), (1, 3, 15))
+    exps, coefs, sse = fit_separable(f, y[None], np.ones((1, 3, 15)), 1, (-3.0, -0.01))
+    assert exps.shape == (1, 1) and exps[0, 0] == pytest.approx(-0.4, abs=1e-4)
+    assert coefs[0, :, 0] == pytest.approx(scales, rel=1e-3) and coefs[0, :, 1] == pytest.approx([0.1, 0.2, 0.3], abs=1e-3)
+    assert sse[0] < 1e-10
+
+
+def test_the_tail_law_fits_past_the_rise_and_predicts_an_approached_asymptote():
+    tokens = np.concatenate([[0.0], np.geomspace(0.01, 1, 25)]) * 1e9
+    t = tokens / 1e9
+    rise = np.where(t < TAIL_SHARE, 5 * t, 0.0)  # anything before the tail is ignored
+    curves = np.stack([c + b * np.maximum(t, 1e-9) ** -0.5 + rise for c, b in ((0.02, 0.01), (0.1, 0.02))])
+    law = TailLaw.fit(np.broadcast_to(tokens, (2, 26)), curves[None], np.ones((2, 26)), 1e9)
+    assert law.exponent[0] == pytest.approx(-0.5, abs=1e-3)
+    assert law.d_general(4e9)[0] == pytest.approx([0.02 + 0.01 / 2, 0.1 + 0.02 / 2], abs=1e-4)

@@ -1,0 +1,174 @@
+"""Pilot loss curves: reading the CSV, one domain's curves as padded arrays, and the law-free ε crossing.
+
+A curve is one pilot run: a domain, a ratio R, a seed, and its evaluations (tokens, general loss,
+domain loss). Rows at tokens = 0 hold the model before continual pre-training. Several seeds per
+ratio are replicate runs (other data order, other initial noise); without a ``seed`` column every
+ratio has one.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+COLUMNS = ("domain", "ratio", "tokens", "general_loss", "domain_loss")
+OPTIONAL_COLUMNS = ("seed",)
+MIN_POINTS_PER_RATIO = 5  # with the origin, one point more than the general law has parameters
+MIN_RATIOS = 3  # both ratio laws have three
+
+
+def read_curves(path) -> dict[str, np.ndarray]:
+    """Columns of a pilot-curve CSV as arrays; ``seed`` is 0 everywhere when the CSV has no such column."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    missing = [c for c in COLUMNS if not rows or c not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; the CSV needs the header "
+                         f"{','.join(COLUMNS)} (optionally ,seed) and at least one row")
+    curves = {"domain": np.array([r["domain"] for r in rows])}
+    for name in COLUMNS[1:]:
+        curves[name] = np.array([float(r[name]) for r in rows])
+    curves["seed"] = np.array([int(r.get("seed") or 0) for r in rows])
+    return curves
+
+
+@dataclass
+class Pilots:
+    """One domain's CPT curves, shape (ratios, seeds, points): each curve starts at (0, 0, 0), the
+    model before CPT, and is padded with weight-0 points to the longest one."""
+    domain: str
+    baseline: tuple[float, float]  # (general, domain) loss of the model before CPT
+    ratios: np.ndarray
+    tokens: np.ndarray
+    d_general: np.ndarray
+    d_domain: np.ndarray
+    weights: np.ndarray
+    warnings: list[str]
+
+    @property
+    def pilot_tokens(self) -> float:
+        return float(self.tokens[self.weights > 0].max()) if self.ratios.size else 0.0
+
+    @property
+    def seeds(self) -> int:
+        return self.tokens.shape[1]
+
+    def cut(self, max_tokens: float) -> "Pilots":
+        """The same pilots as if they had stopped at ``max_tokens``; ratios left with too few points drop out."""
+        weights = np.where(self.tokens <= max_tokens * (1 + 1e-9), self.weights, 0.0)
+        keep = (weights[:, :, 1:].sum(axis=-1) >= MIN_POINTS_PER_RATIO).all(axis=1)
+        pick = lambda a: a[keep]
+        return replace(self, ratios=pick(self.ratios), tokens=pick(self.tokens), d_general=pick(self.d_general),
+                       d_domain=pick(self.d_domain), weights=pick(weights), warnings=[])
+
+    def without(self, index: int) -> "Pilots":
+        keep = np.arange(self.ratios.size) != index
+        return replace(self, ratios=self.ratios[keep], tokens=self.tokens[keep], d_general=self.d_general[keep],
+                       d_domain=self.d_domain[keep], weights=self.weights[keep], warnings=[])
+
+    def flat(self, array):
+        """(ratios, seeds, points) -> (ratios, seeds·points): every seed of a ratio in one fitted row."""
+        return array.reshape(array.shape[0], -1)
+
+
+def pilots_of(curves, domain: str) -> Pilots:
+    """One domain's usable pilot curves, with warnings for what was left out."""
+    rows = curves["domain"] == domain
+    seed = curves.get("seed", np.zeros(rows.size, int))[rows]  # absent column = one seed
+    ratio, tokens = curves["ratio"][rows], curves["tokens"][rows]
+    gen, dom = curves["general_loss"][rows], curves["domain_loss"][rows]
+    base = tokens == 0
+    if not base.any():
+        raise ValueError(f"domain {domain!r}: no rows at tokens = 0; add the model's general and domain "
+                         f"losses before CPT (one row per ratio with tokens = 0)")
+    baseline = (float(gen[base].mean()), float(dom[base].mean()))
+    warnings, usable = [], {}
+    if np.any(ratio <= 0):
+        warnings.append("ratio 0 rows are ignored: the CMR laws are fitted on R > 0 only")
+    for r in np.unique(ratio[ratio > 0]):
+        runs = []
+        for s in np.unique(seed[ratio == r]):
+            pick = (ratio == r) & (seed == s) & (tokens > 0)
+            order = np.argsort(tokens[pick])
+            # (0, 0) belongs to every curve: without it a rise that ends before the first evaluation
+            # is invisible and the fit misses the turnaround.
+            runs.append([np.concatenate([[0.0], v[pick][order] - b])
+                         for v, b in ((tokens, 0.0), (gen, baseline[0]), (dom, baseline[1]))])
+        fewest = min(len(run[0]) - 1 for run in runs)
+        if fewest < MIN_POINTS_PER_RATIO:
+            warnings.append(f"ratio {r:g}: only {fewest} CPT points, need ≥ {MIN_POINTS_PER_RATIO}; "
+                            f"ratio skipped (evaluate the pilot more often)")
+            continue
+        usable[float(r)] = runs
+    return _padded(domain, baseline, usable, warnings)
+
+
+def _padded(domain, baseline, usable, warnings) -> Pilots:
+    seeds = max((len(runs) for runs in usable.values()), default=1)
+    width = max((len(run[0]) for runs in usable.values() for run in runs), default=1)
+    arrays = np.zeros((3, len(usable), seeds, width))
+    weights = np.zeros((len(usable), seeds, width))
+    for row, runs in enumerate(usable.values()):
+        for column, run in enumerate(runs):
+            arrays[:, row, column, :len(run[0])] = run
+            weights[row, column, :len(run[0])] = 1.0
+    arrays[0][weights == 0] = 1.0  # tokens of padding: any positive value, it has weight 0
+    if len({len(runs) for runs in usable.values()}) > 1:
+        warnings.append("ratios have different numbers of seeds; every fit uses all of them")
+    return Pilots(domain, baseline, np.array(list(usable)), *arrays, weights, warnings)
+
+
+def at_tokens(pilots: Pilots, values, budget: float):
+    """Measured values at ``budget`` tokens, linear between evaluations, averaged over seeds.
+
+    ``values`` has the pilots' shape with optional batch axes between ratio and seed: (ratios, ..., seeds,
+    points). NaN for a ratio whose pilots stop before the budget."""
+    tokens = np.where(pilots.weights > 0, pilots.tokens, np.inf)
+    count = (pilots.weights > 0).sum(axis=-1)
+    upper = np.minimum((tokens < budget).sum(axis=-1), count - 1)  # first evaluation at or past the budget
+    lower = np.maximum(upper - 1, 0)
+    take = lambda a, i: np.take_along_axis(a, i[..., None], axis=-1)[..., 0]
+    t0, t1 = take(pilots.tokens, lower), take(pilots.tokens, upper)
+    frac = np.where(t1 > t0, (budget - t0) / np.where(t1 > t0, t1 - t0, 1.0), 1.0)
+    reached = take(pilots.tokens, count - 1) >= budget * (1 - 1e-9)
+    extra = values.ndim - pilots.tokens.ndim
+    expand = lambda a: a.reshape(a.shape[:1] + (1,) * extra + a.shape[1:])
+    lower, upper, frac, reached = map(expand, (lower, upper, frac, reached))
+    value = (1 - frac) * take(values, np.broadcast_to(lower, values.shape[:-1])) + \
+        frac * take(values, np.broadcast_to(upper, values.shape[:-1]))
+    return np.where(reached.all(axis=-1), value.mean(axis=-1), np.nan)
+
+
+def piecewise_crossing(ratios, values, threshold):
+    """Largest R with value ≤ threshold on the line through (ratios, values) per batch row (last axis =
+    ratios): 0 when the smallest ratio is already above it, the largest ratio when none is."""
+    values = np.atleast_2d(values)
+    ok = values <= threshold
+    last = np.where(ok.any(axis=-1), ratios.size - 1 - np.argmax(ok[:, ::-1], axis=-1), -1)
+    nxt = np.minimum(last + 1, ratios.size - 1)
+    v0 = np.take_along_axis(values, np.maximum(last, 0)[:, None], -1)[:, 0]
+    v1 = np.take_along_axis(values, nxt[:, None], -1)[:, 0]
+    with np.errstate(all="ignore"):
+        frac = np.clip(np.where(v1 > v0, (threshold - v0) / (v1 - v0), 0.0), 0, 1)
+    r = ratios[np.maximum(last, 0)] + frac * (ratios[nxt] - ratios[np.maximum(last, 0)])
+    crossing = np.where(last < 0, 0.0, np.where(last == ratios.size - 1, ratios[-1], r))
+    return np.where(np.isnan(values).any(axis=-1), np.nan, crossing)
+
+
+def law_free_cmr(pilots: Pilots, epsilon: float, budget: float) -> float | None:
+    """The ε crossing read off the measured general losses at the budget, linear in R: no law at all.
+    None when the pilots stop before the budget."""
+    value = float(piecewise_crossing(pilots.ratios, at_tokens(pilots, pilots.d_general, budget), epsilon)[0])
+    return None if np.isnan(value) else value
+
+
+def ratio_interpolation_error(ratios, values, threshold) -> float:
+    """How far the linear-in-R crossing may sit from the truth between two pilot ratios: the largest
+    shift of the crossing when one interior ratio is left out. Linear interpolation errs by the
+    curvature times the squared spacing; leaving a ratio out at least doubles the spacing around it
+    in these sweeps, so where the curvature is even the shift is at least the error itself."""
+    crossing = piecewise_crossing(ratios, values, threshold)[0]
+    shifts = [abs(piecewise_crossing(np.delete(ratios, i), np.delete(values, i), threshold)[0] - crossing)
+              for i in range(1, ratios.size - 1)]
+    return float(np.nanmax(shifts, initial=0.0))
