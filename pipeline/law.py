@@ -64,6 +64,10 @@ def _fit_arguments(parser) -> None:
                         help="bootstrap refits for the confidence interval (default 100)")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default 0.95)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--reference", choices=("base", "control"),
+                        help="measure the general-loss change against the model before CPT (base) or the R = 0 "
+                        "control pilot at the same tokens (control); default: control when the curves have R = 0 "
+                        "rows, since against an unconverged base forgetting hides behind continued general training")
 
 
 def main(args) -> int:
@@ -87,9 +91,9 @@ def _fit(curves, args) -> int:
     from stages.plan.mixture import combine_domains
     from stages.plan.sweeps import epsilon_sweep, lambda_sweep
 
-    results = fit_cmr(curves, args.lam, args.epsilon, args.budget, args.bootstrap, args.level, args.seed)
+    results = fit_cmr(curves, args.lam, args.epsilon, args.budget, args.bootstrap, args.level, args.seed, args.reference)
     mixture = combine_domains({d: r.cmr for d, r in results.items()})
-    sweeps = {name: {d: sweep(curves, d, **{key: value}, budget=args.budget) for d in results}
+    sweeps = {name: {d: sweep(curves, d, **{key: value}, budget=args.budget, reference=args.reference) for d in results}
               for name, sweep, key, value, wanted in (
                   ("lambda_sweep", lambda_sweep, "epsilon", args.epsilon, args.lambda_sweep),
                   ("epsilon_sweep", epsilon_sweep, "lam", args.lam, args.epsilon_sweep)) if wanted}
@@ -133,7 +137,7 @@ def _validate(curves, args) -> int:
 
     from stages.plan.backtest import validate
 
-    reports = [validate(curves, d, args.lam, args.epsilon, args.bootstrap, args.level, args.seed)
+    reports = [validate(curves, d, args.lam, args.epsilon, args.bootstrap, args.level, args.seed, args.reference)
                for d in np.unique(curves["domain"])]
     if args.json:
         print(json.dumps(reports, indent=2, default=str))
@@ -147,12 +151,16 @@ def print_result(r) -> None:
     ci = "" if r.ci is None else f" (CI {format_optional(r.ci[0])}–{format_optional(r.ci[1])})"
     lam = "∞" if r.lam == float("inf") else f"{r.lam:g}"
     print(f"\n{r.domain}: CMR {format_optional(r.cmr)}{ci} at budget {r.budget:.4g} tokens "
-          f"(pilot {r.pilot_tokens:.4g}, {r.seeds} seed(s) per ratio; λ {lam}, ε {r.epsilon:g}; "
+          f"(pilot {r.pilot_tokens:.4g}, {r.seeds} seed(s) per ratio; λ {lam}, ε {r.epsilon:g} against the "
+          f"{r.epsilon_reference}; "
           f"lambda_balance {format_optional(r.lambda_balance, '.3g')})")
     views = r.epsilon_views
     print(f"  ε-tolerance view {format_optional(r.cmr_epsilon)} (joint law {format_optional(views.get('joint'))}, "
           f"per-ratio laws {format_optional(views.get('per_ratio'))}, law-free {format_optional(views.get('law_free'))}), "
           f"turnaround-law view {format_optional(r.cmr_turnaround)}; uses {r.used}, binding {r.binding or '-'}: {r.reason}")
+    if r.control_general_change is not None:
+        print(f"  R = 0 control: general loss {r.control_general_change:+.4f} against the model before CPT at its last "
+              f"evaluation")
     if r.ci_parts:
         print("  interval: " + ", ".join(f"{k} {format_interval(v)}" for k, v in r.ci_parts.items() if v)
               + "; systematic errors added in quadrature: " + ", ".join(f"{k} {e:.3f}" for k, e in r.ci_errors.items()))

@@ -19,12 +19,13 @@ from stages.plan.views import EPSILON_LAW, point_views, scalar
 CUTS = (0.5, 0.25)
 
 
-def validate(curves, domain, lam=1000.0, epsilon=0.05, n_boot=100, level=0.95, seed=0) -> dict:
+def validate(curves, domain, lam=1000.0, epsilon=0.05, n_boot=100, level=0.95, seed=0, reference=None) -> dict:
     """The backtest of one domain as plain values (for fit.yaml and the report)."""
-    pilots = pilots_of(curves, str(domain))
+    pilots = pilots_of(curves, str(domain), reference)
     full = fit_pilots(pilots, lam, epsilon, None, n_boot, level, seed)
     free = law_free_cmr(pilots, epsilon, pilots.pilot_tokens) if pilots.ratios.size >= MIN_RATIOS else None
-    return {"domain": str(domain), "epsilon": epsilon, "pilot_tokens": pilots.pilot_tokens, "law": EPSILON_LAW,
+    return {"domain": str(domain), "epsilon": epsilon, "epsilon_reference": pilots.reference,
+            "pilot_tokens": pilots.pilot_tokens, "law": EPSILON_LAW,
             "full_fit": full.cmr, "full_fit_ci": full.ci, "law_free": free,
             "cuts": [_cut(pilots, share, full.cmr, free, lam, epsilon, n_boot, level, seed) for share in CUTS],
             "leave_one_ratio_out": _leave_one_out(pilots, epsilon, free)}

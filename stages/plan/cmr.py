@@ -71,6 +71,8 @@ class CMRResult:
     pilot_tokens: float
     lambda_balance: float | None
     seeds: int = 1
+    epsilon_reference: str = "base"  # the general-loss change is measured against: base | control (R = 0 pilot)
+    control_general_change: float | None = None  # the R = 0 control's general-loss change against the base
     epsilon_views: dict = field(default_factory=dict)  # per_ratio, joint, law_free
     ci_parts: dict = field(default_factory=dict)  # bootstrap intervals the ε interval starts from
     ci_errors: dict = field(default_factory=dict)  # systematic errors added to them in quadrature
@@ -178,16 +180,19 @@ def _no_fit(pilots: Pilots, settings) -> CMRResult:
                      **settings)
 
 
-def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0) -> CMRResult:
-    """The CMR of one domain of the pilot curves at ``budget`` tokens (default: the pilot budget)."""
-    return fit_pilots(pilots_of(curves, str(domain)), lam, epsilon, budget, n_boot, level, seed)
+def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0,
+               reference=None) -> CMRResult:
+    """The CMR of one domain of the pilot curves at ``budget`` tokens (default: the pilot budget);
+    ``reference`` as in ``stages.plan.curves.pilots_of``."""
+    return fit_pilots(pilots_of(curves, str(domain), reference), lam, epsilon, budget, n_boot, level, seed)
 
 
 def fit_pilots(pilots: Pilots, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0) -> CMRResult:
     pilot_tokens = pilots.pilot_tokens
     budget = float(budget or pilot_tokens)
     settings = dict(domain=pilots.domain, lam=lam, epsilon=epsilon, budget=budget, pilot_tokens=pilot_tokens,
-                    baseline_losses=pilots.baseline, seeds=pilots.seeds)
+                    baseline_losses=pilots.baseline, seeds=pilots.seeds, epsilon_reference=pilots.reference,
+                    control_general_change=pilots.control_general_change)
     if pilots.ratios.size < MIN_RATIOS:
         return _no_fit(pilots, settings)
     laws, joint = point_fit(pilots)
@@ -277,7 +282,8 @@ def _ratio_points(pilots: Pilots, point: Views, laws, epsilon, budget) -> list[R
     return out
 
 
-def fit_cmr(curves, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0) -> dict[str, CMRResult]:
+def fit_cmr(curves, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0,
+            reference=None) -> dict[str, CMRResult]:
     """One CMRResult per domain of the pilot curves (a mapping of the CSV's columns to arrays)."""
-    return {str(d): fit_domain(curves, d, lam, epsilon, budget, n_boot, level, seed)
+    return {str(d): fit_domain(curves, d, lam, epsilon, budget, n_boot, level, seed, reference)
             for d in np.unique(curves["domain"])}

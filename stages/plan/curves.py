@@ -45,6 +45,8 @@ class Pilots:
     d_domain: np.ndarray
     weights: np.ndarray
     warnings: list[str]
+    reference: str = "base"  # what the general-loss change is measured against (see pilots_of)
+    control_general_change: float | None = None  # the R = 0 control's change against the base, at its end
 
     @property
     def pilot_tokens(self) -> float:
@@ -72,8 +74,17 @@ class Pilots:
         return array.reshape(array.shape[0], -1)
 
 
-def pilots_of(curves, domain: str) -> Pilots:
-    """One domain's usable pilot curves, with warnings for what was left out."""
+REFERENCES = ("base", "control")
+
+
+def pilots_of(curves, domain: str, reference: str | None = None) -> Pilots:
+    """One domain's usable pilot curves, with warnings for what was left out.
+
+    ``reference``: what the general-loss change is measured against. "base": the model before CPT,
+    the paper's reading. "control": the R = 0 pilot (general data only, same tokens) at the same
+    tokens; with a base that has not converged, general data alone keeps lowering the general loss,
+    and against the base a mixture's forgetting hides behind that progress, while against the control
+    ε measures what the domain data costs. None: "control" when the curves hold R = 0 rows, else "base"."""
     rows = curves["domain"] == domain
     seed = curves.get("seed", np.zeros(rows.size, int))[rows]  # absent column = one seed
     ratio, tokens = curves["ratio"][rows], curves["tokens"][rows]
@@ -83,25 +94,47 @@ def pilots_of(curves, domain: str) -> Pilots:
         raise ValueError(f"domain {domain!r}: no rows at tokens = 0; add the model's general and domain "
                          f"losses before CPT (one row per ratio with tokens = 0)")
     baseline = (float(gen[base].mean()), float(dom[base].mean()))
+    control = _control_change(ratio, tokens, gen, baseline[0])
+    reference = reference or ("control" if control else "base")
+    if reference not in REFERENCES:
+        raise ValueError(f"reference {reference!r}: use one of {', '.join(REFERENCES)}")
+    if reference == "control" and not control:
+        raise ValueError(f"domain {domain!r}: no R = 0 control rows to measure the general loss against; "
+                         f"run the control pilot (plan.pilots.control) or use the reference 'base'")
+    shift = control[0] if reference == "control" else (lambda t: np.zeros_like(t))
     warnings, usable = [], {}
-    if np.any(ratio <= 0):
-        warnings.append("ratio 0 rows are ignored: the CMR laws are fitted on R > 0 only")
     for r in np.unique(ratio[ratio > 0]):
         runs = []
         for s in np.unique(seed[ratio == r]):
             pick = (ratio == r) & (seed == s) & (tokens > 0)
             order = np.argsort(tokens[pick])
+            t = tokens[pick][order]
             # (0, 0) belongs to every curve: without it a rise that ends before the first evaluation
             # is invisible and the fit misses the turnaround.
-            runs.append([np.concatenate([[0.0], v[pick][order] - b])
-                         for v, b in ((tokens, 0.0), (gen, baseline[0]), (dom, baseline[1]))])
+            runs.append([np.concatenate([[0.0], v]) for v in
+                         (t, gen[pick][order] - baseline[0] - shift(t), dom[pick][order] - baseline[1])])
         fewest = min(len(run[0]) - 1 for run in runs)
         if fewest < MIN_POINTS_PER_RATIO:
             warnings.append(f"ratio {r:g}: only {fewest} CPT points, need ≥ {MIN_POINTS_PER_RATIO}; "
                             f"ratio skipped (evaluate the pilot more often)")
             continue
         usable[float(r)] = runs
-    return _padded(domain, baseline, usable, warnings)
+    pilots = _padded(domain, baseline, usable, warnings)
+    pilots.reference = reference
+    pilots.control_general_change = None if not control else control[1]
+    return pilots
+
+
+def _control_change(ratio, tokens, gen, baseline_general):
+    """(general-loss change of the R = 0 control against the base as a function of tokens, that change
+    at the control's last evaluation), seeds averaged; () without control rows."""
+    pick = (ratio == 0) & (tokens > 0)
+    if not pick.any():
+        return ()
+    points = np.unique(tokens[pick])
+    change = np.array([gen[pick][tokens[pick] == t].mean() for t in points]) - baseline_general
+    points, change = np.concatenate([[0.0], points]), np.concatenate([[0.0], change])
+    return (lambda t: np.interp(t, points, change)), float(change[-1])
 
 
 def _padded(domain, baseline, usable, warnings) -> Pilots:

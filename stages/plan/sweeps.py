@@ -19,14 +19,16 @@ def _row(result) -> dict:
             "t0": [p.t0 for p in result.ratios]}
 
 
-def lambda_sweep(curves, domain, lambdas=None, epsilon=0.05, budget=None) -> list[dict]:
+def lambda_sweep(curves, domain, lambdas=None, epsilon=0.05, budget=None, reference=None) -> list[dict]:
     """How the CMR of one domain moves with λ: only the turnaround view depends on it."""
+    fit = lambda lam: fit_domain(curves, domain, lam, epsilon, budget, n_boot=2, reference=reference)
     if lambdas is None:
-        lambdas = default_lambdas(fit_domain(curves, domain, 1000.0, epsilon, budget, n_boot=2).lambda_balance)
-    return [{"lambda": lam, **_row(fit_domain(curves, domain, lam, epsilon, budget, n_boot=2))} for lam in lambdas]
+        lambdas = default_lambdas(fit(1000.0).lambda_balance)
+    return [{"lambda": lam, **_row(fit(lam))} for lam in lambdas]
 
 
-def epsilon_sweep(curves, domain, epsilons=EPSILONS, lam=1000.0, budget=None) -> list[dict]:
+def epsilon_sweep(curves, domain, epsilons=EPSILONS, lam=1000.0, budget=None, reference=None) -> list[dict]:
     """How the CMR of one domain moves with ε, the tolerated general-loss rise: ε binds on every real
     curve so far, so this is the knob that moves the plan."""
-    return [{"epsilon": eps, **_row(fit_domain(curves, domain, lam, eps, budget, n_boot=2))} for eps in epsilons]
+    return [{"epsilon": eps, **_row(fit_domain(curves, domain, lam, eps, budget, n_boot=2, reference=reference))}
+            for eps in epsilons]

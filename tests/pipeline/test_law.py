@@ -82,3 +82,14 @@ def test_csv_without_base_rows_is_a_clear_error(tmp_path, capsys):
     path = write_curves(tmp_path / "curves.csv", {k: v[keep] for k, v in curves.items()})
     assert main(["law", "fit", "--curves", str(path)]) == 1
     assert "tokens = 0" in capsys.readouterr().err
+
+
+def test_fit_measures_against_the_control_pilot_when_there_is_one(tmp_path, capsys):
+    curves = make_shape("recovery", seeds=1, points=10)
+    control = {k: v[(curves["ratio"] == curves["ratio"][0])].copy() for k, v in curves.items()}
+    control["ratio"][:] = 0.0
+    path = write_curves(tmp_path / "curves.csv", {k: list(curves[k]) + list(control[k]) for k in curves})
+    assert main(["law", "fit", "--curves", str(path), "--bootstrap", "8"]) == 0
+    assert "against the control" in capsys.readouterr().out
+    assert main(["law", "fit", "--curves", str(path), "--bootstrap", "8", "--reference", "base"]) == 0
+    assert "against the base" in capsys.readouterr().out

@@ -62,3 +62,28 @@ def test_ratio_interpolation_error_is_zero_on_a_line_and_covers_a_curved_truth()
     truth = np.sqrt(0.05 / 0.3)
     error = abs(piecewise_crossing(ratios, curved, 0.05)[0] - truth)
     assert error > 0.005 and ratio_interpolation_error(ratios, curved, 0.05) >= error
+
+
+def with_control(curves, general_drop):
+    """The curves plus an R = 0 control whose general loss falls by ``general_drop`` over the pilot
+    (continued general training on a base that has not converged)."""
+    first = (curves["ratio"] == curves["ratio"][0]) & (curves["seed"] == 0)
+    t = curves["tokens"][first] / PILOT_TOKENS
+    control = {k: v[first].copy() for k, v in curves.items()}
+    control["ratio"][:] = 0.0
+    control["general_loss"] = curves["general_loss"][first][0] - general_drop * t
+    return {k: np.concatenate([curves[k], control[k]]) for k in curves}
+
+
+def test_the_control_pilot_is_the_default_reference_and_shifts_the_general_change():
+    curves = make_curves("recovery", seeds=1, noise=0.0, run_spread=0.0)
+    both = with_control(curves, general_drop=0.04)
+    against_control = pilots_of(both, "synth")
+    against_base = pilots_of(both, "synth", reference="base")
+    assert against_control.reference == "control" and against_base.reference == "base"
+    assert against_control.control_general_change == pytest.approx(-0.04)
+    end = at_tokens(against_control, against_control.d_general, PILOT_TOKENS)
+    assert end == pytest.approx(at_tokens(against_base, against_base.d_general, PILOT_TOKENS) + 0.04)
+    assert 0.0 not in against_control.ratios  # the control is a reference, not a ratio to fit
+    with pytest.raises(ValueError, match="no R = 0 control rows"):
+        pilots_of(curves, "synth", reference="control")
