@@ -77,6 +77,9 @@ class CMRResult:
     ci_parts: dict = field(default_factory=dict)  # bootstrap intervals the ε interval starts from
     ci_errors: dict = field(default_factory=dict)  # systematic errors added to them in quadrature
     extrapolation_errors: dict = field(default_factory=dict)  # factor -> measured error of the ε crossing
+    # The ε view's general-loss change at the budget per pilot ratio (against the reference), with its
+    # bootstrap interval: what a mixture at share R is predicted to do, linear in R between ratios.
+    general_change: dict = field(default_factory=dict)
     ratios: list[RatioPoint] = field(default_factory=list)
     cmr_law: dict | None = None
     general_ratio_law: dict | None = None
@@ -214,6 +217,7 @@ def fit_pilots(pilots: Pilots, lam=1000.0, epsilon=0.05, budget=None, n_boot=100
         used=used, reason=reason, binding=binding, lambda_balance=_lambda_balance(laws.map(lambda v: v[:, 0]), budget, pilot_tokens),
         epsilon_views={**{k: float(v[0]) for k, v in point.epsilon.items()}, "law_free": free},
         ci_parts=parts, ci_errors=errors, extrapolation_errors=backtest,
+        general_change=_general_change(pilots, point, boot, fitted[0], d_gen, free is not None, budget, level),
         ratios=_ratio_points(pilots, point, laws, epsilon, budget),
         cmr_law=None if point.cmr_law is None else {**scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
         general_ratio_law=scalar(point.general_law).to_dict(),
@@ -268,6 +272,20 @@ def _epsilon_interval(pilots: Pilots, point: Views, boot: Views, centre_general,
     interval = (max(centre - np.hypot(max(max(below), 0.0), systematic), 0.0),
                 min(centre + np.hypot(max(max(above), 0.0), systematic), 1.0))
     return {**parts, "epsilon": interval}, errors, backtest, notes
+
+
+def _general_change(pilots: Pilots, point: Views, boot: Views, centre_general, d_gen, measured, budget, level):
+    """Per pilot ratio, the ε view's general-loss change at the budget and its bootstrap interval:
+    measured (with the spread of the draws around their centre) within the pilots, the joint law past them."""
+    if measured:
+        value = at_tokens(pilots, pilots.d_general, budget)
+        draws = value[:, None] + at_tokens(pilots, d_gen, budget) - at_tokens(pilots, centre_general, budget)[:, None]
+    else:
+        value, draws = point.joint_at_budget[0], boot.joint_at_budget.T
+    tail = 50 * (1 - level)
+    low, high = np.nanpercentile(draws, [tail, 100 - tail], axis=1)
+    return {"ratios": pilots.ratios.tolist(), "change": value.tolist(), "low": low.tolist(), "high": high.tolist(),
+            "source": "measured" if measured else "joint law"}
 
 
 def _ratio_points(pilots: Pilots, point: Views, laws, epsilon, budget) -> list[RatioPoint]:

@@ -106,3 +106,13 @@ def test_result_dumps_to_plain_yaml():
     text = yaml.safe_dump(result.to_dict())
     assert yaml.safe_load(text)["cmr"] == pytest.approx(result.cmr)
     assert yaml.safe_load(yaml.safe_dump(fit_domain(make_curves(), "finance", lam=math.inf, n_boot=8).to_dict()))["lam"] == "inf"
+
+
+def test_the_predicted_general_change_per_ratio_is_measured_within_the_pilots_and_lawful_past_them():
+    curves = read_curves(REAL_CURVES)
+    within = fit_domain(curves, "legal", n_boot=20).general_change
+    assert within["source"] == "measured" and within["ratios"][3] == 0.5
+    assert within["change"][3] == pytest.approx(0.0306, abs=1e-3)  # R = 1/2 ends 0.031 above the base
+    assert all(lo <= c <= hi for lo, c, hi in zip(within["low"], within["change"], within["high"]))
+    past = fit_domain(curves, "legal", n_boot=20, budget=2e6).general_change
+    assert past["source"] == "joint law" and past["change"][3] < within["change"][3]  # still recovering
