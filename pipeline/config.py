@@ -86,6 +86,8 @@ class PilotConfig:
     eval_points: int = 12  # log-spaced, so several fall before the general-loss peak
     first_eval_tokens: Optional[int] = None  # default: 1% of the pilot budget
     parallel: int = 2  # pilots at once, one thread each
+    seeds: int = 2  # runs per ratio, each with its own data order (train.seed + i); the fit uses them all
+    control: bool = True  # an R = 0 pilot per seed: general data only, the same tokens (the ε reference)
 
 
 @dataclass
@@ -99,6 +101,9 @@ class PlanConfig:
     pilots: PilotConfig = field(default_factory=PilotConfig)
     lam: float = 1000.0  # the Lagrange multiplier of the CMR objective
     epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
+    # What the general-loss change is measured against: "control" (the R = 0 pilot at the same tokens)
+    # or "base" (the model before CPT, the paper's). Default: control when plan.pilots.control.
+    epsilon_reference: Optional[str] = None
     budget: Optional[int] = None  # CPT tokens the mixture is planned for; default: the pilot budget
     ratios: dict[str, float] = field(default_factory=dict)  # shares set by hand, e.g. plan.ratios.legal=0.2
     anneal_fraction: float = 0.1  # the high-quality anneal, as a fraction of the CPT budget
@@ -165,6 +170,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), extra
     if cache.is_absolute() or ".." in cache.parts:
         raise ConfigError(f"curate.quality.cache_dir: {str(cache)!r} must be a relative path inside the project "
                           "(default data/models); configs may not write elsewhere")
+    if config.plan.pilots.seeds < 1:
+        raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")
+    reference = config.plan.epsilon_reference
+    if reference not in (None, "base", "control") or (reference == "control" and not config.plan.pilots.control):
+        raise ConfigError(f"plan.epsilon_reference: {reference!r} must be 'base', or 'control' with "
+                          f"plan.pilots.control: true")
     names = [s.name for s in config.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

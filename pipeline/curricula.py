@@ -44,9 +44,15 @@ def cpt_lr(config: CritmixConfig, tokens: int, warmup: bool = True) -> LRSegment
 
 
 def pilot_curriculum(config: CritmixConfig, domain: str, ratio: float, base_model: Path) -> Curriculum:
+    """A pilot at ``ratio`` of ``domain``; at R = 0 the control, which trains on general data alone and
+    lists every planned domain at share 0 so that the trainer evaluates it on them too."""
     plan = config.plan
-    mixture = {domain: DomainMix(ratio, chosen_by={"method": "pilot"})}
-    if ratio < 1:
+    if ratio == 0:
+        mixture = {d: DomainMix(0.0, chosen_by={"method": "control: evaluated, not trained"}) for d in config.plan_domains()}
+        mixture[plan.general_domain] = DomainMix(1.0, chosen_by={"method": "control"})
+    else:
+        mixture = {domain: DomainMix(ratio, chosen_by={"method": "pilot"})}
+    if 0 < ratio < 1:
         mixture[plan.general_domain] = DomainMix(1 - ratio, chosen_by={"method": "pilot"})
     tokens = plan.pilots.tokens
     phase = Phase("pilot", tokens, init=str(base_model), lr=cpt_lr(config, tokens), mixture=mixture)

@@ -11,7 +11,7 @@ import yaml
 import trainer
 from pipeline.config import CritmixConfig
 from pipeline.curricula import PlanError, base_curriculum, pilot_curriculum
-from pipeline.pilots import ensure_base, pilot_eval_override, pilot_jobs, pilot_name
+from pipeline.pilots import ensure_base, pilot_jobs, pilot_name, pilot_overrides
 from pipeline.rundir import RunDir
 from pipeline.trainer_runs import ensure_tokens, save_resolved_config, train_args
 from stages.files import atomic_write_text
@@ -42,11 +42,11 @@ def export_pilots(config: CritmixConfig, run: RunDir, dest: Path) -> Path:
     base_spec = base.with_suffix(".curriculum.yaml")
     write_curriculum(base_curriculum(config), dest / base_spec)
     pilots, outputs = [], [base]
-    for domain, ratio in pilot_jobs(config):
-        out = Path("plan/pilots") / pilot_name(domain, ratio)
+    for domain, ratio, seed in pilot_jobs(config):
+        out = Path("plan/pilots") / pilot_name(domain, ratio, seed)
         spec = out.with_suffix(".curriculum.yaml")
         write_curriculum(pilot_curriculum(config, domain, ratio, base / "final"), dest / spec)
-        pilots.append(["pilot", str(out), *train_args(config_file, spec, tokens_dir, out, "--set", pilot_eval_override(config))])
+        pilots.append(["pilot", str(out), *train_args(config_file, spec, tokens_dir, out, *pilot_overrides(config, seed))])
         outputs.append(out)
     jobs = (shell_function("train_base", [["train", str(base), *train_args(config_file, base_spec, tokens_dir, base)]])
             + shell_function("train_pilots", pilots) + f"outputs=({shlex.join(map(str, outputs))})\n")

@@ -1,5 +1,8 @@
-"""Pilot runs: the base model, then one continual pre-training run per domain and ratio R from it,
-each evaluated at log-spaced token points; their validation losses become ``plan/curves.csv``.
+"""Pilot runs: the base model, then continual pre-training runs from it, each evaluated at log-spaced
+token points; their validation losses become ``plan/curves.csv``. A pilot is a (domain, ratio R,
+seed): ``plan.pilots.seeds`` runs per domain and ratio, each with its own data order, and with
+``plan.pilots.control`` one R = 0 control per seed (general data only, the same tokens), shared by
+every domain: its rows appear under each domain at ratio 0.
 
 Pilots are independent single-thread processes, run ``plan.pilots.parallel`` at a time; a finished
 pilot is skipped, a killed one resumes.
@@ -47,33 +50,39 @@ def ensure_base(config: CritmixConfig, run: RunDir, config_path: Path, tokens: P
     return out / "final"
 
 
-def pilot_name(domain: str, ratio: float) -> str:
-    return f"{domain}-r{round(ratio * 1000):04d}"  # per mille: no dots in file names
+def pilot_name(domain: str, ratio: float, seed: int = 0) -> str:
+    """Per mille: no dots in file names. Seed 0 keeps the name pilots had before there were seeds."""
+    return f"{domain}-r{round(ratio * 1000):04d}" + (f"-s{seed}" if seed else "")
 
 
-def pilot_dir(run: RunDir, domain: str, ratio: float) -> Path:
-    return run / f"plan/pilots/{pilot_name(domain, ratio)}"
+def pilot_dir(run: RunDir, domain: str, ratio: float, seed: int = 0) -> Path:
+    return run / f"plan/pilots/{pilot_name(domain, ratio, seed)}"
 
 
-def pilot_eval_override(config: CritmixConfig) -> str:
+def pilot_overrides(config: CritmixConfig, seed: int) -> list[str]:
+    """Trainer overrides of one pilot: its evaluation points, and its seed (data order)."""
     pilots = config.plan.pilots
     points = log_spaced_points(pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100)
-    return f"eval.at_tokens={json.dumps(points)}"
+    return ["--set", f"eval.at_tokens={json.dumps(points)}", "--set", f"seed={config.train.seed + seed}"]
 
 
-def pilot_jobs(config: CritmixConfig) -> list[tuple[str, float]]:
-    return [(domain, ratio) for domain in config.plan_domains() for ratio in config.plan.pilots.ratios]
+def pilot_jobs(config: CritmixConfig) -> list[tuple[str, float, int]]:
+    """(domain, ratio, seed) of every pilot; the controls train the general domain at R = 0."""
+    pilots = config.plan.pilots
+    controls = [(config.plan.general_domain, 0.0, seed) for seed in range(pilots.seeds)] if pilots.control else []
+    return controls + [(domain, ratio, seed) for domain in config.plan_domains() for ratio in pilots.ratios
+                       for seed in range(pilots.seeds)]
 
 
 def run_pilot(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, job: tuple) -> Path:
-    domain, ratio = job
-    out = pilot_dir(run, domain, ratio)
+    domain, ratio, seed = job
+    out = pilot_dir(run, domain, ratio, seed)
     if (out / "final/config.json").exists():
         return out
     spec = out.with_suffix(".curriculum.yaml")
     write_curriculum(pilot_curriculum(config, domain, ratio, base), spec)
-    run_trainer(train_args(config_path, spec, tokens, out, "--set", pilot_eval_override(config)),
-                out.with_suffix(".log"), threads=1)
+    run_trainer(train_args(config_path, spec, tokens, out, *pilot_overrides(config, seed)), out.with_suffix(".log"),
+                threads=1)
     return out
 
 
@@ -87,25 +96,28 @@ def run_pilots(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Pa
     console.print(f"pilots: {len(jobs)} done in {time.time() - started:.0f}s")
 
 
-def pilot_curve(metrics_path: Path, domain: str, ratio: float, general_domain: str) -> list[dict]:
+def pilot_curve(metrics_path: Path, domains: list[str], ratio: float, seed: int, general_domain: str) -> list[dict]:
+    """One pilot's evaluations as curve rows, one row per evaluation and planned domain in ``domains``."""
     rows = []
     for line in metrics_path.read_text().splitlines():
         record = json.loads(line)
         val = record.get("val")
         if val:
-            rows.append({"domain": domain, "ratio": ratio, "tokens": record["tokens"],
-                         "general_loss": val[general_domain], "domain_loss": val[domain]})
+            rows += [{"domain": domain, "ratio": ratio, "tokens": record["tokens"], "general_loss": val[general_domain],
+                      "domain_loss": val[domain], "seed": seed} for domain in domains]
     return rows
 
 
 def collect_curves(config: CritmixConfig, run: RunDir) -> Path:
-    """``plan/curves.csv`` from the pilots' metrics, in the format ``critmix law fit`` reads."""
+    """``plan/curves.csv`` from the pilots' metrics, in the format ``critmix law fit`` reads; a control's
+    rows appear under every planned domain (at ratio 0, with that domain's loss)."""
     rows = []
-    for domain, ratio in pilot_jobs(config):
-        metrics = pilot_dir(run, domain, ratio) / "metrics.jsonl"
-        rows += pilot_curve(metrics, domain, ratio, config.plan.general_domain)
+    for domain, ratio, seed in pilot_jobs(config):
+        metrics = pilot_dir(run, domain, ratio, seed) / "metrics.jsonl"
+        domains = config.plan_domains() if ratio == 0 else [domain]
+        rows += pilot_curve(metrics, domains, ratio, seed, config.plan.general_domain)
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer = csv.DictWriter(text, fieldnames=[*COLUMNS, "seed"])
     writer.writeheader()
     writer.writerows(rows)
     path = run / "plan/curves.csv"

@@ -21,29 +21,45 @@ from pipeline.pilots import collect_curves, ensure_base, run_pilots
 from pipeline.progress import console
 from pipeline.rundir import RunDir
 from pipeline.trainer_runs import ensure_tokens, save_resolved_config, write_yaml
+from stages.plan.curves import read_curves
 from trainer.curriculum import load_curriculum, write_curriculum
 
 
-def plot_fits(fits: dict, run: RunDir) -> None:
+def plot_fits(fits: dict, curves: dict, run: RunDir) -> None:
     from pipeline.law_plots import plot_domain
-    from stages.plan.cmr import read_curves
 
-    curves = read_curves(run / "plan/curves.csv")
     for domain, fit in fits.items():
         if fit.ratios:  # a fit that could use no ratio has nothing to draw; fit.yaml says why
             plot_domain(curves, fit, run / f"plan/plots/{domain}.png")
 
 
-def fit_domains(config: CritmixConfig, curves_path: Path) -> dict:
-    from stages.plan.cmr import fit_cmr, read_curves
+def fit_domains(config: CritmixConfig, curves: dict) -> dict:
+    from stages.plan.cmr import fit_cmr
 
     plan = config.plan
-    return fit_cmr(read_curves(curves_path), lam=plan.lam, epsilon=plan.epsilon, budget=plan.budget or plan.pilots.tokens)
+    return fit_cmr(curves, lam=plan.lam, epsilon=plan.epsilon, budget=plan.budget or plan.pilots.tokens,
+                   reference=plan.epsilon_reference)
+
+
+def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[str, dict]:
+    """``critmix law validate`` on every fitted domain: how well the pilots predict what they had not seen."""
+    from stages.plan.backtest import validate
+
+    plan = config.plan
+    reports = {d: validate(curves, d, plan.lam, plan.epsilon, reference=plan.epsilon_reference)
+               for d, fit in fits.items() if fit.cmr is not None}
+    for report in reports.values():
+        half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
+        if half["cmr"] is not None:
+            console.print(f"backtest {report['domain']}: pilots cut at half predict {half['cmr']:.3f} "
+                          f"{format_interval(half['ci'])} for the law-free {format_optional(report['law_free'])} "
+                          f"(covered: {half['covers_law_free']})")
+    return reports
 
 
 def planned_shares(config: CritmixConfig, fits: dict) -> tuple[dict[str, float], dict[str, dict], list[str]]:
     """Per-domain shares and how each was chosen: by hand (``plan.ratios``) or from the CMR law."""
-    from stages.plan.cmr import combine_domains
+    from stages.plan.mixture import combine_domains
 
     manual = config.plan.ratios
     unknown = sorted(set(manual) - set(config.plan_domains()))
@@ -75,14 +91,16 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     tokens = ensure_tokens(run, config_path)
     base = ensure_base(config, run, config_path, tokens)
     run_pilots(config, run, config_path, tokens, base)
-    fits = fit_domains(config, collect_curves(config, run))
+    curves = read_curves(collect_curves(config, run))
+    fits = fit_domains(config, curves)
+    backtests = backtest_domains(config, curves, fits)
     shares, chosen, notes = planned_shares(config, fits)
     buckets = bucket_tokens(run / "shards")
     spec = planned_curriculum(config, shares, chosen, buckets, notes)
     for note in spec.warnings + [w for fit in fits.values() for w in fit.warnings]:
         console.print(f"[yellow]warning:[/] {note}")
-    write_yaml(run / "plan/fit.yaml", {d: f.to_dict() for d, f in fits.items()})
-    plot_fits(fits, run)
+    write_yaml(run / "plan/fit.yaml", {d: {**f.to_dict(), "backtest": backtests.get(d)} for d, f in fits.items()})
+    plot_fits(fits, curves, run)
     if config.plan.validate:
         write_curriculum(validation_curriculum(config, shares, buckets), run / "plan/curriculum.validate.yaml")
     path = run / "plan/curriculum.yaml"

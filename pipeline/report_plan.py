@@ -1,13 +1,15 @@
-"""Report sections for planning and training: law fits, the curriculum, training curves, and
-whether the plan held (what the CMR law predicted against what the final run measured).
+"""Report sections for planning and training: law fits and their backtest, the curriculum, training
+curves, and whether the plan held (what the planner predicted against what the final run measured).
 
-The prediction for a domain planned at share s is read from its pilot laws at R = s: the general
-loss at the budget, L_gen(s), against the base model's L_gen(M) + ε, and the domain loss L_dom(s).
-The measurement is the final run's validation loss at the end of its continual pre-training
-(the last CPT phase) against the end of its general phase. With several domains the pilots saw
-one domain at a time, so each domain's row predicts for that domain alone; the joint row reads
-every domain's general-loss law at R = all domains' shares together (the assumption of the rule
-that combined them) and takes the largest rise.
+The prediction for a domain planned at share s is the ε view's general-loss change at the budget
+(``general_change`` in fit.yaml: measured on the pilots within their length, the joint law past it),
+linear in R between pilot ratios, with its bootstrap interval; the domain loss comes from the L(R)
+law. It is measured against the plan's reference: the R = 0 control pilot (its change against the base
+at the pilots' end is added to compare with the final run) or the model before CPT. The measurement is
+the final run's validation loss at the end of its continual pre-training (the last CPT phase) against
+the end of its general phase. With several domains the pilots saw one domain at a time, so each
+domain's row predicts for that domain alone; the joint row reads every domain's prediction at R = all
+domains' shares together (the assumption of the rule that combined them) and takes the largest.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import base64
 import html
 import json
 
+import numpy as np
 import yaml
 
 from pipeline.formatting import format_interval
@@ -33,14 +36,38 @@ def law_fits(run: RunData) -> str | None:
         return None
     rows, images = [], []
     for domain, fit in fits.items():
+        views = fit.get("epsilon_views") or {}
         rows.append([domain, fit.get("cmr"), format_interval(fit.get("ci") or [None, None]), fit.get("used"),
-                     fit.get("binding") or "-", fit.get("cmr_epsilon"), fit.get("cmr_turnaround"), "; ".join(fit.get("warnings") or [])])
+                     fit.get("binding") or "-", fit.get("epsilon_reference"), fit.get("control_general_change"),
+                     views.get("law_free"), views.get("joint"), views.get("per_ratio"), fit.get("cmr_turnaround"),
+                     "; ".join(fit.get("warnings") or [])])
         plot = run.path / f"plan/plots/{domain}.png"
         if plot.is_file():
             data = base64.b64encode(plot.read_bytes()).decode()
             images.append(f"<img alt='CMR fit for {html.escape(domain)}' src='data:image/png;base64,{data}' style='max-width:100%'>")
-    header = ["domain", "CMR", "CI", "view used", "binding", "ε view", "turnaround view", "warnings"]
-    return "<h2>Critical mixture ratio per domain</h2>" + table(header, rows) + "".join(images)
+    header = ["domain", "CMR", "CI", "view used", "binding", "ε against", "control ΔL_gen vs base", "ε view: law-free",
+              "joint law", "per-ratio laws", "turnaround view", "warnings"]
+    return ("<h2>Critical mixture ratio per domain</h2>" + table(header, rows) + backtest_table(fits)
+            + "".join(images))
+
+
+def backtest_table(fits: dict) -> str:
+    """The backtest of ``plan/fit.yaml``: plans from the pilots cut short, against their full length."""
+    rows = []
+    for domain, fit in fits.items():
+        report = fit.get("backtest") or {}
+        for cut in report.get("cuts", []):
+            rows.append([domain, cut["share"], cut.get("cmr"), format_interval(cut.get("ci") or [None, None]),
+                         report.get("law_free"), cut.get("error_vs_law_free"), cut.get("covers_law_free"),
+                         cut.get("per_ratio_view"), cut.get("note", "")])
+    if not rows:
+        return ""
+    header = ["domain", "pilots cut at", "predicted CMR", "interval", "law-free at full length", "error", "covered",
+              "per-ratio laws", "note"]
+    return ("<h3>Backtest: the plan from shorter pilots against the full ones</h3>"
+            "<p>Every pilot cut at 1/2 and 1/4 of its tokens predicts the CMR at the full pilot length; the truth "
+            "is the law-free crossing of the full curves' measured losses (<code>critmix law validate</code>).</p>"
+            + table(header, rows, numeric_from=1))
 
 
 def curriculum_figure(run: RunData) -> str | None:
@@ -119,30 +146,38 @@ def last_eval_of(evals: list[dict], phase_prefix: str) -> dict | None:
     return chosen[-1]["val"] if chosen else None
 
 
+def predicted_change(fit: dict, share: float) -> tuple[float, float, float] | None:
+    """The plan's general-loss change at R = ``share`` against its reference, with its interval."""
+    change = fit.get("general_change") or {}
+    if not change.get("ratios"):
+        return None
+    return tuple(float(np.interp(share, change["ratios"], change[k])) for k in ("change", "low", "high"))
+
+
 def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) -> list[list]:
     evals = eval_records(metrics(run, f"{train_dir}/metrics.jsonl"))
     before, after = last_eval_of(evals, "general"), last_eval_of(evals, "cpt")
     if not (before and after):
         return []
     mixture = next(p for p in spec["phases"] if p["name"].startswith("cpt"))["mixture"]
-    measured_rise = after[spec["general_domain"]] - before[spec["general_domain"]]
-    shares = {d: mixture.get(d, {}).get("share", 0.0) for d, fit in fits.items()
-              if fit.get("general_ratio_law") and fit.get("baseline_losses")}
+    measured = after[spec["general_domain"]] - before[spec["general_domain"]]
+    shares = {d: mixture.get(d, {}).get("share", 0.0) for d, fit in fits.items() if fit.get("general_change")}
     shares = {d: share for d, share in shares.items() if share}
 
-    def general_rise(domain: str, ratio: float) -> float:
-        return float(PowerLaw(**fits[domain]["general_ratio_law"])(ratio)) - fits[domain]["baseline_losses"][0]
+    def row(label: str, fit: dict, share: float, predicted, predicted_domain, measured_domain) -> list:
+        control = fit.get("control_general_change") if fit.get("epsilon_reference") == "control" else None
+        against_reference = measured - (control or 0.0)
+        covered = predicted[1] <= against_reference <= predicted[2]
+        return [train_dir, label, share, predicted[0], format_interval(predicted[1:]), measured, control,
+                against_reference, fit["epsilon"], "yes" if against_reference <= fit["epsilon"] else "NO",
+                "yes" if covered else "NO", predicted_domain, measured_domain]
 
-    def row(label: str, share: float, predicted_rise: float, epsilon: float, predicted_domain, measured_domain) -> list:
-        return [train_dir, label, share, predicted_rise, measured_rise, epsilon,
-                "yes" if measured_rise <= epsilon else "NO", predicted_domain, measured_domain]
-
-    rows = [row(d, share, general_rise(d, share), fits[d]["epsilon"],
+    rows = [row(d, fits[d], share, predicted_change(fits[d], share),
                 float(PowerLaw(**fits[d]["domain_ratio_law"])(share)), after.get(d)) for d, share in shares.items()]
     if len(shares) > 1:
         together = sum(shares.values())
-        rows.append(row("all domains (joint)", together, max(general_rise(d, together) for d in shares),
-                        min(fits[d]["epsilon"] for d in shares), None, None))
+        worst = max(shares, key=lambda d: predicted_change(fits[d], together)[0])
+        rows.append(row("all domains (joint)", fits[worst], together, predicted_change(fits[worst], together), None, None))
     return rows
 
 
@@ -156,10 +191,15 @@ def plan_check(run: RunData) -> str | None:
         rows += predicted_vs_measured(run, fits, validate, "train-validate")
     if not rows:
         return None
-    header = ["run", "domain", "share", "predicted ΔL_gen", "measured ΔL_gen", "ε", "within ε", "predicted L_dom", "measured L_dom"]
-    return ("<h2>Does the plan hold?</h2><p>Predicted from the pilot laws at R = the planned share (the joint row: at R = "
-            "all domains' shares together, the largest rise of any domain's law); measured as the change of the general "
-            "validation loss over the continual pre-training phases of the final run.</p>"
+    header = ["run", "domain", "share", "predicted ΔL_gen", "interval", "measured ΔL_gen vs base",
+              "control ΔL_gen vs base (pilots)", "measured vs reference", "ε", "within ε", "inside interval",
+              "predicted L_dom", "measured L_dom"]
+    return ("<h2>Does the plan hold?</h2><p>Predicted: the plan's general-loss change at R = the planned share "
+            "(linear between pilot ratios), against its reference, with its 95% interval (the joint row: at R = all "
+            "domains' shares together, the largest of any domain). Measured: the change of the general validation "
+            "loss over the continual pre-training phases of the final run (train) and of the run at the domains' "
+            "shares scaled up to min(1.5×, 1) (train-validate, with <code>plan.validate</code>); against the control, "
+            "the control pilot's own change is subtracted.</p>"
             + table(header, rows, numeric_from=2))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.plan.cmr import fit_pilots
+from stages.plan.cmr import fit_pilots, plain_values
 from stages.plan.curves import MIN_RATIOS, Pilots, at_tokens, law_free_cmr, pilots_of
 from stages.plan.views import EPSILON_LAW, point_views, scalar
 
@@ -24,11 +24,11 @@ def validate(curves, domain, lam=1000.0, epsilon=0.05, n_boot=100, level=0.95, s
     pilots = pilots_of(curves, str(domain), reference)
     full = fit_pilots(pilots, lam, epsilon, None, n_boot, level, seed)
     free = law_free_cmr(pilots, epsilon, pilots.pilot_tokens) if pilots.ratios.size >= MIN_RATIOS else None
-    return {"domain": str(domain), "epsilon": epsilon, "epsilon_reference": pilots.reference,
+    return plain_values({"domain": str(domain), "epsilon": epsilon, "epsilon_reference": pilots.reference,
             "pilot_tokens": pilots.pilot_tokens, "law": EPSILON_LAW,
             "full_fit": full.cmr, "full_fit_ci": full.ci, "law_free": free,
             "cuts": [_cut(pilots, share, full.cmr, free, lam, epsilon, n_boot, level, seed) for share in CUTS],
-            "leave_one_ratio_out": _leave_one_out(pilots, epsilon, free)}
+            "leave_one_ratio_out": _leave_one_out(pilots, epsilon, free)})
 
 
 def _cut(pilots: Pilots, share, full_cmr, free, lam, epsilon, n_boot, level, seed) -> dict:

@@ -36,10 +36,6 @@ from stages.plan.resample import resample
 from stages.plan.turnaround import LOW_R2, describe, reliability
 from stages.plan.views import EPSILON_LAW, Views, fit_laws, point_fit, scalar, views
 
-# pipeline/plan.py (being split in another branch) still imports these two from here.
-from stages.plan.curves import read_curves  # noqa: E402,F401
-from stages.plan.mixture import combine_domains  # noqa: E402,F401
-
 EXTRAPOLATION_WARN = 2.0
 
 
@@ -91,17 +87,17 @@ class CMRResult:
     baseline_losses: tuple[float, float] | None = None  # (general, domain) of the model before CPT
 
     def to_dict(self) -> dict:
-        out = _plain(asdict(self))
+        out = plain_values(asdict(self))
         out["lam"] = "inf" if np.isinf(self.lam) else self.lam
         return out
 
 
-def _plain(value):
+def plain_values(value):
     """Builtin Python types all the way down, so that yaml.safe_dump and json accept the result."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_values(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_values(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (float, np.floating, int, np.integer)):

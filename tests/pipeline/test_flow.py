@@ -29,13 +29,25 @@ def load(path):
 
 
 @pytest.mark.slow
-def test_pilot_curves_cover_every_ratio_from_the_base_model(flow_run):
+def test_pilot_curves_cover_every_ratio_and_seed_and_the_control_from_the_base_model(flow_run):
     rows = list(csv.DictReader((flow_run / "plan/curves.csv").open()))
-    ratios = sorted({float(r["ratio"]) for r in rows})
-    assert ratios == pytest.approx([1 / 8, 1 / 4, 1 / 3, 1 / 2, 3 / 4, 1])
+    assert sorted({float(r["ratio"]) for r in rows}) == [0.0, 0.25, 0.5, 1.0]  # 0: the control
+    assert {(r["ratio"], r["seed"]) for r in rows} == {(ratio, seed) for ratio in {r["ratio"] for r in rows} for seed in "01"}
     starts = {(r["ratio"], r["general_loss"]) for r in rows if float(r["tokens"]) == 0}
     assert len({loss for _, loss in starts}) == 1  # every pilot starts from the same base model
-    assert all(len([r for r in rows if r["ratio"] == ratio]) >= 6 for ratio, _ in starts)
+    assert all(len([r for r in rows if r["ratio"] == ratio]) >= 12 for ratio, _ in starts)
+    # Different seeds are different runs: their losses differ after the start.
+    late = {(r["ratio"], r["seed"]): r["general_loss"] for r in rows if float(r["tokens"]) > 0}
+    assert late[("0.5", "0")] != late[("0.5", "1")]
+
+
+@pytest.mark.slow
+def test_the_fit_carries_its_backtest_and_the_control(flow_run):
+    fit = load(flow_run / "plan/fit.yaml")["legal"]
+    assert fit["seeds"] == 2 and fit["epsilon_reference"] == "base" and fit["control_general_change"] < 0
+    backtest = fit["backtest"]
+    assert [cut["share"] for cut in backtest["cuts"]] == [0.5, 0.25]
+    assert backtest["law_free"] is not None and backtest["leave_one_ratio_out"]
 
 
 @pytest.mark.slow
@@ -65,8 +77,9 @@ def test_training_logs_per_domain_losses_and_a_loadable_model(flow_run):
 @pytest.mark.slow
 def test_report_compares_plan_with_the_run(flow_run):
     page = (flow_run / "report.html").read_text()
-    for heading in ("Critical mixture ratio per domain", "Curriculum", "Training", "Does the plan hold?"):
+    for heading in ("Critical mixture ratio per domain", "Backtest", "Curriculum", "Training", "Does the plan hold?"):
         assert heading in page
+    assert "train-validate" in page  # the run at 1.5x the planned share, measured beside the plan
 
 
 @pytest.mark.slow

@@ -31,7 +31,8 @@ def test_pilots_run_from_an_export_and_the_plan_imports_them(tmp_path, in_repo):
     assert main(["plan", "--config", "configs/tiny.yaml", "--run", str(run), *SMALL, "--import-pilots", str(host)]) == 0
     assert not list((run / "plan").glob("**/*.safetensors"))  # nothing was trained again here
     rows = list(csv.DictReader((run / "plan/curves.csv").open()))
-    assert sorted({float(r["ratio"]) for r in rows}) == [0.25, 0.5, 1.0]
+    assert sorted({float(r["ratio"]) for r in rows}) == [0.0, 0.25, 0.5, 1.0]  # with the R = 0 control
+    assert sorted({int(r["seed"]) for r in rows}) == [0, 1]
     assert (run / "plan/curriculum.yaml").exists()
 
 

@@ -13,7 +13,8 @@ from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.plan import plot_fits
 from pipeline.rundir import RunDir
-from stages.plan.cmr import fit_cmr, read_curves
+from stages.plan.cmr import fit_cmr
+from stages.plan.curves import read_curves
 from trainer.config import ConfigError
 
 from tests.conftest import REPO
@@ -60,12 +61,12 @@ def test_a_fit_without_usable_pilots_is_reported_not_plotted(tmp_path):
                       + "".join(f"legal,{r},{t},4.4,7.0\n" for r in (0.25, 0.5, 1.0) for t in (0, 1024, 8192)))
     fits = fit_cmr(read_curves(curves))
     assert fits["legal"].cmr is None and not fits["legal"].ratios
-    plot_fits(fits, RunDir(tmp_path))
+    plot_fits(fits, read_curves(curves), RunDir(tmp_path))
     assert not (tmp_path / "plan/plots/legal.png").exists()
 
 
 # Budgets small enough for two plans in about a minute, with enough evaluations (>= 6) per pilot to fit.
-SMALL_PLAN = ["plan.base_tokens=4096", "plan.pilots.tokens=4096", "plan.pilots.ratios=[0.25,0.5,1.0]",
+SMALL_PLAN = ["plan.base_tokens=4096", "plan.pilots.tokens=4096", "plan.pilots.ratios=[0.25,0.5,1.0]", "plan.pilots.seeds=1",
               "plan.pilots.eval_points=8", "plan.pilots.first_eval_tokens=256", "plan.pilots.parallel=3",
               "train.model.seq_len=32", "train.optim.micro_batch=4", "train.eval.val_sequences=2"]
 
@@ -90,4 +91,4 @@ def test_the_same_inputs_and_seed_plan_the_same_curriculum(tmp_path, in_repo):
         assert main(["plan", "--config", TINY, "--run", str(run), *sets]) == 0
     assert (first / "plan/curriculum.yaml").read_bytes() == (second / "plan/curriculum.yaml").read_bytes()
     assert "cmr_law" in (first / "plan/curriculum.yaml").read_text()  # a fitted share, not a fallback
-    assert losses(first) == losses(second) and len(losses(first)) == 4  # the base and three pilots
+    assert losses(first) == losses(second) and len(losses(first)) == 5  # the base, the control, three pilots

@@ -11,12 +11,20 @@ def law(alpha, s, beta):
     return {"alpha": alpha, "s": s, "beta": beta, "mse": 0.0, "r2": 1.0}
 
 
-# General loss after CPT at ratio R: 3.0 + 0.1·R (legal) and 3.0 + 0.2·R (code), from a base of 3.0.
+def change(slope, half_width=0.01):
+    """A general-loss change of slope·R at the budget, known at the pilot ratios."""
+    ratios = [0.1, 0.2, 0.3, 0.5, 1.0]
+    return {"ratios": ratios, "change": [slope * r for r in ratios], "low": [slope * r - half_width for r in ratios],
+            "high": [slope * r + half_width for r in ratios], "source": "measured"}
+
+
+# General-loss change at ratio R: 0.1·R (legal, against the base) and 0.2·R (code, against the control
+# pilot, whose own change against the base is -0.02).
 FITS = {
-    "legal": {"general_ratio_law": law(0.1, 1.0, 3.0), "domain_ratio_law": law(-1.0, 1.0, 6.0),
-              "baseline_losses": [3.0, 6.0], "epsilon": 0.05},
-    "code": {"general_ratio_law": law(0.2, 1.0, 3.0), "domain_ratio_law": law(-2.0, 1.0, 7.0),
-             "baseline_losses": [3.0, 7.0], "epsilon": 0.08},
+    "legal": {"general_change": change(0.1), "domain_ratio_law": law(-1.0, 1.0, 6.0), "epsilon": 0.05,
+              "epsilon_reference": "base", "control_general_change": -0.02},
+    "code": {"general_change": change(0.2), "domain_ratio_law": law(-2.0, 1.0, 7.0), "epsilon": 0.08,
+             "epsilon_reference": "control", "control_general_change": -0.02},
 }
 SPEC = {"general_domain": "general", "phases": [
     {"name": "general", "mixture": {"general": {"share": 1.0}}},
@@ -33,15 +41,19 @@ def run(tmp_path):
     return RunData(tmp_path, {}, None)
 
 
-def test_each_domain_is_predicted_at_its_share_and_the_mixture_at_their_sum(run):
+def test_each_domain_is_predicted_at_its_share_against_its_reference_and_the_mixture_at_their_sum(run):
     rows = {row[1]: row for row in predicted_vs_measured(run, FITS, SPEC, "train")}
-    _, _, share, predicted, measured, epsilon, within, predicted_domain, measured_domain = rows["legal"]
-    assert (share, epsilon, within, measured_domain) == (0.2, 0.05, "yes", 5.9)
-    assert predicted == pytest.approx(0.02) and measured == pytest.approx(0.04) and predicted_domain == pytest.approx(5.8)
-    assert rows["code"][3] == pytest.approx(0.02)  # 0.2 x 0.1
+    (_, _, share, predicted, interval, measured, control, against, epsilon, within, inside, predicted_domain,
+     measured_domain) = rows["legal"]
+    assert (share, control, epsilon, within, inside, measured_domain) == (0.2, None, 0.05, "yes", "NO", 5.9)
+    assert predicted == pytest.approx(0.02) and interval == "[0.010, 0.030]"
+    assert measured == pytest.approx(0.04) == against and predicted_domain == pytest.approx(5.8)
+    code = rows["code"]
+    assert code[3] == pytest.approx(0.02) and code[6] == -0.02  # 0.2 x 0.1, against the control
+    assert code[7] == pytest.approx(0.06) and code[9] == "yes" and code[10] == "NO"  # 0.04 + 0.02 within 0.08
     joint = rows["all domains (joint)"]
-    # At R = 0.3 the steeper law (code) rises most: 0.06; the tightest tolerance is legal's 0.05, which 0.04 respects.
-    assert joint[2] == pytest.approx(0.3) and joint[3] == pytest.approx(0.06) and joint[5:7] == [0.05, "yes"]
+    # At R = 0.3 the steeper change (code's) is the largest: 0.06, against code's control and tolerance.
+    assert joint[2] == pytest.approx(0.3) and joint[3] == pytest.approx(0.06) and joint[8:11] == [0.08, "yes", "yes"]
 
 
 def test_each_phase_shows_its_length_mix_and_metadata_setting():
