@@ -30,15 +30,15 @@ def plot_domain(curves, result, path: Path) -> Path:
 
 
 def plot_trajectories(ax, curves, result, colours) -> None:
-    """ΔL_gen(T) per pilot ratio: measured points, the fitted increment law and its turnaround T0."""
+    """ΔL_gen(T) per pilot ratio (every seed, against the fit's reference): measured points, the fitted
+    increment law and its turnaround T0."""
+    from stages.plan.curves import pilots_of
     from stages.plan.laws import IncrementLaws
 
-    rows = curves["domain"] == result.domain
-    for point, colour in zip(result.ratios, colours):
-        pick = rows & (curves["ratio"] == point.ratio)
-        base = pick & (curves["tokens"] == 0)
-        tokens = curves["tokens"][pick]
-        d_gen = curves["general_loss"][pick] - curves["general_loss"][base].mean()
+    pilots = pilots_of(curves, result.domain, result.epsilon_reference)
+    for row, (point, colour) in enumerate(zip(result.ratios, colours)):
+        seen = pilots.weights[row] > 0
+        tokens, d_gen = pilots.tokens[row][seen], pilots.d_general[row][seen]
         grid = np.linspace(0, tokens.max(), 200)
         ax.plot(tokens, d_gen, "o", ms=3, color=colour)
         ax.plot(grid, IncrementLaws(**point.laws).d_general(grid), "-", color=colour, label=f"R={point.ratio:.3g}")
@@ -46,7 +46,8 @@ def plot_trajectories(ax, curves, result, colours) -> None:
             ax.axvline(point.t0, color=colour, ls=":", lw=0.8)
     ax.axhline(result.epsilon, color="red", ls="--", lw=1, label="ε")
     ax.axvline(result.budget, color="black", ls="--", lw=1, label="budget")
-    ax.set(title="ΔL_gen(T): points, Eq. 6 fits, T0 (dotted)", xlabel="CPT tokens", ylabel="ΔL_gen")
+    ax.set(title=f"ΔL_gen(T) against the {result.epsilon_reference}: points, Eq. 6 fits, T0 (dotted)",
+           xlabel="CPT tokens", ylabel="ΔL_gen")
     ax.legend(fontsize=7)
 
 
