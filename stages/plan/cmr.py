@@ -167,11 +167,6 @@ def _ci(values, level):
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
-def _hull(*intervals):
-    present = [i for i in intervals if i is not None]
-    return (min(i[0] for i in present), max(i[1] for i in present)) if present else None
-
-
 def _no_fit(pilots: Pilots, settings) -> CMRResult:
     return CMRResult(cmr=None, ci=None, cmr_epsilon=None, cmr_turnaround=None, used="none", binding=None,
                      reason=f"only {pilots.ratios.size} usable ratios; a CMR needs pilots at ≥ {MIN_RATIOS} ratios "

@@ -79,7 +79,6 @@ def test_report_compares_plan_with_the_run(flow_run):
     page = (flow_run / "report.html").read_text()
     for heading in ("Critical mixture ratio per domain", "Backtest", "Curriculum", "Training", "Does the plan hold?"):
         assert heading in page
-    assert "train-validate" in page  # the run at 1.5x the planned share, measured beside the plan
 
 
 @pytest.mark.slow
