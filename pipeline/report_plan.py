@@ -165,8 +165,8 @@ def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) 
     shares = {d: share for d, share in shares.items() if share}
 
     def row(label: str, fit: dict, share: float, predicted, predicted_domain, measured_domain) -> list:
-        control = fit.get("control_general_change") if fit.get("epsilon_reference") == "control" else None
-        against_reference = measured - (control or 0.0)
+        control = fit.get("control_general_change")
+        against_reference = measured - (control if fit.get("epsilon_reference") == "control" else 0.0)
         covered = predicted[1] <= against_reference <= predicted[2]
         return [train_dir, label, share, predicted[0], format_interval(predicted[1:]), measured, control,
                 against_reference, fit["epsilon"], "yes" if against_reference <= fit["epsilon"] else "NO",

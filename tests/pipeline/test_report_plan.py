@@ -45,9 +45,9 @@ def test_each_domain_is_predicted_at_its_share_against_its_reference_and_the_mix
     rows = {row[1]: row for row in predicted_vs_measured(run, FITS, SPEC, "train")}
     (_, _, share, predicted, interval, measured, control, against, epsilon, within, inside, predicted_domain,
      measured_domain) = rows["legal"]
-    assert (share, control, epsilon, within, inside, measured_domain) == (0.2, None, 0.05, "yes", "NO", 5.9)
+    assert (share, control, epsilon, within, inside, measured_domain) == (0.2, -0.02, 0.05, "yes", "NO", 5.9)
     assert predicted == pytest.approx(0.02) and interval == "[0.010, 0.030]"
-    assert measured == pytest.approx(0.04) == against and predicted_domain == pytest.approx(5.8)
+    assert measured == pytest.approx(0.04) == against and predicted_domain == pytest.approx(5.8)  # against the base
     code = rows["code"]
     assert code[3] == pytest.approx(0.02) and code[6] == -0.02  # 0.2 x 0.1, against the control
     assert code[7] == pytest.approx(0.06) and code[9] == "yes" and code[10] == "NO"  # 0.04 + 0.02 within 0.08
