@@ -54,8 +54,8 @@ test-fast: $(EXTRA_STAMP)test
 	$(PY) -m pytest -q -m "not slow"
 
 # `make bench BENCH=minhash BENCH_ARGS="--docs 100000"` runs one script with its options
-# (the whole set takes about 40 minutes on 2 cores, most of it the 1M-document MinHash run and the
-# curricula bench: three 300k-token training runs and their timing runs).
+# (the whole set takes well over an hour on 2 cores: BENCH=scale curates 100k, 400k and 1.6M documents
+# twice and runs datatrove's pipeline once; the curricula bench trains three 300k-token runs).
 BENCH ?= *
 bench: $(EXTRA_STAMP)bench
 	@for script in bench/bench_$(BENCH).py; do echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || exit 1; done

@@ -1,9 +1,11 @@
 """``critmix curate``: sources -> normalized, filtered, deduplicated, bucketed shards.
 
 Stages run in order, each reading the previous stage's directory under ``work/``:
-  ingest (per document, on a datatrove executor) -> exact_dedup -> ... -> shards.
-A stage whose key (its config and its input's key) matches a finished stage in the manifest is
-skipped; ``--force`` reruns everything. A killed ingest resumes from datatrove's completed tasks.
+  ingest (per document) -> [boilerplate] -> exact_dedup -> quality -> minhash -> buckets -> shards.
+Every stage is phases of tasks on the configured datatrove executor (local, Ray, or Slurm array
+jobs, see stages/tasks.py); the main process only plans, waits and records. A stage whose key (its
+config and its input's key) matches a finished stage in the manifest is skipped; ``--force``
+reruns everything. A killed stage resumes at its first unfinished task.
 """
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ from typing import Callable
 
 from pipeline.cli_args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig, ConfigError
-from pipeline.progress import console, phase_bars, run_with_task_progress, timed_stage
-from pipeline.rundir import RunDir, package_versions, tree_checksums
+from pipeline.progress import console, run_with_task_progress, timed_stage
+from pipeline.rundir import RunDir, package_versions
 from stages.files import atomic_write_text, file_sha256, finished_files
+from stages.tasks import Phase, StageDirs, TaskStep, add_counters
 from trainer.config import to_mapping
 
 
@@ -31,49 +34,45 @@ class CountMismatch(RuntimeError):
 
 
 @dataclasses.dataclass
-class GlobalStage:
-    """A stage over all documents at once: ``run(inputs, out_dir, removed_dir) -> counters``."""
+class Stage:
+    """A stage after ingest: its phases of executor tasks, and what the main process records when they are done."""
 
     name: str
-    run: Callable[[list[Path], Path, Path], dict]
+    phases: Callable[[StageDirs], list[Phase]]
+    summary: Callable[[StageDirs, dict], dict] = lambda dirs, counters: {"counters": counters}
 
 
-def global_stages(config: CritmixConfig, run: RunDir) -> list[GlobalStage]:
-    from stages.exact_dedup import run_exact_dedup
+def global_stages(config: CritmixConfig, run: RunDir) -> list[Stage]:
+    """The stages between ingest and the shards, in the order they run: quality scoring comes before
+    MinHash so that the best-scored document of a near-duplicate cluster survives."""
+    from stages import boilerplate, buckets, exact_dedup, minhash, quality
 
-    curate = config.curate
+    curate, tasks = config.curate, config.curate.tasks
     stages = []
     if curate.boilerplate.enabled:
-        from stages.boilerplate import run_boilerplate
-
-        stages.append(GlobalStage("boilerplate", partial(run_boilerplate, config=curate.boilerplate)))
+        stages.append(Stage("boilerplate", lambda dirs: boilerplate.phases(dirs, curate.boilerplate, tasks)))
     if curate.exact_dedup.enabled:
-        stages.append(GlobalStage("exact_dedup", run_exact_dedup))
-    if curate.minhash.enabled:
-        stages.append(GlobalStage("minhash", partial(run_minhash_stage, config=config, run=run)))
+        stages.append(Stage("exact_dedup", lambda dirs: exact_dedup.phases(dirs, tasks)))
     if curate.quality.enabled:
-        from stages.quality import run_quality
-
-        stages.append(GlobalStage("quality", partial(run_quality, config=curate.quality, models_dir=run / "models")))
-    from stages.buckets import run_buckets
-
-    stages.append(GlobalStage("buckets", partial(run_buckets, config=curate.buckets)))
+        models = run / "models"
+        stages.append(Stage("quality", lambda dirs: quality.phases(dirs, curate.quality, models, tasks),
+                            lambda dirs, counters: {"counters": counters | quality.model_summary(models)}))
+    if curate.minhash.enabled:
+        stages.append(Stage("minhash", lambda dirs: minhash.phases(dirs, curate.minhash, tasks)))
+    stages.append(Stage("buckets", lambda dirs: buckets.phases(dirs, curate.buckets, tasks)))
     return stages
 
 
-def run_minhash_stage(inputs: list[Path], out_dir: Path, removed_dir: Path, config: CritmixConfig, run: RunDir) -> dict:
-    """Signatures in parallel, one executor task per input file, then the LSH pass over all of them."""
-    from stages.minhash import MinhashSignatures, run_minhash
+def shards_stage(config: CritmixConfig) -> Stage:
+    from stages import shards
 
-    scratch, logging_dir = run / "tmp/minhash", run / "logs/minhash"  # outside work/: the next stage never reads them
-    # An earlier attempt's completion markers would skip tasks; the signature files it finished are reused anyway.
-    clear(logging_dir)
-    if config.curate.executor == "slurm":  # the global stages run in the finishing job, on its own cores
-        config = dataclasses.replace(config, curate=dataclasses.replace(config.curate, executor="local"))
-    steps = [MinhashSignatures([str(p) for p in inputs], str(scratch), config.curate.minhash)]
-    run_on_executor(config, steps, logging_dir, "minhash signatures", tasks=max(1, len(inputs)))
-    return phase_bars(lambda progress: run_minhash(inputs, out_dir, removed_dir, config.curate.minhash, scratch,
-                                                   progress=progress))
+    return Stage("shards", lambda dirs: shards.phases(dirs, config.curate.tasks),
+                 lambda dirs, counters: {"counters": counters, "outputs": shards.checksums(dirs)})
+
+
+def stage_dirs(run: RunDir, name: str, inputs: Path) -> StageDirs:
+    out = run / "shards" if name == "shards" else run / f"work/{name}"
+    return StageDirs(inputs=inputs, out=out, removed=run / "removed", scratch=run / f"tmp/{name}")
 
 
 def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
@@ -123,55 +122,95 @@ def preflight(config: CritmixConfig, run_path: Path) -> dict:
     return checks
 
 
-def prepare_slurm(executor, run: RunDir) -> list[Path]:
-    """Write the ingest array job and the job that finishes the run; submit them if configured.
+@dataclasses.dataclass
+class PlannedStage:
+    """A stage with its key; ``jobs`` lists its executor runs as (logging dir, steps, tasks)."""
 
-    The finishing job reruns ``critmix curate`` with the local executor: it finds every ingest
-    task completed (datatrove's completion markers) and runs the global stages.
-    """
+    name: str
+    key: str
+    work: Callable[[], dict]
+    jobs: list[tuple[Path, list, int]]
+
+
+def plan_stages(config: CritmixConfig, run: RunDir, key: str) -> list[PlannedStage]:
+    """Every stage in order with its key (its config and its input's key)."""
+    planned = [PlannedStage("ingest", key, lambda: run_ingest(config, run, key),
+                            [(run / "logs/ingest", ingest_steps(config, run), config.curate.tasks)])]
+    inputs = run / "work/ingest"
+    for stage in [*global_stages(config, run), shards_stage(config)]:
+        key = stage_key(key, stage.name)
+        dirs = stage_dirs(run, stage.name, inputs)
+        jobs = [(run / f"logs/{phase.name}", [TaskStep(phase)], phase.tasks) for phase in stage.phases(dirs)]
+        planned.append(PlannedStage(stage.name, key, partial(run_tasks, config, run, stage, dirs, key, jobs), jobs))
+        inputs = dirs.out
+    return planned
+
+
+def run_tasks(config: CritmixConfig, run: RunDir, stage: Stage, dirs: StageDirs, key: str, jobs: list) -> dict:
+    """Run a stage's phases on the executor. An unfinished attempt with the same key is resumed at the
+    task (datatrove skips the tasks it marked complete); anything else of the stage is cleared first."""
+    entry = run.manifest["stages"].get(stage.name, {})
+    if entry.get("status") != "running" or entry.get("key") != key:
+        clear(dirs.out, dirs.scratch, run / f"removed/stage={stage.name}", run / f"logs/{stage.name}")
+        run.record_stage(stage.name, key, "running")
+    dirs.out.mkdir(parents=True, exist_ok=True)
+    counters: dict = {}
+    for logging_dir, steps, tasks in jobs:
+        run_on_executor(config, steps, logging_dir, steps[0].name, tasks)
+        add_counters(counters, read_stats(logging_dir))
+    fields = stage.summary(dirs, counters)
+    clear(dirs.scratch)
+    return fields
+
+
+def write_slurm_jobs(config: CritmixConfig, run: RunDir, planned: list[PlannedStage]) -> Path:
+    """One array job per phase of every stage, each depending on the one before, and a last job that
+    reruns ``critmix curate`` locally: it finds every task complete and records the run."""
+    import dill
+
+    from pipeline.executors import make_executor
+
     slurm_dir = run / "slurm"
     slurm_dir.mkdir(parents=True, exist_ok=True)
-    ingest_script = executor.get_launch_file_contents(
-        executor.get_sbatch_args(executor.tasks),
-        f"launch_pickled_pipeline {executor.logging_dir.resolve_paths('executor.pik')}",
-    )
-    with executor.logging_dir.open("executor.pik", "wb") as handle:
-        import dill
+    scripts = []
+    for stage in planned:
+        for logging_dir, steps, tasks in stage.jobs:
+            phase = str(logging_dir.relative_to(run / "logs")).replace("/", "-")
+            executor = make_executor(config.curate, steps, logging_dir, tasks, job_name=f"critmix-{phase}")
+            scripts.append(slurm_dir / f"{len(scripts):02d}-{phase}.slurm")
+            atomic_write_text(scripts[-1], executor.get_launch_file_contents(
+                executor.get_sbatch_args(tasks), f"launch_pickled_pipeline {executor.logging_dir.resolve_paths('executor.pik')}"))
+            with executor.logging_dir.open("executor.pik", "wb") as handle:
+                dill.dump(executor, handle)
+        run.record_stage(stage.name, stage.key, "running")
+    slurm = config.curate.slurm
+    finish = slurm_dir / "finish.slurm"
+    atomic_write_text(finish, "\n".join([
+        "#!/bin/bash", "#SBATCH --job-name=critmix-finish", f"#SBATCH --partition={slurm.partition}",
+        f"#SBATCH --time={slurm.time}", f"cd {Path.cwd()}",
+        f"{sys.executable} -m pipeline curate --run {run.path.resolve()} --config {(run / 'config.yaml').resolve()} "
+        "--executor local", ""]))
+    lines = ["#!/bin/bash", "set -e", f"cd {slurm_dir.resolve()}", f"jid=$(sbatch --parsable {scripts[0].name})"]
+    lines += [f"jid=$(sbatch --parsable --dependency=afterok:$jid {s.name})" for s in scripts[1:] + [finish]]
+    submit = slurm_dir / "submit.sh"
+    atomic_write_text(submit, "\n".join(lines + ['echo "submitted; the last job is $jid"', ""]))
+    return submit
 
-        dill.dump(executor, handle)
-    finish_script = "\n".join([
-        "#!/bin/bash", "#SBATCH --job-name=critmix-finish", f"#SBATCH --partition={executor.partition}",
-        f"#SBATCH --time={executor.time}", f"#SBATCH --cpus-per-task={max(2, executor.cpus_per_task)}",
-        f"cd {Path.cwd()}", f"{sys.executable} -m pipeline curate --run {run.path.resolve()} "
-        f"--config {(run / 'config.yaml').resolve()} --executor local", "",
-    ])
-    paths = [slurm_dir / "ingest.slurm", slurm_dir / "finish.slurm"]
-    for path, text in zip(paths, (ingest_script, finish_script)):
-        atomic_write_text(path, text)
-    return paths
+
+def submit_slurm(submit: Path, really: bool) -> str:
+    if not really:
+        return f"wrote the Slurm jobs under {submit.parent}; submit them with:\n  bash {submit}\n(or set curate.slurm.submit=true)"
+    return subprocess.check_output(["bash", str(submit)], text=True).strip()
 
 
-def read_counts(logging_dir: Path) -> dict[str, int]:
-    """Documents read per source, from the reader's counters in datatrove's per-task stats."""
-    counts: dict[str, int] = {}
+def read_stats(logging_dir: Path) -> dict[str, int]:
+    """The counters of every task, summed, from datatrove's per-task stats."""
+    counters: dict[str, int] = {}
     for stats_file in sorted((logging_dir / "stats").glob("*.json")):
         for step in json.loads(stats_file.read_text()):
             for label, value in step.get("stats", {}).items():
-                if label.startswith("read:"):
-                    total = value["total"] if isinstance(value, dict) else value
-                    source = label.removeprefix("read:")
-                    counts[source] = counts.get(source, 0) + int(total)
-    return counts
-
-
-def submit_slurm(scripts: list[Path], submit: bool) -> str:
-    ingest, finish = scripts
-    if not submit:
-        return (f"wrote {ingest} and {finish}; submit with:\n  jid=$(sbatch --parsable {ingest}) && "
-                f"sbatch --dependency=afterok:$jid {finish}\n(or set curate.slurm.submit=true)")
-    job = subprocess.check_output(["sbatch", "--parsable", str(ingest)], text=True).strip()
-    subprocess.check_call(["sbatch", f"--dependency=afterok:{job}", str(finish)])
-    return f"submitted ingest job {job}; the finishing job runs after it"
+                add_counters(counters, {label: int(value["total"] if isinstance(value, dict) else value)})
+    return counters
 
 
 def clear(*paths: Path) -> None:
@@ -179,29 +218,20 @@ def clear(*paths: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def start_ingest(run: RunDir, key: str) -> Path:
-    """Record the ingest stage as running; returns its logging directory."""
-    entry = run.manifest["stages"].get("ingest", {})
-    if entry.get("key") != key:  # a different config or input: nothing of the old attempt is reusable
-        clear(run / "work", run / "removed", run / "logs", run / "shards")
-        run.manifest["stages"] = {}
-    run.record_stage("ingest", key, "running")
-    return run / "logs/ingest"
+def clear_run(run: RunDir) -> None:
+    """Forget every stage: a different config or input leaves nothing of an old attempt reusable."""
+    clear(run / "work", run / "removed", run / "logs", run / "shards", run / "tmp")
+    run.manifest["stages"] = {}
 
 
 def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
-    logging_dir = start_ingest(run, key)
+    logging_dir = run / "logs/ingest"
+    if run.manifest["stages"].get("ingest", {}).get("key") != key:
+        clear_run(run)
+    run.record_stage("ingest", key, "running")
     run_on_executor(config, ingest_steps(config, run), logging_dir, "ingest", config.curate.tasks)
-    return {"counters": {"read": read_counts(logging_dir)}}
-
-
-def submit_ingest(config: CritmixConfig, run: RunDir, key: str) -> str:
-    """Send the ingest stage to Slurm; the rest runs when its finishing job calls ``critmix curate`` again."""
-    from pipeline.executors import make_executor
-
-    logging_dir = start_ingest(run, key)
-    executor = make_executor(config.curate, ingest_steps(config, run), logging_dir, config.curate.tasks)
-    return submit_slurm(prepare_slurm(executor, run), config.curate.slurm.submit)
+    counts = read_stats(logging_dir)
+    return {"counters": {"read": {k.removeprefix("read:"): v for k, v in counts.items() if k.startswith("read:")}}}
 
 
 def run_on_executor(config: CritmixConfig, steps: list, logging_dir: Path, description: str, tasks: int) -> None:
@@ -211,20 +241,6 @@ def run_on_executor(config: CritmixConfig, steps: list, logging_dir: Path, descr
     executor = make_executor(config.curate, steps, logging_dir, tasks)
     completions = logging_dir / "completions"
     run_with_task_progress(executor.run, description, lambda: len(list(completions.glob("*"))), tasks)
-
-
-def run_global(stage: GlobalStage, inputs: list[Path], run: RunDir) -> dict:
-    out_dir = run / f"work/{stage.name}"
-    clear(out_dir, run / f"removed/stage={stage.name}")
-    out_dir.mkdir(parents=True)
-    return {"counters": stage.run(inputs, out_dir, run / "removed")}
-
-
-def run_write_shards(inputs: list[Path], run: RunDir) -> dict:
-    from stages.shards import write_shards
-
-    clear(run / "shards")
-    return {"counters": write_shards(inputs, run / "shards"), "outputs": tree_checksums(run / "shards")}
 
 
 def run_stage(run: RunDir, name: str, key: str, work: Callable[[], dict]) -> None:
@@ -238,14 +254,15 @@ def run_stage(run: RunDir, name: str, key: str, work: Callable[[], dict]) -> Non
 
 
 def count_by_source(root: Path) -> dict[str, int]:
+    """Documents per source in the Parquet files under ``root``, a batch at a time (the main process holds no corpus)."""
     import pyarrow.dataset as ds
 
+    counts: dict[str, int] = {}
     files = [str(p) for p in finished_files(root)]
-    if not files:
-        return {}
-    table = ds.dataset(files, format="parquet").to_table(columns=["source"])
-    counts = table.group_by("source").aggregate([("source", "count")])
-    return dict(zip(counts["source"].to_pylist(), counts["source_count"].to_pylist()))
+    for batch in ds.dataset(files, format="parquet").to_batches(columns=["source"]) if files else []:
+        values = batch.column(0).value_counts()
+        add_counters(counts, dict(zip(values.field("values").to_pylist(), values.field("counts").to_pylist())))
+    return counts
 
 
 def check_counts(run: RunDir) -> dict:
@@ -261,7 +278,7 @@ def check_counts(run: RunDir) -> dict:
 
 def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False) -> dict | None:
     """Run every stage that is not already done (``checks``: what ``preflight`` found); returns the per-source
-    count table, or None when the ingest stage went to Slurm."""
+    count table, or None when the stages went to Slurm."""
     if force:
         run.manifest["stages"] = {}
     run.manifest.update(
@@ -269,17 +286,14 @@ def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False
         packages=package_versions(), **checks,
     )
     atomic_write_text(run / "config.yaml", config.dump())
-    key = stage_key(config.output_hash(), checks["inputs"])
-    if config.curate.executor == "slurm" and not run.stage_done("ingest", key):
-        console.print(submit_ingest(config, run, key))
+    planned = plan_stages(config, run, stage_key(config.output_hash(), checks["inputs"]))
+    if config.curate.executor == "slurm" and not run.stage_done("shards", planned[-1].key):
+        if run.manifest["stages"].get("ingest", {}).get("key") != planned[0].key:
+            clear_run(run)
+        console.print(submit_slurm(write_slurm_jobs(config, run, planned), config.curate.slurm.submit))
         return None
-    run_stage(run, "ingest", key, lambda: run_ingest(config, run, key))
-    inputs = sorted((run / "work/ingest").glob("*.parquet"))
-    for stage in global_stages(config, run):
-        key = stage_key(key, stage.name)
-        run_stage(run, stage.name, key, lambda: run_global(stage, inputs, run))
-        inputs = sorted((run / f"work/{stage.name}").glob("*.parquet"))
-    run_stage(run, "shards", stage_key(key, "shards"), lambda: run_write_shards(inputs, run))
+    for stage in planned:
+        run_stage(run, stage.name, stage.key, stage.work)
     counts = check_counts(run)
     run.manifest["counts"] = counts
     run.save_manifest()

@@ -17,6 +17,11 @@ from pipeline.config import CurateConfig
 from pipeline.lifeline import start_forkserver, tie_forked_children
 
 
+# forkserver: task processes do not inherit the main process's threads (the progress bar's). Tests that
+# patch a function inside the tasks set "fork", so that the task processes inherit the patch.
+START_METHOD = "forkserver"
+
+
 class QuietTasks:
     """Runs every task as datatrove runs tasks with ``local_rank != 0``, which only affects logging."""
 
@@ -25,7 +30,32 @@ class QuietTasks:
 
 
 class QuietLocalExecutor(QuietTasks, LocalPipelineExecutor):
-    pass
+    """With one worker, datatrove runs the tasks in the calling process: here they run in one child
+    process instead, so that the main process holds no task's data, with any number of workers."""
+
+    def run(self):
+        if self.workers != 1:
+            return super().run()
+        import multiprocess
+
+        context = multiprocess.get_context(self.start_method)
+        errors = context.SimpleQueue()
+        child = context.Process(target=run_reporting_errors, args=(self, errors))
+        child.start()
+        child.join()
+        if not errors.empty():
+            raise errors.get()
+        if child.exitcode:
+            raise RuntimeError(f"the task process died with exit code {child.exitcode}; its log is under "
+                               f"{self.logging_dir.path}/logs")
+
+
+def run_reporting_errors(executor: LocalPipelineExecutor, errors) -> None:
+    """In the child: run the tasks; an error goes back to the parent, which raises it."""
+    try:
+        LocalPipelineExecutor.run(executor)
+    except BaseException as error:  # noqa: BLE001 - raised again in the parent
+        errors.put(error)
 
 
 class QuietRayExecutor(QuietTasks, RayPipelineExecutor):
@@ -40,14 +70,19 @@ def quiet_console() -> None:
     logger.add(sys.stderr, level=os.environ["LOGURU_LEVEL"])
 
 
-def make_executor(curate: CurateConfig, pipeline: list, logging_dir: Path, tasks: int):
+# Imported once by the fork server, so that each task process starts without importing them again.
+PRELOAD = ["datatrove.executor", "pyarrow.parquet", "pyarrow.compute", "numpy", "stages.tasks", "stages.readers",
+           "stages.exact_dedup", "stages.minhash", "stages.quality", "stages.buckets", "stages.shards"]
+
+
+def make_executor(curate: CurateConfig, pipeline: list, logging_dir: Path, tasks: int, job_name: str = "critmix"):
     quiet_console()
     if curate.executor == "local":
         tie_forked_children()  # datatrove's manager process
-        if curate.workers > 1:  # a pool: its forkserver starts here, in the main thread, so it dies with this process
-            start_forkserver()
+        if START_METHOD == "forkserver":  # task processes come from it, with one worker too: it dies with this process
+            start_forkserver(PRELOAD)
         return QuietLocalExecutor(
-            pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method="forkserver"
+            pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method=START_METHOD
         )
     if curate.executor == "ray":
         import ray
@@ -59,5 +94,5 @@ def make_executor(curate: CurateConfig, pipeline: list, logging_dir: Path, tasks
     return SlurmPipelineExecutor(
         pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), time=slurm.time,
         partition=slurm.partition, cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb,
-        job_name="critmix-ingest", venv_path=str(Path(sys.prefix) / "bin/activate"),
+        job_name=job_name, venv_path=str(Path(sys.prefix) / "bin/activate"),
     )

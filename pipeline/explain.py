@@ -62,7 +62,7 @@ def explain(run_dir: Path, doc_id: str) -> dict:
         "id": doc_id, "source": first["source"], "domain": first["domain"], "origin": meta.get("_origin"),
         "decisions": [d for d in decisions if d is not None],
         "dup_cluster": cluster(run_dir, final.get("dup_cluster")),
-        "quality_score": final.get("quality_score"), "quality_tier": final.get("quality_tier"),
+        "quality_score": final.get("quality_score"), "n_chars": final.get("n_chars"), "quality_tier": final.get("quality_tier"),
         "length_bucket": final.get("length_bucket"), "n_tokens_est": final.get("n_tokens_est"),
         "shard": str(Path(placed[("shards", "")]["filename"]).relative_to(run_dir)) if ("shards", "") in placed else None,
     }
@@ -78,24 +78,30 @@ def decision(stage: str, placed: dict, global_names: list[str]) -> dict | None:
     if removed:
         name, row = removed[0]
         verdict = json.loads(row["meta"] or "{}").get("filter")
-        return {"stage": name, "decision": "removed", "reason": row["reason"], "rule": verdict}
+        found = {"stage": name, "decision": "removed", "reason": row["reason"], "rule": verdict}
+        if row.get("survivor_similarity") is not None:  # a near-duplicate: how close it was to the survivor
+            found["similarity"] = round(float(row["survivor_similarity"]), 4)
+        return found
     if ("work", stage) in placed:
         return {"stage": stage, "decision": "kept"}
     return None
 
 
 def cluster(run_dir: Path, dup_cluster: str | None) -> dict | None:
-    """The duplicate cluster: its survivor (the id after the prefix) and how many documents share it."""
+    """The duplicate cluster: its survivor (the id after the prefix), how many documents share it, and the
+    survivor's quality score and length, which are why it won."""
     if not dup_cluster:
         return None
     import duckdb
 
     files = [str(p) for part in ("removed", "shards") for p in finished_files(run_dir / part)]
-    members = duckdb.connect().execute(
-        f"SELECT count(*) FROM read_parquet({files!r}, union_by_name = true, hive_partitioning = false) "
-        "WHERE dup_cluster = $c", {"c": dup_cluster}).fetchall()[0][0]
     kind, _, survivor = dup_cluster.partition(":")
-    return {"cluster": dup_cluster, "kind": kind, "survivor": survivor, "members": members}
+    members, score, n_chars = duckdb.connect().execute(
+        f"SELECT count(*), max(quality_score) FILTER (id = $s), max(n_chars) FILTER (id = $s) FROM "
+        f"read_parquet({files!r}, union_by_name = true, hive_partitioning = false) WHERE dup_cluster = $c",
+        {"c": dup_cluster, "s": survivor}).fetchall()[0]
+    return {"cluster": dup_cluster, "kind": kind, "survivor": survivor, "members": members,
+            "survivor_quality_score": score, "survivor_n_chars": n_chars}
 
 
 def render(info: dict) -> str:
@@ -110,14 +116,23 @@ def render(info: dict) -> str:
                 rule = step["rule"]
                 text += f"  ({rule.get('rule')} = {rule.get('value')}, threshold {rule.get('threshold')})"
         lines.append(text)
+        if step.get("similarity") is not None:
+            lines.append(f"  {'':<13}similarity {step['similarity']:.2f} to the survivor")
     dup = info["dup_cluster"]
     lines.append(f"  {'duplicates':<13}" + (f"{dup['kind']} cluster of {dup['members']}, survivor {dup['survivor']}" if dup else "none"))
+    if dup and dup["survivor"] != info["id"]:
+        lines.append(f"  {'':<13}survivor: score {fmt(dup['survivor_quality_score'])}, {dup['survivor_n_chars']} chars; "
+                     f"this one: score {fmt(info['quality_score'])}, {info['n_chars']} chars")
     if info["quality_score"] is not None:
         lines.append(f"  {'score':<13}{info['quality_score']:.4f} -> tier {info['quality_tier']}")
     if info["length_bucket"]:
         lines.append(f"  {'length':<13}~{info['n_tokens_est']} tokens -> {info['length_bucket']}")
     lines.append(f"  {'shard':<13}{info['shard'] or '(not kept)'}")
     return "\n".join(lines)
+
+
+def fmt(score: float | None) -> str:
+    return "none" if score is None else f"{score:.4f}"
 
 
 def register(subparsers) -> None:

@@ -41,12 +41,13 @@ def tie_forked_children() -> None:
         tied = True
 
 
-def start_forkserver() -> None:
-    """Start multiprocess's forkserver now, from the calling thread (pool workers come from it)."""
+def start_forkserver(preload: list[str] = ()) -> None:
+    """Start multiprocess's forkserver now, from the calling thread (pool workers come from it); it
+    imports ``preload`` once, so that the processes it forks start without importing them again."""
     from multiprocess import forkserver
 
     tie_forked_children()
-    forkserver.set_forkserver_preload([__name__])
+    forkserver.set_forkserver_preload([__name__, *preload])
     os.environ[PARENT] = str(os.getpid())
     try:
         forkserver.ensure_running()

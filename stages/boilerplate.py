@@ -8,16 +8,14 @@ than ``min_chars`` never count: short lines such as "Returns:" or "}" carry stru
 boilerplate. ``domains`` limits it to prose: in code, the lines shared by many files are imports. A document left empty is removed with reason ``empty_after_strip``; a changed one
 gets a new ``text_hash``, ``n_chars`` and ``meta.boilerplate_units_stripped``.
 
-Why a global stage over the work files and not a per-document step: whether a line is
-boilerplate depends on every other document, and the per-document steps run as independent
-tasks that each see one slice of the input. A two-pass step inside the executor would need a
-second executor run and a shared count file between them, which is what a global stage already
-is, without re-reading and re-normalizing the sources. It runs right after ingest, before exact
+Why a stage of its own and not a per-document step: whether a line is boilerplate depends on
+every other document, and the per-document steps see one slice of the input each. It runs right after ingest, before exact
 dedup, so documents that differ only in boilerplate become exact duplicates.
 
-Memory: the counting pass holds one (unit hash, document id) pair per distinct long-enough unit
-per document, about 40 bytes + id length, as exact dedup does per document; the stripping pass
-holds only the boilerplate units.
+Executor tasks, as exact dedup: a task per input file writes each document's (unit hash, id)
+pairs by hash range; a task per range counts its units; a task per file strips. Memory: a range
+task holds its share of the pairs (about 40 bytes + id length each); a strip task holds only the
+boilerplate units.
 """
 from __future__ import annotations
 
@@ -33,6 +31,8 @@ import xxhash
 
 from stages.normalize import text_hash
 from stages.schema import estimate_tokens
+from stages.files import finished_files
+from stages.tasks import Phase, StageDirs, my_share, range_files, run_inline, write_by_range, write_table
 from stages.writers import rewrite_work_files
 
 STAGE = "boilerplate"
@@ -62,22 +62,27 @@ def in_domains(table: pa.Table, config: BoilerplateConfig) -> pa.Table:
     return table.filter(pc.is_in(table["domain"], pa.array(config.domains, pa.string())))
 
 
-def boilerplate_keepers(inputs: list[Path], config: BoilerplateConfig) -> dict[int, str]:
-    """Pass 1: per boilerplate unit hash, the id of the one document that keeps it."""
-    tables = []
-    for path in inputs:
-        table = in_domains(pq.read_table(path, columns=["id", "text", "domain"]), config)
-        hashes, ids = [], []
-        for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
-            distinct = {key for key in unit_keys(text, config) if key is not None}
-            hashes.extend(distinct)
-            ids.extend([doc_id] * len(distinct))
-        tables.append(pa.table({"unit": pa.array(hashes, pa.uint64()), "id": pa.array(ids, pa.string())}))
-    if not tables:
-        return {}
-    groups = pa.concat_tables(tables).group_by("unit").aggregate([("id", "count"), ("id", "min")])
-    common = groups.filter(pc.greater_equal(groups["id_count"], config.min_docs))
-    return dict(zip(common["unit"].to_pylist(), common["id_min"].to_pylist()))
+def write_units(path: Path, units_dir: Path, ranges: int, config: BoilerplateConfig) -> None:
+    """Pass 1, per input file: each document's distinct long-enough units, as (unit hash, id) by hash range."""
+    table = in_domains(pq.read_table(path, columns=["id", "text", "domain"]), config)
+    hashes, ids = [], []
+    for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
+        distinct = {key for key in unit_keys(text, config) if key is not None}
+        hashes.extend(distinct)
+        ids.extend([doc_id] * len(distinct))
+    units = pa.table({"unit": pa.array(hashes, pa.uint64()), "id": pa.array(ids, pa.string())})
+    write_by_range(units, "unit", ranges, units_dir, path.name)
+
+
+def find_keepers(files: list[Path], config: BoilerplateConfig) -> pa.Table:
+    """Pass 2, per hash range: the boilerplate units in it and the id of the one document that keeps each."""
+    groups = pa.concat_tables(pq.read_table(p) for p in files).group_by("unit").aggregate([("id", "count"), ("id", "min")])
+    return groups.filter(pc.greater_equal(groups["id_count"], config.min_docs)).select(["unit", "id_min"])
+
+
+def read_keepers(keepers_dir: Path) -> dict[int, str]:
+    tables = [pq.read_table(p) for p in finished_files(keepers_dir, "*.parquet")]
+    return {k: v for t in tables for k, v in zip(t["unit"].to_pylist(), t["id_min"].to_pylist())}
 
 
 def strip_units(text: str, doc_id: str, keepers: dict[int, str], config: BoilerplateConfig) -> tuple[str, int]:
@@ -111,8 +116,31 @@ def strip_table(table: pa.Table, keepers: dict[int, str], config: BoilerplateCon
     return pa.Table.from_pylist(kept_rows, schema=table.schema), pa.Table.from_pylist(removed_rows, schema=removed_schema)
 
 
-def run_boilerplate(inputs: list[Path], out_dir: Path, removed_dir: Path, config: BoilerplateConfig) -> dict[str, int]:
-    keepers = boilerplate_keepers(inputs, config)
-    counters: dict[str, int] = {"boilerplate_units": len(keepers)}
-    counters.update(rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: strip_table(t, keepers, config, counters)))
-    return counters
+def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase]:
+    """units (a task per input file) -> keepers (a task per unit-hash range) -> strip (a task per input file)."""
+    units_dir, keepers_dir = dirs.scratch / "units", dirs.scratch / "keepers"
+
+    def units(rank: int, world_size: int) -> dict:
+        for path in my_share(dirs.input_files(), rank, world_size):
+            write_units(path, units_dir, world_size, config)
+        return {}
+
+    def keepers(rank: int, world_size: int) -> dict:
+        files = range_files(units_dir, rank)
+        table = find_keepers(files, config) if files else None
+        if table is not None and table.num_rows:
+            write_table(table, keepers_dir / f"range-{rank:05d}.parquet")
+        return {"boilerplate_units": table.num_rows if table is not None else 0}
+
+    def strip(rank: int, world_size: int) -> dict:
+        found, counters = read_keepers(keepers_dir), {}
+        counters.update(rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
+                                           lambda t, path: strip_table(t, found, config, counters)))
+        return counters
+
+    return [Phase(f"{STAGE}/units", units, tasks), Phase(f"{STAGE}/keepers", keepers, tasks),
+            Phase(f"{STAGE}/strip", strip, tasks)]
+
+
+def run_boilerplate(dirs: StageDirs, config: BoilerplateConfig, tasks: int = 2) -> dict[str, int]:
+    return run_inline(phases(dirs, config, tasks))

@@ -1,9 +1,11 @@
 """Buckets: a quality tier from per-domain quantiles of ``quality_score`` and a length bucket.
 
 Tiers are relative within a domain (a legal text is compared with other legal texts, never with
-Wikipedia), so every domain gets about the same share of documents per tier. The edges per domain
-are written to ``<out_dir>/edges.json`` for the report. Memory holds one (domain, score) pair per
-document.
+Wikipedia), so every domain gets about the same share of documents per tier. Three phases of
+executor tasks: each input file's scores, sorted, per domain (sorted runs: a mergeable summary);
+one task that finds the exact quantiles by selecting order statistics across the runs (memory:
+one memory map per run, not the scores); and the rewrite per file. The edges per domain are
+written to ``<out_dir>/edges.json`` for the report.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.files import atomic_write_text
+from stages.files import atomic_write_text, finished_files, save_array
 from stages.schema import UNSCORED_TIER
+from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import rewrite_work_files
 from trainer.errors import ConfigError
 
@@ -41,14 +44,47 @@ class BucketConfig:
                              f"for buckets {self.length_buckets}, got {self.length_edges}")
 
 
-def tier_edges(inputs: list[Path], config: BucketConfig) -> dict[str, list[float]]:
+def write_score_runs(path: Path, runs_dir: Path) -> None:
+    """One input file's scores, sorted, per domain: ``<runs_dir>/domain=<d>/<file>.npy``."""
+    table = pq.read_table(path, columns=["domain", "quality_score"])
+    table = table.filter(pc.is_valid(table["quality_score"]))
+    for domain in pc.unique(table["domain"]).to_pylist():
+        scores = np.sort(table.filter(pc.equal(table["domain"], domain))["quality_score"].to_numpy())
+        save_array(Path(runs_dir) / f"domain={domain}" / f"{path.stem}.npy", scores.astype(np.float32))
+
+
+def order_statistic(runs: list[np.ndarray], k: int) -> np.float32:
+    """The k-th smallest (from 0) of the values in sorted float32 runs of non-negative numbers.
+
+    Non-negative floats sort as their bit patterns do, so a binary search over the 32-bit
+    patterns, counting with ``searchsorted`` in every run, finds it in 32 steps.
+    """
+    bits = [run.view(np.uint32) for run in runs]
+    low, high = 0, 2**32 - 1
+    while low < high:
+        middle = (low + high) // 2
+        if sum(int(np.searchsorted(b, np.uint32(middle), side="right")) for b in bits) > k:
+            high = middle
+        else:
+            low = middle + 1
+    return np.array([low], np.uint32).view(np.float32)[0]
+
+
+def quantile(runs: list[np.ndarray], q: float) -> float:
+    """``np.quantile`` (linear) of the concatenated runs, from the two order statistics around it."""
+    n = sum(len(run) for run in runs)
+    position = (n - 1) * q
+    below = int(np.floor(position))
+    pair = np.array([order_statistic(runs, below), order_statistic(runs, min(below + 1, n - 1))], np.float32)
+    return float(np.float32(np.quantile(pair, position - below)))
+
+
+def tier_edges(runs_dir: Path, config: BucketConfig) -> dict[str, list[float]]:
     """Per domain, the score quantiles that separate the tiers (domains with no scores are left out)."""
-    scores = pa.concat_tables(pq.read_table(p, columns=["domain", "quality_score"]) for p in inputs)
-    scores = scores.filter(pc.is_valid(scores["quality_score"]))
     edges = {}
-    for domain in sorted(pc.unique(scores["domain"]).to_pylist()):
-        values = scores.filter(pc.equal(scores["domain"], domain))["quality_score"].to_numpy()
-        edges[domain] = [float(np.float32(q)) for q in np.quantile(values, config.tier_quantiles)]
+    for domain_dir in sorted(Path(runs_dir).glob("domain=*")):
+        runs = [np.load(p, mmap_mode="r") for p in finished_files(domain_dir, "*.npy")]
+        edges[domain_dir.name.removeprefix("domain=")] = [quantile(runs, q) for q in config.tier_quantiles]
     return edges
 
 
@@ -68,19 +104,40 @@ def assign_buckets(table: pa.Table, edges: dict[str, list[float]], config: Bucke
     return table.set_column(table.schema.get_field_index("quality_tier"), "quality_tier", pa.array(tiers, pa.string()))
 
 
-def run_buckets(inputs: list[Path], out_dir: Path, removed_dir: Path, config: BucketConfig) -> dict:
-    """Set ``quality_tier`` and ``length_bucket`` on every document; counters are docs per bucket."""
+def phases(dirs: StageDirs, config: BucketConfig, tasks: int) -> list[Phase]:
+    runs_dir, edges_path = dirs.scratch / "scores", Path(dirs.out) / EDGES_FILE
     config.check()
-    edges = tier_edges(inputs, config) if inputs else {}
-    edges_json = json.dumps({"tiers": config.tiers, "edges": edges}, indent=2, sort_keys=True)
-    atomic_write_text(Path(out_dir) / EDGES_FILE, edges_json)
-    rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (assign_buckets(t, edges, config), None))
-    return bucket_counts(sorted(Path(out_dir).glob("*.parquet")))
+
+    def sort_scores(rank: int, world_size: int) -> dict:
+        for path in my_share(dirs.input_files(), rank, world_size):
+            write_score_runs(path, runs_dir)
+        return {}
+
+    def find_edges(rank: int, world_size: int) -> dict:
+        edges = json.dumps({"tiers": config.tiers, "edges": tier_edges(runs_dir, config)}, indent=2, sort_keys=True)
+        atomic_write_text(edges_path, edges)
+        return {}
+
+    def assign(rank: int, world_size: int) -> dict:
+        edges = json.loads(edges_path.read_text())["edges"]
+        files = my_share(dirs.input_files(), rank, world_size)
+        rewrite_work_files(files, dirs.out, dirs.removed, STAGE, lambda t, path: (assign_buckets(t, edges, config), None))
+        return bucket_counts([Path(dirs.out) / p.name for p in files])
+
+    return [Phase(f"{STAGE}/scores", sort_scores, tasks), Phase(f"{STAGE}/edges", find_edges, 1),
+            Phase(f"{STAGE}/assign", assign, tasks)]
+
+
+def run_buckets(dirs: StageDirs, config: BucketConfig, tasks: int = 2) -> dict:
+    """Set ``quality_tier`` and ``length_bucket`` on every document; counters are docs per bucket."""
+    return run_inline(phases(dirs, config, tasks))
 
 
 def bucket_counts(paths: list[Path]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for path in paths:
+        if not path.exists():
+            continue
         table = pq.read_table(path, columns=["domain", "quality_tier", "length_bucket"])
         for d, q, n in zip(*(table[c].to_pylist() for c in table.column_names)):
             key = f"{d}/{q or UNSCORED_TIER}/{n}"

@@ -1,8 +1,14 @@
-"""Exact deduplication on the hash of normalized text.
+"""Exact deduplication on the hash of normalized text, as executor tasks over hash ranges.
 
-A global step: the survivor of each group of identical texts is the document with the smallest
-id, whatever the order or worker count. Memory holds one (hash, id) pair per document (about
-40 bytes + id length), so 100M documents need about 5 GB; larger corpora shard by hash first.
+The survivor of each group of identical texts is the document with the smallest id, whatever
+the order, the split into files or the worker count. Three phases:
+  1. keys (a task per input file): each document's (text_hash, id, file) goes to the hash range
+     that owns its hash;
+  2. groups (a task per hash range): the groups of identical hashes in its range, and for each
+     member its survivor, written per input file (only documents in a group of two or more);
+  3. rewrite (a task per input file): members of a group get ``dup_cluster = "exact:<survivor>"``,
+     the non-survivors go to removed/.
+Memory: a range task holds its share of the (hash, id) pairs, 1/ranges of the corpus's.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from stages.tasks import Phase, StageDirs, my_share, range_files, read_tables, run_inline, write_by_range, write_table
 from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "exact_dedup"
@@ -23,21 +30,47 @@ class ExactDedupConfig:
     enabled: bool = True
 
 
-def survivor_table(inputs: list[Path]) -> pa.Table:
-    """Per text hash: the surviving id and the group size."""
-    keys = pa.concat_tables(pq.read_table(p, columns=["text_hash", "id"]) for p in inputs)
-    groups = keys.group_by("text_hash").aggregate([("id", "min"), ("id", "count")])
-    return groups.rename_columns(["text_hash", "survivor_id", "group_size"])
+def phases(dirs: StageDirs, tasks: int) -> list[Phase]:
+    keys, groups = dirs.scratch / "keys", dirs.scratch / "groups"
+
+    def write_keys(rank: int, world_size: int) -> dict:
+        for path in my_share(dirs.input_files(), rank, world_size):
+            table = pq.read_table(path, columns=["text_hash", "id"])
+            write_by_range(table.append_column("file", pa.array([path.name] * table.num_rows, pa.string())),
+                           "text_hash", world_size, keys, path.name)
+        return {}
+
+    def find_groups(rank: int, world_size: int) -> dict:
+        files = range_files(keys, rank)
+        if not files:
+            return {}
+        table = pa.concat_tables(pq.read_table(p) for p in files)
+        survivors = table.group_by("text_hash").aggregate([("id", "min"), ("id", "count")])
+        survivors = survivors.filter(pc.greater(survivors["id_count"], 1)).select(["text_hash", "id_min"])
+        members = table.join(survivors.rename_columns(["text_hash", "survivor_id"]), "text_hash", join_type="inner")
+        for name in pc.unique(members["file"]).to_pylist():
+            in_file = members.filter(pc.equal(members["file"], name)).select(["id", "survivor_id"]).sort_by("id")
+            write_table(in_file, groups / Path(name).stem / f"range-{rank:05d}.parquet")
+        return {}
+
+    def rewrite(rank: int, world_size: int) -> dict:
+        return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
+                                  lambda table, path: mark_duplicates(table, read_tables(groups / path.stem)))
+
+    return [Phase(f"{STAGE}/keys", write_keys, tasks), Phase(f"{STAGE}/groups", find_groups, tasks),
+            Phase(f"{STAGE}/rewrite", rewrite, tasks)]
 
 
-def mark_duplicates(table: pa.Table, survivors: pa.Table) -> tuple[pa.Table, pa.Table]:
-    joined = table.join(survivors, "text_hash", join_type="left outer")
-    in_group = pc.greater(joined["group_size"], 1)
+def mark_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table, pa.Table | None]:
+    if members is None:  # no document of this file has a copy
+        return table, None
+    joined = table.join(members, "id", join_type="left outer")
+    in_group = pc.is_valid(joined["survivor_id"])
     cluster = pc.if_else(in_group, pc.binary_join_element_wise("exact:", joined["survivor_id"], ""), joined["dup_cluster"])
     joined = joined.set_column(joined.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
-    return split_removed(joined, pc.not_equal(joined["id"], joined["survivor_id"]), table.column_names, "duplicate")
+    removed = pc.fill_null(pc.not_equal(joined["id"], joined["survivor_id"]), False)
+    return split_removed(joined, removed, table.column_names, "duplicate")
 
 
-def run_exact_dedup(inputs: list[Path], out_dir: Path, removed_dir: Path) -> dict[str, int]:
-    survivors = survivor_table(inputs)
-    return rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: mark_duplicates(t, survivors))
+def run_exact_dedup(dirs: StageDirs, tasks: int = 2) -> dict[str, int]:
+    return run_inline(phases(dirs, tasks))

@@ -48,3 +48,11 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def save_array(path: Path, array) -> None:
+    """``np.save`` atomically. Through a handle: np.save given a name would append ".npy" to the temp name."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)

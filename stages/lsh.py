@@ -1,11 +1,12 @@
 """LSH banding, candidate verification and connected components for MinHash dedup.
 
-Candidate pairs are never collected for the whole corpus: one band at a time, the documents are
-sorted by (band key, id hash), each is paired with the next ``bucket_window`` documents of its
-bucket, the pairs are verified against the signatures in chunks and folded into a union-find at
-once. Only the union-find (int32 per document) lives across bands, so memory is bounded by one
-band, whatever the number of candidate pairs. Sorting by id hash (not file position) makes the
-pairs, hence the clusters, independent of how the input is split into files.
+A band task never collects its candidate pairs for the whole corpus: the documents are sorted by
+(band key, id hash), each is paired with the next ``bucket_window`` documents of its bucket, the
+pairs are verified against the signatures in chunks and folded into the task's union-find at
+once, and only the pairs that joined two sets are kept as edges (at most one per document per
+band). The clustering task then runs a union-find over the edges of all bands alone, so its memory
+grows with the number of duplicates, not of documents. Sorting by id hash (not file position)
+makes the pairs, hence the clusters, independent of how the input is split into files.
 """
 from __future__ import annotations
 
@@ -70,29 +71,36 @@ def band_pairs(keys: np.ndarray, id_hash: np.ndarray, valid: np.ndarray, window:
         yield order[:-offset][same], order[offset:][same]
 
 
-def connected_components(paths: list[dict[str, Path]], config, progress=None) -> tuple[np.ndarray, dict[str, int]]:
-    """Root (smallest member index) of each document's near-duplicate cluster, and counters."""
+def band_edges(paths: list[dict[str, Path]], config, band: int) -> tuple[np.ndarray, dict[str, int]]:
+    """The verified pairs of one band not yet in one set when checked, as a [2, edges] array of document indices, and counters."""
     id_hash = np.concatenate(_load(paths, "id_hash"))
     valid = np.concatenate(_load(paths, "valid"))
+    keys = np.concatenate([np.load(p["keys"], mmap_mode="r")[band] for p in paths])
     signatures = SignatureRows(paths)
     parent = np.arange(len(id_hash), dtype=np.int32)
-    # Pairs already in one cluster are not checked again, so these count verifications done.
+    # Pairs already in one set are not checked again, so these count verifications done.
     stats = {"minhash:candidates_checked": 0, "minhash:verified_pairs": 0}
     min_equal = int(np.ceil(config.verify_jaccard * config.num_perm))
-    for band in range(config.bands):
-        keys = np.concatenate([np.load(p["keys"], mmap_mode="r")[band] for p in paths])
-        for left, right in band_pairs(keys, id_hash, valid, config.bucket_window):
-            for start in range(0, len(left), config.verify_chunk):
-                a, b = left[start : start + config.verify_chunk], right[start : start + config.verify_chunk]
-                apart = find_roots(parent, a) != find_roots(parent, b)
-                a, b = a[apart], b[apart]
-                equal = (signatures.take(a) == signatures.take(b)).sum(axis=1)
-                verified = equal >= min_equal
-                union(parent, a[verified], b[verified])
-                stats["minhash:candidates_checked"] += len(a)
-                stats["minhash:verified_pairs"] += int(verified.sum())
-        if progress:
-            progress("bands", band + 1, config.bands)
-    roots = find_roots(parent, np.arange(len(parent)))
-    stats["minhash:clusters"] = int((np.bincount(roots, minlength=len(roots)) > 1).sum())
-    return roots, stats
+    edges = []
+    for left, right in band_pairs(keys, id_hash, valid, config.bucket_window):
+        for start in range(0, len(left), config.verify_chunk):
+            a, b = left[start : start + config.verify_chunk], right[start : start + config.verify_chunk]
+            apart = find_roots(parent, a) != find_roots(parent, b)
+            a, b = a[apart], b[apart]
+            verified = (signatures.take(a) == signatures.take(b)).sum(axis=1) >= min_equal
+            a, b = a[verified], b[verified]
+            edges.append(np.stack([a, b]).astype(np.int64))
+            union(parent, a, b)
+            stats["minhash:candidates_checked"] += len(verified)
+            stats["minhash:verified_pairs"] += int(verified.sum())
+    return np.concatenate(edges, axis=1) if edges else np.zeros((2, 0), np.int64), stats
+
+
+def components(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(members, roots): every document on an edge and the smallest member index of its cluster."""
+    members, compact = np.unique(edges, return_inverse=True)
+    compact = compact.reshape(edges.shape)
+    parent = np.arange(len(members), dtype=np.int64)
+    union(parent, compact[0], compact[1])
+    # Compact indices keep the order of document indices, so the smallest compact root is the smallest member.
+    return members, members[find_roots(parent, np.arange(len(members)))]

@@ -1,14 +1,17 @@
-"""Fuzzy deduplication with MinHash LSH: a global stage after exact dedup.
+"""Fuzzy deduplication with MinHash LSH: a global stage after exact dedup and quality scoring.
 
-Phases, each bounded in memory:
-  1. signatures: per input file (a task of its own, see ``MinhashSignatures``), word n-gram
-     shingles hashed to 64 bits and ``num_perm`` MinHash values per document, written as .npy
-     under the scratch directory;
-  2. banding (stages/lsh.py): per band, documents with equal band keys become candidate pairs,
-     each pair is verified on its estimated Jaccard and folded into a union-find over doc indices;
-  3. survivors: per cluster the document with the highest quality_score, then the longest, then
-     the smallest id; ``dup_cluster = "fuzzy:<survivor id>"`` on every member;
-  4. the file-by-file rewrite shared by all global stages.
+Phases, each executor tasks (``phases``), each bounded in memory:
+  1. signatures (a task per input file): word n-gram shingles hashed to 64 bits and ``num_perm``
+     MinHash values per document, written as .npy under the stage's scratch directory;
+  2. bands (a task per band, stages/lsh.py): documents with equal band keys become candidate
+     pairs, each verified on its estimated Jaccard; the verified pairs are written as edges;
+  3. clusters (one task): a union-find over the edges only; then gather (a task per file) sends
+     each clustered document to the task of its cluster's range, and survivors (a task per range)
+     picks per cluster the document with the highest quality_score (scored by the stage before),
+     then the longest, then the smallest id. ``dup_cluster = "fuzzy:<survivor id>"`` on every member, and each removed
+     member keeps its own quality_score and its ``survivor_similarity`` (estimated Jaccard to the
+     survivor) in removed/, which is why the survivor won;
+  4. rewrite (a task per input file), as every stage does.
 
 Default banding (21 bands x 6 rows = 126 permutations), chosen on the S-curve
 P(candidate | J) = 1 - (1 - J^rows)^bands: rows = 6 is the largest row count for which some band
@@ -25,16 +28,15 @@ one of 1e-5 of being missed, and one of J = 0.8 one of 0.4% (it usually joins it
 through another member anyway). A document can be removed only through a verified edge, so a document
 whose nearest neighbour is below 0.5 stays unless that tail event happens.
 
-Memory ceiling: the union-find holds 4 bytes per document (int32: 2^31 documents), one band
-holds 24 bytes per document (keys, id hashes, order), and candidate pairs of one band are
-verified in chunks of ``verify_chunk`` pairs; signatures stay on disk (4 x num_perm bytes per
-document) and are read through a memory map. 1M documents: ~0.5 GB of signatures on disk,
-well under 1 GB resident.
+Memory ceiling: a band task holds 4 bytes per document for its union-find (int32: 2^31
+documents) and 24 bytes per document for the band (keys, id hashes, order), and verifies candidate
+pairs in chunks of ``verify_chunk``; signatures stay on disk (4 x num_perm bytes per document) and
+are read through a memory map. The clustering task holds the edges only, a survivors task its
+range's clustered documents. 1M documents: ~0.5 GB of signatures on disk, well under 1 GB resident per task.
 """
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -44,11 +46,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 
-from stages.files import atomic_path
-from stages.lsh import connected_components
+from stages.files import save_array
+from stages.lsh import SignatureRows, band_edges, components
+from stages.tasks import (Phase, StageDirs, add_counters, my_share, range_files, read_tables, run_inline, write_by_range,
+                          write_table)
 from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "minhash"
@@ -172,12 +174,6 @@ def signature_paths(work_dir: Path, input_path: Path, config: MinhashConfig) -> 
     return {part: Path(work_dir) / f"{stem}.{part}.npy" for part in ("signatures", "keys", "id_hash", "valid")}
 
 
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    # Through a handle: np.save given a name would append ".npy" to the temp name.
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, array)
-
-
 def compute_signatures(
     inputs: list[Path], work_dir: Path, config: MinhashConfig, rank: int = 0, world_size: int = 1,
     progress: Optional[Progress] = None,
@@ -203,72 +199,106 @@ def compute_signatures(
                 progress("signatures", done, total)
         signatures = np.concatenate(signatures) if signatures else np.zeros((0, config.num_perm), np.uint32)
         Path(work_dir).mkdir(parents=True, exist_ok=True)
-        _save_atomic(paths["signatures"], signatures)
-        _save_atomic(paths["keys"], band_keys(signatures, config))
-        _save_atomic(paths["id_hash"], np.array([xxhash.xxh3_64_intdigest(i) for i in ids], dtype=np.uint64))
-        _save_atomic(paths["valid"], np.concatenate(valid) if valid else np.zeros(0, bool))
+        save_array(paths["signatures"], signatures)
+        save_array(paths["keys"], band_keys(signatures, config))
+        save_array(paths["id_hash"], np.array([xxhash.xxh3_64_intdigest(i) for i in ids], dtype=np.uint64))
+        save_array(paths["valid"], np.concatenate(valid) if valid else np.zeros(0, bool))
 
 
-class MinhashSignatures(PipelineStep):
-    """Phase 1 as a datatrove step, so an executor can spread the input files over its tasks."""
+def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
+    """signatures (a task per input file) -> bands (a task per band) -> clusters (one task: the union-find
+    over the edges) -> gather (a task per input file: its clustered documents, by cluster range) ->
+    survivors (a task per cluster range) -> rewrite (a task per input file)."""
+    edges_dir, clusters_path = dirs.scratch / "edges", dirs.scratch / "clusters.npy"
+    gathered_dir, decisions_dir = dirs.scratch / "gathered", dirs.scratch / "decisions"
 
-    name = "minhash signatures"
-    type = "🫂 DEDUP"
+    def paths() -> list[dict[str, Path]]:
+        return [signature_paths(dirs.scratch, p, config) for p in dirs.input_files()]
 
-    def __init__(self, inputs: list[str], work_dir: str, config: MinhashConfig):
-        super().__init__()
-        self.inputs = [Path(p) for p in inputs]
-        self.work_dir = Path(work_dir)
-        self.config = config
+    def signatures(rank: int, world_size: int) -> dict:
+        compute_signatures(dirs.input_files(), dirs.scratch, config, rank, world_size)
+        return {}
 
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        with self.track_time():
-            compute_signatures(self.inputs, self.work_dir, self.config, rank, world_size)
-        yield from data or ()
+    def bands(rank: int, world_size: int) -> dict:
+        counters: dict = {}
+        for band in range(rank, config.bands, world_size):
+            edges, stats = band_edges(paths(), config, band)
+            save_array(edges_dir / f"band-{band:03d}.npy", edges)
+            add_counters(counters, stats)
+        return counters
+
+    def clusters(rank: int, world_size: int) -> dict:
+        edges = [np.load(p) for p in sorted(edges_dir.glob("band-*.npy"))]
+        members, roots = components(np.concatenate(edges, axis=1) if edges else np.zeros((2, 0), np.int64))
+        save_array(clusters_path, np.stack([members, roots]))
+        return {"minhash:clusters": len(np.unique(roots))}
+
+    def gather(rank: int, world_size: int) -> dict:
+        members, roots = np.load(clusters_path)
+        inputs, offsets = dirs.input_files(), SignatureRows(paths()).offsets
+        for i in my_share(list(range(len(inputs))), rank, world_size):
+            lo, hi = np.searchsorted(members, offsets[i : i + 2])
+            if hi > lo:
+                table = pq.read_table(inputs[i], columns=["id", "quality_score", "n_chars"]).take(pa.array(members[lo:hi] - offsets[i]))
+                table = table.append_column("index", pa.array(members[lo:hi])).append_column("root", pa.array(roots[lo:hi]))
+                table = table.append_column("file", pa.array([inputs[i].name] * (hi - lo), pa.string()))
+                cluster_key = pa.array(_mix64(roots[lo:hi].astype(np.uint64)))  # spreads clusters over the ranges
+                write_by_range(table.append_column("cluster_key", cluster_key), "cluster_key", world_size, gathered_dir, inputs[i].name)
+        return {}
+
+    def choose(rank: int, world_size: int) -> dict:
+        files = range_files(gathered_dir, rank)
+        if files:
+            decided = survivors(pa.concat_tables(pq.read_table(p) for p in files), SignatureRows(paths()))
+            for name in pc.unique(decided["file"]).to_pylist():
+                in_file = decided.filter(pc.equal(decided["file"], name)).drop(["file"]).sort_by("id")
+                write_table(in_file, decisions_dir / Path(name).stem / f"range-{rank:05d}.parquet")
+        return {}
+
+    def rewrite(rank: int, world_size: int) -> dict:
+        return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
+                                  lambda table, path: mark_near_duplicates(table, read_tables(decisions_dir / path.stem)))
+
+    return [Phase(f"{STAGE}/signatures", signatures, tasks), Phase(f"{STAGE}/bands", bands, config.bands),
+            Phase(f"{STAGE}/clusters", clusters, 1), Phase(f"{STAGE}/gather", gather, tasks),
+            Phase(f"{STAGE}/survivors", choose, tasks), Phase(f"{STAGE}/rewrite", rewrite, tasks)]
 
 
-def survivors(inputs: list[Path], roots: np.ndarray) -> pa.Table:
-    """Per clustered document: id, dup_cluster and whether it is removed."""
-    sizes = np.bincount(roots, minlength=len(roots))
-    clustered = sizes[roots] > 1
-    parts, offset = [], 0
-    for path in inputs:
-        table = pq.read_table(path, columns=["id", "quality_score", "n_chars"])
-        rows = np.flatnonzero(clustered[offset : offset + table.num_rows])
-        parts.append(table.take(rows).append_column("root", pa.array(roots[offset + rows])))
-        offset += table.num_rows
-    members = pa.concat_tables(parts).sort_by(
-        [("root", "ascending"), ("quality_score", "descending"), ("n_chars", "descending"), ("id", "ascending")]
-    )
-    root = members.column("root").to_numpy()
+def survivors(members: pa.Table, signatures: SignatureRows) -> pa.Table:
+    """For whole clusters' members: id, file, dup_cluster, whether removed, similarity to the survivor.
+
+    The survivor of a cluster is the member with the highest quality_score, then the longest, then
+    the smallest id.
+    """
+    ranked = members.sort_by(
+        [("root", "ascending"), ("quality_score", "descending"), ("n_chars", "descending"), ("id", "ascending")])
+    root = ranked["root"].to_numpy()
     first = np.diff(root, prepend=-1) != 0
-    survivor_ids = np.asarray(members.column("id").to_pylist(), dtype=object)[np.flatnonzero(first)]
-    cluster = survivor_ids[np.cumsum(first) - 1]
+    survivor_of = np.flatnonzero(first)[np.cumsum(first) - 1]
+    index = ranked["index"].to_numpy()
+    similarity = (signatures.take(index) == signatures.take(index[survivor_of])).mean(axis=1).astype(np.float32)
+    ids = np.asarray(ranked["id"].to_pylist(), dtype=object)
     return pa.table({
-        "id": members.column("id"),
-        "fuzzy_cluster": pa.array(["fuzzy:" + s for s in cluster], pa.string()),
+        "id": ranked["id"], "file": ranked["file"],
+        "fuzzy_cluster": pa.array(["fuzzy:" + s for s in ids[survivor_of]], pa.string()),
         "fuzzy_removed": pa.array(~first),
+        "survivor_similarity": pa.array(np.where(first, np.nan, similarity), pa.float32(), from_pandas=True),
     })
 
 
-def mark_near_duplicates(table: pa.Table, members: pa.Table) -> tuple[pa.Table, pa.Table]:
+def mark_near_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table, pa.Table | None]:
+    if members is None:
+        return table, None
     joined = table.join(members, "id", join_type="left outer")
     # A fuzzy cluster replaces an exact one: the exact group's survivor is a member of it, and its
     # removed copies keep "exact:<id>" in removed/, so the chain can still be followed.
     cluster = pc.coalesce(joined["fuzzy_cluster"], joined["dup_cluster"])
     joined = joined.set_column(joined.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
-    return split_removed(joined, pc.fill_null(joined["fuzzy_removed"], False), table.column_names, REASON)
+    kept, removed = split_removed(joined, pc.fill_null(joined["fuzzy_removed"], False),
+                                  table.column_names + ["survivor_similarity"], REASON)
+    return kept.drop(["survivor_similarity"]), removed
 
 
-def run_minhash(
-    inputs: list[Path], out_dir: Path, removed_dir: Path, config: MinhashConfig, work_dir: Path,
-    progress: Optional[Progress] = None,
-) -> dict[str, int]:
-    """The whole stage. ``work_dir`` is scratch space for signatures, removed at the end."""
-    inputs = sorted(Path(p) for p in inputs)
-    compute_signatures(inputs, work_dir, config, progress=progress)
-    roots, stats = connected_components([signature_paths(work_dir, p, config) for p in inputs], config, progress)
-    members = survivors(inputs, roots)
-    counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: mark_near_duplicates(t, members))
-    shutil.rmtree(work_dir, ignore_errors=True)
-    return dict(counters, **stats)
+def run_minhash(dirs: StageDirs, config: MinhashConfig, tasks: int = 2) -> dict[str, int]:
+    """The whole stage in this process (tests, benchmarks)."""
+    return run_inline(phases(dirs, config, tasks))

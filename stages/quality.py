@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from stages.files import atomic_path, atomic_write_text, file_sha256, finished_files
+from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import rewrite_work_files
 from trainer.errors import ConfigError, CritmixError
 
@@ -269,23 +270,46 @@ def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
     return table.set_column(table.schema.get_field_index("quality_score"), "quality_score", column)
 
 
-def run_quality(inputs: list[Path], out_dir: Path, removed_dir: Path, config: QualityConfig, models_dir: Path) -> dict:
-    """Score every kept document; the model's record goes to ``<models_dir>/quality.json``."""
+def phases(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int) -> list[Phase]:
+    """The model is chosen (or trained) by one task, then a task per input file scores its documents."""
+    record_path = Path(models_dir) / RECORD
+
+    def choose_model(rank: int, world_size: int) -> dict:
+        write_json(record_path, resolve_model(dirs.input_files(), dirs.removed, models_dir, config))
+        return {}
+
+    def score(rank: int, world_size: int) -> dict:
+        model = load_scoring_model(json.loads(record_path.read_text()), config)
+        return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
+                                  lambda table, path: (score_table(model, table, config), None))
+
+    return [Phase(f"{STAGE}/model", choose_model, 1), Phase(f"{STAGE}/score", score, tasks)]
+
+
+def load_scoring_model(record: dict, config: QualityConfig):
     import fasttext
 
-    record = resolve_model(inputs, removed_dir, models_dir, config)
-    write_json(Path(models_dir) / RECORD, record)
     model = fasttext.load_model(record["model"])
     if config.positive_label not in model.get_labels():
         raise ConfigError(f"model {record['model']} has labels {model.get_labels()}, not curate.quality.positive_label "
                            f"'{config.positive_label}'; set curate.quality.positive_label to the label of good text")
-    counters = rewrite_work_files(inputs, out_dir, removed_dir, STAGE, lambda t: (score_table(model, t, config), None))
+    return model
+
+
+def model_summary(models_dir: Path) -> dict:
+    """The held-out metrics of the model that scored the run, printed and added to the stage's counters."""
+    record = json.loads((Path(models_dir) / RECORD).read_text())
     metrics = record.get("metrics") or {}
     if metrics:
         print(f"quality classifier ({record['origin']}, {record['model']}): precision {metrics['precision']:.3f} "
               f"recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} AUC {metrics['auc']:.3f} on {EVALUATED_ON[record['origin']]}",
               file=sys.stderr)
-    return counters | {f"holdout_{k}": v for k, v in metrics.items() if k != "threshold"}
+    return {f"holdout_{k}": v for k, v in metrics.items() if k != "threshold"}
+
+
+def run_quality(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int = 2) -> dict:
+    """Score every kept document; the model's record goes to ``<models_dir>/quality.json``."""
+    return run_inline(phases(dirs, config, models_dir, tasks)) | model_summary(models_dir)
 
 
 def write_json(path: Path, data: dict) -> None:

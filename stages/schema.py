@@ -29,7 +29,9 @@ UNSCORED_TIER = "unscored"
 # Intermediate files between curation stages carry the shard columns plus the exact-dedup key.
 WORK_SCHEMA = SHARD_SCHEMA.append(pa.field("text_hash", pa.uint64()))
 
-REMOVED_SCHEMA = SHARD_SCHEMA.append(pa.field("stage", pa.string())).append(pa.field("reason", pa.string()))
+# A near-duplicate's estimated Jaccard similarity to the survivor of its cluster (null for other removals).
+REMOVED_SCHEMA = SHARD_SCHEMA.append(pa.field("stage", pa.string())).append(pa.field("reason", pa.string())).append(
+    pa.field("survivor_similarity", pa.float32()))
 
 # Document.metadata keys that map one to one onto shard columns.
 METADATA_COLUMNS = [

@@ -1,8 +1,10 @@
 """The final write: Hive-partitioned shards ``domain=<d>/quality=<tier>/part-NNNNN.parquet``.
 
 Rows are sorted by id within a partition and split into files of a fixed row count, so the
-bytes written depend only on the documents, never on how many workers produced them. One
-partition is sorted in memory: the largest domain × tier partition must fit in RAM.
+bytes written depend only on the documents, never on how many workers produced them. Two phases
+of executor tasks keep memory bounded: each input file is split by partition into runs sorted
+by id; then a task per partition merges its runs, holding one batch per run and one output file
+of rows, never the whole partition.
 """
 from __future__ import annotations
 
@@ -10,36 +12,121 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
+from stages.files import finished_files, file_sha256
 from stages.schema import SHARD_SCHEMA, UNSCORED_TIER, WORK_SCHEMA
+from stages.tasks import Phase, StageDirs, my_share, run_inline, write_json, write_table
 from stages.writers import ParquetSink
 
+STAGE = "shards"
 ROWS_PER_FILE = 100_000
+MERGE_BATCH_ROWS = 4096
 
 
-def partition_values(dataset: ds.Dataset, column: str) -> list:
-    values = dataset.to_table(columns=[column])[column]
-    return sorted(pc.unique(pc.fill_null(values, UNSCORED_TIER)).to_pylist())
+def write_runs(path: Path, runs_dir: Path) -> None:
+    """One input file's rows split by partition, each sorted by id: ``<runs_dir>/domain=<d>/quality=<t>/<file>``."""
+    table = pq.read_table(path, schema=WORK_SCHEMA, columns=SHARD_SCHEMA.names)
+    tiers = pc.fill_null(table["quality_tier"], UNSCORED_TIER)
+    keys = pc.binary_join_element_wise(table["domain"], tiers, "\x00")
+    for key in pc.unique(keys).to_pylist():
+        domain, tier = key.split("\x00")
+        part = table.filter(pc.equal(keys, key)).sort_by("id")
+        write_table(part.cast(SHARD_SCHEMA), Path(runs_dir) / f"domain={domain}" / f"quality={tier}" / path.name)
 
 
-def write_shards(inputs: list[Path], shards_dir: Path, rows_per_file: int = ROWS_PER_FILE) -> dict[str, int]:
-    """Write all kept documents as shards; returns documents per ``domain/tier``."""
-    counters: dict[str, int] = {}
-    if not inputs:
+class SortedRun:
+    """A run read batch by batch; ``head`` holds the rows read and not yet merged."""
+
+    def __init__(self, path: Path):
+        self.batches = pq.ParquetFile(path).iter_batches(batch_size=MERGE_BATCH_ROWS)
+        self.head = pa.Table.from_batches([], schema=SHARD_SCHEMA)
+        self.done = False
+
+    def fill(self) -> None:
+        if not self.done and self.head.num_rows == 0:
+            batch = next(self.batches, None)
+            if batch is None:
+                self.done = True
+            else:
+                self.head = pa.Table.from_batches([batch]).cast(SHARD_SCHEMA)
+
+    def take_up_to(self, bound: str) -> pa.Table:
+        """The head rows with id <= bound (a prefix, since the run is sorted)."""
+        n = int(pc.sum(pc.less_equal(self.head["id"], bound)).as_py() or 0)
+        taken, self.head = self.head.slice(0, n), self.head.slice(n)
+        return taken
+
+
+def merged_batches(paths: list[Path]):
+    """The rows of sorted runs in id order, a table at a time.
+
+    Each round takes, from every run, the rows up to the smallest last id among the runs' heads:
+    no row still unread can come before them.
+    """
+    runs = [SortedRun(p) for p in paths]
+    while True:
+        for run in runs:
+            run.fill()
+        live = [run for run in runs if run.head.num_rows]
+        if not live:
+            return
+        bound = min(run.head["id"][-1].as_py() for run in live)
+        yield pa.concat_tables([run.take_up_to(bound) for run in live]).sort_by("id")
+
+
+def merge_partition(run_paths: list[Path], directory: Path, rows_per_file: int) -> int:
+    """Write one partition's part files from its sorted runs; returns its row count."""
+    pending, part, rows = [], 0, 0
+    for table in merged_batches(run_paths):
+        pending.append(table)
+        rows += table.num_rows
+        while sum(t.num_rows for t in pending) >= rows_per_file:
+            whole = pa.concat_tables(pending)
+            write_part(whole.slice(0, rows_per_file), directory, part)
+            pending, part = [whole.slice(rows_per_file)], part + 1
+    if pending and sum(t.num_rows for t in pending):
+        write_part(pa.concat_tables(pending), directory, part)
+    return rows
+
+
+def write_part(table: pa.Table, directory: Path, part: int) -> None:
+    with ParquetSink(directory / f"part-{part:05d}.parquet", SHARD_SCHEMA) as sink:
+        sink.write_table(table.combine_chunks())
+
+
+def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE) -> list[Phase]:
+    """``dirs.out`` is the shards directory; each merge task also records its files' checksums."""
+    runs_dir, sums_dir = dirs.scratch / "runs", dirs.scratch / "checksums"
+
+    def split(rank: int, world_size: int) -> dict:
+        for path in my_share(dirs.input_files(), rank, world_size):
+            write_runs(path, runs_dir)
+        return {}
+
+    def merge(rank: int, world_size: int) -> dict:
+        counters = {}
+        for partition in my_share([p.relative_to(runs_dir) for p in runs_dir.glob("domain=*/quality=*")], rank, world_size):
+            directory = Path(dirs.out) / partition
+            rows = merge_partition(finished_files(runs_dir / partition, "*.parquet"), directory, rows_per_file)
+            counters[f"{partition.parent.name.removeprefix('domain=')}/{partition.name.removeprefix('quality=')}"] = rows
+            sums = {str(p.relative_to(dirs.out)): file_sha256(p) for p in finished_files(directory, "*.parquet")}
+            write_json(sums_dir / f"{partition.parent.name}.{partition.name}.json", sums)
         return counters
-    dataset = ds.dataset([str(p) for p in inputs], schema=WORK_SCHEMA, format="parquet")
-    for domain in partition_values(dataset, "domain"):
-        in_domain = dataset.filter(pc.field("domain") == domain)
-        for tier in partition_values(in_domain, "quality_tier"):
-            tier_filter = pc.field("quality_tier").is_null() if tier == UNSCORED_TIER else pc.field("quality_tier") == tier
-            table = in_domain.to_table(filter=tier_filter, columns=SHARD_SCHEMA.names).sort_by("id")
-            write_partition(table, shards_dir / f"domain={domain}" / f"quality={tier}", rows_per_file)
-            counters[f"{domain}/{tier}"] = table.num_rows
-    return counters
+
+    return [Phase(f"{STAGE}/runs", split, tasks), Phase(f"{STAGE}/merge", merge, tasks)]
 
 
-def write_partition(table: pa.Table, directory: Path, rows_per_file: int) -> None:
-    for part, start in enumerate(range(0, table.num_rows, rows_per_file)):
-        with ParquetSink(directory / f"part-{part:05d}.parquet", SHARD_SCHEMA) as sink:
-            sink.write_table(table.slice(start, rows_per_file))
+def checksums(dirs: StageDirs) -> dict[str, str]:
+    """Every shard file's sha256, as the merge tasks recorded them."""
+    import json
+
+    sums: dict[str, str] = {}
+    for path in finished_files(dirs.scratch / "checksums", "*.json"):
+        sums.update(json.loads(path.read_text()))
+    return dict(sorted(sums.items()))
+
+
+def write_shards(dirs: StageDirs, tasks: int = 2, rows_per_file: int = ROWS_PER_FILE) -> dict[str, int]:
+    """Write all kept documents as shards; returns documents per ``domain/tier``."""
+    return run_inline(phases(dirs, tasks, rows_per_file))

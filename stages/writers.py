@@ -103,6 +103,9 @@ class RemovedSinks:
     def write_table(self, table: pa.Table, stage: str) -> None:
         """Removed rows as a table that already has the ``stage`` and ``reason`` columns."""
         if table.num_rows:
+            for name in REMOVED_SCHEMA.names:  # columns only some stages fill, such as survivor_similarity
+                if name not in table.column_names:
+                    table = table.append_column(name, pa.nulls(table.num_rows, REMOVED_SCHEMA.field(name).type))
             self._sink(stage).write_table(table)
 
     def close(self) -> None:
@@ -141,7 +144,7 @@ class WorkWriter(PipelineStep):
 
 
 def rewrite_work_files(inputs: list[Path], out_dir: Path, removed_dir: Path, stage: str, transform) -> dict[str, int]:
-    """Run a global stage file by file: ``transform(table) -> (kept, removed)``.
+    """Rewrite work files one by one: ``transform(table, path) -> (kept, removed)``.
 
     ``kept`` has the work schema; ``removed`` has it plus a ``reason`` column, or is None for a
     stage that removes nothing. Kept rows go to ``out_dir`` under the input's file name, removed
@@ -149,7 +152,7 @@ def rewrite_work_files(inputs: list[Path], out_dir: Path, removed_dir: Path, sta
     """
     counters: dict[str, int] = {"kept": 0}
     for path in inputs:
-        kept, removed = transform(pq.read_table(path, schema=WORK_SCHEMA))
+        kept, removed = transform(pq.read_table(path, schema=WORK_SCHEMA), path)
         with ParquetSink(Path(out_dir) / path.name, WORK_SCHEMA) as sink:
             sink.write_table(kept.sort_by("id"))
         if removed is not None and removed.num_rows:

@@ -1,5 +1,6 @@
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -173,3 +174,41 @@ def test_a_killed_curate_leaves_no_lock_and_no_processes_behind(tmp_path, in_rep
     assert rerun.wait() == 0, open(f"{run}.log").read()[-3000:]
     killed.wait()
     assert wait_for(lambda: not session_processes(killed.pid), 30), session_processes(killed.pid)
+
+
+def test_the_near_duplicate_survivor_is_the_best_scored_and_removed_copies_say_why(tmp_path, in_repo, capsys):
+    """Each pair: a clean text and a longer copy with spam appended. Scored before MinHash, the clean one survives."""
+    from tests.stages.quality_synth import PROSE, SPAM
+
+    rng = random.Random(5)
+    words = lambda vocabulary, n: " ".join(rng.choice(vocabulary) for _ in range(n))  # noqa: E731
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_jsonl(corpus / "reference.jsonl", [{"id": f"ref-{i}", "text": words(PROSE, 150) + "."} for i in range(40)])
+    write_jsonl(corpus / "spam.jsonl", [{"id": f"spam-{i}", "text": words(SPAM, 80) + "."} for i in range(40)])
+    pairs = []
+    for i in range(6):
+        clean = words(PROSE, 200) + "."
+        pairs += [{"id": f"clean-{i}", "text": clean}, {"id": f"noisy-{i}", "text": clean + " " + words(SPAM, 40) + "."}]
+    write_jsonl(corpus / "forum.jsonl", pairs)
+    run = tmp_path / "run"
+    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "sources=[]",
+                 "--source", f"reference:general:{corpus}/reference.jsonl", "--source", f"forum:general:{corpus}/forum.jsonl",
+                 "--set", "curate.quality.positive_sources=[reference]",
+                 "--set", f"curate.quality.negative_paths=[{corpus}/spam.jsonl]"]) == 0
+    kept = {r["id"]: r for r in ds.dataset(run / "shards", format="parquet").to_table().to_pylist()}
+    removed = {r["id"]: r for r in pq.read_table(run / "removed/stage=minhash").to_pylist()}
+    assert sorted(removed) == [f"noisy-{i}" for i in range(6)]
+    for i in range(6):
+        survivor, copy = kept[f"clean-{i}"], removed[f"noisy-{i}"]
+        assert copy["dup_cluster"] == survivor["dup_cluster"] == f"fuzzy:clean-{i}"
+        assert copy["quality_score"] < survivor["quality_score"] and copy["n_chars"] > survivor["n_chars"]
+        assert 0.7 <= copy["survivor_similarity"] < 1.0
+    capsys.readouterr()
+    assert main(["explain", "noisy-0", "--run", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "similarity 0." in text and f"survivor: score {kept['clean-0']['quality_score']:.4f}" in text
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))

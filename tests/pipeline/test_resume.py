@@ -97,6 +97,7 @@ def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monke
         real_replace(src, dst)
 
     monkeypatch.setattr(stages.writers.os, "replace", full_disk)
+    monkeypatch.setattr("pipeline.executors.START_METHOD", "fork")  # the tasks inherit the patch
     assert main(args) == 1
     assert "free disk space" in capsys.readouterr().err
     assert not list((tmp_path / "run").glob("shards/**/*.parquet"))
@@ -104,3 +105,31 @@ def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monke
     assert main(args) == 0
     assert "exact_dedup: up to date, skipped" in capsys.readouterr().err  # finished stages were kept
     assert list((tmp_path / "run").glob("shards/**/*.parquet"))
+
+
+def test_a_stage_that_failed_in_one_task_resumes_at_that_task(tmp_path, in_repo, monkeypatch):
+    import stages.minhash
+    from pipeline.cli import main
+    from tests.conftest import TINY_CONFIG
+
+    reference = tmp_path / "reference"
+    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(reference)]) == 0
+    run = tmp_path / "run"
+    args = ["curate", "--config", str(TINY_CONFIG), "--run", str(run)]
+    rewrite = stages.minhash.rewrite_work_files
+
+    def second_file_fails(inputs, *rest):
+        if any(p.name == "ingest-00001.parquet" for p in inputs):
+            raise RuntimeError("task 1 crashed")
+        return rewrite(inputs, *rest)
+
+    monkeypatch.setattr(stages.minhash, "rewrite_work_files", second_file_fails)
+    monkeypatch.setattr("pipeline.executors.START_METHOD", "fork")  # the tasks inherit the patch
+    assert main(args) == 1
+    first_task_output = run / "work/minhash/ingest-00000.parquet"
+    written = first_task_output.stat().st_mtime_ns
+    assert sorted(p.name for p in (run / "logs/minhash/rewrite/completions").iterdir()) == ["00000"]
+    monkeypatch.setattr(stages.minhash, "rewrite_work_files", rewrite)
+    assert main(args) == 0
+    assert first_task_output.stat().st_mtime_ns == written  # the finished task was not run again
+    assert tree_checksums(run / "shards") == tree_checksums(reference / "shards")

@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 from stages.boilerplate import BoilerplateConfig, run_boilerplate
 from stages.normalize import text_hash
 from stages.schema import WORK_SCHEMA
+from stages.tasks import StageDirs
 
 FOOTER = "Copyright the mailing list archive, all rights reserved."
 HEADER = "Navigation: home | about | contact | subscribe today"
@@ -34,9 +35,10 @@ def corpus(tmp_path, order):
 
 
 def run(tmp_path, order, name):
-    inputs = corpus(tmp_path, order)
+    corpus(tmp_path, order)
     out = tmp_path / name
-    counters = run_boilerplate(inputs, out, tmp_path / f"removed-{name}", BoilerplateConfig(enabled=True, min_docs=10))
+    dirs = StageDirs(tmp_path, out, tmp_path / f"removed-{name}", tmp_path / f"scratch-{name}")
+    counters = run_boilerplate(dirs, BoilerplateConfig(enabled=True, min_docs=10))
     kept = {r["id"]: r for r in pq.read_table(out).to_pylist()}
     removed = pq.read_table(tmp_path / f"removed-{name}" / "stage=boilerplate").to_pylist()
     return kept, removed, counters
@@ -64,9 +66,9 @@ def test_output_does_not_depend_on_input_order(tmp_path):
 
 def test_paragraph_units_and_short_units_are_left_alone(tmp_path):
     rows = [{"id": f"d{i}", "text": f"Intro {i} is different.\n\n{FOOTER}\n\nok"} for i in range(4)]
-    inputs = [work_file(tmp_path / "a.parquet", rows)]
+    work_file(tmp_path / "a.parquet", rows)
     config = BoilerplateConfig(enabled=True, unit="paragraph", min_docs=3)
-    run_boilerplate(inputs, tmp_path / "out", tmp_path / "removed", config)
+    run_boilerplate(StageDirs(tmp_path, tmp_path / "out", tmp_path / "removed", tmp_path / "scratch"), config)
     texts = {r["id"]: r["text"] for r in pq.read_table(tmp_path / "out").to_pylist()}
     assert texts["d0"] == f"Intro 0 is different.\n\n{FOOTER}\n\nok"
     assert texts["d3"] == "Intro 3 is different.\n\nok"  # "ok" is in every document but shorter than min_chars
@@ -75,9 +77,9 @@ def test_paragraph_units_and_short_units_are_left_alone(tmp_path):
 def test_documents_outside_the_configured_domains_are_neither_counted_nor_stripped(tmp_path):
     rows = [{"id": f"p{i}", "domain": "general", "text": f"Prose {i} is here.\n{FOOTER}"} for i in range(3)]
     rows += [{"id": f"c{i}", "domain": "code", "text": f"x = {i}\n{FOOTER}"} for i in range(3)]
-    inputs = [work_file(tmp_path / "a.parquet", rows)]
+    work_file(tmp_path / "a.parquet", rows)
     config = BoilerplateConfig(enabled=True, min_docs=3, domains=["general"])
-    counters = run_boilerplate(inputs, tmp_path / "out", tmp_path / "removed", config)
+    counters = run_boilerplate(StageDirs(tmp_path, tmp_path / "out", tmp_path / "removed", tmp_path / "scratch"), config)
     texts = {r["id"]: r["text"] for r in pq.read_table(tmp_path / "out").to_pylist()}
     assert texts["p0"].endswith(FOOTER) and not texts["p2"].endswith(FOOTER) and texts["c2"].endswith(FOOTER)
     assert counters["units_stripped"] == 2

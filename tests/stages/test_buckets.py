@@ -10,18 +10,20 @@ from stages.buckets import BucketConfig, run_buckets
 from stages.quality import QualityConfig, run_quality
 from stages.schema import SHARD_SCHEMA
 from stages.shards import write_shards
+from stages.tasks import StageDirs
 from tests.stages.quality_synth import build
 from trainer.errors import ConfigError
 
 
-def curate_to_shards(tmp_path, inputs, paths, name):
+def curate_to_shards(tmp_path, inputs_dir, paths, name):
     scored, bucketed = tmp_path / f"{name}/quality", tmp_path / f"{name}/buckets"
     scored.mkdir(parents=True), bucketed.mkdir(parents=True)
     config = QualityConfig(positives=["wikipedia"], negative_paths=[str(paths["spam"] / "*.jsonl")],
                            cache_dir=str(tmp_path / "cache"))
-    run_quality(inputs, scored, paths["removed"], config, paths["models"])
-    counters = run_buckets(sorted(scored.glob("*.parquet")), bucketed, paths["removed"], BucketConfig())
-    write_shards(sorted(bucketed.glob("*.parquet")), tmp_path / f"{name}/shards")
+    scratch = tmp_path / f"{name}/scratch"
+    run_quality(StageDirs(inputs_dir, scored, paths["removed"], scratch / "quality"), config, paths["models"])
+    counters = run_buckets(StageDirs(scored, bucketed, paths["removed"], scratch / "buckets"), BucketConfig())
+    write_shards(StageDirs(bucketed, tmp_path / f"{name}/shards", paths["removed"], scratch / "shards"))
     return tmp_path / f"{name}/shards", counters, json.loads((bucketed / "edges.json").read_text())
 
 
@@ -29,7 +31,7 @@ def curate_to_shards(tmp_path, inputs, paths, name):
 def shards(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("buckets")
     paths = build(tmp_path)
-    return (*curate_to_shards(tmp_path, sorted(paths["ingest"].glob("*.parquet")), paths, "run"), tmp_path, paths)
+    return (*curate_to_shards(tmp_path, paths["ingest"], paths, "run"), tmp_path, paths)
 
 
 def test_tiers_split_each_domain_by_its_own_quantiles(shards):
@@ -79,9 +81,10 @@ def test_duckdb_pyarrow_and_datasets_read_the_hive_layout_as_is(shards):
 
 def test_shards_are_byte_identical_however_the_input_was_split(shards):
     root, _, _, tmp_path, paths = shards
-    merged = tmp_path / "merged.parquet"
+    merged = tmp_path / "merged/merged.parquet"
+    merged.parent.mkdir()
     pq.write_table(pa.concat_tables(pq.read_table(p) for p in sorted(paths["ingest"].glob("*.parquet"))), merged)
-    other = curate_to_shards(tmp_path, [merged], paths, "one-file")[0]
+    other = curate_to_shards(tmp_path, merged.parent, paths, "one-file")[0]
     files = sorted(p.relative_to(root) for p in root.rglob("*.parquet"))
     assert files == sorted(p.relative_to(other) for p in other.rglob("*.parquet"))
     assert all((root / f).read_bytes() == (other / f).read_bytes() for f in files)
@@ -89,4 +92,4 @@ def test_shards_are_byte_identical_however_the_input_was_split(shards):
 
 def test_bad_edges_say_what_to_fix(tmp_path):
     with pytest.raises(ConfigError, match="tier_quantiles must be 2 increasing"):
-        run_buckets([], tmp_path, tmp_path, BucketConfig(tier_quantiles=[0.5]))
+        run_buckets(StageDirs(tmp_path, tmp_path, tmp_path, tmp_path), BucketConfig(tier_quantiles=[0.5]))

@@ -3,6 +3,7 @@ import pyarrow.parquet as pq
 
 from stages.exact_dedup import run_exact_dedup
 from stages.schema import WORK_SCHEMA
+from stages.tasks import StageDirs
 
 
 def work_file(path, rows):
@@ -15,7 +16,7 @@ def test_smallest_id_survives_across_files(tmp_path):
     a = work_file(tmp_path / "a.parquet", [{"id": "z", "text_hash": 1, "source": "s"}, {"id": "m", "text_hash": 2, "source": "s"}])
     b = work_file(tmp_path / "b.parquet", [{"id": "b", "text_hash": 1, "source": "s"}, {"id": "q", "text_hash": 3, "source": "s"}])
     out = tmp_path / "out"
-    counters = run_exact_dedup([a, b], out, tmp_path / "removed")
+    counters = run_exact_dedup(StageDirs(tmp_path, out, tmp_path / "removed", tmp_path / "scratch"))
     kept = pq.read_table(out).to_pylist()
     assert sorted(r["id"] for r in kept) == ["b", "m", "q"]
     assert {r["id"]: r["dup_cluster"] for r in kept} == {"b": "exact:b", "m": None, "q": None}

@@ -6,8 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stages.minhash import Hasher, MinhashConfig, MinhashSignatures, run_minhash, s_curve, signature_paths
+from stages.minhash import Hasher, MinhashConfig, phases, run_minhash, s_curve, signature_paths
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA
+from stages.tasks import StageDirs
 from tests.stages.dedup_synth import jaccard, make_corpus, nearest_neighbour_jaccard, pairs_above, shingle_set, work_table
 
 CONFIG = MinhashConfig()
@@ -29,9 +30,13 @@ def write_split(docs, directory: Path, parts: int) -> list[Path]:
 
 
 def run(docs, root: Path, parts: int = 1) -> dict:
-    inputs = write_split(docs, root / "in", parts)
-    counters = run_minhash(inputs, root / "out", root / "removed", CONFIG, root / "scratch")
+    write_split(docs, root / "in", parts)
+    counters = run_minhash(dirs(root), CONFIG)
     return {"counters": counters, "root": root}
+
+
+def dirs(root: Path) -> StageDirs:
+    return StageDirs(root / "in", root / "out", root / "removed", root / "scratch")
 
 
 def read(root: Path, pattern: str, schema: pa.Schema) -> pa.Table:
@@ -84,8 +89,8 @@ def test_no_document_without_a_close_neighbour_is_removed(corpus, result):
 
 def test_without_verification_the_same_bands_remove_distant_documents(corpus, tmp_path):
     unverified = dataclasses.replace(CONFIG, verify_jaccard=0.0)
-    inputs = write_split(corpus, tmp_path / "in", 1)
-    run_minhash(inputs, tmp_path / "out", tmp_path / "removed", unverified, tmp_path / "scratch")
+    write_split(corpus, tmp_path / "in", 1)
+    run_minhash(dirs(tmp_path), unverified)
     removed = read(tmp_path, "removed/stage=minhash/*.parquet", REMOVED_SCHEMA)["id"].to_pylist()
     nearest = nearest_neighbour_jaccard(corpus)
     assert sum(nearest[i] < 0.5 for i in removed) >= 10
@@ -123,14 +128,14 @@ def test_output_is_deterministic_and_independent_of_the_file_split(corpus, resul
 
 def test_signatures_from_separate_tasks_give_the_same_result(corpus, result, tmp_path):
     inputs = write_split(corpus, tmp_path / "in", 3)
-    step = MinhashSignatures([str(p) for p in inputs], str(tmp_path / "scratch"), CONFIG)
+    signatures = phases(dirs(tmp_path), CONFIG, tasks=2)[0]
     for rank in range(2):
-        list(step.run([], rank=rank, world_size=2))
+        signatures.task(rank, 2)
     for path in inputs:
         texts = pq.read_table(path, columns=["text"])["text"].to_pylist()
         expected, _ = Hasher(CONFIG).signatures(texts)
         assert np.array_equal(np.load(signature_paths(tmp_path / "scratch", path, CONFIG)["signatures"]), expected)
-    run_minhash(inputs, tmp_path / "out", tmp_path / "removed", CONFIG, tmp_path / "scratch")
+    run_minhash(dirs(tmp_path), CONFIG)
     assert read(tmp_path, "out/*.parquet", WORK_SCHEMA).equals(result["kept"])
 
 

@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 
 from stages.files import file_sha256
 from stages.quality import QualityConfig, planned_model, roc_auc, run_quality
+from stages.tasks import StageDirs
 from tests.stages.quality_synth import build
 from trainer.errors import ConfigError, CritmixError
 
@@ -21,10 +22,9 @@ def config_for(paths, **overrides) -> QualityConfig:
 
 
 def score(tmp_path, name, config, paths):
-    inputs = sorted(paths["ingest"].glob("*.parquet"))
     out = tmp_path / name
     out.mkdir()
-    counters = run_quality(inputs, out, paths["removed"], config, paths["models"])
+    counters = run_quality(StageDirs(paths["ingest"], out, paths["removed"], tmp_path / f"scratch-{name}"), config, paths["models"])
     return counters, pq.read_table(out)
 
 
