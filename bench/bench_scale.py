@@ -174,7 +174,7 @@ def ours(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
         "sources": [{"name": "reference", "domain": "general", "paths": [f"{corpus}/reference/*.jsonl"], "format": "jsonl"},
                     {"name": "web", "domain": "general", "paths": [f"{corpus}/web/*.jsonl"], "format": "jsonl"}],
         "curate": {"tasks": tasks, "workers": workers,
-                   "quality": {"positive_sources": ["reference"], "negative_paths": [f"{corpus}/spam.jsonl"]}},
+                   "quality": {"positives": ["reference"], "negative_paths": [f"{corpus}/spam.jsonl"]}},
     }))
     command = [sys.executable, "-c", WRAPPER, "curate", "--config", str(recipe), "--run", str(run)]
     result = measured(command, root / f"{run.name}.log")

@@ -194,7 +194,7 @@ def test_the_near_duplicate_survivor_is_the_best_scored_and_removed_copies_say_w
     run = tmp_path / "run"
     assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "sources=[]",
                  "--source", f"reference:general:{corpus}/reference.jsonl", "--source", f"forum:general:{corpus}/forum.jsonl",
-                 "--set", "curate.quality.positive_sources=[reference]",
+                 "--set", "curate.quality.positives=[reference]",
                  "--set", f"curate.quality.negative_paths=[{corpus}/spam.jsonl]"]) == 0
     kept = {r["id"]: r for r in ds.dataset(run / "shards", format="parquet").to_table().to_pylist()}
     removed = {r["id"]: r for r in pq.read_table(run / "removed/stage=minhash").to_pylist()}

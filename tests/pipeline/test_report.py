@@ -76,7 +76,7 @@ def cells(part: str) -> list[str]:
 def test_stages_and_funnel_are_in_pipeline_order(run):
     page = (run / "report.html").read_text()
     stages = re.findall(r"<tr><td class=''>(\w+)</td><td class=''>done</td>", section(page, "Run"))
-    assert stages == ["ingest", "exact_dedup", "minhash", "quality", "buckets", "shards"]
+    assert stages == ["ingest", "exact_dedup", "quality", "minhash", "buckets", "shards"]
     funnel = section(page, "Funnel")
     removed_columns = re.findall(r"<th>removed: (\w+)</th>", funnel)
     assert removed_columns == ["read", "normalize", "toxicity", "exact_dedup"]
