@@ -42,6 +42,12 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_json(path: Path, data) -> None:
+    import json
+
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:

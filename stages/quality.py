@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.files import atomic_path, atomic_write_text, file_sha256, finished_files
+from stages.files import atomic_path, file_sha256, finished_files, write_json
 from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import rewrite_work_files
 from trainer.errors import ConfigError, CritmixError
@@ -310,7 +310,3 @@ def model_summary(models_dir: Path) -> dict:
 def run_quality(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int = 2) -> dict:
     """Score every kept document; the model's record goes to ``<models_dir>/quality.json``."""
     return run_inline(phases(dirs, config, models_dir, tasks)) | model_summary(models_dir)
-
-
-def write_json(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.files import finished_files, file_sha256
+from stages.files import file_sha256, finished_files, write_json
 from stages.schema import SHARD_SCHEMA, UNSCORED_TIER, WORK_SCHEMA
-from stages.tasks import Phase, StageDirs, my_share, run_inline, write_json, write_table
+from stages.tasks import Phase, StageDirs, my_share, run_inline, write_table
 from stages.writers import ParquetSink
 
 STAGE = "shards"

@@ -9,7 +9,6 @@ the sum over tasks of what each task returns (datatrove's per-task stats on an e
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,7 +20,7 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from stages.files import atomic_write_text, finished_files
+from stages.files import finished_files
 from stages.writers import ParquetSink
 
 # task(rank, world_size) -> counters
@@ -114,7 +113,3 @@ def read_tables(directory: Path) -> pa.Table | None:
 def write_table(table: pa.Table, path: Path) -> None:
     with ParquetSink(path, table.schema) as sink:
         sink.write_table(table)
-
-
-def write_json(path: Path, data) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))
