@@ -24,7 +24,7 @@ from pipeline.progress import console, track
 from pipeline.rundir import RunDir
 from pipeline.trainer_runs import run_trainer, train_args
 from stages.files import atomic_write_text
-from stages.plan.curves import COLUMNS
+from stages.plan.curves import COLUMNS, OPTIONAL_COLUMNS
 from trainer.curriculum import write_curriculum
 
 
@@ -117,7 +117,7 @@ def collect_curves(config: CritmixConfig, run: RunDir) -> Path:
         domains = config.plan_domains() if ratio == 0 else [domain]
         rows += pilot_curve(metrics, domains, ratio, seed, config.plan.general_domain)
     text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=[*COLUMNS, "seed"])
+    writer = csv.DictWriter(text, fieldnames=[*COLUMNS, *OPTIONAL_COLUMNS])
     writer.writeheader()
     writer.writerows(rows)
     path = run / "plan/curves.csv"

@@ -56,15 +56,3 @@ def run_with_task_progress(work: Callable[[], T], description: str, count_done: 
         raise result["error"]
     return result.get("value")
 
-
-def phase_bars(work: Callable[[Callable[[str, int, int], None]], T]) -> T:
-    """Run ``work(progress)``, where ``progress(phase, done, total)`` draws one ETA bar per phase."""
-    with eta_bars() as progress:
-        bars: dict[str, int] = {}
-
-        def update(phase: str, done: int, total: int) -> None:
-            if phase not in bars:
-                bars[phase] = progress.add_task(phase, total=total)
-            progress.update(bars[phase], completed=done, total=total)
-
-        return work(update)

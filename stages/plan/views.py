@@ -30,7 +30,6 @@ class Views:
     turnaround: np.ndarray  # (B,)
     turnaround_clipped: np.ndarray
     general_law: PowerLaw
-    general_at_budget: np.ndarray  # (B, ratios), ΔL_gen from the per-ratio laws
     joint_at_budget: np.ndarray  # (B, ratios), ΔL_gen from the joint law
     epsilon: dict  # law name -> (B,) ε crossings
 
@@ -103,7 +102,7 @@ def views(pilots: Pilots, laws: IncrementLaws, joint: TailLaw, lam, epsilon, bud
         enough = has_t0.sum(axis=-1) >= MIN_RATIOS
         turn = np.where(enough, np.clip(raw, 0, 1), np.nan)
         clipped = enough & ((raw < 0) | (raw > 1))
-    return Views(t0, cmr_law, turn, clipped, general_law, general, joint_general, eps)
+    return Views(t0, cmr_law, turn, clipped, general_law, joint_general, eps)
 
 
 def scalar(law: PowerLaw) -> PowerLaw:
