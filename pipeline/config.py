@@ -24,8 +24,9 @@ from stages.normalize import NormalizeConfig
 from stages.quality import QualityConfig
 from stages.readers import SourceSpec
 from stages.toxicity import ToxicityConfig
-from trainer.config import ConfigError, TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
+from trainer.config import TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
 from trainer.curriculum import MetadataSpec
+from trainer.errors import ConfigError
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.cli_args import add_config_args, load_args_config, run_dir_for
-from pipeline.config import CritmixConfig, ConfigError
+from pipeline.config import CritmixConfig
 from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
 from stages.files import atomic_write_text, file_sha256, finished_files
 from stages.tasks import Phase, StageDirs, TaskStep, add_counters
 from trainer.config import to_mapping
+from trainer.errors import ConfigError
 
 
 class CountMismatch(RuntimeError):

@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from trainer.config import ConfigError, load_train_config
-from trainer.errors import LockHeld, create_output_dir, exit_code, lock_for_life
+from trainer.config import load_train_config
+from trainer.errors import ConfigError, LockHeld, create_output_dir, exit_code, lock_for_life
 
 
 def parser() -> argparse.ArgumentParser:

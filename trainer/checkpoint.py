@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from trainer.config import ConfigError
+from trainer.errors import ConfigError
 from trainer.tokens import atomic_write
 
 FORMAT = 2  # 1: before TrainState (a `cursor` counted samples, not steps)

@@ -45,7 +45,8 @@ from typing import Any
 
 import yaml
 
-from trainer.config import ConfigError, from_mapping, load_yaml, to_mapping
+from trainer.config import from_mapping, load_yaml, to_mapping
+from trainer.errors import ConfigError
 from trainer.tokens import atomic_write
 
 Schedule = typing.Literal["constant", "cosine", "linear", "wsd", "inverse_sqrt"]

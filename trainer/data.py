@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.config import ConfigError
 from trainer.curriculum import Phase
+from trainer.errors import ConfigError
 from trainer.tokens import TokenShard, bucket_stem, val_stem
 
 

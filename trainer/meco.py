@@ -13,7 +13,7 @@ import collections
 import numpy as np
 from tokenizers import Tokenizer
 
-from trainer.config import ConfigError
+from trainer.errors import ConfigError
 from trainer.tokens import TokenShard
 
 

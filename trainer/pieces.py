@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 
-from trainer.config import ConfigError
 from trainer.curriculum import Phase, SequenceSpec
 from trainer.data import Bucket, SampleIndex, Sampling, apportion, blend, draws, realized_shares
+from trainer.errors import ConfigError
 
 
 def step_lengths(spec: SequenceSpec, steps: int) -> np.ndarray:

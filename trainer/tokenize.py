@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from trainer.config import ConfigError, TrainConfig
+from trainer.config import TrainConfig
+from trainer.errors import ConfigError
 from trainer.tokens import (atomic_write, bucket_stem, dtype_for, piece_lengths, read_header, remove_leftovers,
                            val_stem, write_shard)
 

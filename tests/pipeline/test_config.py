@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.config import load_config
-from trainer.config import ConfigError
+from trainer.errors import ConfigError
 
 
 def write(tmp_path, text):

@@ -4,8 +4,8 @@ import pytest
 from pipeline.config import load_config
 from pipeline.curricula import PlanError, planned_curriculum, validation_curriculum
 from stages.schema import UNSCORED_TIER
-from trainer.config import ConfigError
 from trainer.curriculum import load_curriculum, write_curriculum
+from trainer.errors import ConfigError
 
 TIERS = ["copper", "bronze", "silver", "gold"]  # not the default names, and four of them
 

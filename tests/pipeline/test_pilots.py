@@ -9,7 +9,7 @@ from pipeline.config import load_config
 from pipeline.curricula import pilot_curriculum
 from pipeline.pilots import collect_curves, pilot_dir, pilot_jobs, pilot_overrides
 from pipeline.rundir import RunDir
-from trainer.config import ConfigError
+from trainer.errors import ConfigError
 
 
 def config(*overrides):

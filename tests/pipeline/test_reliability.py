@@ -15,9 +15,9 @@ from pipeline.plan import plot_fits
 from pipeline.rundir import RunDir
 from stages.plan.cmr import fit_cmr
 from stages.plan.curves import read_curves
-from trainer.config import ConfigError
 
 from tests.conftest import REPO
+from trainer.errors import ConfigError
 
 TINY = "configs/tiny.yaml"
 

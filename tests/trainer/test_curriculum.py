@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from trainer.config import ConfigError
 from trainer.curriculum import load_curriculum, write_curriculum
+from trainer.errors import ConfigError
 
 EXAMPLE = """
 version: 1

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from trainer.config import ConfigError
 from trainer.curriculum import SequenceSpec
 from trainer.data import IGNORE, PhaseLoader, Sampling, phase_buckets
+from trainer.errors import ConfigError
 from trainer.index import build_index
 from trainer.meco import Prefixer
 

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from trainer.config import ConfigError, ModelConfig
+from trainer.config import ModelConfig
+from trainer.errors import ConfigError
 from trainer.model import build_model, llama_config
 
 
