@@ -34,7 +34,7 @@ class CorpusError(CritmixError):
 
 
 def retry_hint(name: str) -> str:
-    return f"Nothing from it was kept. Run `make corpus` again, or only this source: `critmix corpus --only {name}`."
+    return f"Nothing from it was kept. Run `make corpus` again, or only this source: `./critmix corpus --only {name}`."
 
 
 def register(subparsers) -> None:

@@ -152,7 +152,7 @@ def main(args) -> int:
             script = export_pilots(config, run, Path(args.export_pilots))
             parallel = config.plan.pilots.parallel
             console.print(f"wrote {script}: run it on the GPU host (`{script} {parallel}` trains {parallel} pilots at a "
-                          f"time), copy its plan/ back, then `critmix plan --import-pilots {args.export_pilots}`")
+                          f"time), copy its plan/ back, then `./critmix plan --import-pilots {args.export_pilots}`")
             return 0
         if args.import_pilots:
             import_pilots(config, run, Path(args.import_pilots))

@@ -32,7 +32,7 @@ def main(args) -> int:
     with RunDir(run_dir_for(args, config)) as run:
         curriculum = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"
         if not curriculum.exists():
-            raise CritmixError(f"no curriculum at {curriculum}: run `make plan` (or `critmix plan`) first, "
+            raise CritmixError(f"no curriculum at {curriculum}: run `make plan` (or `./critmix plan`) first, "
                                f"or pass --curriculum FILE")
         if not (run / "shards").exists():
             raise CritmixError(f"{run.path} has no shards: run `make curate` first")
@@ -47,5 +47,5 @@ def main(args) -> int:
             console.print(f"training on {spec} -> {target} (log: {target}.log)")
             run_trainer(train_args(config_path, spec, tokens, target), target.parent / f"{target.name}.log")
     console.print(f"done: model in {out / 'final'}, per-domain losses in {out / 'metrics.jsonl'}; "
-                  f"`critmix report` compares them with the plan")
+                  f"`./critmix report` compares them with the plan")
     return 0
