@@ -50,7 +50,7 @@ class SourceConfig:
 
 @dataclass
 class SlurmConfig:
-    """Where the ingest stage's array job goes on a cluster (``--executor slurm``)."""
+    """Where ``--executor slurm`` sends its array jobs (one per phase of every stage) on a cluster."""
 
     partition: str = "cpu"
     time: str = "04:00:00"
@@ -108,7 +108,7 @@ class PlanConfig:
     budget: Optional[int] = None  # CPT tokens the mixture is planned for; default: the pilot budget
     ratios: dict[str, float] = field(default_factory=dict)  # shares set by hand, e.g. plan.ratios.legal=0.2
     anneal_fraction: float = 0.1  # the high-quality anneal, as a fraction of the CPT budget
-    quality_ascending: bool = True  # CPT in three parts whose bucket weights move from low to high quality
+    quality_ascending: bool = True  # CPT in one part per quality tier, its bucket weights moving from low to high
     validate: bool = False  # also train at 1.5x the planned ratio to check the tolerance breaks as predicted
     # MeCo over the planned curriculum, e.g. {template: "{source} {domain}\n\n", until: 0.9}: here `until` is
     # the share of the whole curriculum's tokens with prefixes (pipeline/curricula.py spreads it over the phases)
