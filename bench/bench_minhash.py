@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow.parquet as pq  # noqa: E402
 
 from stages.minhash import Hasher, MinhashConfig, compute_signatures, run_minhash, words  # noqa: E402
+from stages.tasks import StageDirs  # noqa: E402
 from tests.stages.dedup_synth import make_corpus, nearest_neighbour_jaccard, pairs_above, work_table  # noqa: E402
 
 DOCS_PER_FILE = 100_000
@@ -72,7 +73,7 @@ def dedup_quality(docs, config: MinhashConfig, root: Path) -> tuple[float, int]:
     """(recall of pairs at Jaccard >= 0.85, removed documents whose nearest neighbour is < 0.5)."""
     (root / "in").mkdir(parents=True)
     pq.write_table(work_table(docs), root / "in/all.parquet")
-    run_minhash([root / "in/all.parquet"], root / "out", root / "removed", config, root / "scratch")
+    run_minhash(StageDirs(root / "in", root / "out", root / "removed", root / "scratch"), config)
     removed = pq.read_table(root / "removed/stage=minhash/all.parquet", columns=["id", "dup_cluster"])
     rows = pq.read_table(root / "out/all.parquet", columns=["id", "dup_cluster"]).to_pylist() + removed.to_pylist()
     cluster = {r["id"]: r["dup_cluster"] for r in rows}
@@ -128,24 +129,13 @@ def bench_stage(n_docs: int, workers: int) -> None:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
             pool.map(signature_task, [(inputs, root / "scratch", rank, workers) for rank in range(workers)])
         signed = time.perf_counter()
-        counters = run_minhash(inputs, root / "out", root / "removed", MinhashConfig(), root / "scratch", progress=eta_printer())
+        # The signature phase finds every file signed above and skips it.
+        dirs = StageDirs(root / "in", root / "out", root / "removed", root / "scratch")
+        counters = run_minhash(dirs, MinhashConfig(), workers)
         done = time.perf_counter()
     print(f"  signatures {signed - started:.0f}s ({workers} processes), banding + clusters + rewrite {done - signed:.0f}s; {counters}")
     print(f"minhash stage: {n_docs:,} docs in {done - started:.0f}s = {n_docs / (done - started):,.0f} docs/s "
           f"on {workers} cores, peak RSS {peak_rss_gib():.2f} GiB (target <= 4 GiB)")
-
-
-def eta_printer():
-    started = {}
-
-    def report(phase: str, done: int, total: int) -> None:
-        first = started.setdefault(phase, time.perf_counter())
-        if done == total or done % max(1, total // 5) == 0:
-            elapsed = time.perf_counter() - first
-            eta = elapsed / max(done, 1) * (total - done)
-            print(f"  {phase}: {done}/{total}, {elapsed:.0f}s elapsed, ETA {eta:.0f}s", flush=True)
-
-    return report
 
 
 def main() -> None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -58,9 +57,6 @@ REASON = "near_duplicate"
 WORD = re.compile(r"\w+")
 MIX = np.uint64(0x9E3779B97F4A7C15)
 MAX64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-# progress(phase, done, total): called as long phases advance, so a caller can show an ETA.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -174,19 +170,13 @@ def signature_paths(work_dir: Path, input_path: Path, config: MinhashConfig) -> 
     return {part: Path(work_dir) / f"{stem}.{part}.npy" for part in ("signatures", "keys", "id_hash", "valid")}
 
 
-def compute_signatures(
-    inputs: list[Path], work_dir: Path, config: MinhashConfig, rank: int = 0, world_size: int = 1,
-    progress: Optional[Progress] = None,
-) -> None:
+def compute_signatures(inputs: list[Path], work_dir: Path, config: MinhashConfig, rank: int = 0,
+                       world_size: int = 1) -> None:
     """Signatures for this task's share of the input files; files already done are skipped."""
     hasher = Hasher(config)
-    mine = [Path(p) for p in sorted(inputs)[rank::world_size]]
-    total = sum(pq.ParquetFile(p).metadata.num_rows for p in mine)
-    done = 0
-    for path in mine:
+    for path in map(Path, my_share(inputs, rank, world_size)):
         paths = signature_paths(work_dir, path, config)
         if paths["valid"].exists():  # written last: the file is complete
-            done += pq.ParquetFile(path).metadata.num_rows
             continue
         signatures, valid, ids = [], [], []
         for batch in pq.ParquetFile(path).iter_batches(batch_size=config.batch_docs, columns=["id", "text"]):
@@ -194,9 +184,6 @@ def compute_signatures(
             signatures.append(sig)
             valid.append(has)
             ids.extend(batch.column("id").to_pylist())
-            done += batch.num_rows
-            if progress:
-                progress("signatures", done, total)
         signatures = np.concatenate(signatures) if signatures else np.zeros((0, config.num_perm), np.uint32)
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         save_array(paths["signatures"], signatures)
