@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.files import atomic_write_text, finished_files, save_array
+from stages.files import finished_files, save_array, write_json
 from stages.schema import UNSCORED_TIER
 from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import rewrite_work_files
@@ -114,8 +114,7 @@ def phases(dirs: StageDirs, config: BucketConfig, tasks: int) -> list[Phase]:
         return {}
 
     def find_edges(rank: int, world_size: int) -> dict:
-        edges = json.dumps({"tiers": config.tiers, "edges": tier_edges(runs_dir, config)}, indent=2, sort_keys=True)
-        atomic_write_text(edges_path, edges)
+        write_json(edges_path, {"tiers": config.tiers, "edges": tier_edges(runs_dir, config)})
         return {}
 
     def assign(rank: int, world_size: int) -> dict:
