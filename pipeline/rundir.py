@@ -10,7 +10,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from stages.files import atomic_write_text, file_sha256, finished_files
+from stages.files import atomic_write_text
 from trainer.errors import CritmixError, LockHeld, create_output_dir, lock_for_life, release
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transformers", "tokenizers"]
@@ -18,11 +18,6 @@ PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transf
 
 class RunInUse(CritmixError):
     pass
-
-
-def tree_checksums(root: Path, pattern: str = "**/*.parquet") -> dict[str, str]:
-    root = Path(root)
-    return {str(p.relative_to(root)): file_sha256(p) for p in finished_files(root, pattern)}
 
 
 def package_versions() -> dict[str, str]:

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main
-from pipeline.rundir import RunDir, RunInUse, tree_checksums
-from tests.conftest import TINY_CONFIG
+from pipeline.rundir import RunDir, RunInUse
+from tests.conftest import TINY_CONFIG, tree_checksums
 from tests.pipeline.test_resume import curate as curate_process, write_corpus
 
 

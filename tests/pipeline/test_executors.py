@@ -1,8 +1,7 @@
 import pytest
 
 from pipeline.cli import main
-from pipeline.rundir import tree_checksums
-from tests.conftest import TINY_CONFIG
+from tests.conftest import TINY_CONFIG, tree_checksums
 
 
 def test_slurm_writes_an_array_job_per_phase_chained_by_dependencies(tmp_path, in_repo, capsys):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.rundir import tree_checksums
+from tests.conftest import tree_checksums
 
 WORDS = "river mill market farmer letter garden lake spring bread wheel water morning house children".split()
 
