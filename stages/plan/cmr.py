@@ -109,7 +109,8 @@ def _choose(point: Views, eps, flags):
     turn = float(point.turnaround[0])
     if flags["reliable"] and np.isfinite(turn):
         binding = "turnaround" if turn < eps else "epsilon"
-        return min(turn, eps), "min", "turnaround law is reliable, so the tighter of the two views binds", binding
+        law = "turnaround law clipped to [0, 1] at the budget" if point.turnaround_clipped[0] else "turnaround law is reliable"
+        return min(turn, eps), "min", f"{law}, so the tighter of the two views binds", binding
     return eps, "epsilon", f"turnaround law unreliable: {describe(flags, point.t0[0], _first(point.cmr_law))}", "epsilon"
 
 
