@@ -204,7 +204,8 @@ def run(pipeline, name, n=tasks):
 
 
 if __name__ == "__main__":
-    run([JsonlReader(corpus, glob_pattern="*/*.jsonl"),  # the two sources, not the spam e-mails LanguageFilter(), GopherRepetitionFilter(), GopherQualityFilter(),
+    # The two sources' files, not the spam e-mails.
+    run([JsonlReader(corpus, glob_pattern="*/*.jsonl"), LanguageFilter(), GopherRepetitionFilter(), GopherQualityFilter(),
          C4QualityFilter(), FineWebQualityFilter(), JsonlWriter(f"{out}/filtered")], "filter")
     run([JsonlReader(f"{out}/filtered"), MinhashDedupSignature(output_folder=f"{out}/signatures", config=config)], "signatures")
     run([MinhashDedupBuckets(input_folder=f"{out}/signatures", output_folder=f"{out}/buckets", config=config)], "buckets",
