@@ -9,3 +9,13 @@ def format_optional(value, spec=".3f") -> str:
 
 def format_interval(interval) -> str:
     return f"[{format_optional(interval[0])}, {format_optional(interval[1])}]"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as a person reads it in a log: 42s, 2m10s, 1h05m."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -1,14 +1,19 @@
-"""Progress for long work: a line per stage with its time, and ETA bars for the loops inside."""
+"""Progress for long work: a line per stage with its time, and for the units inside a stage (executor
+tasks, pilots) an ETA bar on a terminal or, elsewhere (a log file, CI), one line per finished unit."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Iterator, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from pipeline.formatting import format_duration
+
 console = Console(stderr=True)
 T = TypeVar("T")
+Update = Callable[..., None]  # update(done, label=""): ``done`` units of the total are finished, the last is ``label``
 
 
 def timed_stage(name: str, work: Callable[[], T]) -> T:
@@ -20,21 +25,42 @@ def timed_stage(name: str, work: Callable[[], T]) -> T:
     return value
 
 
-def eta_bars(unit: str = "") -> Progress:
-    """Bars that show what runs, done/total (in ``unit``), the elapsed time and the ETA, and vanish when done."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *([TextColumn(unit)] if unit else []),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    return Progress(*columns, console=console, transient=True)
+class UnitLines:
+    """Progress as plain lines, for output that is not a terminal, where a bar would print nothing until
+    it ends: ``<unit> <done>/<total> <label> (<elapsed> elapsed, ETA <eta>)`` once per finished unit."""
+
+    def __init__(self, out: Console, unit: str, total: int, clock: Callable[[], float] = time.monotonic):
+        self.out, self.unit, self.total, self.clock = out, unit, total, clock
+        self.started, self.done = clock(), 0
+
+    def update(self, done: int, label: str = "") -> None:
+        elapsed = self.clock() - self.started
+        for count in range(self.done + 1, min(done, self.total) + 1):  # units finished since the last update
+            eta = elapsed / count * (self.total - count)
+            said = f" {label}" if label and count == done else ""
+            self.out.print(f"{self.unit} {count}/{self.total}{said} ({format_duration(elapsed)} elapsed, "
+                           f"ETA {format_duration(eta)})", markup=False, highlight=False, soft_wrap=True)
+        self.done = max(self.done, done)
 
 
-def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate with a bar showing done/total, elapsed time and the ETA."""
-    with eta_bars() as progress:
-        yield from progress.track(items, total=total, description=description)
+@contextmanager
+def unit_progress(description: str, total: int, unit: str, out: Console | None = None) -> Iterator[Update]:
+    """Yields ``update(done, label="")`` for ``total`` units of work: on a terminal it moves a bar (what
+    runs, done/total, elapsed, ETA) that vanishes when done; elsewhere it prints a line per finished unit."""
+    out = out or console
+    if not out.is_terminal:
+        yield UnitLines(out, unit, total).update
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=out, transient=True) as bars:
+        bar = bars.add_task(description, total=total)
+        yield lambda done, label="": bars.update(bar, completed=done)
 
 
-def run_with_task_progress(work: Callable[[], T], description: str, count_done: Callable[[], int], total: int) -> T:
-    """Run ``work`` (an executor) in a thread while a bar counts its finished tasks, with an ETA."""
+def run_with_task_progress(work: Callable[[], T], description: str, count_done: Callable[[], int], total: int,
+                           out: Console | None = None) -> T:
+    """Run ``work`` (an executor) in a thread while ``unit_progress`` counts its finished tasks."""
     import threading
 
     result: dict = {}
@@ -46,13 +72,13 @@ def run_with_task_progress(work: Callable[[], T], description: str, count_done: 
             result["error"] = err
 
     thread = threading.Thread(target=target, daemon=True)
-    with eta_bars("tasks") as progress:
-        bar = progress.add_task(description, total=total)
+    with unit_progress(description, total, f"{description} task", out) as update:
         thread.start()
         while thread.is_alive():
-            progress.update(bar, completed=count_done())
+            update(count_done())
             thread.join(timeout=0.5)
+        if "error" not in result:
+            update(count_done())  # the tasks that finished after the last look
     if "error" in result:
         raise result["error"]
     return result.get("value")
-

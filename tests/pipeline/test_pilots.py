@@ -1,13 +1,15 @@
 """The pilots the planner runs: seeds per ratio, the R = 0 control, and the curves they become."""
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from pipeline.config import load_config
 from pipeline.curricula import pilot_curriculum
-from pipeline.pilots import collect_curves, pilot_dir, pilot_jobs, pilot_overrides
+from pipeline import pilots
+from pipeline.pilots import collect_curves, pilot_dir, pilot_jobs, pilot_overrides, run_pilots
 from pipeline.rundir import RunDir
 from trainer.errors import ConfigError
 
@@ -56,3 +58,28 @@ def test_seeds_and_the_epsilon_reference_are_checked(in_repo):
         config("plan.pilots.seeds=0")
     with pytest.raises(ConfigError, match="plan.epsilon_reference"):
         config("plan.epsilon_reference=control", "plan.pilots.control=false")
+
+
+def test_off_a_terminal_each_finished_pilot_gets_a_line_with_its_losses_and_an_eta(in_repo, tmp_path, monkeypatch, capsys):
+    def fake_pilot(config, run, config_path, tokens, base, job):
+        domain, ratio, seed = job
+        out = pilot_dir(run, domain, ratio, seed)
+        out.mkdir(parents=True)
+        evals = [{"tokens": t, "val": {"general": 3.0 + ratio + t, "legal": 5.0 - t, "code": 6.0 - seed}} for t in (0, 1)]
+        (out / "metrics.jsonl").write_text("".join(json.dumps({"tokens": 0, "train_loss": 9.0}) + "\n" + json.dumps(e) + "\n"
+                                                   for e in evals))
+        return out
+
+    monkeypatch.setattr(pilots, "run_pilot", fake_pilot)
+    cfg = config("plan.pilots.seeds=2")
+    run_pilots(cfg, RunDir(tmp_path), tmp_path / "config.yaml", tmp_path / "tokens", tmp_path / "base")
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pilot ")]
+    pattern = re.compile(r"pilot (\d+)/10 (\w+) r=([\d.]+) seed (\d): loss (\d\.\d{3})(, general \d\.\d{3})? "
+                         r"\(\d+s elapsed, ETA \d+s\)")
+    matches = [pattern.fullmatch(line) for line in said]
+    assert all(matches) and [int(m[1]) for m in matches] == list(range(1, 11)), said
+    assert sorted((m[2], float(m[3]), int(m[4])) for m in matches) == sorted(pilot_jobs(cfg))
+    legal = next(m for m in matches if m[2] == "legal" and m[3] == "1")
+    assert legal[5] == "4.000" and legal[6] == ", general 5.000"  # the last evaluation's losses
+    control = next(m for m in matches if m[2] == "general")
+    assert control[5] == "4.000" and control[6] is None
