@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from stages.files import atomic_write_text, file_sha256
+from stages.files import atomic_write_text, file_sha256, write_json
 from trainer.errors import CritmixError, LockHeld, lock_for_life, release
 
 PART_BYTES = 20 * 2**20  # a source larger than this is split into several JSONL files
@@ -93,7 +93,7 @@ def fetch_corpus(sources, raw_dir: Path, download: Callable | None = None, force
                 entry = fetch_source(source, raw_dir, Path(scratch), archives, download or download_package)
                 manifest["sources"][source.name] = entry
                 # Saved after every source, so a later failure keeps what finished (and its licence).
-                atomic_write_text(raw_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+                write_json(raw_dir / "manifest.json", manifest)
                 atomic_write_text(raw_dir / "NOTICE", notice(manifest))
                 _progress(source.name, entry, "fetched")
                 fetched += 1

@@ -10,7 +10,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from stages.files import atomic_write_text
+from stages.files import write_json
 from trainer.errors import CritmixError, LockHeld, create_output_dir, lock_for_life, release
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transformers", "tokenizers"]
@@ -58,7 +58,7 @@ class RunDir:
                            f"or pass another --run directory") from None
 
     def save_manifest(self) -> None:
-        atomic_write_text(self.manifest_path, json.dumps(self.manifest, indent=2, sort_keys=True, default=str))
+        write_json(self.manifest_path, self.manifest)
 
     def stage_done(self, stage: str, key: str) -> bool:
         entry = self.manifest["stages"].get(stage, {})

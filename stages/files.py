@@ -7,6 +7,7 @@ half a file that a resumed run would trust.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,9 +44,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data) -> None:
-    import json
-
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True))
+    """JSON as every manifest and stage record is written: atomically, keys sorted (stable bytes for the same
+    data), indented, ending in a newline; a value JSON lacks (a Path, a datetime) is written as its text."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def file_sha256(path: Path) -> str:
