@@ -6,6 +6,7 @@ core. Ours clips each document to quality.max_chars; datatrove predicts on the w
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import sys
 import time
@@ -16,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pyarrow as pa  # noqa: E402
 
-from stages.quality import QualityConfig, read_jsonl_texts, score_table, train  # noqa: E402
+from stages.quality import QualityConfig, jsonl_texts, new_sample, score_table, train  # noqa: E402
 
 DOCS = 4000
 
@@ -27,7 +28,7 @@ def demo_texts() -> list[str]:
         sys.exit("bench_quality: no demo corpus under data/raw; run `make corpus` first")
     texts = []
     for path in files:  # a few documents of every source, round-robin, so all kinds are in the mix
-        texts.extend(read_jsonl_texts([path])[:DOCS // len(files) + 1])
+        texts.extend(itertools.islice(jsonl_texts([path]), DOCS // len(files) + 1))
     return texts[:DOCS]
 
 
@@ -37,8 +38,10 @@ def main() -> None:
     from datatrove.pipeline.filters import FastTextClassifierFilter
 
     config = QualityConfig()
-    positives = read_jsonl_texts([f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives])
-    record = train(positives, read_jsonl_texts(config.negative_paths), config, {"positive": config.positives})
+    positives, negatives = new_sample(config), new_sample(config)
+    positives.extend(jsonl_texts([f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]))
+    negatives.extend(jsonl_texts(config.negative_paths))
+    record = train(positives, negatives, config, {"positive": config.positives})
     texts = demo_texts()
     model = fasttext.load_model(record["model"])
     table = pa.table({"text": texts, "quality_score": pa.array([None] * len(texts), pa.float32())})

@@ -3,6 +3,10 @@
 Positives are documents of the reference sources ``positives`` (by default the curated Wikipedia,
 Python docs and Austen parts); negatives are documents of the sources ``negatives``, files
 ``negative_paths`` (SpamAssassin e-mails) and documents that failed the heuristic filters.
+The model task streams them (Parquet a batch at a time, JSONL a line at a time) and keeps per class only
+the ``max_per_class`` documents of smallest seeded hash (``BottomKSample``), each cut to its model input:
+its memory does not grow with the corpus, and the examples do not depend on how the input is split
+into files or in what order they are read.
 Which model scores a run, in order (``planned_model`` says which, and checks its inputs, before any stage runs):
   1. ``quality.model_path``: any fastText model given by path;
   2. a model trained for this run, when its sources include a positive one (copied to ``runs/<run>/models/``);
@@ -16,11 +20,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import heapq
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,49 +78,79 @@ def model_input(text: str, max_chars: int) -> str:
     return " ".join(text[: max_chars * 2].lower().split())[:max_chars]
 
 
-# ---- training -----------------------------------------------------------------------------------
+# ---- training examples --------------------------------------------------------------------------
 
 
-def read_jsonl_texts(patterns: list[str]) -> list[str]:
-    texts = []
+class BottomKSample:
+    """A uniform random sample of at most ``k`` documents of a stream that is the same whatever order the
+    stream comes in or how it is split into files: the ``k`` whose seeded hash is smallest. The hash is of a
+    document's first ``2 * max_chars`` characters (all that its model input depends on), so identical inputs
+    are interchangeable. It holds only the ``k`` model inputs, and counts every document offered."""
+
+    def __init__(self, k: int, seed: int, max_chars: int):
+        self.k, self.max_chars, self.salt = k, max_chars, str(seed).encode()
+        self.heap: list[tuple[int, str]] = []  # (-hash, model input): the largest hash kept is on top
+        self.seen = 0
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def extend(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            self.seen += 1
+            prefix = text[: 2 * self.max_chars]
+            rank = -int.from_bytes(hashlib.blake2b(prefix.encode(), digest_size=16, key=self.salt).digest(), "big")
+            if len(self.heap) < self.k:
+                heapq.heappush(self.heap, (rank, model_input(prefix, self.max_chars)))
+            elif rank > self.heap[0][0]:
+                heapq.heapreplace(self.heap, (rank, model_input(prefix, self.max_chars)))
+
+    def first(self, n: int) -> list[str]:
+        """The model inputs of the ``n`` documents of smallest hash, in hash order."""
+        return [text for _, text in sorted(self.heap, reverse=True)[:n]]
+
+
+def jsonl_texts(patterns: list[str]) -> Iterator[str]:
     for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
         with open(path, encoding="utf-8") as handle:
-            texts.extend(json.loads(line)["text"] for line in handle if line.strip())
-    return texts
+            yield from (json.loads(line)["text"] for line in handle if line.strip())
 
 
-def read_parquet_texts(paths: list[Path], sources: list[str] | None = None) -> list[str]:
-    texts = []
+def parquet_texts(paths: list[Path], sources: list[str] | None = None, batch_size: int = 1024) -> Iterator[str]:
+    """The texts of ``paths`` (of ``sources`` only, when given), a batch of rows in memory at a time."""
+    wanted = None if sources is None else pa.array(sources, pa.string())
     for path in paths:
-        table = pq.read_table(path, columns=["text", "source"])
-        if sources is not None:
-            table = table.filter(pc.is_in(table["source"], pa.array(sources, pa.string())))
-        texts.extend(table["text"].to_pylist())
-    return texts
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=["text", "source"]):
+            if wanted is not None:
+                batch = batch.filter(pc.is_in(batch.column("source"), wanted))
+            yield from batch.column("text").to_pylist()
 
 
-def removed_texts(removed_dir: Path, stages: list[str]) -> list[str]:
-    return read_parquet_texts([p for s in stages for p in finished_files(Path(removed_dir) / f"stage={s}", "*.parquet")])
+def removed_texts(removed_dir: Path, stages: list[str]) -> Iterator[str]:
+    return parquet_texts([p for s in stages for p in finished_files(Path(removed_dir) / f"stage={s}", "*.parquet")])
 
 
-def balanced_split(positives: list[str], negatives: list[str], config: QualityConfig):
+def balanced_split(positives: BottomKSample, negatives: BottomKSample, config: QualityConfig):
     """Equal-size classes (at most ``max_per_class``), shuffled with the seed, then a held-out share."""
-    rng = np.random.default_rng(config.seed)
     n = min(len(positives), len(negatives), config.max_per_class)
-    examples = []
-    for label, texts in ((POSITIVE, positives), (NEGATIVE, negatives)):
-        chosen = rng.permutation(len(texts))[:n]
-        examples += [(label, model_input(texts[i], config.max_chars)) for i in sorted(chosen)]
-    order = rng.permutation(len(examples))
+    examples = [(POSITIVE, text) for text in positives.first(n)] + [(NEGATIVE, text) for text in negatives.first(n)]
+    order = np.random.default_rng(config.seed).permutation(len(examples))
     n_holdout = max(2, int(len(examples) * config.holdout_fraction))
     return [examples[i] for i in order[n_holdout:]], [examples[i] for i in order[:n_holdout]]
 
 
-def train(positives: list[str], negatives: list[str], config: QualityConfig, sources: dict) -> dict:
-    """The record of a model for these examples: from the cache, or trained, saved and evaluated."""
-    if min(len(positives), len(negatives)) < 10:
+def new_sample(config: QualityConfig) -> BottomKSample:
+    return BottomKSample(config.max_per_class, config.seed, config.max_chars)
+
+
+# ---- training -----------------------------------------------------------------------------------
+
+
+def train(positives: BottomKSample, negatives: BottomKSample, config: QualityConfig, sources: dict) -> dict:
+    """The record of a model for these samples: from the cache, or trained, saved and evaluated."""
+    if min(positives.seen, negatives.seen) < 10:
         raise CritmixError(
-            f"quality classifier: {len(positives)} positive and {len(negatives)} negative documents, need 10 of each; "
+            f"quality classifier: {positives.seen} positive and {negatives.seen} negative documents, need 10 of each; "
             "run `make corpus` for the SpamAssassin negatives, or set curate.quality.positives / "
             "curate.quality.negatives to sources of this run, or give a model with curate.quality.model_path"
         )
@@ -132,7 +168,7 @@ def train(positives: list[str], negatives: list[str], config: QualityConfig, sou
     record = {
         "model": str(model_path), "sha256": file_sha256(model_path), "key": key, "sources": sources,
         "examples": {"train": len(train_set), "holdout": len(holdout), "per_class": (len(train_set) + len(holdout)) // 2},
-        "available": {"positive": len(positives), "negative": len(negatives)},
+        "available": {"positive": positives.seen, "negative": negatives.seen},
         "hyperparameters": hyperparameters,
         "metrics": evaluate(labels, scores),
         "holdout": {"label": labels.astype(int).tolist(), "score": np.round(scores, 4).tolist()},
@@ -195,10 +231,13 @@ def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, confi
     if config.model_path:
         path = Path(config.model_path)  # planned_model checked that it exists
         return {"origin": "given", "model": str(path), "sha256": file_sha256(path)}
-    negatives = read_jsonl_texts(config.negative_paths)
-    positives = read_parquet_texts(inputs, config.positives)
-    if positives:
-        negatives += read_parquet_texts(inputs, config.negatives) + removed_texts(removed_dir, config.negative_stages)
+    positives, negatives = new_sample(config), new_sample(config)
+    positives.extend(parquet_texts(inputs, config.positives))
+    negatives.extend(jsonl_texts(config.negative_paths))
+    if positives.seen:
+        if config.negatives:
+            negatives.extend(parquet_texts(inputs, config.negatives))
+        negatives.extend(removed_texts(removed_dir, config.negative_stages))
         sources = {"positive": config.positives, "negative": config.negatives + config.negative_paths + [
             f"removed/stage={s}" for s in config.negative_stages]}
         record = train(positives, negatives, config, sources)
@@ -207,8 +246,9 @@ def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, confi
         shutil.copyfile(record["model"], run_copy)
         return record | {"origin": "run", "model": str(run_copy), "cached": record["model"]}
     patterns = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]
+    positives.extend(jsonl_texts(patterns))
     sources = {"positive": patterns, "negative": config.negative_paths}
-    return {"origin": "default"} | train(read_jsonl_texts(patterns), negatives, config, sources)
+    return {"origin": "default"} | train(positives, negatives, config, sources)
 
 
 def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
@@ -261,9 +301,11 @@ def positive_probabilities(model, lines: list[str], positive_label: str) -> np.n
 
 
 def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
-    texts = table["text"].to_pylist()
+    """``table`` with its ``quality_score``s; a batch of texts at a time becomes Python strings."""
+    texts = table["text"]
     scores = np.concatenate([np.zeros(0, np.float32)] + [
-        positive_probabilities(model, [model_input(t, config.max_chars) for t in texts[i : i + config.batch_size]], config.positive_label)
+        positive_probabilities(model, [model_input(t, config.max_chars) for t in texts.slice(i, config.batch_size).to_pylist()],
+                               config.positive_label)
         for i in range(0, len(texts), config.batch_size)
     ])
     column = pa.array(np.clip(scores, 0.0, 1.0), pa.float32())

@@ -1,17 +1,20 @@
 import json
+import random
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from scipy.stats import spearmanr
 
 from stages.files import file_sha256
-from stages.quality import QualityConfig, planned_model, roc_auc, run_quality
+from stages.quality import (NEGATIVE, POSITIVE, BottomKSample, QualityConfig, balanced_split, jsonl_texts, new_sample,
+                            parquet_texts, planned_model, roc_auc, run_quality)
 from stages.tasks import StageDirs
-from tests.stages.quality_synth import build
+from tests.stages.quality_synth import build, text
 from trainer.errors import ConfigError, CritmixError
 
 
@@ -51,6 +54,82 @@ def test_training_again_from_scratch_gives_the_same_model_and_identical_bytes(tm
     assert file_sha256(paths["models"] / "quality.bin") == sha
     assert first.equals(second)
     assert [p.read_bytes() for p in sorted((tmp_path / "a").glob("*"))] == [p.read_bytes() for p in sorted((tmp_path / "b").glob("*"))]
+
+
+def resplit(ingest: Path, parts: int, seed: int) -> None:
+    """The same documents in ``parts`` files of uneven sizes, shuffled, under names in another order."""
+    table = pq.read_table(ingest)
+    rows = table.take(np.random.default_rng(seed).permutation(table.num_rows))
+    cuts = [0, *sorted(np.random.default_rng(seed).choice(np.arange(1, table.num_rows), parts - 1, replace=False)), table.num_rows]
+    for p in ingest.glob("*.parquet"):
+        p.unlink()
+    for i, (start, stop) in enumerate(zip(cuts, cuts[1:])):
+        pq.write_table(rows.slice(start, stop - start), ingest / f"part-{parts - i:05d}.parquet")
+
+
+def test_the_same_documents_split_into_other_files_train_the_same_model(tmp_path):
+    paths = build(tmp_path, n=90)
+    config = config_for(paths, max_per_class=25)  # fewer than either class: the sample decides
+    counters, table = score(tmp_path, "two-files", config, paths)
+    record = json.loads((paths["models"] / "quality.json").read_text())
+    assert record["examples"]["per_class"] == 25 and record["available"] == {"positive": 90, "negative": 90 + 10}
+    assert record["metrics"]["auc"] >= 0.9
+    resplit(paths["ingest"], parts=7, seed=5)
+    shutil.rmtree(paths["models"])
+    again = StageDirs(paths["ingest"], tmp_path / "seven-files", paths["removed"], tmp_path / "scratch-seven")
+    run_quality(again, config_for(paths, max_per_class=25, cache_dir=str(tmp_path / "empty-cache")), paths["models"], tasks=3)
+    assert json.loads((paths["models"] / "quality.json").read_text())["sha256"] == record["sha256"]
+    scores = {r["id"]: r["quality_score"] for r in pq.read_table(tmp_path / "seven-files").to_pylist()}
+    assert scores == {r["id"]: r["quality_score"] for r in table.to_pylist()}
+
+
+def test_the_sample_is_the_same_whatever_the_files_and_their_order(tmp_path):
+    rng = random.Random(3)
+    texts = [text(rng, rng.random(), rng.randint(5, 300)) for _ in range(700)]
+    sources = ["ref" if i % 3 else "web" for i in range(700)]
+    pq.write_table(pa.table({"text": texts, "source": sources}), tmp_path / "one.parquet")
+    order = rng.sample(range(700), 700)
+    for i in range(7):  # seven files of shuffled documents
+        chosen = order[i * 100 : (i + 1) * 100]
+        pq.write_table(pa.table({"text": [texts[j] for j in chosen], "source": [sources[j] for j in chosen]}),
+                       tmp_path / f"part-{i}.parquet")
+        (tmp_path / f"part-{i}.jsonl").write_text("".join(json.dumps({"text": texts[j]}) + "\n" for j in chosen))
+    (tmp_path / "all.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+
+    def sample(texts, seed=0):
+        sample = BottomKSample(50, seed, max_chars=120)
+        sample.extend(texts)
+        return sample.first(50)
+
+    reference = sample(parquet_texts([tmp_path / "one.parquet"], ["ref"]))
+    assert len(reference) == 50 and all(len(t) <= 120 for t in reference)
+    assert sample(parquet_texts(rng.sample(sorted(tmp_path.glob("part-*.parquet")), 7), ["ref"])) == reference
+    everything = sample(jsonl_texts([str(tmp_path / "all.jsonl")]))
+    assert sample(jsonl_texts([str(tmp_path / "part-*.jsonl")])) == everything != reference
+    assert sample(jsonl_texts([str(tmp_path / "all.jsonl")]), seed=1) != everything
+
+
+def test_the_sample_never_holds_more_than_k_documents_and_counts_every_one():
+    small, large = BottomKSample(40, seed=2, max_chars=60), BottomKSample(400, seed=2, max_chars=60)
+    for i in range(400):  # ten times k
+        small.extend([f"document {i} " * (1 + i % 50)])
+        assert len(small) <= 40
+    large.extend(f"document {i} " * (1 + i % 50) for i in range(400))
+    assert small.seen == large.seen == 400 and len(small) == 40 and len(large) == 400
+    assert small.first(40) == large.first(40)  # the 40 of smallest hash among all 400, not the first seen
+    assert all(len(t) <= 60 for t in small.first(40))
+
+
+def test_classes_are_balanced_then_a_share_is_held_out():
+    config = QualityConfig(max_per_class=30, holdout_fraction=0.2)
+    for n_negatives, per_class in ((500, 30), (12, 12)):
+        positives, negatives = new_sample(config), new_sample(config)
+        positives.extend(f"good text {i}" for i in range(500))
+        negatives.extend(f"bad text {i}" for i in range(n_negatives))
+        train_set, holdout = balanced_split(positives, negatives, config)
+        labels = [label for label, _ in train_set + holdout]
+        assert labels.count(POSITIVE) == labels.count(NEGATIVE) == per_class
+        assert len(holdout) == int(2 * per_class * 0.2) and len(set(train_set) | set(holdout)) == 2 * per_class
 
 
 def test_a_run_without_reference_documents_uses_the_cached_default_model(tmp_path):
