@@ -1,18 +1,28 @@
 """LSH banding, candidate verification and connected components for MinHash dedup.
 
-A band task never collects its candidate pairs for the whole corpus: the documents are sorted by
-(band key, id hash), each is paired with the next ``bucket_window`` documents of its bucket, the
-pairs are verified against the signatures in chunks and folded into the task's union-find at
-once, and only the pairs that joined two sets are kept as edges (at most one per document per
-band). The clustering task then runs a union-find over the edges of all bands alone, so its memory
-grows with the number of duplicates, not of documents. Sorting by id hash (not file position)
-makes the pairs, hence the clusters, independent of how the input is split into files.
+The work of one band is split by key range: all members of a bucket share their band key, so a
+task that owns the keys of one range of one band sees whole buckets, and forms exactly the
+candidate pairs a single task over the whole band would. Each input file's signature task leaves
+its band keys as sorted runs (``band_runs``), so a range task reads its slice of every file by
+binary search (``band_slice``) instead of scanning the band.
+
+A range task never collects its candidate pairs for the whole slice: the documents are sorted by
+(band key, id hash, document index), each is paired with the next ``bucket_window`` documents of
+its bucket, the pairs are verified against the signatures in chunks and folded into the task's
+union-find at once, and only the pairs that joined two sets are kept as edges (at most one per
+document per band, give or take pairs verified in one chunk). The union-find is over the slice's
+positions, so it too is sized by the slice, not the corpus. The clustering task then runs a
+union-find over the edges of all bands alone, so its memory grows with the number of duplicates,
+not of documents. Sorting by id hash (not file position) makes the pairs, hence the clusters,
+independent of how the input is split into files.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from stages.tasks import range_start
 
 
 def find_roots(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -39,15 +49,11 @@ def union(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
         parent[:] = parent[parent]
 
 
-def _load(paths: list[dict[str, Path]], part: str, mmap: bool = False) -> list[np.ndarray]:
-    return [np.load(p[part], mmap_mode="r" if mmap else None) for p in paths]
-
-
 class SignatureRows:
     """Signature rows by global document index, read through memory maps of the per-file arrays."""
 
     def __init__(self, paths: list[dict[str, Path]]):
-        self.arrays = _load(paths, "signatures", mmap=True)
+        self.arrays = [np.load(p["signatures"], mmap_mode="r") for p in paths]
         self.offsets = np.cumsum([0] + [len(a) for a in self.arrays])
 
     def take(self, index: np.ndarray) -> np.ndarray:
@@ -59,37 +65,62 @@ class SignatureRows:
         return out
 
 
-def band_pairs(keys: np.ndarray, id_hash: np.ndarray, valid: np.ndarray, window: int):
-    """Candidate pairs (left, right) of one band, one offset at a time."""
-    docs = np.flatnonzero(valid)
-    order = docs[np.lexsort((id_hash[docs], keys[docs]))]
-    sorted_keys = keys[order]
+def band_runs(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One file's [bands, docs] band keys as sorted runs over its valid documents: (keys ascending, their rows),
+    each [bands, valid docs]. A stable sort keeps equal keys in row order."""
+    rows = np.flatnonzero(valid).astype(np.int32)
+    valid_keys = keys[:, rows]
+    order = np.argsort(valid_keys, axis=1, kind="stable")
+    return np.take_along_axis(valid_keys, order, axis=1), rows[order]
+
+
+def key_ranges(documents: int, docs_per_task: int) -> int:
+    """How many key ranges each band is split into, so that a range holds about ``docs_per_task`` documents."""
+    return max(1, -(-int(documents) // docs_per_task))
+
+
+def band_slice(paths: list[dict[str, Path]], offsets: np.ndarray, band: int, key_range: int,
+               ranges: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, id hashes, document indices) of the valid documents whose key in ``band`` falls in ``key_range``."""
+    low = np.uint64(range_start(key_range, ranges))
+    parts = [(np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64))]
+    for path, offset in zip(paths, offsets):
+        keys = np.load(path["band_keys"], mmap_mode="r")[band]
+        start = np.searchsorted(keys, low)
+        stop = np.searchsorted(keys, np.uint64(range_start(key_range + 1, ranges))) if key_range + 1 < ranges else len(keys)
+        rows = np.load(path["band_rows"], mmap_mode="r")[band, start:stop]
+        parts.append((keys[start:stop], np.load(path["id_hash"], mmap_mode="r")[rows], rows + offset))
+    return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
+
+
+def band_pairs(sorted_keys: np.ndarray, window: int):
+    """Candidate pairs (left, right) as positions in key order, one offset at a time."""
     for offset in range(1, window + 1):
-        same = sorted_keys[:-offset] == sorted_keys[offset:]
-        if not same.any():
+        same = np.flatnonzero(sorted_keys[:-offset] == sorted_keys[offset:])
+        if not len(same):
             return
-        yield order[:-offset][same], order[offset:][same]
+        yield same, same + offset
 
 
-def band_edges(paths: list[dict[str, Path]], config, band: int) -> tuple[np.ndarray, dict[str, int]]:
-    """The verified pairs of one band not yet in one set when checked, as a [2, edges] array of document indices, and counters."""
-    id_hash = np.concatenate(_load(paths, "id_hash"))
-    valid = np.concatenate(_load(paths, "valid"))
-    keys = np.concatenate([np.load(p["keys"], mmap_mode="r")[band] for p in paths])
-    signatures = SignatureRows(paths)
-    parent = np.arange(len(id_hash), dtype=np.int32)
+def band_edges(keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray, signatures: SignatureRows,
+               config) -> tuple[np.ndarray, dict[str, int]]:
+    """The verified pairs of one band slice not yet in one set when checked, as a [2, edges] array of document
+    indices, and counters."""
+    order = np.lexsort((index, id_hash, keys))
+    keys, index = keys[order], index[order]
+    parent = np.arange(len(index), dtype=np.int32)  # over positions in the slice
     # Pairs already in one set are not checked again, so these count verifications done.
     stats = {"minhash:candidates_checked": 0, "minhash:verified_pairs": 0}
     min_equal = int(np.ceil(config.verify_jaccard * config.num_perm))
     edges = []
-    for left, right in band_pairs(keys, id_hash, valid, config.bucket_window):
+    for left, right in band_pairs(keys, config.bucket_window):
         for start in range(0, len(left), config.verify_chunk):
             a, b = left[start : start + config.verify_chunk], right[start : start + config.verify_chunk]
             apart = find_roots(parent, a) != find_roots(parent, b)
             a, b = a[apart], b[apart]
-            verified = (signatures.take(a) == signatures.take(b)).sum(axis=1) >= min_equal
+            verified = (signatures.take(index[a]) == signatures.take(index[b])).sum(axis=1) >= min_equal
             a, b = a[verified], b[verified]
-            edges.append(np.stack([a, b]).astype(np.int64))
+            edges.append(np.stack([index[a], index[b]]).astype(np.int64))
             union(parent, a, b)
             stats["minhash:candidates_checked"] += len(verified)
             stats["minhash:verified_pairs"] += int(verified.sum())

@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from stages.files import save_array
-from stages.lsh import SignatureRows, band_edges, components
+from stages.lsh import SignatureRows, band_edges, band_runs, band_slice, components, key_ranges
 from stages.tasks import (Phase, StageDirs, add_counters, my_share, range_files, read_tables, run_inline, write_by_range,
                           write_table)
 from stages.writers import rewrite_work_files, split_removed
@@ -70,6 +70,7 @@ class MinhashConfig:
     seed: int = 1
     batch_docs: int = 1024  # documents hashed together
     verify_chunk: int = 200_000  # candidate pairs verified at once
+    docs_per_band_task: int = 8_000_000  # documents per key range of a band: ~50 bytes each in a bands task
 
     @property
     def num_perm(self) -> int:
@@ -167,7 +168,7 @@ def signature_paths(work_dir: Path, input_path: Path, config: MinhashConfig) -> 
     stat = Path(input_path).stat()
     settings = (config.ngram, config.bands, config.rows, config.seed, stat.st_size, stat.st_mtime_ns)
     stem = f"{Path(input_path).stem}.{xxhash.xxh3_64_hexdigest(repr(settings))}"
-    return {part: Path(work_dir) / f"{stem}.{part}.npy" for part in ("signatures", "keys", "id_hash", "valid")}
+    return {part: Path(work_dir) / f"{stem}.{part}.npy" for part in ("signatures", "id_hash", "band_keys", "band_rows")}
 
 
 def compute_signatures(inputs: list[Path], work_dir: Path, config: MinhashConfig, rank: int = 0,
@@ -176,7 +177,7 @@ def compute_signatures(inputs: list[Path], work_dir: Path, config: MinhashConfig
     hasher = Hasher(config)
     for path in map(Path, my_share(inputs, rank, world_size)):
         paths = signature_paths(work_dir, path, config)
-        if paths["valid"].exists():  # written last: the file is complete
+        if paths["band_rows"].exists():  # written last: the file is complete
             continue
         signatures, valid, ids = [], [], []
         for batch in pq.ParquetFile(path).iter_batches(batch_size=config.batch_docs, columns=["id", "text"]):
@@ -187,9 +188,10 @@ def compute_signatures(inputs: list[Path], work_dir: Path, config: MinhashConfig
         signatures = np.concatenate(signatures) if signatures else np.zeros((0, config.num_perm), np.uint32)
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         save_array(paths["signatures"], signatures)
-        save_array(paths["keys"], band_keys(signatures, config))
         save_array(paths["id_hash"], np.array([xxhash.xxh3_64_intdigest(i) for i in ids], dtype=np.uint64))
-        save_array(paths["valid"], np.concatenate(valid) if valid else np.zeros(0, bool))
+        keys, rows = band_runs(band_keys(signatures, config), np.concatenate(valid) if valid else np.zeros(0, bool))
+        save_array(paths["band_keys"], keys)
+        save_array(paths["band_rows"], rows)
 
 
 def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
@@ -208,9 +210,12 @@ def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
 
     def bands(rank: int, world_size: int) -> dict:
         counters: dict = {}
-        for band in range(rank, config.bands, world_size):
-            edges, stats = band_edges(paths(), config, band)
-            save_array(edges_dir / f"band-{band:03d}.npy", edges)
+        files, signatures = paths(), SignatureRows(paths())
+        ranges = key_ranges(signatures.offsets[-1], config.docs_per_band_task)
+        for unit in range(rank, config.bands * ranges, world_size):  # a task per unit where the executor allows
+            band, key_range = unit % config.bands, unit // config.bands
+            edges, stats = band_edges(*band_slice(files, signatures.offsets, band, key_range, ranges), signatures, config)
+            save_array(edges_dir / f"band-{band:03d}-range-{key_range:05d}.npy", edges)
             add_counters(counters, stats)
         return counters
 
@@ -246,7 +251,7 @@ def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
         return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
                                   lambda table, path: mark_near_duplicates(table, read_tables(decisions_dir / path.stem)))
 
-    return [Phase(f"{STAGE}/signatures", signatures, tasks), Phase(f"{STAGE}/bands", bands, config.bands),
+    return [Phase(f"{STAGE}/signatures", signatures, tasks), Phase(f"{STAGE}/bands", bands, max(config.bands, tasks)),
             Phase(f"{STAGE}/clusters", clusters, 1), Phase(f"{STAGE}/gather", gather, tasks),
             Phase(f"{STAGE}/survivors", choose, tasks), Phase(f"{STAGE}/rewrite", rewrite, tasks)]
 

@@ -93,6 +93,12 @@ def hash_range(hashes: pa.Array, ranges: int) -> np.ndarray:
     return ((values >> np.uint64(32)) * np.uint64(ranges)) >> np.uint64(32)
 
 
+def range_start(r: int, ranges: int) -> int:
+    """The smallest uint64 hash that ``hash_range`` puts in range ``r``: ranges are contiguous, so a sorted run
+    of hashes splits into ranges by binary search on these starts."""
+    return -(-(r << 32) // ranges) << 32
+
+
 def write_by_range(table: pa.Table, hash_column: str, ranges: int, directory: Path, file_name: str) -> None:
     """Split ``table`` by hash range of ``hash_column`` into ``<directory>/range=<r>/<file_name>``."""
     owner = hash_range(table[hash_column], ranges)
