@@ -93,6 +93,12 @@ def band_slice(paths: list[dict[str, Path]], offsets: np.ndarray, band: int, key
     return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
 
 
+def sorted_slice(keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, document indices) in (key, id hash, index) order: buckets are runs of equal keys, each in id-hash order."""
+    order = np.lexsort((index, id_hash, keys))
+    return keys[order], index[order]
+
+
 def band_pairs(sorted_keys: np.ndarray, window: int):
     """Candidate pairs (left, right) as positions in key order, one offset at a time."""
     for offset in range(1, window + 1):
@@ -106,8 +112,7 @@ def band_edges(keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray, signatu
                config) -> tuple[np.ndarray, dict[str, int]]:
     """The verified pairs of one band slice not yet in one set when checked, as a [2, edges] array of document
     indices, and counters."""
-    order = np.lexsort((index, id_hash, keys))
-    keys, index = keys[order], index[order]
+    keys, index = sorted_slice(keys, id_hash, index)
     parent = np.arange(len(index), dtype=np.int32)  # over positions in the slice
     # Pairs already in one set are not checked again, so these count verifications done.
     stats = {"minhash:candidates_checked": 0, "minhash:verified_pairs": 0}

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from stages.lsh import SignatureRows, band_pairs, band_slice, key_ranges, sorted_slice
 from stages.minhash import Hasher, MinhashConfig, phases, run_minhash, s_curve, signature_paths
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA
 from stages.tasks import StageDirs
@@ -137,6 +138,38 @@ def test_signatures_from_separate_tasks_give_the_same_result(corpus, result, tmp
         assert np.array_equal(np.load(signature_paths(tmp_path / "scratch", path, CONFIG)["signatures"]), expected)
     run_minhash(dirs(tmp_path), CONFIG)
     assert read(tmp_path, "out/*.parquet", WORK_SCHEMA).equals(result["kept"])
+
+
+def candidate_pairs(files: list[dict], band: int, ranges: int) -> set[tuple[int, int]]:
+    offsets = SignatureRows(files).offsets
+    pairs = set()
+    for key_range in range(ranges):
+        keys, index = sorted_slice(*band_slice(files, offsets, band, key_range, ranges))
+        for left, right in band_pairs(keys, CONFIG.bucket_window):
+            pairs.update(zip(index[left].tolist(), index[right].tolist()))
+    return pairs
+
+
+def test_key_ranges_of_a_band_form_the_candidate_pairs_of_the_whole_band(corpus, tmp_path):
+    inputs = write_split(corpus, tmp_path / "in", 3)
+    phases(dirs(tmp_path), CONFIG, tasks=1)[0].task(0, 1)
+    files = [signature_paths(tmp_path / "scratch", p, CONFIG) for p in inputs]
+    for band in (0, CONFIG.bands - 1):
+        whole = candidate_pairs(files, band, 1)
+        assert len(whole) > 100
+        assert candidate_pairs(files, band, 13) == whole
+
+
+def test_many_key_ranges_give_the_clusters_and_shards_of_one(corpus, result, tmp_path):
+    write_split(corpus, tmp_path / "in", 1)
+    split = dataclasses.replace(CONFIG, docs_per_band_task=50)
+    counters = run_minhash(dirs(tmp_path), split, tasks=3)
+    ranges = key_ranges(len(corpus), split.docs_per_band_task)
+    assert ranges > 20 and len(list((tmp_path / "scratch/edges").glob("band-*.npy"))) == CONFIG.bands * ranges
+    assert np.array_equal(np.load(tmp_path / "scratch/clusters.npy"), np.load(result["root"] / "scratch/clusters.npy"))
+    assert (tmp_path / "out/part-0.parquet").read_bytes() == (result["root"] / "out/part-0.parquet").read_bytes()
+    assert read(tmp_path, "removed/stage=minhash/*.parquet", REMOVED_SCHEMA).equals(result["removed"])
+    assert counters["minhash:clusters"] == result["counters"]["minhash:clusters"]
 
 
 def test_corpus_without_near_duplicates_is_kept_whole(tmp_path):

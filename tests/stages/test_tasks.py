@@ -1,0 +1,14 @@
+import numpy as np
+import pyarrow as pa
+
+from stages.tasks import hash_range, range_start
+
+
+def test_range_starts_split_sorted_hashes_as_hash_range_does():
+    rng = np.random.default_rng(5)
+    for ranges in (1, 3, 7, 64):
+        starts = [range_start(r, ranges) for r in range(ranges)]
+        edges = np.array([s + d for s in starts[1:] for d in (-1, 0)], dtype=np.uint64)  # each side of each boundary
+        hashes = np.sort(np.r_[rng.integers(0, 2**64, 5000, dtype=np.uint64, endpoint=False), edges])
+        bounds = np.r_[np.searchsorted(hashes, np.array(starts, dtype=np.uint64)), len(hashes)]
+        assert np.array_equal(hash_range(pa.array(hashes), ranges), np.repeat(np.arange(ranges), np.diff(bounds)))
