@@ -18,6 +18,7 @@ independent of how the input is split into files.
 """
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,9 @@ class SignatureRows:
         for f in np.unique(file_of):
             mask = file_of == f
             out[mask] = self.arrays[f][index[mask] - self.offsets[f]]
+            # Pages read through a map stay in the task's RSS until it unmaps them: over a task, the whole
+            # corpus's signatures at worst. Dropped here, they stay in the page cache for the next read.
+            self.arrays[f].base.madvise(mmap.MADV_DONTNEED)
         return out
 
 
