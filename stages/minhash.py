@@ -2,9 +2,11 @@
 
 Phases, each executor tasks (``phases``), each bounded in memory:
   1. signatures (a task per input file): word n-gram shingles hashed to 64 bits and ``num_perm``
-     MinHash values per document, written as .npy under the stage's scratch directory;
-  2. bands (a task per band, stages/lsh.py): documents with equal band keys become candidate
-     pairs, each verified on its estimated Jaccard; the verified pairs are written as edges;
+     MinHash values per document, written as .npy under the stage's scratch directory with the
+     file's band keys as sorted runs (a run per band of its valid documents' keys and rows);
+  2. bands (stages/lsh.py): a unit of work per (band, key range); documents with equal band keys
+     become candidate pairs, each verified on its estimated Jaccard; the verified pairs are
+     written as edges, a file per unit;
   3. clusters (one task): a union-find over the edges only; then gather (a task per file) sends
      each clustered document to the task of its cluster's range, and survivors (a task per range)
      picks per cluster the document with the highest quality_score (scored by the stage before),
@@ -28,11 +30,28 @@ one of 1e-5 of being missed, and one of J = 0.8 one of 0.4% (it usually joins it
 through another member anyway). A document can be removed only through a verified edge, so a document
 whose nearest neighbour is below 0.5 stays unless that tail event happens.
 
-Memory ceiling: a band task holds 4 bytes per document for its union-find (int32: 2^31
-documents) and 24 bytes per document for the band (keys, id hashes, order), and verifies candidate
-pairs in chunks of ``verify_chunk``; signatures stay on disk (4 x num_perm bytes per document) and
-are read through a memory map. The clustering task holds the edges only, a survivors task its
-range's clustered documents. 1M documents: ~0.5 GB of signatures on disk, well under 1 GB resident per task.
+Key ranges: each band's key space is split into ``key_ranges(documents, docs_per_band_task)``
+equal slices (stages/tasks.py ``hash_range``), so a unit holds about ``docs_per_band_task``
+documents whatever the corpus size; a bucket's members share their key, so they share a range,
+and the candidate pairs are exactly those of the whole band (the clusters do not depend on the
+range count). Why sorted runs per file rather than signature tasks writing their documents by
+range: the range count needs the corpus size, which a signature task does not know (it would have
+to read the footer of every input file: quadratic in files), while a bands task does, from the
+headers of the signature arrays it maps anyway; and a run sorted by key gives each unit its slice
+of a file by binary search. The bands phase has ``max(bands, tasks)`` executor tasks, each doing
+the units ``rank::tasks`` one after another, because task counts are fixed before the corpus
+exists (a Slurm array job is written for every phase up front); the memory bound is per unit.
+
+Memory ceiling: a bands unit holds ~85 bytes per document of its slice at its peak (key, id hash
+and document index, the sort order and the sorted copies, a 4-byte union-find over the slice's
+positions, the mapped pages of the runs it reads; measured: 1.6M documents in one range, 133 MiB
+over the interpreter's 75), so ``docs_per_band_task`` = 4M bounds a task near 0.4 GiB at any
+corpus size (700M documents: 175 ranges per band); a bucket larger than that (one text in
+millions of near-copies) is held whole by its unit. Candidate pairs are verified in chunks of
+``verify_chunk``; signatures stay on disk (4 x num_perm bytes per document) and are read through
+memory maps whose pages are dropped after each read, so a task holds at most one file's
+signatures. The clustering task holds the edges only, a survivors task its range's clustered
+documents. 1M documents: ~0.5 GB of signatures on disk, well under 1 GB resident per task.
 """
 from __future__ import annotations
 
@@ -70,7 +89,7 @@ class MinhashConfig:
     seed: int = 1
     batch_docs: int = 1024  # documents hashed together
     verify_chunk: int = 200_000  # candidate pairs verified at once
-    docs_per_band_task: int = 8_000_000  # documents per key range of a band: ~50 bytes each in a bands task
+    docs_per_band_task: int = 4_000_000  # documents per key range of a band: ~85 bytes each at a bands unit's peak
 
     @property
     def num_perm(self) -> int:
@@ -195,7 +214,7 @@ def compute_signatures(inputs: list[Path], work_dir: Path, config: MinhashConfig
 
 
 def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
-    """signatures (a task per input file) -> bands (a task per band) -> clusters (one task: the union-find
+    """signatures (a task per input file) -> bands (a unit per band and key range) -> clusters (one task: the union-find
     over the edges) -> gather (a task per input file: its clustered documents, by cluster range) ->
     survivors (a task per cluster range) -> rewrite (a task per input file)."""
     edges_dir, clusters_path = dirs.scratch / "edges", dirs.scratch / "clusters.npy"
