@@ -229,9 +229,10 @@ def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
 
     def bands(rank: int, world_size: int) -> dict:
         counters: dict = {}
-        files, signatures = paths(), SignatureRows(paths())
+        files = paths()
+        signatures = SignatureRows(files)
         ranges = key_ranges(signatures.offsets[-1], config.docs_per_band_task)
-        for unit in range(rank, config.bands * ranges, world_size):  # a task per unit where the executor allows
+        for unit in range(rank, config.bands * ranges, world_size):  # fewer tasks than units: see "Key ranges"
             band, key_range = unit % config.bands, unit // config.bands
             edges, stats = band_edges(*band_slice(files, signatures.offsets, band, key_range, ranges), signatures, config)
             save_array(edges_dir / f"band-{band:03d}-range-{key_range:05d}.npy", edges)
