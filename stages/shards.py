@@ -3,11 +3,16 @@
 Rows are sorted by id within a partition and split into files of a fixed row count, so the
 bytes written depend only on the documents, never on how many workers produced them. Two phases
 of executor tasks keep memory bounded: each input file is split by partition into runs sorted
-by id; then a task per partition merges its runs, holding one batch per run and one output file
-of rows, never the whole partition.
+by id, in row groups of about ``RUN_GROUP_BYTES``; then a task per partition merges its runs,
+never the whole partition. A merge reads at most ``MERGE_FAN_IN`` runs at once, one row group of
+each: a partition with more runs (one per input file, so their number grows with the corpus) is
+merged in passes through intermediate runs, which a stable merge of consecutive runs makes equal
+to one merge of them all. A merge task's memory is about MERGE_FAN_IN x RUN_GROUP_BYTES plus one
+output file of ``rows_per_file`` rows, whatever the corpus size.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,12 +21,13 @@ import pyarrow.parquet as pq
 
 from stages.files import file_sha256, finished_files, write_json
 from stages.schema import SHARD_SCHEMA, UNSCORED_TIER, WORK_SCHEMA
-from stages.tasks import Phase, StageDirs, my_share, run_inline, write_table
+from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import ParquetSink
 
 STAGE = "shards"
 ROWS_PER_FILE = 100_000
-MERGE_BATCH_ROWS = 4096
+RUN_GROUP_BYTES = 4 * 1024 * 1024
+MERGE_FAN_IN = 32
 
 
 def write_runs(path: Path, runs_dir: Path) -> None:
@@ -32,24 +38,30 @@ def write_runs(path: Path, runs_dir: Path) -> None:
     for key in pc.unique(keys).to_pylist():
         domain, tier = key.split("\x00")
         part = table.filter(pc.equal(keys, key)).sort_by("id")
-        write_table(part.cast(SHARD_SCHEMA), Path(runs_dir) / f"domain={domain}" / f"quality={tier}" / path.name)
+        write_run(part, Path(runs_dir) / f"domain={domain}" / f"quality={tier}" / path.name)
+
+
+def write_run(table: pa.Table, path: Path) -> None:
+    with ParquetSink(path, SHARD_SCHEMA, row_group_bytes=RUN_GROUP_BYTES) as sink:
+        sink.write_table(table)
 
 
 class SortedRun:
-    """A run read batch by batch; ``head`` holds the rows read and not yet merged."""
+    """A run read a row group at a time; ``head`` holds the rows read and not yet merged."""
 
     def __init__(self, path: Path):
-        self.batches = pq.ParquetFile(path).iter_batches(batch_size=MERGE_BATCH_ROWS)
+        file = pq.ParquetFile(path)
+        self.groups = (file.read_row_group(i) for i in range(file.num_row_groups))
         self.head = pa.Table.from_batches([], schema=SHARD_SCHEMA)
         self.done = False
 
     def fill(self) -> None:
         if not self.done and self.head.num_rows == 0:
-            batch = next(self.batches, None)
-            if batch is None:
+            group = next(self.groups, None)
+            if group is None:
                 self.done = True
             else:
-                self.head = pa.Table.from_batches([batch]).cast(SHARD_SCHEMA)
+                self.head = group.cast(SHARD_SCHEMA)
 
     def take_up_to(self, bound: str) -> pa.Table:
         """The head rows with id <= bound (a prefix, since the run is sorted)."""
@@ -75,10 +87,28 @@ def merged_batches(paths: list[Path]):
         yield pa.concat_tables([run.take_up_to(bound) for run in live]).sort_by("id")
 
 
-def merge_partition(run_paths: list[Path], directory: Path, rows_per_file: int) -> int:
-    """Write one partition's part files from its sorted runs; returns its row count."""
+def fewer_runs(run_paths: list[Path], scratch: Path, fan_in: int = MERGE_FAN_IN) -> list[Path]:
+    """Merge consecutive groups of ``fan_in`` runs into intermediate runs under ``scratch`` until at most
+    ``fan_in`` runs are left; returns them in order."""
+    level = 0
+    while len(run_paths) > fan_in:
+        merged = []
+        for start in range(0, len(run_paths), fan_in):
+            merged.append(Path(scratch) / f"level-{level}" / f"run-{start // fan_in:06d}.parquet")
+            with ParquetSink(merged[-1], SHARD_SCHEMA, row_group_bytes=RUN_GROUP_BYTES) as sink:
+                for table in merged_batches(run_paths[start : start + fan_in]):
+                    sink.write_table(table)
+        run_paths, level = merged, level + 1
+    return run_paths
+
+
+def merge_partition(run_paths: list[Path], directory: Path, rows_per_file: int, scratch: Path,
+                    fan_in: int = MERGE_FAN_IN) -> int:
+    """Write one partition's part files from its sorted runs (intermediate runs go to ``scratch``, which is
+    cleared first: a killed task starts its partition over); returns its row count."""
+    shutil.rmtree(scratch, ignore_errors=True)
     pending, part, rows = [], 0, 0
-    for table in merged_batches(run_paths):
+    for table in merged_batches(fewer_runs(run_paths, scratch, fan_in)):
         pending.append(table)
         rows += table.num_rows
         while sum(t.num_rows for t in pending) >= rows_per_file:
@@ -87,6 +117,7 @@ def merge_partition(run_paths: list[Path], directory: Path, rows_per_file: int) 
             pending, part = [whole.slice(rows_per_file)], part + 1
     if pending and sum(t.num_rows for t in pending):
         write_part(pa.concat_tables(pending), directory, part)
+    shutil.rmtree(scratch, ignore_errors=True)
     return rows
 
 
@@ -97,7 +128,7 @@ def write_part(table: pa.Table, directory: Path, part: int) -> None:
 
 def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE) -> list[Phase]:
     """``dirs.out`` is the shards directory; each merge task also records its files' checksums."""
-    runs_dir, sums_dir = dirs.scratch / "runs", dirs.scratch / "checksums"
+    runs_dir, sums_dir, passes_dir = dirs.scratch / "runs", dirs.scratch / "checksums", dirs.scratch / "passes"
 
     def split(rank: int, world_size: int) -> dict:
         for path in my_share(dirs.input_files(), rank, world_size):
@@ -108,7 +139,8 @@ def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE) -> l
         counters = {}
         for partition in my_share([p.relative_to(runs_dir) for p in runs_dir.glob("domain=*/quality=*")], rank, world_size):
             directory = Path(dirs.out) / partition
-            rows = merge_partition(finished_files(runs_dir / partition, "*.parquet"), directory, rows_per_file)
+            rows = merge_partition(finished_files(runs_dir / partition, "*.parquet"), directory, rows_per_file,
+                                   passes_dir / partition)
             counters[f"{partition.parent.name.removeprefix('domain=')}/{partition.name.removeprefix('quality=')}"] = rows
             sums = {str(p.relative_to(dirs.out)): file_sha256(p) for p in finished_files(directory, "*.parquet")}
             write_json(sums_dir / f"{partition.parent.name}.{partition.name}.json", sums)

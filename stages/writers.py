@@ -23,10 +23,11 @@ class ParquetSink:
     No file is written when no row arrives, so empty partitions never exist.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = 2048):
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = 2048, row_group_bytes: int = ROW_GROUP_BYTES):
         self.path = Path(path)
         self.schema = schema
         self.batch_rows = batch_rows
+        self.row_group_bytes = row_group_bytes
         self.rows: list[dict] = []
         self.writer: pq.ParquetWriter | None = None
         self.tmp = temp_path(self.path)
@@ -41,7 +42,7 @@ class ParquetSink:
     def write_table(self, table: pa.Table) -> None:
         self._flush()
         if table.num_rows:
-            self._open().write_table(table.select(self.schema.names).cast(self.schema), row_group_size=_row_group_rows(table))
+            self._open().write_table(table.select(self.schema.names).cast(self.schema), row_group_size=self._row_group_rows(table))
             self.count += table.num_rows
 
     def _open(self) -> pq.ParquetWriter:
@@ -53,7 +54,7 @@ class ParquetSink:
     def _flush(self) -> None:
         if self.rows:
             table = pa.Table.from_pylist(self.rows, schema=self.schema)
-            self._open().write_table(table, row_group_size=_row_group_rows(table))
+            self._open().write_table(table, row_group_size=self._row_group_rows(table))
             self.rows = []
 
     def close(self) -> None:
@@ -61,6 +62,11 @@ class ParquetSink:
         if self.writer is not None:
             self.writer.close()
             os.replace(self.tmp, self.path)
+
+    def _row_group_rows(self, table: pa.Table) -> int:
+        """Rows per row group so that a group holds about ``row_group_bytes`` of data."""
+        avg = max(1, table.nbytes // max(1, table.num_rows))
+        return max(1, self.row_group_bytes // avg)
 
     def __enter__(self) -> "ParquetSink":
         return self
@@ -72,12 +78,6 @@ class ParquetSink:
             if self.writer is not None:
                 self.writer.close()
             self.tmp.unlink(missing_ok=True)
-
-
-def _row_group_rows(table: pa.Table) -> int:
-    """Rows per row group so that a group holds about 128 MB of data."""
-    avg = max(1, table.nbytes // max(1, table.num_rows))
-    return max(1, ROW_GROUP_BYTES // avg)
 
 
 def removed_row(row: dict, stage: str, reason: str) -> dict:
