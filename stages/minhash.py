@@ -246,7 +246,7 @@ def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
         return {"minhash:clusters": len(np.unique(roots))}
 
     def gather(rank: int, world_size: int) -> dict:
-        members, roots = np.load(clusters_path)
+        members, roots = np.load(clusters_path, mmap_mode="r")  # a task reads only its files' slices
         inputs, offsets = dirs.input_files(), SignatureRows(paths()).offsets
         for i in my_share(list(range(len(inputs))), rank, world_size):
             lo, hi = np.searchsorted(members, offsets[i : i + 2])
