@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -280,6 +281,8 @@ def check_counts(run: RunDir) -> dict:
 def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False) -> dict | None:
     """Run every stage that is not already done (``checks``: what ``preflight`` found); returns the per-source
     count table, or None when the stages went to Slurm."""
+    from pipeline.executors import task_processes
+
     if force:
         run.manifest["stages"] = {}
     run.manifest.update(
@@ -293,8 +296,10 @@ def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False
             clear_run(run)
         console.print(submit_slurm(write_slurm_jobs(config, run, planned), config.curate.slurm.submit))
         return None
-    for stage in planned:
-        run_stage(run, stage.name, stage.key, stage.work)
+    # local: one set of task processes for every phase, started here, in the main thread (see TaskProcesses)
+    with task_processes(config.curate.workers) if config.curate.executor == "local" else nullcontext():
+        for stage in planned:
+            run_stage(run, stage.name, stage.key, stage.work)
     counts = check_counts(run)
     run.manifest["counts"] = counts
     run.save_manifest()

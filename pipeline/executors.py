@@ -3,14 +3,26 @@
 Task logs go to ``<logging_dir>/logs/task_*.log`` only: datatrove also prints the log of every
 task whose ``local_rank`` is 0 on the console, where it would bury the progress bar. Errors still
 reach the console.
+
+The local executor runs the tasks of every phase of a curate on the same worker processes
+(``task_processes``): datatrove's own starts a manager and a pool per phase, and with the imports
+in fresh processes that cost 0.3-1 s for each of a curate's ~20 phases, more than most tasks of a
+small corpus take.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
+import dill
 from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, SlurmPipelineExecutor
+from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
 from pipeline.config import CurateConfig
@@ -21,6 +33,10 @@ from pipeline.lifeline import start_forkserver, tie_forked_children
 # patch a function inside the tasks set "fork", so that the task processes inherit the patch.
 START_METHOD = "forkserver"
 
+# Imported once by the fork server, so that each task process starts without importing them again.
+PRELOAD = ["pipeline.executors", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute", "numpy", "stages.tasks",
+           "stages.readers", "stages.exact_dedup", "stages.minhash", "stages.quality", "stages.buckets", "stages.shards"]
+
 
 class QuietTasks:
     """Runs every task as datatrove runs tasks with ``local_rank != 0``, which only affects logging."""
@@ -30,32 +46,73 @@ class QuietTasks:
 
 
 class QuietLocalExecutor(QuietTasks, LocalPipelineExecutor):
-    """With one worker, datatrove runs the tasks in the calling process: here they run in one child
-    process instead, so that the main process holds no task's data, with any number of workers."""
+    """datatrove's local executor, its tasks run on ``task_processes``: never in the calling process, so
+    that the main process holds no task's data, with any number of workers."""
 
-    def run(self):
-        if self.workers != 1:
-            return super().run()
-        import multiprocess
-
-        context = multiprocess.get_context(self.start_method)
-        errors = context.SimpleQueue()
-        child = context.Process(target=run_reporting_errors, args=(self, errors))
-        child.start()
-        child.join()
-        if not errors.empty():
-            raise errors.get()
-        if child.exitcode:
-            raise RuntimeError(f"the task process died with exit code {child.exitcode}; its log is under "
-                               f"{self.logging_dir.path}/logs")
+    def run(self) -> PipelineStats | None:
+        ranks = self.get_incomplete_ranks(range(self.tasks))
+        if not ranks:
+            return None
+        self.save_executor_as_json()
+        with task_processes(self.workers) as processes:
+            stats = sum(processes.run(self, ranks), start=PipelineStats())
+        with self.logging_dir.open("stats.json", "wt") as handle:
+            stats.save_to_disk(handle)
+        return stats
 
 
-def run_reporting_errors(executor: LocalPipelineExecutor, errors) -> None:
-    """In the child: run the tasks; an error goes back to the parent, which raises it."""
+class TaskProcesses:
+    """``workers`` processes that run executor tasks, started from the calling thread: with the fork start
+    method a process dies with the thread that forked it (``pipeline/lifeline.py``), and the executor
+    runs in the progress bar's worker thread, which ends with each phase."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        tie_forked_children()
+        if START_METHOD == "forkserver":  # it dies with this process, and the task processes with it
+            start_forkserver(PRELOAD)
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(START_METHOD))
+        self.pool.submit(int).result()
+
+    def run(self, executor: LocalPipelineExecutor, ranks: list[int]) -> list[PipelineStats]:
+        """Run the tasks ``ranks`` of ``executor``; the first task error is raised here, and tasks not started yet are dropped."""
+        pickled = dill.dumps(executor)  # dill, as datatrove's pool: a phase's task is a closure
+        futures = [self.pool.submit(run_pickled_task, pickled, rank) for rank in ranks]
+        try:
+            return [future.result() for future in as_completed(futures)]
+        except BrokenProcessPool as error:
+            raise RuntimeError(f"a task process died (killed, or out of memory?); the task logs are under "
+                               f"{executor.logging_dir.path}/logs") from error
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+def run_pickled_task(pickled_executor: bytes, rank: int) -> PipelineStats:
+    """In a task process: datatrove's task ``rank`` (logs, stats, completion mark) on a fresh copy of the pipeline."""
+    return dill.loads(pickled_executor)._run_for_rank(rank)
+
+
+warm: TaskProcesses | None = None  # those of the innermost ``task_processes`` block
+
+
+@contextmanager
+def task_processes(workers: int) -> Iterator[TaskProcesses]:
+    """The task processes of the enclosing block with as many workers (a curate holds them for all its
+    phases), or new ones for this block only."""
+    global warm
+    if warm is not None and warm.workers == workers:
+        yield warm
+        return
+    outer, warm = warm, TaskProcesses(workers)
     try:
-        LocalPipelineExecutor.run(executor)
-    except BaseException as error:  # noqa: BLE001 - raised again in the parent
-        errors.put(error)
+        yield warm
+    finally:
+        warm.close()
+        warm = outer
 
 
 class QuietRayExecutor(QuietTasks, RayPipelineExecutor):
@@ -70,20 +127,10 @@ def quiet_console() -> None:
     logger.add(sys.stderr, level=os.environ["LOGURU_LEVEL"])
 
 
-# Imported once by the fork server, so that each task process starts without importing them again.
-PRELOAD = ["datatrove.executor", "pyarrow.parquet", "pyarrow.compute", "numpy", "stages.tasks", "stages.readers",
-           "stages.exact_dedup", "stages.minhash", "stages.quality", "stages.buckets", "stages.shards"]
-
-
 def make_executor(curate: CurateConfig, pipeline: list, logging_dir: Path, tasks: int, job_name: str = "critmix"):
     quiet_console()
     if curate.executor == "local":
-        tie_forked_children()  # datatrove's manager process
-        if START_METHOD == "forkserver":  # task processes come from it, with one worker too: it dies with this process
-            start_forkserver(PRELOAD)
-        return QuietLocalExecutor(
-            pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), start_method=START_METHOD
-        )
+        return QuietLocalExecutor(pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir))
     if curate.executor == "ray":
         import ray
 

@@ -1,12 +1,12 @@
 """The executor's helper processes die with ``critmix curate``, however it dies (Linux).
 
-datatrove's local executor forks a manager from ``critmix curate`` and pool workers from a
-multiprocess forkserver. After a ``kill -9`` of ``critmix curate`` nothing tells them: a worker
-holds the forkserver's "alive" pipe open, and all of them hold the resource tracker's pipe, so all
-of them wait forever. ``tie_forked_children`` asks the kernel (``PR_SET_PDEATHSIG``) to SIGKILL every
-process this one forks from then on (the manager) when this process dies; ``start_forkserver`` does
-the same for the forkserver, which imports this module as its preload and ties its workers to
-itself. The resource tracker then reads end-of-file and exits.
+The local executor's task processes come from a multiprocessing forkserver (``pipeline/executors.py``).
+After a ``kill -9`` of ``critmix curate`` nothing tells them: a worker holds the forkserver's
+"alive" pipe open, and all of them hold the resource tracker's pipe, so all of them wait forever.
+``tie_forked_children`` asks the kernel (``PR_SET_PDEATHSIG``) to SIGKILL every process this one
+forks from then on (task processes under the fork start method) when the thread that forked it
+ends; ``start_forkserver`` does the same for the forkserver, which imports this module as its
+preload and ties its workers to itself. The resource tracker then reads end-of-file and exits.
 """
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def tie_forked_children() -> None:
 
 
 def start_forkserver(preload: list[str] = ()) -> None:
-    """Start multiprocess's forkserver now, from the calling thread (pool workers come from it); it
+    """Start multiprocessing's forkserver now, from the calling thread (task processes come from it); it
     imports ``preload`` once, so that the processes it forks start without importing them again."""
-    from multiprocess import forkserver
+    from multiprocessing import forkserver
 
     tie_forked_children()
     forkserver.set_forkserver_preload([__name__, *preload])

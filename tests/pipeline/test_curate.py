@@ -163,8 +163,8 @@ def wait_for(condition, seconds: float = 60) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers, started", [(1, 2), (2, 5)])  # curate + its manager; + the resource tracker,
-def test_a_killed_curate_leaves_no_lock_and_no_processes_behind(tmp_path, in_repo, workers, started):  # forkserver, a worker
+@pytest.mark.parametrize("workers, started", [(1, 4), (2, 5)])  # curate, the resource tracker, the forkserver
+def test_a_killed_curate_leaves_no_lock_and_no_processes_behind(tmp_path, in_repo, workers, started):  # and the workers
     write_corpus(tmp_path / "corpus", files=4, docs=600)
     run = tmp_path / "run"
     killed = curate_process(run, tmp_path / "corpus", in_repo, "--workers", str(workers))

@@ -1,7 +1,49 @@
+import os
+from pathlib import Path
+
 import pytest
 
 from pipeline.cli import main
+from pipeline.config import CurateConfig
+from pipeline.executors import make_executor, task_processes
+from stages.tasks import Phase, TaskStep
 from tests.conftest import TINY_CONFIG, tree_checksums
+
+
+def run_phase(root: Path, name: str, tasks: int, workers: int, task) -> None:
+    """A phase whose ``task(rank)`` runs on the local executor, its logs under ``root/name``."""
+    def counted(rank: int, world_size: int) -> dict:
+        task(rank)
+        return {"ran": 1}
+
+    make_executor(CurateConfig(workers=workers), [TaskStep(Phase(name, counted, tasks))], root / name, tasks).run()
+
+
+def test_every_phase_runs_on_the_same_task_processes_and_none_in_the_main_process(tmp_path):
+    pids = {}
+    with task_processes(2):
+        for name in ("first", "second"):
+            run_phase(tmp_path, name, 6, 2, lambda rank, name=name: (tmp_path / f"{name}-{rank}").write_text(str(os.getpid())))
+            pids[name] = {int((tmp_path / f"{name}-{rank}").read_text()) for rank in range(6)}
+            assert len(list((tmp_path / name / "completions").iterdir())) == 6
+    assert pids["first"] == pids["second"] and 1 <= len(pids["first"]) <= 2
+    assert os.getpid() not in pids["first"]
+
+
+def test_a_task_process_that_dies_is_reported_with_its_logs_and_the_phase_resumes_at_that_task(tmp_path):
+    def dies_at_rank_1(rank):
+        (tmp_path / f"ran-{rank}").touch()
+        if rank == 1 and not (tmp_path / "fixed").exists():
+            os._exit(3)
+
+    with pytest.raises(RuntimeError, match=f"a task process died.*{tmp_path}/phase/logs"):
+        run_phase(tmp_path, "phase", 3, 1, dies_at_rank_1)
+    assert sorted(p.name for p in (tmp_path / "phase/completions").iterdir()) == ["00000"]
+    (tmp_path / "ran-0").unlink()
+    (tmp_path / "fixed").touch()
+    run_phase(tmp_path, "phase", 3, 1, dies_at_rank_1)
+    assert sorted(p.name for p in (tmp_path / "phase/completions").iterdir()) == ["00000", "00001", "00002"]
+    assert not (tmp_path / "ran-0").exists()  # the finished task was not run again
 
 
 def test_slurm_writes_an_array_job_per_phase_chained_by_dependencies(tmp_path, in_repo, capsys):
