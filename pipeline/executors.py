@@ -72,7 +72,7 @@ class TaskProcesses:
         if START_METHOD == "forkserver":  # it dies with this process, and the task processes with it
             start_forkserver(PRELOAD)
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(START_METHOD))
-        self.pool.submit(int).result()
+        self.pool.submit(int).result()  # a first process, now (with fork: all of them)
 
     def run(self, executor: LocalPipelineExecutor, ranks: list[int]) -> list[PipelineStats]:
         """Run the tasks ``ranks`` of ``executor``; the first task error is raised here, and tasks not started yet are dropped."""
