@@ -62,9 +62,9 @@ class QuietLocalExecutor(QuietTasks, LocalPipelineExecutor):
 
 
 class TaskProcesses:
-    """``workers`` processes that run executor tasks, started from the calling thread: with the fork start
-    method a process dies with the thread that forked it (``pipeline/lifeline.py``), and the executor
-    runs in the progress bar's worker thread, which ends with each phase."""
+    """``workers`` processes that run executor tasks, started from the calling thread: the forkserver (or
+    with the fork start method, a task process) dies with the thread that started it (``pipeline/lifeline.py``),
+    and the executor runs in the progress bar's worker thread, which ends with each phase."""
 
     def __init__(self, workers: int):
         self.workers = workers
@@ -81,7 +81,7 @@ class TaskProcesses:
         try:
             return [future.result() for future in as_completed(futures)]
         except BrokenProcessPool as error:
-            raise RuntimeError(f"a task process died (killed, or out of memory?); the task logs are under "
+            raise RuntimeError(f"a task process died (killed, or out of memory?): {error}; the task logs are under "
                                f"{executor.logging_dir.path}/logs") from error
         finally:
             for future in futures:
