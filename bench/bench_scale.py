@@ -3,9 +3,10 @@ datatrove's own pipeline on the smallest one.
 
 Per size: the corpus (English-like prose in lines of sentences, 10% of it a reference source for the
 quality model, 3% exact copies and 5% near-duplicates) is curated with 1 and 2 workers; each run
-prints its wall time, the main process's share of all CPU time, the main process's peak RSS and
-the largest peak RSS of any task process. Every process's CPU time and peak RSS (VmHWM) are sampled
-from /proc while it runs.
+prints its wall time, the main process's share of all CPU time, the main process's peak RSS, the
+largest peak RSS of any worker process (which runs many tasks, so this is the largest over them)
+and of any one task, with its phase (each task logs its own peak). Every process's CPU time and
+peak RSS (VmHWM) are sampled from /proc while it runs.
 
 Then datatrove's pipeline, stock settings, on the smallest corpus with the same 2 workers and
 tasks: JsonlReader -> LanguageFilter -> GopherRepetition/GopherQuality/C4Quality/FineWebQuality
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,6 +187,7 @@ def ours(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
     exact = json.loads(main_line)
     result["main_cpu"], result["main_peak"] = exact["cpu"], exact["peak_rss"]
     result["shards"] = json.loads((run / "manifest.json").read_text())["stages"]["shards"]["outputs"]
+    result["largest_task"] = largest_task(run / "logs")
     shutil.rmtree(run / "work", ignore_errors=True)  # keep shards, free the disk
     return result
 
@@ -219,16 +222,25 @@ if __name__ == "__main__":
 """
 
 
-def datatrove(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
-    """datatrove's pipeline; its LanguageFilter finds the lid.176.ftz we ship under the name it would download."""
-    from huggingface_hub import cached_assets_path
+def place_language_model() -> Path:
+    """The lid.176.ftz we ship, where datatrove's LanguageFilter (FT176LID) looks before downloading, with the
+    ``.completed`` marker datatrove writes after a download; returns the path."""
+    from datatrove.io import cached_assets_path, strip_protocol
+    from datatrove.utils.lid import FT176LID
 
     from stages.langid import shipped_model_path
 
-    assets = Path(cached_assets_path(library_name="datatrove", namespace="filters", subfolder="ft176"))
-    target = assets / "dl.fbaipublicfiles.com_fasttext_supervised-models_lid.176.bin"
+    assets = Path(cached_assets_path(library_name="datatrove", namespace="lid", subfolder=FT176LID.MODEL_SUBFOLDER))
+    target = assets / strip_protocol(FT176LID.MODEL_URL).replace("/", "_")
     if not target.exists():
         shutil.copyfile(shipped_model_path(), target)
+    Path(f"{target}.completed").touch()
+    return target
+
+
+def datatrove(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
+    """datatrove's pipeline; its LanguageFilter finds the lid.176.ftz we ship under the name it would download."""
+    place_language_model()
     out = root / f"datatrove-{corpus.name}"
     shutil.rmtree(out, ignore_errors=True)
     script = root / "datatrove_pipeline.py"
@@ -238,6 +250,16 @@ def datatrove(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
     return result
 
 
+TASK_PEAK = re.compile(r"- (\S+) task (\d+): peak RSS (\d+) MiB")
+
+
+def largest_task(logs: Path) -> tuple[int, str]:
+    """(peak RSS in bytes, "phase task N") of the task that needed the most memory, from the task logs."""
+    peaks = [(int(m[3]) * 2**20, f"{m[1]} task {m[2]}") for log in logs.glob("**/logs/task_*.log")
+             for m in TASK_PEAK.finditer(log.read_text(errors="replace"))]
+    return max(peaks, default=(0, "none"))
+
+
 def gib(n: float) -> str:
     return f"{n / 2**30:.2f}"
 
@@ -245,7 +267,8 @@ def gib(n: float) -> str:
 def row(size: int, workers: int, r: dict) -> str:
     share = r["main_cpu"] / max(1e-9, r["main_cpu"] + r["other_cpu"])
     return (f"{size:>9} {workers:>7} {r['wall']:>8.1f} {r['main_cpu'] + r['other_cpu']:>8.1f} {100 * share:>8.1f}% "
-            f"{gib(r['main_peak']):>9} {gib(r['task_peak']):>9}")
+            f"{gib(r['main_peak']):>9} {gib(r['task_peak']):>10} " +
+            (f"{gib(r['largest_task'][0]):>8}  {r['largest_task'][1]}" if "largest_task" in r else f"{'':>8}  (not measured)"))
 
 
 def main() -> None:
@@ -256,7 +279,7 @@ def main() -> None:
     parser.add_argument("--no-datatrove", action="store_true", help="skip datatrove's pipeline")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
-    print(f"{'docs':>9} {'workers':>7} {'wall s':>8} {'cpu s':>8} {'main cpu':>9} {'main GiB':>9} {'task GiB':>9}", flush=True)
+    print(f"{'docs':>9} {'workers':>7} {'wall s':>8} {'cpu s':>8} {'main cpu':>9} {'main GiB':>9} {'worker GiB':>10} {'task GiB':>8}  largest task", flush=True)
     results = {}
     for size in args.sizes:
         corpus = make_corpus(args.root, size)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from loguru import logger
 
 from stages.files import finished_files
 from stages.writers import ParquetSink
@@ -67,9 +68,30 @@ class TaskStep(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         with self.track_time():
+            reset_peak_rss()
             for label, value in self.task(rank, world_size).items():
                 self.stat_update(label, value=int(value))
+            logger.info(f"{self.name} task {rank}: peak RSS {peak_rss() / 2**20:.0f} MiB")
         yield from data or ()
+
+
+# Task processes run many tasks: each task's own peak is measured from its start, so the task log says which
+# task needed the memory (the process's VmHWM is the largest of every task it ran). Linux only; elsewhere
+# the peak is the process's.
+def reset_peak_rss() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes since the last reset (VmHWM); 0 where /proc is missing."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0)
 
 
 def add_counters(total: dict, more: dict) -> dict:

@@ -23,3 +23,14 @@ def test_datatrove_pipeline_runs_every_stock_filter_then_its_four_minhash_steps(
                        "C4QualityFilter", "FineWebQualityFilter", "JsonlWriter"]
     assert [steps[-1] if steps[-1] != "JsonlWriter" else steps[-2] for steps in runs[1:]] == [
         "MinhashDedupSignature", "MinhashDedupBuckets", "MinhashDedupCluster", "MinhashDedupFilter"]
+
+
+def test_datatrove_finds_the_shipped_language_model_without_downloading(tmp_path, monkeypatch):
+    import huggingface_hub.utils._cache_assets
+    from datatrove.data import Document
+    from datatrove.utils.lid import FT176LID
+
+    monkeypatch.setattr(huggingface_hub.utils._cache_assets, "HF_ASSETS_CACHE", str(tmp_path))
+    assert bench_scale.place_language_model().is_relative_to(tmp_path)
+    best, _ = FT176LID().predict(Document(text="The river ran past the old mill and the village church.", id="0"))
+    assert best[0] == "en"

@@ -12,3 +12,16 @@ def test_range_starts_split_sorted_hashes_as_hash_range_does():
         hashes = np.sort(np.r_[rng.integers(0, 2**64, 5000, dtype=np.uint64, endpoint=False), edges])
         bounds = np.r_[np.searchsorted(hashes, np.array(starts, dtype=np.uint64)), len(hashes)]
         assert np.array_equal(hash_range(pa.array(hashes), ranges), np.repeat(np.arange(ranges), np.diff(bounds)))
+
+
+def test_a_task_peak_is_its_own_not_the_peak_of_tasks_before_it():
+    from stages.tasks import peak_rss, reset_peak_rss
+
+    big = np.ones(64 * 2**20, dtype=np.uint8)  # 64 MiB resident
+    del big
+    before = peak_rss()
+    reset_peak_rss()
+    assert peak_rss() < before - 32 * 2**20
+    again = np.ones(64 * 2**20, dtype=np.uint8)
+    assert peak_rss() >= before - 8 * 2**20
+    del again
