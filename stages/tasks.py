@@ -9,6 +9,7 @@ the sum over tasks of what each task returns (datatrove's per-task stats on an e
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -72,7 +73,19 @@ class TaskStep(PipelineStep):
             for label, value in self.task(rank, world_size).items():
                 self.stat_update(label, value=int(value))
             logger.info(f"{self.name} task {rank}: peak RSS {peak_rss() / 2**20:.0f} MiB")
+            release_memory()
         yield from data or ()
+
+
+def release_memory() -> None:
+    """Give freed memory back to the system between tasks: Arrow's pool and glibc's malloc keep it for reuse,
+    so a warm task process otherwise carries every earlier task's high tide (724 MiB before an empty task
+    at 1.6M documents)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 # Task processes run many tasks: each task's own peak is measured from its start, so the task log says which

@@ -25,3 +25,18 @@ def test_a_task_peak_is_its_own_not_the_peak_of_tasks_before_it():
     again = np.ones(64 * 2**20, dtype=np.uint8)
     assert peak_rss() >= before - 8 * 2**20
     del again
+
+
+def test_memory_a_task_freed_goes_back_to_the_system_before_the_next_task():
+    from stages.tasks import release_memory
+
+    def resident() -> int:
+        return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmRSS:"))
+
+    release_memory()
+    before = resident()
+    tables = [pa.table({"text": ["word " * 40] * 20_000}).combine_chunks() for _ in range(30)]  # ~120 MB
+    assert resident() > before + 64 * 2**20
+    del tables
+    release_memory()
+    assert resident() < before + 32 * 2**20
