@@ -34,12 +34,12 @@ UNIT = """
 import json, sys
 from stages.lsh import SignatureRows, band_edges, band_slice, key_ranges
 from stages.minhash import MinhashConfig
+from stages.tasks import peak_rss
 paths = [{part: f"{stem}.{part}.npy" for part in %r} for stem in json.loads(sys.argv[1])]
 signatures, config = SignatureRows(paths), MinhashConfig(docs_per_band_task=int(sys.argv[2]))
 ranges = key_ranges(signatures.offsets[-1], config.docs_per_band_task)
 edges, _ = band_edges(*band_slice(paths, signatures.offsets, 0, 0, ranges), signatures, config)
-peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({"peak": peak * 1024, "ranges": ranges, "edges": edges.shape[1]}))
+print(json.dumps({"peak": peak_rss(), "ranges": ranges, "edges": edges.shape[1]}))
 """ % (PARTS,)
 
 

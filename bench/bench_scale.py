@@ -35,6 +35,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from stages.tasks import peak_rss  # noqa: E402 - after the repository is on the path
+
 STOP = "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they".split()
 CONTENT = ("river valley settlement century scholars architecture language trade region evidence survey village market "
            "farmer letter garden lake spring bread wheel water morning house children committee records history city "
@@ -134,22 +136,15 @@ class TreeSampler:
         self.thread.join()
 
 
-def peak_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 # The main process reports its own CPU time and peak RSS as it exits (the sampler may miss its last moments).
 # The peak is VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of a process that
 # once held 2 GB (this bench, building a corpus) reports 2 GB however little it used itself.
 WRAPPER = """import json, resource, sys
 from pipeline.cli import main
+from stages.tasks import peak_rss
 code = main(sys.argv[1:])
 usage = resource.getrusage(resource.RUSAGE_SELF)
-peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime, "peak_rss": peak}), file=sys.stderr)
+print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime, "peak_rss": peak_rss()}), file=sys.stderr)
 sys.exit(code)
 """
 

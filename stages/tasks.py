@@ -98,10 +98,10 @@ def reset_peak_rss() -> None:
         pass
 
 
-def peak_rss() -> int:
-    """This process's peak resident memory in bytes since the last reset (VmHWM); 0 where /proc is missing."""
+def peak_rss(pid: int | str = "self") -> int:
+    """A process's peak resident memory in bytes since its start or last reset (VmHWM); 0 where /proc is missing."""
     try:
-        status = Path("/proc/self/status").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
     return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0)
