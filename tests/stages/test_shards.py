@@ -18,7 +18,7 @@ def sorted_runs(directory, runs: int, seed: int = 0) -> list:
         rows["id"] = ids
         rows["text"] = [f"run {r} row {k} " + "word " * int(rng.integers(1, 300)) for k in range(n)]
         paths.append(directory / f"part-{r:05d}.parquet")
-        write_run(pa.table(rows, schema=SHARD_SCHEMA), paths[-1])
+        write_run([pa.table(rows, schema=SHARD_SCHEMA)], paths[-1])
     return paths
 
 
@@ -46,7 +46,7 @@ def test_a_run_is_read_in_row_groups_of_a_few_megabytes(tmp_path):
     big = pa.table({"id": [f"doc-{i:06d}" for i in range(4000)], "text": ["x" * 5000] * 4000}).cast(
         pa.schema([SHARD_SCHEMA.field("id"), SHARD_SCHEMA.field("text")]))
     rows = {name: big[name] if name in big.column_names else pa.nulls(4000, SHARD_SCHEMA.field(name).type) for name in SHARD_SCHEMA.names}
-    write_run(pa.table(rows, schema=SHARD_SCHEMA), run)
+    write_run([pa.table(rows, schema=SHARD_SCHEMA)], run)
     meta = pq.ParquetFile(run).metadata
     assert meta.num_row_groups >= 4
     assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) * 5000 <= 1.1 * RUN_GROUP_BYTES
