@@ -7,9 +7,9 @@ by id, in row groups of about ``RUN_GROUP_BYTES``; then a task per partition mer
 never the whole partition. A merge reads at most ``MERGE_FAN_IN`` runs at once, one row group of
 each: a partition with more runs (one per input file, so their number grows with the corpus) is
 merged in passes through intermediate runs, which a stable merge of consecutive runs makes equal
-to one merge of them all. A merge task's memory is meant to be about MERGE_FAN_IN x RUN_GROUP_BYTES
-plus one output file of ``rows_per_file`` rows, whatever the corpus size; measured, it still grows
-with the partition (0.61 GiB at 124k rows, 0.91 GiB at 495k: issue #14), for a reason not found yet.
+to one merge of them all. The part files are written a row group (``PART_GROUP_BYTES`` of text) at
+a time, so a merge task holds about MERGE_FAN_IN x RUN_GROUP_BYTES plus one row group, whatever the
+size of its partition or of its files.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -30,6 +31,7 @@ STAGE = "shards"
 ROWS_PER_FILE = 100_000
 RUN_GROUP_BYTES = 4 * 1024 * 1024
 MERGE_FAN_IN = 32
+PART_GROUP_BYTES = 16 * 1024 * 1024
 
 
 def write_runs(path: Path, runs_dir: Path) -> None:
@@ -109,23 +111,77 @@ def merge_partition(run_paths: list[Path], directory: Path, rows_per_file: int, 
     """Write one partition's part files from its sorted runs (intermediate runs go to ``scratch``, which is
     cleared first: a killed task starts its partition over); returns its row count."""
     shutil.rmtree(scratch, ignore_errors=True)
-    pending, part, rows = [], 0, 0
-    for table in merged_batches(fewer_runs(run_paths, scratch, fan_in)):
-        pending.append(table)
-        rows += table.num_rows
-        while sum(t.num_rows for t in pending) >= rows_per_file:
-            whole = pa.concat_tables(pending)
-            write_part(whole.slice(0, rows_per_file), directory, part)
-            pending, part = [whole.slice(rows_per_file)], part + 1
-    if pending and sum(t.num_rows for t in pending):
-        write_part(pa.concat_tables(pending), directory, part)
+    with PartFiles(directory, rows_per_file) as parts:
+        for table in merged_batches(fewer_runs(run_paths, scratch, fan_in)):
+            parts.write(table)
     shutil.rmtree(scratch, ignore_errors=True)
-    return rows
+    return parts.rows
 
 
-def write_part(table: pa.Table, directory: Path, part: int) -> None:
-    with ParquetSink(directory / f"part-{part:05d}.parquet", SHARD_SCHEMA) as sink:
-        sink.write_table(table.combine_chunks())
+class PartFiles:
+    """A partition's rows, in id order, as ``part-NNNNN.parquet`` files of ``rows_per_file`` rows, each in row
+    groups closed at the row that brings the group's text to ``group_bytes``.
+
+    Every cut depends only on the rows, never on the tables they arrive in, so the bytes do not depend on the
+    workers; and only one row group is ever held, so memory does not grow with the file or the partition.
+    """
+
+    def __init__(self, directory: Path, rows_per_file: int, group_bytes: int = PART_GROUP_BYTES):
+        self.directory, self.rows_per_file, self.group_bytes = Path(directory), rows_per_file, group_bytes
+        self.group: list[pa.Table] = []
+        self.group_rows = self.group_text = self.file_rows = self.part = self.rows = 0
+        self.sink: ParquetSink | None = None
+
+    def write(self, table: pa.Table) -> None:
+        while table.num_rows:
+            n = self._rows_closing_group(table)
+            self._add(table.slice(0, n))
+            if n == table.num_rows and not self._group_full():
+                return
+            self._close_group()
+            table = table.slice(n)
+
+    def _rows_closing_group(self, table: pa.Table) -> int:
+        """How many of ``table``'s rows go into the open group: up to the row that fills it, or all of them."""
+        room = self.rows_per_file - self.file_rows - self.group_rows
+        text = np.cumsum(pc.fill_null(pc.binary_length(table["text"]), 0).to_numpy()) + self.group_text
+        by_bytes = int(np.searchsorted(text, self.group_bytes)) + 1
+        return min(room, by_bytes, table.num_rows)
+
+    def _add(self, table: pa.Table) -> None:
+        self.group.append(table)
+        self.group_rows += table.num_rows
+        self.group_text += int(pc.sum(pc.binary_length(table["text"])).as_py() or 0)
+
+    def _group_full(self) -> bool:
+        return self.group_text >= self.group_bytes or self.file_rows + self.group_rows >= self.rows_per_file
+
+    def _close_group(self) -> None:
+        if self.sink is None:
+            self.sink = ParquetSink(self.directory / f"part-{self.part:05d}.parquet", SHARD_SCHEMA)
+        self.sink.write_table(pa.concat_tables(self.group).combine_chunks(), one_row_group=True)
+        self.file_rows += self.group_rows
+        self.rows += self.group_rows
+        self.group, self.group_rows, self.group_text = [], 0, 0
+        if self.file_rows == self.rows_per_file:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        self.sink.close()
+        self.sink, self.file_rows, self.part = None, 0, self.part + 1
+
+    def __enter__(self) -> "PartFiles":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            if self.sink is not None:
+                self.sink.__exit__(exc_type, exc, tb)
+            return
+        if self.group_rows:
+            self._close_group()
+        if self.sink is not None:
+            self._close_file()
 
 
 def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE) -> list[Phase]:

@@ -39,10 +39,12 @@ class ParquetSink:
         if len(self.rows) >= self.batch_rows:
             self._flush()
 
-    def write_table(self, table: pa.Table) -> None:
+    def write_table(self, table: pa.Table, one_row_group: bool = False) -> None:
+        """``one_row_group``: the table becomes exactly one row group, for callers that choose the groups themselves."""
         self._flush()
         if table.num_rows:
-            self._open().write_table(table.select(self.schema.names).cast(self.schema), row_group_size=self._row_group_rows(table))
+            rows = table.num_rows if one_row_group else self._row_group_rows(table)
+            self._open().write_table(table.select(self.schema.names).cast(self.schema), row_group_size=rows)
             self.count += table.num_rows
 
     def _open(self) -> pq.ParquetWriter:

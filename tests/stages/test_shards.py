@@ -1,10 +1,16 @@
-"""The shard merge: bounded fan-in passes give the same files as one merge of every run."""
+"""The shard merge: bounded fan-in passes give the same files as one merge of every run, part files are cut
+where the rows say, and a merge's memory does not grow with its partition."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.schema import SHARD_SCHEMA
-from stages.shards import RUN_GROUP_BYTES, merge_partition, write_run
+from stages.shards import RUN_GROUP_BYTES, PartFiles, merge_partition, write_run
 
 
 def sorted_runs(directory, runs: int, seed: int = 0) -> list:
@@ -50,3 +56,64 @@ def test_a_run_is_read_in_row_groups_of_a_few_megabytes(tmp_path):
     meta = pq.ParquetFile(run).metadata
     assert meta.num_row_groups >= 4
     assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) * 5000 <= 1.1 * RUN_GROUP_BYTES
+
+
+def test_part_files_cut_the_same_row_groups_however_the_rows_arrive(tmp_path):
+    rows = pq.read_table(sorted_runs(tmp_path / "runs", 1, seed=5)[0])
+    whole, pieces = tmp_path / "whole", tmp_path / "pieces"
+    with PartFiles(whole, 150, group_bytes=20_000) as parts:
+        parts.write(rows)
+    with PartFiles(pieces, 150, group_bytes=20_000) as parts:
+        for start in range(0, rows.num_rows, 7):
+            parts.write(rows.slice(start, 7))
+    files = sorted(whole.glob("*.parquet"))
+    assert [p.read_bytes() for p in files] == [p.read_bytes() for p in sorted(pieces.glob("*.parquet"))]
+    assert [pq.ParquetFile(p).metadata.num_rows for p in files][:-1] == [150] * (len(files) - 1)
+    longest = max(len(t) for t in rows["text"].to_pylist())
+    for path in files:
+        file = pq.ParquetFile(path)
+        groups = [file.read_row_group(i)["text"].to_pylist() for i in range(file.num_row_groups)]
+        assert all(sum(map(len, g)) < 20_000 + longest for g in groups)
+        # A group closes at the row that fills it, or at the end of its file.
+        assert all(sum(map(len, g)) >= 20_000 for g in groups[:-1])
+
+
+GROUP_BYTES = 256 * 1024
+MERGE_MEMORY = """
+import sys
+from pathlib import Path
+import pyarrow as pa
+import stages.shards
+from stages.shards import merge_partition
+stages.shards.RUN_GROUP_BYTES = int(sys.argv[4])
+runs = sorted(Path(sys.argv[1]).glob("*.parquet"))
+rows = merge_partition(runs, Path(sys.argv[2]), rows_per_file=10**9, scratch=Path(sys.argv[3]), fan_in=4)
+print(rows, pa.default_memory_pool().max_memory())
+"""
+
+
+def merge_peak(tmp_path, runs: int) -> tuple[int, int]:
+    """Rows merged and the Arrow pool's peak bytes of a merge of ``runs`` runs of 2,000 rows of 1 KB, in a fresh
+    process; runs and intermediate runs are in row groups of 256 KB, so that a merge's heads are as large on
+    either size."""
+    rng = np.random.default_rng(runs)
+    directory = tmp_path / f"runs-{runs}"
+    for r in range(runs):
+        ids = sorted(f"doc-{i:09d}" for i in rng.integers(0, 10**9, 2000))
+        table = {name: pa.nulls(2000, SHARD_SCHEMA.field(name).type) for name in SHARD_SCHEMA.names}
+        table.update(id=pa.array(ids), text=pa.array([f"{r} {i} " + "x" * 1000 for i in ids]))
+        write_run([pa.table(table, schema=SHARD_SCHEMA)], directory / f"part-{r:05d}.parquet")
+    out = subprocess.run([sys.executable, "-c", MERGE_MEMORY, str(directory), str(tmp_path / f"out-{runs}"),
+                          str(tmp_path / f"scratch-{runs}"), str(GROUP_BYTES)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2])))
+    rows, peak = map(int, out.stdout.split())
+    return rows, peak
+
+
+def test_a_merge_holds_the_same_memory_for_a_partition_four_times_larger(tmp_path, monkeypatch):
+    """Even as one part file: memory is a few runs' row groups and one part row group, not the partition."""
+    monkeypatch.setattr("stages.shards.RUN_GROUP_BYTES", GROUP_BYTES)
+    small_rows, small = merge_peak(tmp_path, 8)
+    large_rows, large = merge_peak(tmp_path, 32)
+    assert (small_rows, large_rows) == (16_000, 64_000)
+    assert large < 1.2 * small, (small, large)
