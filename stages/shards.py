@@ -1,21 +1,28 @@
 """The final write: Hive-partitioned shards ``domain=<d>/quality=<tier>/part-NNNNN.parquet``.
 
 Rows are sorted by id within a partition and split into files of a fixed row count, so the
-bytes written depend only on the documents, never on how many workers produced them. Two phases
-of executor tasks keep memory bounded: each input file is split by partition into runs sorted
-by id, in row groups of about ``RUN_GROUP_BYTES``; then a task per partition merges its runs,
-never the whole partition. A merge reads at most ``MERGE_FAN_IN`` runs at once, one row group of
-each: a partition with more runs (one per input file, so their number grows with the corpus) is
-merged in passes through intermediate runs, which a stable merge of consecutive runs makes equal
-to one merge of them all. The part files are written a row group (``PART_GROUP_BYTES`` of text) at
-a time, so a merge task holds about MERGE_FAN_IN x RUN_GROUP_BYTES plus one row group, whatever the
-size of its partition or of its files.
+bytes written depend only on the documents, never on how many workers produced them. Three phases
+of executor tasks keep every task's memory bounded and no partition in one task:
+
+- runs: each input file is split by partition into runs sorted by id, in row groups of about
+  ``RUN_GROUP_BYTES``;
+- cuts: a task per partition merges its runs' ids alone and records, every ``FILES_PER_MERGE``
+  part files, how many rows of each run come before that point;
+- merge: a task per such piece merges its slice of every run and writes its part files.
+
+A merge reads at most ``MERGE_FAN_IN`` runs at once, one row group of each: a piece with more runs
+(one per input file, so their number grows with the corpus) is merged in passes through
+intermediate runs, which a stable merge of consecutive runs makes equal to one merge of them all.
+Part files are written a row group (``PART_GROUP_BYTES`` of text) at a time, so a merge task holds
+about MERGE_FAN_IN x RUN_GROUP_BYTES plus one row group, whatever the size of its partition or files.
 """
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +38,8 @@ STAGE = "shards"
 ROWS_PER_FILE = 100_000
 RUN_GROUP_BYTES = 4 * 1024 * 1024
 MERGE_FAN_IN = 32
+# Part files per merge piece: a partition is merged by as many tasks as it has pieces.
+FILES_PER_MERGE = 10
 PART_GROUP_BYTES = 16 * 1024 * 1024
 
 
@@ -52,13 +61,39 @@ def write_run(tables: Iterable[pa.Table], path: Path) -> None:
             sink.write_table(table)
 
 
-class SortedRun:
-    """A run read a row group at a time; ``head`` holds the rows read and not yet merged."""
+@dataclass(frozen=True)
+class Run:
+    """Rows ``start`` to ``stop`` of a sorted run file (``stop`` None: to its end)."""
 
-    def __init__(self, path: Path):
-        file = pq.ParquetFile(path)
-        self.groups = (file.read_row_group(i) for i in range(file.num_row_groups))
-        self.head = pa.Table.from_batches([], schema=SHARD_SCHEMA)
+    path: Path
+    start: int = 0
+    stop: int | None = None
+
+
+def row_groups(run: Run, columns: list[str]) -> Iterator[pa.Table]:
+    """The run's rows a row group at a time, opening the file for each one so that a merge of thousands of
+    runs does not hold thousands of files open."""
+    meta = pq.read_metadata(run.path)
+    stop = meta.num_rows if run.stop is None else run.stop
+    first = 0
+    for i in range(meta.num_row_groups):
+        last = first + meta.row_group(i).num_rows
+        if first < stop and last > run.start:
+            with pq.ParquetFile(run.path, metadata=meta) as file:
+                group = file.read_row_group(i, columns=columns)
+            yield group.slice(max(run.start - first, 0), min(stop, last) - max(run.start, first))
+        first = last
+
+
+class SortedRun:
+    """A run read a row group at a time; ``head`` holds the rows read and not yet merged. ``tag``: a ``run``
+    column with this number is added to its rows, so a merge of them says which run each row came from."""
+
+    def __init__(self, run: Run, columns: list[str], tag: int | None = None):
+        self.schema = pa.schema([SHARD_SCHEMA.field(name) for name in columns])
+        self.groups = row_groups(run, columns)
+        self.tag = tag
+        self.head = pa.Table.from_batches([], schema=self.schema)
         self.done = False
 
     def fill(self) -> None:
@@ -67,7 +102,9 @@ class SortedRun:
             if group is None:
                 self.done = True
             else:
-                self.head = group.cast(SHARD_SCHEMA)
+                self.head = group.cast(self.schema)
+                if self.tag is not None:
+                    self.head = self.head.append_column("run", pa.array(np.full(group.num_rows, self.tag, np.int32)))
 
     def take_up_to(self, bound: str) -> pa.Table:
         """The head rows with id <= bound (a prefix, since the run is sorted)."""
@@ -76,13 +113,13 @@ class SortedRun:
         return taken
 
 
-def merged_batches(paths: list[Path]):
-    """The rows of sorted runs in id order, a table at a time.
+def merged_batches(runs: list[Run], columns: list[str] = SHARD_SCHEMA.names, tagged: bool = False):
+    """The rows of sorted runs in id order, a table at a time; rows with equal ids keep the order of their runs.
 
     Each round takes, from every run, the rows up to the smallest last id among the runs' heads:
     no row still unread can come before them.
     """
-    runs = [SortedRun(p) for p in paths]
+    runs = [SortedRun(run, columns, k if tagged else None) for k, run in enumerate(runs)]
     while True:
         for run in runs:
             run.fill()
@@ -93,29 +130,45 @@ def merged_batches(paths: list[Path]):
         yield pa.concat_tables([run.take_up_to(bound) for run in live]).sort_by("id")
 
 
-def fewer_runs(run_paths: list[Path], scratch: Path, fan_in: int = MERGE_FAN_IN) -> list[Path]:
+def cut_points(run_paths: list[Path], every: int) -> list[list[int]]:
+    """Where the merge of a partition's runs splits into pieces of ``every`` rows: per cut, how many rows of each
+    run come before it, from all zeros to every run's length. Reads only the ids."""
+    counts = np.zeros(len(run_paths), np.int64)
+    cuts, merged = [counts.tolist()], 0
+    for batch in merged_batches([Run(p) for p in run_paths], ["id"], tagged=True):
+        source = batch["run"].to_numpy()
+        while len(cuts) * every < merged + len(source):
+            cuts.append((counts + np.bincount(source[: len(cuts) * every - merged], minlength=len(counts))).tolist())
+        counts += np.bincount(source, minlength=len(counts))
+        merged += len(source)
+    if counts.tolist() != cuts[-1]:
+        cuts.append(counts.tolist())
+    return cuts
+
+
+def fewer_runs(runs: list[Run], scratch: Path, fan_in: int = MERGE_FAN_IN) -> list[Run]:
     """Merge consecutive groups of ``fan_in`` runs into intermediate runs under ``scratch`` until at most
     ``fan_in`` runs are left; returns them in order."""
     level = 0
-    while len(run_paths) > fan_in:
+    while len(runs) > fan_in:
         merged = []
-        for start in range(0, len(run_paths), fan_in):
-            merged.append(Path(scratch) / f"level-{level}" / f"run-{start // fan_in:06d}.parquet")
-            write_run(merged_batches(run_paths[start : start + fan_in]), merged[-1])
-        run_paths, level = merged, level + 1
-    return run_paths
+        for start in range(0, len(runs), fan_in):
+            merged.append(Run(Path(scratch) / f"level-{level}" / f"run-{start // fan_in:06d}.parquet"))
+            write_run(merged_batches(runs[start : start + fan_in]), merged[-1].path)
+        runs, level = merged, level + 1
+    return runs
 
 
-def merge_partition(run_paths: list[Path], directory: Path, rows_per_file: int, scratch: Path,
-                    fan_in: int = MERGE_FAN_IN) -> int:
-    """Write one partition's part files from its sorted runs (intermediate runs go to ``scratch``, which is
-    cleared first: a killed task starts its partition over); returns its row count."""
+def merge_runs(runs: list[Run], directory: Path, rows_per_file: int, scratch: Path, first_part: int = 0,
+               fan_in: int = MERGE_FAN_IN) -> list[Path]:
+    """Write the merge of ``runs`` as part files numbered from ``first_part`` (intermediate runs go to ``scratch``,
+    which is cleared first: a killed task starts its piece over); returns the files written."""
     shutil.rmtree(scratch, ignore_errors=True)
-    with PartFiles(directory, rows_per_file) as parts:
-        for table in merged_batches(fewer_runs(run_paths, scratch, fan_in)):
+    with PartFiles(directory, rows_per_file, first_part) as parts:
+        for table in merged_batches(fewer_runs(runs, scratch, fan_in)):
             parts.write(table)
     shutil.rmtree(scratch, ignore_errors=True)
-    return parts.rows
+    return parts.files
 
 
 class PartFiles:
@@ -126,10 +179,12 @@ class PartFiles:
     workers; and only one row group is ever held, so memory does not grow with the file or the partition.
     """
 
-    def __init__(self, directory: Path, rows_per_file: int, group_bytes: int = PART_GROUP_BYTES):
+    def __init__(self, directory: Path, rows_per_file: int, first_part: int = 0, group_bytes: int = PART_GROUP_BYTES):
         self.directory, self.rows_per_file, self.group_bytes = Path(directory), rows_per_file, group_bytes
         self.group: list[pa.Table] = []
-        self.group_rows = self.group_text = self.file_rows = self.part = self.rows = 0
+        self.group_rows = self.group_text = self.file_rows = 0
+        self.part = first_part
+        self.files: list[Path] = []
         self.sink: ParquetSink | None = None
 
     def write(self, table: pa.Table) -> None:
@@ -158,10 +213,10 @@ class PartFiles:
 
     def _close_group(self) -> None:
         if self.sink is None:
-            self.sink = ParquetSink(self.directory / f"part-{self.part:05d}.parquet", SHARD_SCHEMA)
+            self.files.append(self.directory / f"part-{self.part:05d}.parquet")
+            self.sink = ParquetSink(self.files[-1], SHARD_SCHEMA)
         self.sink.write_table(pa.concat_tables(self.group).combine_chunks(), one_row_group=True)
         self.file_rows += self.group_rows
-        self.rows += self.group_rows
         self.group, self.group_rows, self.group_text = [], 0, 0
         if self.file_rows == self.rows_per_file:
             self._close_file()
@@ -184,39 +239,61 @@ class PartFiles:
             self._close_file()
 
 
-def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE) -> list[Phase]:
+def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE,
+           files_per_merge: int = FILES_PER_MERGE) -> list[Phase]:
     """``dirs.out`` is the shards directory; each merge task also records its files' checksums."""
-    runs_dir, sums_dir, passes_dir = dirs.scratch / "runs", dirs.scratch / "checksums", dirs.scratch / "passes"
+    runs_dir, cuts_dir, sums_dir = dirs.scratch / "runs", dirs.scratch / "cuts", dirs.scratch / "checksums"
 
     def split(rank: int, world_size: int) -> dict:
         for path in my_share(dirs.input_files(), rank, world_size):
             write_runs(path, runs_dir)
         return {}
 
-    def merge(rank: int, world_size: int) -> dict:
-        counters = {}
+    def cut(rank: int, world_size: int) -> dict:
         for partition in my_share([p.relative_to(runs_dir) for p in runs_dir.glob("domain=*/quality=*")], rank, world_size):
-            directory = Path(dirs.out) / partition
-            rows = merge_partition(finished_files(runs_dir / partition, "*.parquet"), directory, rows_per_file,
-                                   passes_dir / partition)
-            counters[f"{partition.parent.name.removeprefix('domain=')}/{partition.name.removeprefix('quality=')}"] = rows
-            sums = {str(p.relative_to(dirs.out)): file_sha256(p) for p in finished_files(directory, "*.parquet")}
-            write_json(sums_dir / f"{partition.parent.name}.{partition.name}.json", sums)
+            run_paths = finished_files(runs_dir / partition, "*.parquet")
+            write_json(cuts_dir / f"{partition_name(partition)}.json", {
+                "partition": str(partition), "runs": [p.name for p in run_paths],
+                "cuts": cut_points(run_paths, rows_per_file * files_per_merge)})
+        return {}
+
+    def merge(rank: int, world_size: int) -> dict:
+        counters, plans = {}, cut_plans(cuts_dir)
+        pieces = [(name, piece) for name, plan in plans.items() for piece in range(len(plan["cuts"]) - 1)]
+        for name, piece in my_share(pieces, rank, world_size):
+            plan = plans[name]
+            partition = Path(plan["partition"])
+            start, stop = plan["cuts"][piece], plan["cuts"][piece + 1]
+            runs = [Run(runs_dir / partition / name, a, b) for name, a, b in zip(plan["runs"], start, stop) if b > a]
+            files = merge_runs(runs, dirs.out / partition, rows_per_file, dirs.scratch / "passes" / partition / str(piece),
+                               first_part=piece * files_per_merge)
+            label = f"{partition.parent.name.removeprefix('domain=')}/{partition.name.removeprefix('quality=')}"
+            counters[label] = counters.get(label, 0) + sum(stop) - sum(start)
+            write_json(sums_dir / f"{name}.{piece:05d}.json",
+                       {str(p.relative_to(dirs.out)): file_sha256(p) for p in files})
         return counters
 
-    return [Phase(f"{STAGE}/runs", split, tasks), Phase(f"{STAGE}/merge", merge, tasks)]
+    return [Phase(f"{STAGE}/runs", split, tasks), Phase(f"{STAGE}/cuts", cut, tasks), Phase(f"{STAGE}/merge", merge, tasks)]
+
+
+def partition_name(partition: Path) -> str:
+    return f"{partition.parent.name}.{partition.name}"
+
+
+def cut_plans(cuts_dir: Path) -> dict[str, dict]:
+    """Each partition's runs and cuts, by ``domain=<d>.quality=<t>``."""
+    return {p.stem: json.loads(p.read_text()) for p in finished_files(cuts_dir, "*.json")}
 
 
 def checksums(dirs: StageDirs) -> dict[str, str]:
     """Every shard file's sha256, as the merge tasks recorded them."""
-    import json
-
     sums: dict[str, str] = {}
     for path in finished_files(dirs.scratch / "checksums", "*.json"):
         sums.update(json.loads(path.read_text()))
     return dict(sorted(sums.items()))
 
 
-def write_shards(dirs: StageDirs, tasks: int = 2, rows_per_file: int = ROWS_PER_FILE) -> dict[str, int]:
+def write_shards(dirs: StageDirs, tasks: int = 2, rows_per_file: int = ROWS_PER_FILE,
+                 files_per_merge: int = FILES_PER_MERGE) -> dict[str, int]:
     """Write all kept documents as shards; returns documents per ``domain/tier``."""
-    return run_inline(phases(dirs, tasks, rows_per_file))
+    return run_inline(phases(dirs, tasks, rows_per_file, files_per_merge))

@@ -52,7 +52,7 @@ def test_slurm_writes_an_array_job_per_phase_chained_by_dependencies(tmp_path, i
     assert "submit.sh" in capsys.readouterr().err
     jobs = sorted(run.glob("slurm/[0-9]*.slurm"))
     names = [p.stem.split("-", 1)[1] for p in jobs]
-    assert names[0] == "ingest" and names[-2:] == ["shards-runs", "shards-merge"]
+    assert names[0] == "ingest" and names[-3:] == ["shards-runs", "shards-cuts", "shards-merge"]
     assert names.index("exact_dedup-rewrite") < names.index("quality-model") < names.index("minhash-clusters")
     assert all("launch_pickled_pipeline" in p.read_text() and "#SBATCH --array=0-" in p.read_text() for p in jobs)
     assert "#SBATCH --array=0-20" in (run / "slurm" / f"{jobs[names.index('minhash-bands')].name}").read_text()  # a task per band

@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stages.schema import SHARD_SCHEMA
-from stages.shards import RUN_GROUP_BYTES, PartFiles, merge_partition, write_run
+from stages.schema import SHARD_SCHEMA, WORK_SCHEMA
+from stages.shards import RUN_GROUP_BYTES, PartFiles, Run, cut_points, merge_runs, write_run, write_shards
+from stages.tasks import StageDirs
 
 
 def sorted_runs(directory, runs: int, seed: int = 0) -> list:
@@ -31,20 +32,63 @@ def sorted_runs(directory, runs: int, seed: int = 0) -> list:
 def test_merging_in_passes_of_few_runs_writes_the_same_bytes_as_one_merge(tmp_path):
     runs = sorted_runs(tmp_path / "runs", 23)
     one = tmp_path / "one"
-    rows = merge_partition(runs, one, 1000, tmp_path / "scratch-one", fan_in=len(runs))
+    files = merge_runs([Run(p) for p in runs], one, 1000, tmp_path / "scratch-one", fan_in=len(runs))
     for fan_in in (2, 3, 5):
         passes = tmp_path / f"fan-in-{fan_in}"
-        assert merge_partition(runs, passes, 1000, tmp_path / f"scratch-{fan_in}", fan_in=fan_in) == rows
-        assert [p.read_bytes() for p in sorted(passes.glob("*.parquet"))] == [p.read_bytes() for p in sorted(one.glob("*.parquet"))]
+        assert merge_runs([Run(p) for p in runs], passes, 1000, tmp_path / f"scratch-{fan_in}", fan_in=fan_in) == [
+            passes / p.name for p in files]
+        assert [p.read_bytes() for p in sorted(passes.glob("*.parquet"))] == [p.read_bytes() for p in files]
         assert not (tmp_path / f"scratch-{fan_in}").exists()
-    merged = pa.concat_tables(pq.read_table(p) for p in sorted(one.glob("*.parquet")))
-    assert rows == merged.num_rows == sum(pq.ParquetFile(p).metadata.num_rows for p in runs)
+    merged = pa.concat_tables(pq.read_table(p) for p in files)
+    assert merged.num_rows == sum(pq.ParquetFile(p).metadata.num_rows for p in runs)
     assert merged["id"].to_pylist() == sorted(merged["id"].to_pylist())
     # Equal ids keep the order of their runs: the merge is stable, so the bytes do not depend on the passes.
     texts = merged.to_pylist()
     for a, b in zip(texts, texts[1:]):
         if a["id"] == b["id"]:
             assert int(a["text"].split()[1]) <= int(b["text"].split()[1])
+
+
+def test_a_partition_merged_in_pieces_by_its_cut_points_writes_the_same_files_as_one_merge(tmp_path):
+    runs = sorted_runs(tmp_path / "runs", 9, seed=1)
+    one = merge_runs([Run(p) for p in runs], tmp_path / "one", 100, tmp_path / "scratch")
+    for files_per_piece in (1, 3):
+        cuts = cut_points(runs, 100 * files_per_piece)
+        assert cuts[0] == [0] * len(runs) and cuts[-1] == [pq.ParquetFile(p).metadata.num_rows for p in runs]
+        assert all(sum(b) - sum(a) == 100 * files_per_piece for a, b in zip(cuts, cuts[1:-1]))
+        pieces = tmp_path / f"pieces-{files_per_piece}"
+        for piece, (start, stop) in enumerate(zip(cuts, cuts[1:])):
+            merge_runs([Run(p, a, b) for p, a, b in zip(runs, start, stop) if b > a], pieces, 100,
+                       tmp_path / f"scratch-{piece}", first_part=piece * files_per_piece, fan_in=4)
+        assert [p.name for p in sorted(pieces.glob("*.parquet"))] == [p.name for p in one]
+        assert [p.read_bytes() for p in sorted(pieces.glob("*.parquet"))] == [p.read_bytes() for p in one]
+
+
+def work_files(directory, files: int, seed: int = 0) -> None:
+    """Work files as the buckets stage leaves them: random ids, two domains, scored and unscored rows."""
+    rng = np.random.default_rng(seed)
+    for f in range(files):
+        n = int(rng.integers(50, 500))
+        rows = {name: [None] * n for name in WORK_SCHEMA.names}
+        rows["id"] = [f"doc-{i:06d}" for i in rng.integers(0, 10**6, n)]
+        rows["text"] = [f"file {f} row {k} " + "word " * int(rng.integers(1, 50)) for k in range(n)]
+        rows["domain"] = rng.choice(["general", "legal"], n).tolist()
+        rows["quality_tier"] = rng.choice(["high", "low", None], n).tolist()
+        pq.write_table(pa.table(rows, schema=WORK_SCHEMA), directory / f"ingest-{f:05d}.parquet")
+
+
+def test_shards_do_not_depend_on_how_many_merge_tasks_wrote_them(tmp_path):
+    (tmp_path / "in").mkdir()
+    work_files(tmp_path / "in", 7)
+    written = {}
+    for tasks, files_per_merge in ((1, 1000), (3, 1), (2, 2)):
+        out = tmp_path / f"out-{tasks}-{files_per_merge}"
+        dirs = StageDirs(tmp_path / "in", out, tmp_path / "removed", tmp_path / f"scratch-{tasks}-{files_per_merge}")
+        counters = write_shards(dirs, tasks, rows_per_file=150, files_per_merge=files_per_merge)
+        written[tasks, files_per_merge] = {str(p.relative_to(out)): p.read_bytes() for p in out.glob("*/*/*.parquet")}
+        assert sum(counters.values()) == sum(pq.ParquetFile(p).metadata.num_rows for p in (tmp_path / "in").glob("*"))
+    assert len(written[1, 1000]) > 6  # several files in some partitions, so pieces split them
+    assert written[1, 1000] == written[3, 1] == written[2, 2]
 
 
 def test_a_run_is_read_in_row_groups_of_a_few_megabytes(tmp_path):
@@ -84,11 +128,12 @@ import sys
 from pathlib import Path
 import pyarrow as pa
 import stages.shards
-from stages.shards import merge_partition
+import pyarrow.parquet as pq
+from stages.shards import Run, merge_runs
 stages.shards.RUN_GROUP_BYTES = int(sys.argv[4])
-runs = sorted(Path(sys.argv[1]).glob("*.parquet"))
-rows = merge_partition(runs, Path(sys.argv[2]), rows_per_file=10**9, scratch=Path(sys.argv[3]), fan_in=4)
-print(rows, pa.default_memory_pool().max_memory())
+runs = [Run(p) for p in sorted(Path(sys.argv[1]).glob("*.parquet"))]
+files = merge_runs(runs, Path(sys.argv[2]), rows_per_file=10**9, scratch=Path(sys.argv[3]), fan_in=4)
+print(sum(pq.ParquetFile(p).metadata.num_rows for p in files), pa.default_memory_pool().max_memory())
 """
 
 
