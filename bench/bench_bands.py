@@ -32,9 +32,9 @@ PARTS = ("signatures", "id_hash", "band_keys", "band_rows")
 
 UNIT = """
 import json, sys
-from stages.lsh import SignatureRows, band_edges, band_slice, key_ranges
+from stages.lsh import SignatureRows, band_edges, band_slice
 from stages.minhash import MinhashConfig
-from stages.tasks import peak_rss
+from stages.tasks import key_ranges, peak_rss
 paths = [{part: f"{stem}.{part}.npy" for part in %r} for stem in json.loads(sys.argv[1])]
 signatures, config = SignatureRows(paths), MinhashConfig(docs_per_band_task=int(sys.argv[2]))
 ranges = key_ranges(signatures.offsets[-1], config.docs_per_band_task)

@@ -64,6 +64,9 @@ class CurateConfig:
     executor: Literal["local", "ray", "slurm"] = "local"
     tasks: int = 4
     workers: int = 2
+    # An ingest task's kept documents go to work files of about this much text each: every later per-file task
+    # reads a whole file, so this, not the corpus size over ``tasks``, bounds their memory.
+    work_file_mb: float = 128
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     langid: LanguageIdConfig = field(default_factory=LanguageIdConfig)

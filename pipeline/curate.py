@@ -54,7 +54,7 @@ def global_stages(config: CritmixConfig, run: RunDir) -> list[Stage]:
     if curate.boilerplate.enabled:
         stages.append(Stage("boilerplate", lambda dirs: boilerplate.phases(dirs, curate.boilerplate, tasks)))
     if curate.exact_dedup.enabled:
-        stages.append(Stage("exact_dedup", lambda dirs: exact_dedup.phases(dirs, tasks)))
+        stages.append(Stage("exact_dedup", lambda dirs: exact_dedup.phases(dirs, tasks, curate.exact_dedup)))
     if curate.quality.enabled:
         models = run / "models"
         stages.append(Stage("quality", lambda dirs: quality.phases(dirs, curate.quality, models, tasks),
@@ -92,7 +92,7 @@ def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
         *([LanguageId(curate.langid)] if curate.langid.enabled else []),
         *([HeuristicFilters(curate.heuristics)] if curate.heuristics.enabled else []),
         *([ToxicityFilter(curate.toxicity)] if curate.toxicity.enabled else []),
-        WorkWriter(str(run / "work/ingest"), str(run / "removed")),
+        WorkWriter(str(run / "work/ingest"), str(run / "removed"), file_bytes=int(curate.work_file_mb * 2**20)),
     ]
 
 

@@ -13,9 +13,9 @@ every other document, and the per-document steps see one slice of the input each
 dedup, so documents that differ only in boilerplate become exact duplicates.
 
 Executor tasks, as exact dedup: a task per input file writes each document's (unit hash, id)
-pairs by hash range; a task per range counts its units; a task per file strips. Memory: a range
-task holds its share of the pairs (about 40 bytes + id length each); a strip task holds only the
-boilerplate units.
+pairs by hash range; a task per range (or several: ``docs_per_range``) counts its units; a task per file
+strips. Memory: a keepers task holds one range's pairs at a time (about 40 bytes + id length each); a strip
+task holds only the boilerplate units.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import xxhash
 from stages.normalize import text_hash
 from stages.schema import estimate_tokens
 from stages.files import finished_files
-from stages.tasks import Phase, StageDirs, my_share, range_files, run_inline, write_by_range, write_table
+from stages.tasks import Phase, StageDirs, hash_ranges, my_share, range_files, run_inline, write_by_range, write_table
 from stages.writers import rewrite_work_files
 
 STAGE = "boilerplate"
@@ -46,6 +46,7 @@ class BoilerplateConfig:
     min_docs: int = 10  # a unit found in at least this many documents is boilerplate
     min_chars: int = 20  # shorter units are never boilerplate
     domains: list[str] = field(default_factory=list)  # domains it reads and strips; empty: all
+    docs_per_range: int = 250_000  # documents per unit-hash range (a keepers task holds ~15 units of each at a time)
 
 
 def unit_keys(text: str, config: BoilerplateConfig) -> list[int | None]:
@@ -121,16 +122,20 @@ def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase
     units_dir, keepers_dir = dirs.scratch / "units", dirs.scratch / "keepers"
 
     def units(rank: int, world_size: int) -> dict:
+        ranges = hash_ranges(dirs.input_files(), world_size, config.docs_per_range)
         for path in my_share(dirs.input_files(), rank, world_size):
-            write_units(path, units_dir, world_size, config)
+            write_units(path, units_dir, ranges, config)
         return {}
 
     def keepers(rank: int, world_size: int) -> dict:
-        files = range_files(units_dir, rank)
-        table = find_keepers(files, config) if files else None
-        if table is not None and table.num_rows:
-            write_table(table, keepers_dir / f"range-{rank:05d}.parquet")
-        return {"boilerplate_units": table.num_rows if table is not None else 0}
+        found = 0
+        for unit_range in range(rank, hash_ranges(dirs.input_files(), world_size, config.docs_per_range), world_size):
+            files = range_files(units_dir, unit_range)
+            table = find_keepers(files, config) if files else None
+            if table is not None and table.num_rows:
+                write_table(table, keepers_dir / f"range-{unit_range:05d}.parquet")
+                found += table.num_rows
+        return {"boilerplate_units": found}
 
     def strip(rank: int, world_size: int) -> dict:
         found, counters = read_keepers(keepers_dir), {}

@@ -4,11 +4,12 @@ The survivor of each group of identical texts is the document with the smallest 
 the order, the split into files or the worker count. Three phases:
   1. keys (a task per input file): each document's (text_hash, id, file) goes to the hash range
      that owns its hash;
-  2. groups (a task per hash range): the groups of identical hashes in its range, and for each
+  2. groups (a task per hash range, or several ranges per task): the groups of identical hashes in its range, and for each
      member its survivor, written per input file (only documents in a group of two or more);
   3. rewrite (a task per input file): members of a group get ``dup_cluster = "exact:<survivor>"``,
      the non-survivors go to removed/.
-Memory: a range task holds its share of the (hash, id) pairs, 1/ranges of the corpus's.
+Memory: a groups task holds one range's (hash, id, file) rows at a time. There are at least as many ranges
+as tasks, and more when the corpus needs them (``stages.tasks.hash_ranges``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.tasks import Phase, StageDirs, my_share, range_files, read_tables, run_inline, write_by_range, write_table
+from stages.tasks import (Phase, StageDirs, hash_ranges, my_share, range_files, read_tables, run_inline,
+                          write_by_range, write_table)
 from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "exact_dedup"
@@ -28,29 +30,28 @@ STAGE = "exact_dedup"
 @dataclass
 class ExactDedupConfig:
     enabled: bool = True
+    docs_per_range: int = 4_000_000  # documents per hash range: what one groups task holds at a time
 
 
-def phases(dirs: StageDirs, tasks: int) -> list[Phase]:
+def phases(dirs: StageDirs, tasks: int, config: ExactDedupConfig = ExactDedupConfig()) -> list[Phase]:
     keys, groups = dirs.scratch / "keys", dirs.scratch / "groups"
 
+    def ranges(world_size: int) -> int:
+        return hash_ranges(dirs.input_files(), world_size, config.docs_per_range)
+
     def write_keys(rank: int, world_size: int) -> dict:
+        key_ranges_here = ranges(world_size)
         for path in my_share(dirs.input_files(), rank, world_size):
             table = pq.read_table(path, columns=["text_hash", "id"])
             write_by_range(table.append_column("file", pa.array([path.name] * table.num_rows, pa.string())),
-                           "text_hash", world_size, keys, path.name)
+                           "text_hash", key_ranges_here, keys, path.name)
         return {}
 
     def find_groups(rank: int, world_size: int) -> dict:
-        files = range_files(keys, rank)
-        if not files:
-            return {}
-        table = pa.concat_tables(pq.read_table(p) for p in files)
-        survivors = table.group_by("text_hash").aggregate([("id", "min"), ("id", "count")])
-        survivors = survivors.filter(pc.greater(survivors["id_count"], 1)).select(["text_hash", "id_min"])
-        members = table.join(survivors.rename_columns(["text_hash", "survivor_id"]), "text_hash", join_type="inner")
-        for name in pc.unique(members["file"]).to_pylist():
-            in_file = members.filter(pc.equal(members["file"], name)).select(["id", "survivor_id"]).sort_by("id")
-            write_table(in_file, groups / Path(name).stem / f"range-{rank:05d}.parquet")
+        for key_range in range(rank, ranges(world_size), world_size):
+            files = range_files(keys, key_range)
+            if files:
+                write_groups(pa.concat_tables(pq.read_table(p) for p in files), groups, key_range)
         return {}
 
     def rewrite(rank: int, world_size: int) -> dict:
@@ -59,6 +60,16 @@ def phases(dirs: StageDirs, tasks: int) -> list[Phase]:
 
     return [Phase(f"{STAGE}/keys", write_keys, tasks), Phase(f"{STAGE}/groups", find_groups, tasks),
             Phase(f"{STAGE}/rewrite", rewrite, tasks)]
+
+
+def write_groups(table: pa.Table, groups: Path, key_range: int) -> None:
+    """One hash range's groups of two or more identical texts: each member's survivor, per input file."""
+    survivors = table.group_by("text_hash").aggregate([("id", "min"), ("id", "count")])
+    survivors = survivors.filter(pc.greater(survivors["id_count"], 1)).select(["text_hash", "id_min"])
+    members = table.join(survivors.rename_columns(["text_hash", "survivor_id"]), "text_hash", join_type="inner")
+    for name in pc.unique(members["file"]).to_pylist():
+        in_file = members.filter(pc.equal(members["file"], name)).select(["id", "survivor_id"]).sort_by("id")
+        write_table(in_file, groups / Path(name).stem / f"range-{key_range:05d}.parquet")
 
 
 def mark_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table, pa.Table | None]:
@@ -72,5 +83,5 @@ def mark_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table
     return split_removed(joined, removed, table.column_names, "duplicate")
 
 
-def run_exact_dedup(dirs: StageDirs, tasks: int = 2) -> dict[str, int]:
-    return run_inline(phases(dirs, tasks))
+def run_exact_dedup(dirs: StageDirs, tasks: int = 2, config: ExactDedupConfig = ExactDedupConfig()) -> dict[str, int]:
+    return run_inline(phases(dirs, tasks, config))

@@ -78,11 +78,6 @@ def band_runs(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.take_along_axis(valid_keys, order, axis=1), rows[order]
 
 
-def key_ranges(documents: int, docs_per_task: int) -> int:
-    """How many key ranges each band is split into, so that a range holds about ``docs_per_task`` documents."""
-    return max(1, -(-int(documents) // docs_per_task))
-
-
 def band_slice(paths: list[dict[str, Path]], offsets: np.ndarray, band: int, key_range: int,
                ranges: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(keys, id hashes, document indices) of the valid documents whose key in ``band`` falls in ``key_range``."""

@@ -66,8 +66,8 @@ import pyarrow.parquet as pq
 import xxhash
 
 from stages.files import save_array
-from stages.lsh import SignatureRows, band_edges, band_runs, band_slice, components, key_ranges
-from stages.tasks import (Phase, StageDirs, add_counters, my_share, range_files, read_tables, run_inline, write_by_range,
+from stages.lsh import SignatureRows, band_edges, band_runs, band_slice, components
+from stages.tasks import (Phase, StageDirs, add_counters, key_ranges, my_share, range_files, read_tables, run_inline, write_by_range,
                           write_table)
 from stages.writers import rewrite_work_files, split_removed
 

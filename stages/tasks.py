@@ -128,6 +128,18 @@ def hash_range(hashes: pa.Array, ranges: int) -> np.ndarray:
     return ((values >> np.uint64(32)) * np.uint64(ranges)) >> np.uint64(32)
 
 
+def key_ranges(documents: int, docs_per_range: int) -> int:
+    """How many hash ranges a key space is split into, so that a range holds about ``docs_per_range`` documents."""
+    return max(1, -(-int(documents) // docs_per_range))
+
+
+def hash_ranges(files: list[Path], world_size: int, docs_per_range: int) -> int:
+    """How many hash ranges a phase over ``files`` splits its keys into: one per task at least, more when the
+    documents need them. Every task counts them alike, from the files' footers, because a phase's task count
+    is fixed before the corpus exists; task ``rank`` then owns ranges ``rank, rank + world_size, ...``."""
+    return max(world_size, key_ranges(sum(pq.read_metadata(p).num_rows for p in files), docs_per_range))
+
+
 def range_start(r: int, ranges: int) -> int:
     """The smallest uint64 hash that ``hash_range`` puts in range ``r``: ranges are contiguous, so a sorted run
     of hashes splits into ranges by binary search on these starts."""

@@ -116,21 +116,22 @@ class RemovedSinks:
 
 
 class WorkWriter(PipelineStep):
-    """End of the per-document pipeline: kept documents to ``<out>/<rank>.parquet``, the rest to removed/."""
+    """End of the per-document pipeline: kept documents to ``<out>/<prefix>-<rank>-<n>.parquet``, a new file each
+    time one holds ``file_bytes`` of text, the rest to removed/."""
 
     name = "write"
     type = "💽 WRITER"
 
-    def __init__(self, out_dir: str, removed_dir: str, prefix: str = "ingest"):
+    def __init__(self, out_dir: str, removed_dir: str, prefix: str = "ingest", file_bytes: int = 128 * 2**20):
         super().__init__()
         self.out_dir = Path(out_dir)
         self.removed_dir = Path(removed_dir)
         self.prefix = prefix
+        self.file_bytes = file_bytes
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        file_name = f"{self.prefix}-{rank:05d}.parquet"
-        removed = RemovedSinks(self.removed_dir, file_name)
-        with ParquetSink(self.out_dir / file_name, WORK_SCHEMA) as kept:
+        removed = RemovedSinks(self.removed_dir, f"{self.prefix}-{rank:05d}.parquet")
+        with RollingSink(self.out_dir, f"{self.prefix}-{rank:05d}", WORK_SCHEMA, self.file_bytes) as kept:
             for doc in data:
                 row = document_row(doc)
                 verdict = doc.metadata.get(REMOVED_KEY)
@@ -143,6 +144,34 @@ class WorkWriter(PipelineStep):
                     self.stat_update(f"removed:{verdict['stage']}")
                 yield doc
             removed.close()
+
+
+class RollingSink:
+    """Rows to ``<directory>/<stem>-0000.parquet``, ``-0001``, ...: a new file each time one holds ``file_bytes``
+    of text."""
+
+    def __init__(self, directory: Path, stem: str, schema: pa.Schema, file_bytes: int):
+        self.directory, self.stem, self.schema, self.file_bytes = Path(directory), stem, schema, file_bytes
+        self.files = 0
+        self.sink = self._next_sink()
+        self.text_bytes = 0
+
+    def _next_sink(self) -> ParquetSink:
+        return ParquetSink(self.directory / f"{self.stem}-{self.files:04d}.parquet", self.schema)
+
+    def add(self, row: dict) -> None:
+        self.sink.add(row)
+        self.text_bytes += len(row["text"])
+        if self.text_bytes >= self.file_bytes:
+            self.sink.close()
+            self.files, self.text_bytes = self.files + 1, 0
+            self.sink = self._next_sink()
+
+    def __enter__(self) -> "RollingSink":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.sink.__exit__(exc_type, exc, tb)
 
 
 def rewrite_work_files(inputs: list[Path], out_dir: Path, removed_dir: Path, stage: str, transform) -> dict[str, int]:

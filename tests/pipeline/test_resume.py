@@ -119,7 +119,7 @@ def test_a_stage_that_failed_in_one_task_resumes_at_that_task(tmp_path, in_repo,
     rewrite = stages.minhash.rewrite_work_files
 
     def second_file_fails(inputs, *rest):
-        if any(p.name == "ingest-00001.parquet" for p in inputs):
+        if any(p.name == "ingest-00001-0000.parquet" for p in inputs):
             raise RuntimeError("task 1 crashed")
         return rewrite(inputs, *rest)
 
@@ -127,7 +127,7 @@ def test_a_stage_that_failed_in_one_task_resumes_at_that_task(tmp_path, in_repo,
     monkeypatch.setattr("pipeline.executors.START_METHOD", "fork")  # the tasks inherit the patch
     with pytest.raises(RuntimeError, match="task 1 crashed"):  # a bug, not a user error: it propagates
         main(args)
-    first_task_output = run / "work/minhash/ingest-00000.parquet"
+    first_task_output = run / "work/minhash/ingest-00000-0000.parquet"
     written = first_task_output.stat().st_mtime_ns
     assert sorted(p.name for p in (run / "logs/minhash/rewrite/completions").iterdir()) == ["00000"]
     monkeypatch.setattr(stages.minhash, "rewrite_work_files", rewrite)

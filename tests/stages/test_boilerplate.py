@@ -34,11 +34,11 @@ def corpus(tmp_path, order):
     return [work_file(tmp_path / "a.parquet", rows[:half]), work_file(tmp_path / "b.parquet", rows[half:])]
 
 
-def run(tmp_path, order, name):
+def run(tmp_path, order, name, docs_per_range: int = 250_000):
     corpus(tmp_path, order)
     out = tmp_path / name
     dirs = StageDirs(tmp_path, out, tmp_path / f"removed-{name}", tmp_path / f"scratch-{name}")
-    counters = run_boilerplate(dirs, BoilerplateConfig(enabled=True, min_docs=10))
+    counters = run_boilerplate(dirs, BoilerplateConfig(enabled=True, min_docs=10, docs_per_range=docs_per_range))
     kept = {r["id"]: r for r in pq.read_table(out).to_pylist()}
     removed = pq.read_table(tmp_path / f"removed-{name}" / "stage=boilerplate").to_pylist()
     return kept, removed, counters
@@ -62,6 +62,13 @@ def test_output_does_not_depend_on_input_order(tmp_path):
     forward, _, _ = run(tmp_path, lambda n: range(n), "forward")
     shuffled, _, _ = run(tmp_path, lambda n: random.Random(7).sample(range(n), n), "shuffled")
     assert {k: v["text"] for k, v in forward.items()} == {k: v["text"] for k, v in shuffled.items()}
+
+
+def test_many_unit_ranges_per_task_find_the_same_boilerplate(tmp_path):
+    one = run(tmp_path, lambda n: range(n), "one-range-per-task")
+    many = run(tmp_path, lambda n: range(n), "many", docs_per_range=2)
+    assert len(list((tmp_path / "scratch-many/units").iterdir())) > 2  # 15 documents at 2 per range: 8 ranges, 2 tasks
+    assert one == many
 
 
 def test_paragraph_units_and_short_units_are_left_alone(tmp_path):

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stages.lsh import SignatureRows, band_pairs, band_slice, key_ranges, sorted_slice
+from stages.lsh import SignatureRows, band_pairs, band_slice, sorted_slice
+from stages.tasks import key_ranges
 from stages.minhash import Hasher, MinhashConfig, phases, run_minhash, s_curve, signature_paths
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA
 from stages.tasks import StageDirs
