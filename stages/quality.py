@@ -3,10 +3,11 @@
 Positives are documents of the reference sources ``positives`` (by default the curated Wikipedia,
 Python docs and Austen parts); negatives are documents of the sources ``negatives``, files
 ``negative_paths`` (SpamAssassin e-mails) and documents that failed the heuristic filters.
-The model task streams them (Parquet a batch at a time, JSONL a line at a time) and keeps per class only
-the ``max_per_class`` documents of smallest seeded hash (``BottomKSample``), each cut to its model input:
-its memory does not grow with the corpus, and the examples do not depend on how the input is split
-into files or in what order they are read.
+Sample tasks, each over its share of the files, stream them (Parquet a batch at a time, JSONL a line at a
+time) and keep per class only the ``max_per_class`` documents of smallest seeded hash (``BottomKSample``),
+each cut to its model input; the model task merges those samples, which gives the sample of all the files
+at once. No task's memory grows with the corpus, no task reads all of it, and the examples do not depend
+on how the input is split into files, into tasks, or in what order they are read.
 Which model scores a run, in order (``planned_model`` says which, and checks its inputs, before any stage runs):
   1. ``quality.model_path``: any fastText model given by path;
   2. a model trained for this run, when its sources include a positive one (copied to ``runs/<run>/models/``);
@@ -18,6 +19,7 @@ Every kept document gets ``quality_score`` = P(positive label).
 """
 from __future__ import annotations
 
+import bisect
 import glob
 import hashlib
 import heapq
@@ -45,6 +47,8 @@ POSITIVE = "__label__hq"
 NEGATIVE = "__label__lq"
 RUN_MODEL = "quality.bin"
 RECORD = "quality.json"
+# A task's sample is read back in row groups this small, so merging reads little past the rows it keeps.
+SAMPLE_GROUP_ROWS = 256
 # argv: training file, model path, fastText arguments as JSON.
 TRAIN_SCRIPT = "import fasttext, json, sys; fasttext.train_supervised(input=sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])"
 
@@ -100,14 +104,52 @@ class BottomKSample:
             self.seen += 1
             prefix = text[: 2 * self.max_chars]
             rank = -int.from_bytes(hashlib.blake2b(prefix.encode(), digest_size=16, key=self.salt).digest(), "big")
-            if len(self.heap) < self.k:
-                heapq.heappush(self.heap, (rank, model_input(prefix, self.max_chars)))
-            elif rank > self.heap[0][0]:
-                heapq.heapreplace(self.heap, (rank, model_input(prefix, self.max_chars)))
+            if len(self.heap) < self.k or rank > self.heap[0][0]:
+                self.add(rank, model_input(prefix, self.max_chars))
+
+    def add(self, rank: int, model_text: str) -> None:
+        if len(self.heap) < self.k:
+            heapq.heappush(self.heap, (rank, model_text))
+        elif rank > self.heap[0][0]:
+            heapq.heapreplace(self.heap, (rank, model_text))
 
     def first(self, n: int) -> list[str]:
         """The model inputs of the ``n`` documents of smallest hash, in hash order."""
         return [text for _, text in sorted(self.heap, reverse=True)[:n]]
+
+    def to_table(self) -> pa.Table:
+        """The sample in hash order: ``hash`` (16 bytes big-endian, so byte order is number order) and ``input``,
+        with ``seen`` in the schema's metadata."""
+        ranked = sorted(self.heap, reverse=True)
+        table = pa.table({"hash": pa.array([(-rank).to_bytes(16, "big") for rank, _ in ranked], pa.binary(16)),
+                          "input": pa.array([text for _, text in ranked], pa.string())})
+        return table.replace_schema_metadata({"seen": str(self.seen)})
+
+
+def merged_sample(paths: list[Path], config: "QualityConfig") -> BottomKSample:
+    """The sample of all the streams whose samples (``BottomKSample.to_table``) are at ``paths``: the smallest
+    hashes among theirs are the smallest of the union. Only the hashes are read whole; of each file, only the rows
+    up to the ``k``-th smallest hash of them all, a row group at a time."""
+    sample = new_sample(config)
+    hashes = [pq.read_table(p, columns=["hash"])["hash"].to_pylist() for p in paths]
+    everything = sorted(h for column in hashes for h in column)
+    bound = everything[min(sample.k, len(everything)) - 1] if everything else b""
+    for path, column in zip(paths, hashes):
+        wanted = bisect.bisect_right(column, bound)
+        file = pq.ParquetFile(path)
+        sample.seen += int(file.schema_arrow.metadata[b"seen"])
+        for batch in file.iter_batches(batch_size=SAMPLE_GROUP_ROWS, columns=["hash", "input"]):
+            if wanted <= 0:
+                break
+            for digest, text in zip(batch["hash"].to_pylist()[:wanted], batch["input"].to_pylist()[:wanted]):
+                sample.add(-int.from_bytes(digest, "big"), text)
+            wanted -= batch.num_rows
+    return sample
+
+
+def write_sample(sample: BottomKSample, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        pq.write_table(sample.to_table(), tmp, row_group_size=SAMPLE_GROUP_ROWS)
 
 
 def jsonl_texts(patterns: list[str]) -> Iterator[str]:
@@ -226,21 +268,49 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 # ---- choosing the model -------------------------------------------------------------------------
 
 
-def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, config: QualityConfig) -> dict:
-    """The record of the model that scores this run (see the module docstring for the order)."""
+def sample_sources(inputs: list[Path], removed_dir: Path, config: QualityConfig) -> dict[str, list[tuple[str, str]]]:
+    """What each sample reads, as (kind, path) items the sample tasks share: this run's positives, the negative
+    files (the default model's negatives too) and this run's negatives."""
+    run_files = [("run", str(p)) for p in inputs]
+    removed = [("removed", str(p)) for s in config.negative_stages for p in finished_files(Path(removed_dir) / f"stage={s}", "*.parquet")]
+    return {
+        "positive": run_files if config.positives else [],
+        "negative-files": [("jsonl", p) for pattern in config.negative_paths for p in sorted(glob.glob(pattern))],
+        "negative-run": (run_files if config.negatives else []) + removed,
+    }
+
+
+def item_texts(kind: str, path: str, sources: list[str]) -> Iterator[str]:
+    if kind == "jsonl":
+        return jsonl_texts([path])
+    return parquet_texts([Path(path)], sources if kind == "run" else None)
+
+
+def write_samples(inputs: list[Path], removed_dir: Path, samples_dir: Path, config: QualityConfig, rank: int,
+                  world_size: int) -> None:
+    """Task ``rank``'s share of every sample's items, sampled: ``<samples_dir>/<sample>-<rank>.parquet``."""
+    for name, items in sample_sources(inputs, removed_dir, config).items():
+        sample = new_sample(config)
+        for kind, path in my_share(items, rank, world_size):
+            sample.extend(item_texts(kind, path, config.positives if name == "positive" else config.negatives))
+        write_sample(sample, Path(samples_dir) / f"{name}-{rank:05d}.parquet")
+
+
+def resolve_model(samples_dir: Path, models_dir: Path, config: QualityConfig) -> dict:
+    """The record of the model that scores this run (see the module docstring for the order), from the samples
+    the sample tasks wrote."""
     if config.model_path:
         path = Path(config.model_path)  # planned_model checked that it exists
         return {"origin": "given", "model": str(path), "sha256": file_sha256(path)}
-    positives, negatives = new_sample(config), new_sample(config)
-    positives.extend(parquet_texts(inputs, config.positives))
-    negatives.extend(jsonl_texts(config.negative_paths))
+
+    def merged(*names: str) -> BottomKSample:
+        return merged_sample([p for name in names for p in finished_files(samples_dir, f"{name}-*.parquet")], config)
+
+    positives = merged("positive")
     if positives.seen:
-        if config.negatives:
-            negatives.extend(parquet_texts(inputs, config.negatives))
-        negatives.extend(removed_texts(removed_dir, config.negative_stages))
         sources = {"positive": config.positives, "negative": config.negatives + config.negative_paths + [
             f"removed/stage={s}" for s in config.negative_stages]}
-        record = train(positives, negatives, config, sources)
+        record = train(positives, merged("negative-files", "negative-run"), config, sources)
         run_copy = Path(models_dir) / RUN_MODEL
         run_copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(record["model"], run_copy)
@@ -248,7 +318,7 @@ def resolve_model(inputs: list[Path], removed_dir: Path, models_dir: Path, confi
     patterns = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]
     positives.extend(jsonl_texts(patterns))
     sources = {"positive": patterns, "negative": config.negative_paths}
-    return {"origin": "default"} | train(positives, negatives, config, sources)
+    return {"origin": "default"} | train(positives, merged("negative-files"), config, sources)
 
 
 def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
@@ -313,11 +383,17 @@ def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
 
 
 def phases(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int) -> list[Phase]:
-    """The model is chosen (or trained) by one task, then a task per input file scores its documents."""
-    record_path = Path(models_dir) / RECORD
+    """A task per share of the files samples the model's examples, one task merges the samples and chooses (or
+    trains) the model, then a task per input file scores its documents."""
+    record_path, samples_dir = Path(models_dir) / RECORD, dirs.scratch / "samples"
+
+    def sample(rank: int, world_size: int) -> dict:
+        if not config.model_path:
+            write_samples(dirs.input_files(), dirs.removed, samples_dir, config, rank, world_size)
+        return {}
 
     def choose_model(rank: int, world_size: int) -> dict:
-        write_json(record_path, resolve_model(dirs.input_files(), dirs.removed, models_dir, config))
+        write_json(record_path, resolve_model(samples_dir, models_dir, config))
         return {}
 
     def score(rank: int, world_size: int) -> dict:
@@ -325,7 +401,8 @@ def phases(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int)
         return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
                                   lambda table, path: (score_table(model, table, config), None))
 
-    return [Phase(f"{STAGE}/model", choose_model, 1), Phase(f"{STAGE}/score", score, tasks)]
+    return [Phase(f"{STAGE}/sample", sample, tasks), Phase(f"{STAGE}/model", choose_model, 1),
+            Phase(f"{STAGE}/score", score, tasks)]
 
 
 def load_scoring_model(record: dict, config: QualityConfig):

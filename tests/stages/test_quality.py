@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from stages.files import file_sha256
-from stages.quality import (NEGATIVE, POSITIVE, BottomKSample, QualityConfig, balanced_split, jsonl_texts, new_sample,
-                            parquet_texts, planned_model, roc_auc, run_quality)
+from stages.quality import (NEGATIVE, POSITIVE, BottomKSample, QualityConfig, balanced_split, jsonl_texts, merged_sample,
+                            new_sample, parquet_texts, planned_model, roc_auc, run_quality, write_sample)
 from stages.tasks import StageDirs
 from tests.stages.quality_synth import build, text
 from trainer.errors import ConfigError, CritmixError
@@ -118,6 +118,26 @@ def test_the_sample_never_holds_more_than_k_documents_and_counts_every_one():
     assert small.seen == large.seen == 400 and len(small) == 40 and len(large) == 400
     assert small.first(40) == large.first(40)  # the 40 of smallest hash among all 400, not the first seen
     assert all(len(t) <= 60 for t in small.first(40))
+
+
+def test_samples_of_parts_merge_into_the_sample_of_the_whole(tmp_path):
+    """What lets every task sample its own share of the files and one task merge them."""
+    config = QualityConfig(max_per_class=40, max_chars=60)
+    documents = [f"document {i} " * (1 + i % 30) for i in range(1000)]
+    whole = new_sample(config)
+    whole.extend(documents)
+    for parts in (1, 3, 16):
+        paths = []
+        for part in range(parts):
+            sample = new_sample(config)
+            sample.extend(documents[part::parts])
+            write_sample(sample, tmp_path / f"{parts}-{part:02d}.parquet")
+            paths.append(tmp_path / f"{parts}-{part:02d}.parquet")
+        merged = merged_sample(paths, config)
+        assert merged.seen == whole.seen == 1000 and merged.first(40) == whole.first(40)
+    empty = new_sample(config)
+    write_sample(empty, tmp_path / "empty.parquet")
+    assert merged_sample([tmp_path / "empty.parquet"], config).seen == 0
 
 
 def test_classes_are_balanced_then_a_share_is_held_out():
