@@ -72,10 +72,10 @@ def test_shards_identical_for_one_and_two_workers(tmp_path, in_repo):
 def test_shards_do_not_depend_on_how_ingest_split_its_work_files(tiny_run, tmp_path):
     """Small work files (so that no per-file task's memory grows with the corpus) change nothing downstream."""
     run = tmp_path / "small-files"
-    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "curate.work_file_mb=0.02"]) == 0
+    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "curate.work_file_mb=0.002"]) == 0
     files = sorted(p.name for p in (run / "work/ingest").glob("*.parquet"))
     assert len(files) > 4 and {"ingest-00000-0000.parquet", "ingest-00001-0001.parquet"} <= set(files)
-    assert all(pq.read_table(run / "work/ingest" / name)["n_chars"].to_numpy()[:-1].sum() < 0.02 * 2**20 for name in files)
+    assert all(pq.read_table(run / "work/ingest" / name)["n_chars"].to_numpy()[:-1].sum() < 0.002 * 2**20 for name in files)
     assert tree_checksums(run / "shards") == tree_checksums(tiny_run / "shards")
 
 
