@@ -18,6 +18,7 @@ about MERGE_FAN_IN x RUN_GROUP_BYTES plus one row group, whatever the size of it
 """
 from __future__ import annotations
 
+import heapq
 import json
 import shutil
 from dataclasses import dataclass
@@ -94,40 +95,57 @@ class SortedRun:
         self.groups = row_groups(run, columns)
         self.tag = tag
         self.head = pa.Table.from_batches([], schema=self.schema)
-        self.done = False
 
-    def fill(self) -> None:
-        if not self.done and self.head.num_rows == 0:
-            group = next(self.groups, None)
-            if group is None:
-                self.done = True
-            else:
-                self.head = group.cast(self.schema)
-                if self.tag is not None:
-                    self.head = self.head.append_column("run", pa.array(np.full(group.num_rows, self.tag, np.int32)))
+    def fill(self) -> bool:
+        """Read the next row group into the empty head; False when the run is spent."""
+        group = next(self.groups, None)
+        if group is None:
+            return False
+        self.head = group.cast(self.schema)
+        if self.tag is not None:
+            self.head = self.head.append_column("run", pa.array(np.full(group.num_rows, self.tag, np.int32)))
+        return self.head.num_rows > 0 or self.fill()
 
-    def take_up_to(self, bound: str) -> pa.Table:
-        """The head rows with id <= bound (a prefix, since the run is sorted)."""
-        n = int(pc.sum(pc.less_equal(self.head["id"], bound)).as_py() or 0)
+    def first(self) -> str:
+        return self.head["id"][0].as_py()
+
+    def last(self) -> str:
+        return self.head["id"][-1].as_py()
+
+    def take(self, bound: str, inclusive: bool) -> pa.Table:
+        """The head rows with id < bound, or <= bound (a prefix, since the run is sorted)."""
+        below = (pc.less_equal if inclusive else pc.less)(self.head["id"], bound)
+        n = int(pc.sum(below).as_py() or 0)
         taken, self.head = self.head.slice(0, n), self.head.slice(n)
         return taken
 
 
 def merged_batches(runs: list[Run], columns: list[str] = SHARD_SCHEMA.names, tagged: bool = False):
-    """The rows of sorted runs in id order, a table at a time; rows with equal ids keep the order of their runs.
+    """The rows of sorted runs in (id, run) order, a table at a time: rows with equal ids keep the order of their runs.
 
-    Each round takes, from every run, the rows up to the smallest last id among the runs' heads:
-    no row still unread can come before them.
+    Each round's bound is the smallest (last id of its head, run number) among the runs, and every run gives
+    the rows that come before it in that order: no row still unread can. The bound's run empties its head,
+    which is read again; the runs that give rows are found by a heap of their heads' first rows, so a round
+    costs the runs it takes from, not all of them (a partition's runs, one per input file, can be thousands).
     """
     runs = [SortedRun(run, columns, k if tagged else None) for k, run in enumerate(runs)]
-    while True:
-        for run in runs:
-            run.fill()
-        live = [run for run in runs if run.head.num_rows]
-        if not live:
-            return
-        bound = min(run.head["id"][-1].as_py() for run in live)
-        yield pa.concat_tables([run.take_up_to(bound) for run in live]).sort_by("id")
+    live = [k for k, run in enumerate(runs) if run.fill()]
+    by_last = [(runs[k].last(), k) for k in live]
+    by_first = [(runs[k].first(), k) for k in live]
+    heapq.heapify(by_last), heapq.heapify(by_first)
+    while by_last:
+        bound = heapq.heappop(by_last)
+        giving = []
+        while by_first and by_first[0] <= bound:
+            giving.append(heapq.heappop(by_first)[1])
+        giving.sort()
+        yield pa.concat_tables([runs[k].take(bound[0], k <= bound[1]) for k in giving]).sort_by("id")
+        for k in giving:
+            if runs[k].head.num_rows:
+                heapq.heappush(by_first, (runs[k].first(), k))
+            elif runs[k].fill():  # only the bound's run empties
+                heapq.heappush(by_first, (runs[k].first(), k))
+                heapq.heappush(by_last, (runs[k].last(), k))
 
 
 def cut_points(run_paths: list[Path], every: int) -> list[list[int]]:

@@ -49,6 +49,20 @@ def test_merging_in_passes_of_few_runs_writes_the_same_bytes_as_one_merge(tmp_pa
             assert int(a["text"].split()[1]) <= int(b["text"].split()[1])
 
 
+def test_equal_ids_keep_the_order_of_their_runs_across_row_groups(tmp_path, monkeypatch):
+    """Runs read in row groups of a few rows, with ids repeated within and across runs and groups."""
+    monkeypatch.setattr("stages.shards.RUN_GROUP_BYTES", 2000)
+    runs = sorted_runs(tmp_path / "runs", 12, seed=4)
+    assert max(pq.ParquetFile(p).num_row_groups for p in runs) > 20
+    files = merge_runs([Run(p) for p in runs], tmp_path / "one", 10**6, tmp_path / "scratch")
+    merged = pq.read_table(files[0]).to_pylist()
+    order = [(row["id"], int(row["text"].split()[1]), int(row["text"].split()[3])) for row in merged]
+    assert order == sorted(order)  # by id, then run, then position in the run
+    assert len(order) == sum(pq.ParquetFile(p).metadata.num_rows for p in runs)
+    passes = merge_runs([Run(p) for p in runs], tmp_path / "passes", 10**6, tmp_path / "scratch", fan_in=3)
+    assert passes[0].read_bytes() == files[0].read_bytes()
+
+
 def test_a_partition_merged_in_pieces_by_its_cut_points_writes_the_same_files_as_one_merge(tmp_path):
     runs = sorted_runs(tmp_path / "runs", 9, seed=1)
     one = merge_runs([Run(p) for p in runs], tmp_path / "one", 100, tmp_path / "scratch")
