@@ -4,15 +4,15 @@ Rows are sorted by id within a partition and split into files of a fixed row cou
 bytes written depend only on the documents, never on how many workers produced them. Three phases
 of executor tasks keep every task's memory bounded and no partition in one task:
 
-- runs: each input file is split by partition into runs sorted by id, in row groups of about
-  ``RUN_GROUP_BYTES``;
+- runs: a task per share of the input files splits each by partition and sorts it by id, then merges
+  its files' pieces into one run per partition, in row groups of about ``RUN_GROUP_BYTES``;
 - cuts: a task per partition merges its runs' ids alone and records, every ``FILES_PER_MERGE``
   part files, how many rows of each run come before that point;
 - merge: a task per such piece merges its slice of every run and writes its part files.
 
 A merge reads at most ``MERGE_FAN_IN`` runs at once, one row group of each: a piece with more runs
-(one per input file, so their number grows with the corpus) is merged in passes through
-intermediate runs, which a stable merge of consecutive runs makes equal to one merge of them all.
+(one per task of the runs phase) is merged in passes through intermediate runs, which a stable merge
+of consecutive runs makes equal to one merge of them all.
 Part files are written a row group (``PART_GROUP_BYTES`` of text) at a time, so a merge task holds
 about MERGE_FAN_IN x RUN_GROUP_BYTES plus one row group, whatever the size of its partition or files.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,25 @@ def write_runs(path: Path, runs_dir: Path) -> None:
         domain, tier = key.split("\x00")
         part = table.filter(pc.equal(keys, key)).sort_by("id")
         write_run([part], Path(runs_dir) / f"domain={domain}" / f"quality={tier}" / path.name)
+
+
+def write_task_runs(paths: list[Path], runs_dir: Path, name: str, scratch: Path) -> None:
+    """One run per partition of a task's input files, ``<runs_dir>/domain=<d>/quality=<t>/<name>``: each file's
+    rows are split and sorted under ``scratch`` (cleared first: a killed task starts over), then merged. So a
+    partition has a run per task, not per input file: the later merges read fewer, longer runs."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    for path in paths:
+        write_runs(path, scratch / "files")
+    for directory in sorted((scratch / "files").glob("domain=*/quality=*")):
+        partition = directory.relative_to(scratch / "files")
+        runs = [Run(p) for p in finished_files(directory, "*.parquet")]
+        target = Path(runs_dir) / partition / name
+        if len(runs) == 1:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(runs[0].path, target)
+        else:
+            write_run(merged_batches(fewer_runs(runs, scratch / "passes" / partition)), target)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_run(tables: Iterable[pa.Table], path: Path) -> None:
@@ -263,8 +283,8 @@ def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE,
     runs_dir, cuts_dir, sums_dir = dirs.scratch / "runs", dirs.scratch / "cuts", dirs.scratch / "checksums"
 
     def split(rank: int, world_size: int) -> dict:
-        for path in my_share(dirs.input_files(), rank, world_size):
-            write_runs(path, runs_dir)
+        write_task_runs(my_share(dirs.input_files(), rank, world_size), runs_dir, f"task-{rank:05d}.parquet",
+                        dirs.scratch / "file-runs" / f"task-{rank:05d}")
         return {}
 
     def cut(rank: int, world_size: int) -> dict:

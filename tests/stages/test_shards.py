@@ -79,12 +79,13 @@ def test_a_partition_merged_in_pieces_by_its_cut_points_writes_the_same_files_as
 
 
 def work_files(directory, files: int, seed: int = 0) -> None:
-    """Work files as the buckets stage leaves them: random ids, two domains, scored and unscored rows."""
+    """Work files as the buckets stage leaves them: random ids, two domains, scored and unscored rows. Ids are
+    unique, as the order of equal ids follows the runs, which follow the tasks."""
     rng = np.random.default_rng(seed)
     for f in range(files):
         n = int(rng.integers(50, 500))
         rows = {name: [None] * n for name in WORK_SCHEMA.names}
-        rows["id"] = [f"doc-{i:06d}" for i in rng.integers(0, 10**6, n)]
+        rows["id"] = [f"doc-{i:06d}-{f}" for i in rng.integers(0, 10**6, n)]  # unique, and interleaved across files
         rows["text"] = [f"file {f} row {k} " + "word " * int(rng.integers(1, 50)) for k in range(n)]
         rows["domain"] = rng.choice(["general", "legal"], n).tolist()
         rows["quality_tier"] = rng.choice(["high", "low", None], n).tolist()
@@ -103,6 +104,8 @@ def test_shards_do_not_depend_on_how_many_merge_tasks_wrote_them(tmp_path):
         assert sum(counters.values()) == sum(pq.ParquetFile(p).metadata.num_rows for p in (tmp_path / "in").glob("*"))
     assert len(written[1, 1000]) > 6  # several files in some partitions, so pieces split them
     assert written[1, 1000] == written[3, 1] == written[2, 2]
+    runs = [sorted(p.name for p in d.iterdir()) for d in (tmp_path / "scratch-3-1/runs").glob("domain=*/quality=*")]
+    assert len(runs) == 6 and all(names == ["task-00000.parquet", "task-00001.parquet", "task-00002.parquet"] for names in runs)
 
 
 def test_a_run_is_read_in_row_groups_of_a_few_megabytes(tmp_path):
