@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pyarrow as pa  # noqa: E402
 
-from stages.quality import QualityConfig, jsonl_texts, new_sample, score_table, train  # noqa: E402
+from stages.quality import QualityConfig, score_table, train  # noqa: E402
+from stages.quality_examples import jsonl_texts, new_sample  # noqa: E402
 
 DOCS = 4000
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from datatrove.data import Document
 
 from stages.base import CurationFilter
-from stages.quality import model_input, positive_probabilities
+from stages.quality import positive_probabilities
+from stages.quality_examples import model_input
 from trainer.errors import ConfigError
 
 WORD = re.compile(r"\w+")

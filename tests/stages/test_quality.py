@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from stages.files import file_sha256
-from stages.quality import (NEGATIVE, POSITIVE, BottomKSample, QualityConfig, balanced_split, jsonl_texts, merged_sample,
-                            new_sample, parquet_texts, planned_model, roc_auc, run_quality, write_sample)
+from stages.quality import NEGATIVE, POSITIVE, QualityConfig, balanced_split, planned_model, roc_auc, run_quality
+from stages.quality_examples import BottomKSample, jsonl_texts, merged_sample, new_sample, parquet_texts, write_sample
 from stages.tasks import StageDirs
 from tests.stages.quality_synth import build, text
 from trainer.errors import ConfigError, CritmixError

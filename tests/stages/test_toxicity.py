@@ -6,7 +6,8 @@ import pytest
 from datatrove.data import Document
 
 from stages.base import is_removed
-from stages.quality import fit, model_input, positive_probabilities
+from stages.quality import fit, positive_probabilities
+from stages.quality_examples import model_input
 from stages.toxicity import ToxicityConfig, ToxicityFilter
 from stages.writers import WorkWriter
 from trainer.errors import ConfigError
