@@ -226,28 +226,19 @@ class PartFiles:
         self.sink: ParquetSink | None = None
 
     def write(self, table: pa.Table) -> None:
-        while table.num_rows:
-            n = self._rows_closing_group(table)
-            self._add(table.slice(0, n))
-            if n == table.num_rows and not self._group_full():
-                return
-            self._close_group()
-            table = table.slice(n)
-
-    def _rows_closing_group(self, table: pa.Table) -> int:
-        """How many of ``table``'s rows go into the open group: up to the row that fills it, or all of them."""
-        room = self.rows_per_file - self.file_rows - self.group_rows
-        text = np.cumsum(pc.fill_null(pc.binary_length(table["text"]), 0).to_numpy()) + self.group_text
-        by_bytes = int(np.searchsorted(text, self.group_bytes)) + 1
-        return min(room, by_bytes, table.num_rows)
-
-    def _add(self, table: pa.Table) -> None:
-        self.group.append(table)
-        self.group_rows += table.num_rows
-        self.group_text += int(pc.sum(pc.binary_length(table["text"])).as_py() or 0)
-
-    def _group_full(self) -> bool:
-        return self.group_text >= self.group_bytes or self.file_rows + self.group_rows >= self.rows_per_file
+        text = np.cumsum(pc.fill_null(pc.binary_length(table["text"]), 0).to_numpy())  # text up to each row
+        start = 0
+        while start < table.num_rows:
+            before = int(text[start - 1]) if start else 0
+            room = self.rows_per_file - self.file_rows - self.group_rows
+            filled_at = int(np.searchsorted(text, before + self.group_bytes - self.group_text))  # the row that fills the group
+            n = min(room, filled_at + 1 - start, table.num_rows - start)
+            self.group.append(table.slice(start, n))
+            self.group_rows += n
+            self.group_text += int(text[start + n - 1]) - before
+            start += n
+            if self.group_text >= self.group_bytes or self.file_rows + self.group_rows >= self.rows_per_file:
+                self._close_group()
 
     def _close_group(self) -> None:
         if self.sink is None:
@@ -302,7 +293,7 @@ def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE,
             plan = plans[name]
             partition = Path(plan["partition"])
             start, stop = plan["cuts"][piece], plan["cuts"][piece + 1]
-            runs = [Run(runs_dir / partition / name, a, b) for name, a, b in zip(plan["runs"], start, stop) if b > a]
+            runs = [Run(runs_dir / partition / run, a, b) for run, a, b in zip(plan["runs"], start, stop) if b > a]
             files = merge_runs(runs, dirs.out / partition, rows_per_file, dirs.scratch / "passes" / partition / str(piece),
                                first_part=piece * files_per_merge)
             label = f"{partition.parent.name.removeprefix('domain=')}/{partition.name.removeprefix('quality=')}"
