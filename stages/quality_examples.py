@@ -15,7 +15,7 @@ import heapq
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,8 +24,18 @@ import pyarrow.parquet as pq
 from stages.files import atomic_path, finished_files
 from stages.tasks import my_share
 
-if TYPE_CHECKING:
-    from stages.quality import QualityConfig
+
+class SampleSettings(Protocol):
+    """What sampling reads of ``stages.quality.QualityConfig`` (which imports this module)."""
+
+    max_per_class: int
+    seed: int
+    max_chars: int
+    positives: list[str]
+    negatives: list[str]
+    negative_paths: list[str]
+    negative_stages: list[str]
+
 
 # A task's sample is read back in row groups this small, so merging reads little past the rows it keeps.
 SAMPLE_GROUP_ROWS = 256
@@ -80,7 +90,7 @@ class BottomKSample:
         return table.replace_schema_metadata({"seen": str(self.seen)})
 
 
-def merged_sample(paths: list[Path], config: QualityConfig) -> BottomKSample:
+def merged_sample(paths: list[Path], config: SampleSettings) -> BottomKSample:
     """The sample of all the streams whose samples (``BottomKSample.to_table``) are at ``paths``: the smallest
     hashes among theirs are the smallest of the union. Only the hashes are read whole; of each file, only the rows
     up to the ``k``-th smallest hash of them all, a row group at a time."""
@@ -122,11 +132,11 @@ def parquet_texts(paths: list[Path], sources: list[str] | None = None, batch_siz
             yield from batch.column("text").to_pylist()
 
 
-def new_sample(config: QualityConfig) -> BottomKSample:
+def new_sample(config: SampleSettings) -> BottomKSample:
     return BottomKSample(config.max_per_class, config.seed, config.max_chars)
 
 
-def sample_sources(inputs: list[Path], removed_dir: Path, config: QualityConfig) -> dict[str, list[tuple[str, str]]]:
+def sample_sources(inputs: list[Path], removed_dir: Path, config: SampleSettings) -> dict[str, list[tuple[str, str]]]:
     """What each sample reads, as (kind, path) items the sample tasks share: this run's positives, the negative
     files (the default model's negatives too) and this run's negatives."""
     run_files = [("run", str(p)) for p in inputs]
@@ -144,7 +154,7 @@ def item_texts(kind: str, path: str, sources: list[str]) -> Iterator[str]:
     return parquet_texts([Path(path)], sources if kind == "run" else None)
 
 
-def write_samples(inputs: list[Path], removed_dir: Path, samples_dir: Path, config: QualityConfig, rank: int,
+def write_samples(inputs: list[Path], removed_dir: Path, samples_dir: Path, config: SampleSettings, rank: int,
                   world_size: int) -> None:
     """Task ``rank``'s share of every sample's items, sampled: ``<samples_dir>/<sample>-<rank>.parquet``."""
     for name, items in sample_sources(inputs, removed_dir, config).items():
