@@ -9,9 +9,10 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stages.plan.backtest import validate  # noqa: E402
-from stages.plan.cmr import fit_domain  # noqa: E402
-from stages.plan.curves import read_curves  # noqa: E402
+from stages.plan.backtests.backtest import validate  # noqa: E402
+from stages.plan.cmr.fit import fit_domain  # noqa: E402
+from stages.plan.data.curves import read_curves  # noqa: E402
+from stages.plan.settings import FitSettings  # noqa: E402
 from tests.stages.plan.cmr_shapes import make_curves as make_shape  # noqa: E402
 from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves  # noqa: E402
 
@@ -61,18 +62,18 @@ def curve_fit_baseline(curves):
 
 def main():
     synthetic = make_curves(seed=1)
-    ours = best_of(5, lambda: fit_domain(synthetic, "finance", budget=0.6 * PILOT_TOKENS, n_boot=N_BOOT))
+    ours = best_of(5, lambda: fit_domain(synthetic, "finance", FitSettings(budget=0.6 * PILOT_TOKENS, draws=N_BOOT)))
     peer = best_of(1, lambda: curve_fit_baseline(synthetic))
     print(f"cmr_fit_one_domain: ours {ours:.3f} s vs scipy curve_fit loop {peer:.3f} s = {peer / ours:.1f}x "
           f"(6 ratios x 40 points, {N_BOOT} bootstrap refits; ours also fits the CMR and L(R) laws)")
     real = read_curves(Path(__file__).resolve().parents[1] / "tests" / "data" / "cmr-small-scale-curves.csv")
-    ours_real = best_of(5, lambda: fit_domain(real, "legal", n_boot=N_BOOT))
+    ours_real = best_of(5, lambda: fit_domain(real, "legal", FitSettings(draws=N_BOOT)))
     print(f"cmr_fit_real_small_scale: ours {ours_real:.3f} s per domain (6 ratios x 21 points, {N_BOOT} bootstrap)")
     seeded = make_shape("recovery", seeds=2, points=20)
-    ours_seeds = best_of(3, lambda: fit_domain(seeded, "synth", n_boot=N_BOOT))
+    ours_seeds = best_of(3, lambda: fit_domain(seeded, "synth", FitSettings(draws=N_BOOT)))
     print(f"cmr_fit_two_seeds: {ours_seeds:.3f} s per domain (6 ratios x 2 seeds x 20 points, {N_BOOT} bootstrap) "
           f"= {ours_seeds / ours_real:.1f}x the one-seed real fit")
-    backtest = best_of(1, lambda: validate(real, "legal", n_boot=N_BOOT))
+    backtest = best_of(1, lambda: validate(real, "legal", FitSettings(draws=N_BOOT)))
     print(f"cmr_validate_real_small_scale: {backtest:.3f} s per domain (full fit + 2 cuts + 6 leave-one-out) "
           f"= {backtest / ours_real:.1f}x one fit")
 

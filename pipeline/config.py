@@ -109,6 +109,9 @@ class PlanConfig:
     # or "base" (the model before CPT, the paper's). Default: control when plan.pilots.control.
     epsilon_reference: Optional[str] = None
     budget: Optional[int] = None  # CPT tokens the mixture is planned for; default: the pilot budget
+    level: float = 0.95  # of the CMR's interval
+    bootstrap: int = 100  # bootstrap refits behind the interval
+    bootstrap_seed: int = 0
     ratios: dict[str, float] = field(default_factory=dict)  # shares set by hand, e.g. plan.ratios.legal=0.2
     anneal_fraction: float = 0.1  # the high-quality anneal, as a fraction of the CPT budget
     quality_ascending: bool = True  # CPT in one part per quality tier, its bucket weights moving from low to high

@@ -71,7 +71,7 @@ def _fit_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    from stages.plan.curves import read_curves
+    from stages.plan.data.curves import read_curves
 
     try:
         curves = read_curves(args.curves)
@@ -82,21 +82,27 @@ def main(args) -> int:
         return _fit(curves, args)
     except FileNotFoundError as err:
         raise CritmixError(f"{err.filename}: no such file; write pilot curves first (make plan) or pass --curves") from err
-    except ValueError as err:
-        raise CritmixError(str(err)) from err
+
+
+def fit_settings(args):
+    """The fit's settings from the command line, as ``critmix plan`` sets them from ``plan.*``."""
+    from stages.plan.settings import FitSettings
+
+    return FitSettings(lam=args.lam, epsilon=args.epsilon, budget=getattr(args, "budget", None), level=args.level,
+                       draws=args.bootstrap, seed=args.seed, reference=args.reference)
 
 
 def _fit(curves, args) -> int:
-    from stages.plan.cmr import fit_cmr
-    from stages.plan.mixture import combine_domains
-    from stages.plan.sweeps import epsilon_sweep, lambda_sweep
+    from stages.plan.cmr.fit import fit_cmr
+    from stages.plan.cmr.mixture import combine_domains
+    from stages.plan.cmr.sweeps import epsilon_sweep, lambda_sweep
 
-    results = fit_cmr(curves, args.lam, args.epsilon, args.budget, args.bootstrap, args.level, args.seed, args.reference)
+    settings = fit_settings(args)
+    results = fit_cmr(curves, settings)
     mixture = combine_domains({d: r.cmr for d, r in results.items()})
-    sweeps = {name: {d: sweep(curves, d, **{key: value}, budget=args.budget, reference=args.reference) for d in results}
-              for name, sweep, key, value, wanted in (
-                  ("lambda_sweep", lambda_sweep, "epsilon", args.epsilon, args.lambda_sweep),
-                  ("epsilon_sweep", epsilon_sweep, "lam", args.lam, args.epsilon_sweep)) if wanted}
+    sweeps = {name: {d: sweep(curves, d, settings) for d in results}
+              for name, sweep, wanted in (("lambda_sweep", lambda_sweep, args.lambda_sweep),
+                                          ("epsilon_sweep", epsilon_sweep, args.epsilon_sweep)) if wanted}
     if args.plots:
         from pipeline.law_plots import plot_domain
 
@@ -122,7 +128,7 @@ def _fit(curves, args) -> int:
 def _compare(curves, args) -> int:
     import numpy as np
 
-    from stages.plan.compare import compare_mixing_laws
+    from stages.plan.backtests.compare import compare_mixing_laws
 
     rows = [row for d in np.unique(curves["domain"]) for row in compare_mixing_laws(curves, str(d), args.epsilon)]
     if args.json:
@@ -135,10 +141,10 @@ def _compare(curves, args) -> int:
 def _validate(curves, args) -> int:
     import numpy as np
 
-    from stages.plan.backtest import validate
+    from stages.plan.backtests.backtest import validate
 
-    reports = [validate(curves, d, args.lam, args.epsilon, args.bootstrap, args.level, args.seed, args.reference)
-               for d in np.unique(curves["domain"])]
+    settings = fit_settings(args)
+    reports = [validate(curves, d, settings) for d in np.unique(curves["domain"])]
     if args.json:
         print(json.dumps(reports, indent=2, default=str))
     else:

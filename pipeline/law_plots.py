@@ -32,8 +32,8 @@ def plot_domain(curves, result, path: Path) -> Path:
 def plot_trajectories(ax, curves, result, colours) -> None:
     """ΔL_gen(T) per pilot ratio (every seed, against the fit's reference): measured points, the fitted
     increment law and its turnaround T0."""
-    from stages.plan.curves import pilots_of
-    from stages.plan.laws import IncrementLaws
+    from stages.plan.data.curves import pilots_of
+    from stages.plan.laws.power import IncrementLaws
 
     pilots = pilots_of(curves, result.domain, result.epsilon_reference)
     for row, (point, colour) in enumerate(zip(result.ratios, colours)):
@@ -53,7 +53,7 @@ def plot_trajectories(ax, curves, result, colours) -> None:
 
 def plot_losses_by_ratio(ax, result, ratios: np.ndarray) -> None:
     """General loss at the budget against the ratio (left axis) and the domain loss law (right axis)."""
-    from stages.plan.laws import PowerLaw
+    from stages.plan.laws.power import PowerLaw
 
     grid = np.linspace(ratios.min() / 2, 1, 200)
     ax.plot(ratios, [p.general_loss_at_budget for p in result.ratios], "o", color="C0")
@@ -78,7 +78,7 @@ def plot_turnaround(ax, result, ratios: np.ndarray, t0: np.ndarray) -> None:
 
 def plot_cmr_law(ax, result, ratios: np.ndarray, t0: np.ndarray) -> None:
     """The fitted R_CMR(T) through the (T0, R) points, and the chosen CMR with its interval at the budget."""
-    from stages.plan.laws import PowerLaw
+    from stages.plan.laws.power import PowerLaw
 
     if result.cmr_law is not None:
         law = result.cmr_law

@@ -24,7 +24,7 @@ from pipeline.progress import console, unit_progress
 from pipeline.rundir import RunDir
 from pipeline.trainer_runs import run_trainer, train_args
 from stages.files import atomic_write_text
-from stages.plan.curves import COLUMNS, OPTIONAL_COLUMNS
+from stages.plan.data.curves import COLUMNS, OPTIONAL_COLUMNS
 from trainer.curriculum import write_curriculum
 
 

@@ -21,7 +21,7 @@ from pipeline.pilots import collect_curves, ensure_base, run_pilots
 from pipeline.progress import console
 from pipeline.rundir import RunDir
 from pipeline.trainer_runs import ensure_tokens, save_resolved_config, write_yaml
-from stages.plan.curves import read_curves
+from stages.plan.data.curves import read_curves
 from trainer.curriculum import load_curriculum, write_curriculum
 
 
@@ -33,21 +33,27 @@ def plot_fits(fits: dict, curves: dict, run: RunDir) -> None:
             plot_domain(curves, fit, run / f"plan/plots/{domain}.png")
 
 
-def fit_domains(config: CritmixConfig, curves: dict) -> dict:
-    from stages.plan.cmr import fit_cmr
+def fit_settings(config: CritmixConfig):
+    """The fit's settings from ``plan.*``, as ``critmix law`` sets them from its flags."""
+    from stages.plan.settings import FitSettings
 
     plan = config.plan
-    return fit_cmr(curves, lam=plan.lam, epsilon=plan.epsilon, budget=plan.budget or plan.pilots.tokens,
-                   reference=plan.epsilon_reference)
+    return FitSettings(lam=plan.lam, epsilon=plan.epsilon, budget=plan.budget or plan.pilots.tokens, level=plan.level,
+                       draws=plan.bootstrap, seed=plan.bootstrap_seed, reference=plan.epsilon_reference)
+
+
+def fit_domains(config: CritmixConfig, curves: dict) -> dict:
+    from stages.plan.cmr.fit import fit_cmr
+
+    return fit_cmr(curves, fit_settings(config))
 
 
 def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[str, dict]:
     """``critmix law validate`` on every fitted domain: how well the pilots predict what they had not seen."""
-    from stages.plan.backtest import validate
+    from stages.plan.backtests.backtest import validate
 
-    plan = config.plan
-    reports = {d: validate(curves, d, plan.lam, plan.epsilon, reference=plan.epsilon_reference)
-               for d, fit in fits.items() if fit.cmr is not None}
+    settings = fit_settings(config)
+    reports = {d: validate(curves, d, settings) for d, fit in fits.items() if fit.cmr is not None}
     for report in reports.values():
         half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
         if half["cmr"] is not None:
@@ -59,7 +65,7 @@ def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[st
 
 def planned_shares(config: CritmixConfig, fits: dict) -> tuple[dict[str, float], dict[str, dict], list[str]]:
     """Per-domain shares and how each was chosen: by hand (``plan.ratios``) or from the CMR law."""
-    from stages.plan.mixture import combine_domains
+    from stages.plan.cmr.mixture import combine_domains
 
     manual = config.plan.ratios
     unknown = sorted(set(manual) - set(config.plan_domains()))

@@ -22,7 +22,7 @@ import yaml
 
 from pipeline.formatting import format_interval
 from pipeline.report_blocks import RunData, figure, svg, table
-from stages.plan.laws import PowerLaw
+from stages.plan.laws.power import PowerLaw
 
 
 def yaml_file(run: RunData, relative: str):

@@ -1,1 +1,2 @@
-"""The mixture planner: loss laws (laws.py) and the critical mixture ratio with its CI (cmr.py)."""
+"""The mixture planner, by concept: pilot curves (data/), loss laws (laws/), the CMR and its interval
+(cmr/), backtests (backtests/), and the fit's settings (settings.py)."""

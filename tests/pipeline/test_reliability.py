@@ -13,8 +13,8 @@ from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.plan import plot_fits
 from pipeline.rundir import RunDir
-from stages.plan.cmr import fit_cmr
-from stages.plan.curves import read_curves
+from stages.plan.cmr.fit import fit_cmr
+from stages.plan.data.curves import read_curves
 
 from tests.conftest import REPO
 from trainer.errors import ConfigError

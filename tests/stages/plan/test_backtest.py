@@ -2,15 +2,16 @@ from pathlib import Path
 
 import pytest
 
-from stages.plan.backtest import validate
-from stages.plan.curves import read_curves
+from stages.plan.backtests.backtest import validate
+from stages.plan.data.curves import read_curves
+from stages.plan.settings import FitSettings
 from tests.stages.plan.cmr_shapes import make_curves, true_cmr
 
 REAL_CURVES = Path(__file__).parents[2] / "data" / "cmr-small-scale-curves.csv"
 
 
 def test_reference_curves_cut_at_half_predict_an_interval_holding_the_measured_crossing():
-    report = validate(read_curves(REAL_CURVES), "legal", n_boot=40)
+    report = validate(read_curves(REAL_CURVES), "legal", FitSettings(draws=40))
     assert report["law_free"] == pytest.approx(0.538, abs=1e-3)
     half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
     assert half["ci"][0] <= 0.538 <= half["ci"][1] and half["covers_law_free"]
@@ -22,7 +23,7 @@ def test_reference_curves_cut_at_half_predict_an_interval_holding_the_measured_c
 
 
 def test_a_backtest_on_another_shape_reports_each_cut_against_the_truth_it_can_see():
-    report = validate(make_curves("logistic", seed=2), "synth", n_boot=40)
+    report = validate(make_curves("logistic", seed=2), "synth", FitSettings(draws=40))
     assert [cut["share"] for cut in report["cuts"]] == [0.5, 0.25]
     for cut in report["cuts"]:
         assert cut["error_vs_law_free"] == pytest.approx(cut["cmr"] - report["law_free"])

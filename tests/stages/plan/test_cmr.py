@@ -6,8 +6,9 @@ import pytest
 import yaml
 from scipy.optimize import brentq
 
-from stages.plan.cmr import fit_cmr, fit_domain
-from stages.plan.curves import read_curves
+from stages.plan.cmr.fit import fit_cmr, fit_domain
+from stages.plan.data.curves import read_curves
+from stages.plan.settings import FitSettings
 from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves, true_cmr, true_general_change, true_t0
 
 from tests.stages.plan.cmr_shapes import PILOT_TOKENS as SHAPE_TOKENS
@@ -23,7 +24,7 @@ def true_epsilon_cmr(budget=BUDGET, lam=1000.0, epsilon=0.05):
 
 
 def test_synthetic_turnarounds_and_cmr_are_recovered():
-    result = fit_domain(make_curves(noise=5e-4, seed=1), "finance", budget=BUDGET * PILOT_TOKENS)
+    result = fit_domain(make_curves(noise=5e-4, seed=1), "finance", FitSettings(budget=BUDGET * PILOT_TOKENS))
     for point in result.ratios:
         assert point.t0 / PILOT_TOKENS == pytest.approx(true_t0(point.ratio), rel=0.06)
     assert result.cmr_turnaround == pytest.approx(true_cmr(BUDGET), rel=0.05)
@@ -34,19 +35,19 @@ def test_synthetic_turnarounds_and_cmr_are_recovered():
 
 
 def test_no_feasible_ratio_says_so_and_suggests_a_larger_budget():
-    result = fit_domain(make_curves(seed=2), "finance", epsilon=0.0, budget=0.05 * PILOT_TOKENS)
+    result = fit_domain(make_curves(seed=2), "finance", FitSettings(epsilon=0.0, budget=0.05 * PILOT_TOKENS))
     assert result.cmr == 0 and any("larger budget" in w for w in result.warnings)
 
 
 def test_every_ratio_feasible_gives_one_with_a_warning():
-    result = fit_domain(make_curves(seed=3), "finance", epsilon=1.0, budget=PILOT_TOKENS, lam=math.inf)
+    result = fit_domain(make_curves(seed=3), "finance", FitSettings(epsilon=1.0, budget=PILOT_TOKENS, lam=math.inf))
     assert result.cmr_epsilon == 1 and result.cmr == 1
     assert [w for w in result.warnings if "every ratio is feasible" in w]
 
 
 def test_cmr_law_leaving_the_unit_interval_is_clipped_and_warned():
     # The true CMR law reaches 1 at 90% of the pilot budget and keeps rising after it.
-    result = fit_domain(make_curves(seed=4), "finance", epsilon=1.0, budget=PILOT_TOKENS)
+    result = fit_domain(make_curves(seed=4), "finance", FitSettings(epsilon=1.0, budget=PILOT_TOKENS))
     assert result.cmr_turnaround == 1
     clipped = [w for w in result.warnings if re.fullmatch(r"the CMR law gives 1\.\d+ at the budget, outside \[0, 1\]; clipped", w)]
     assert len(clipped) == 1
@@ -54,7 +55,7 @@ def test_cmr_law_leaving_the_unit_interval_is_clipped_and_warned():
 
 
 def test_far_extrapolation_is_warned_with_the_factor():
-    result = fit_domain(make_curves(seed=5), "finance", budget=5 * PILOT_TOKENS)
+    result = fit_domain(make_curves(seed=5), "finance", FitSettings(budget=5 * PILOT_TOKENS))
     assert any("5.0× the pilot budget" in w for w in result.warnings)
 
 
@@ -92,7 +93,7 @@ def test_seeds_are_all_fitted_and_widen_the_interval_by_their_spread():
 def test_past_the_pilots_the_interval_adds_the_backtest_error_at_that_factor():
     curves = make_shape("logistic", seed=5)
     at_pilot = fit_domain(curves, "synth")
-    twice = fit_domain(curves, "synth", budget=2 * SHAPE_TOKENS)
+    twice = fit_domain(curves, "synth", FitSettings(budget=2 * SHAPE_TOKENS))
     assert twice.epsilon_views["law_free"] is None and set(twice.extrapolation_errors) == {2, 4}
     assert twice.ci_errors["extrapolation"] == pytest.approx(twice.extrapolation_errors[2])
     assert twice.ci[1] - twice.ci[0] > at_pilot.ci[1] - at_pilot.ci[0]
@@ -100,23 +101,23 @@ def test_past_the_pilots_the_interval_adds_the_backtest_error_at_that_factor():
 
 def test_pilots_too_short_to_backtest_give_the_whole_unit_interval_and_say_why():
     curves = make_shape("recovery", points=5)
-    result = fit_domain(curves, "synth", budget=3 * SHAPE_TOKENS)
+    result = fit_domain(curves, "synth", FitSettings(budget=3 * SHAPE_TOKENS))
     assert result.ci == (0.0, 1.0)
     assert [w for w in result.warnings if "too short to cut for a backtest" in w]
 
 
 def test_result_dumps_to_plain_yaml():
-    result = fit_cmr(read_curves(REAL_CURVES), n_boot=8)["legal"]
+    result = fit_cmr(read_curves(REAL_CURVES), FitSettings(draws=8))["legal"]
     text = yaml.safe_dump(result.to_dict())
     assert yaml.safe_load(text)["cmr"] == pytest.approx(result.cmr)
-    assert yaml.safe_load(yaml.safe_dump(fit_domain(make_curves(), "finance", lam=math.inf, n_boot=8).to_dict()))["lam"] == "inf"
+    assert yaml.safe_load(yaml.safe_dump(fit_domain(make_curves(), "finance", FitSettings(lam=math.inf, draws=8)).to_dict()))["lam"] == "inf"
 
 
 def test_the_predicted_general_change_per_ratio_is_measured_within_the_pilots_and_lawful_past_them():
     curves = read_curves(REAL_CURVES)
-    within = fit_domain(curves, "legal", n_boot=20).general_change
+    within = fit_domain(curves, "legal", FitSettings(draws=20)).general_change
     assert within["source"] == "measured" and within["ratios"][3] == 0.5
     assert within["change"][3] == pytest.approx(0.0306, abs=1e-3)  # R = 1/2 ends 0.031 above the base
     assert all(lo <= c <= hi for lo, c, hi in zip(within["low"], within["change"], within["high"]))
-    past = fit_domain(curves, "legal", n_boot=20, budget=2e6).general_change
+    past = fit_domain(curves, "legal", FitSettings(draws=20, budget=2e6)).general_change
     assert past["source"] == "joint law" and past["change"][3] < within["change"][3]  # still recovering

@@ -7,8 +7,9 @@ coverage ≥ 0.85. With 100 draws a true coverage of 0.95 falls below 0.9 with p
 import numpy as np
 import pytest
 
-from stages.plan.cmr import fit_pilots
-from stages.plan.curves import pilots_of
+from stages.plan.cmr.fit import fit_pilots
+from stages.plan.data.curves import pilots_of
+from stages.plan.settings import FitSettings
 from tests.stages.plan.cmr_shapes import PILOT_TOKENS, SHAPES, make_curves, true_cmr
 
 DRAWS = 100
@@ -19,7 +20,7 @@ def coverage(shape, pilot_share):
     covered, widths = 0, []
     for draw in range(DRAWS):
         pilots = pilots_of(make_curves(shape, seed=1000 + draw), "synth").cut(pilot_share * PILOT_TOKENS)
-        result = fit_pilots(pilots, budget=PILOT_TOKENS, n_boot=50, seed=draw)
+        result = fit_pilots(pilots, FitSettings(budget=PILOT_TOKENS, draws=50, seed=draw))
         covered += result.ci[0] <= truth <= result.ci[1]
         widths.append(result.ci[1] - result.ci[0])
     return covered / DRAWS, float(np.median(widths))

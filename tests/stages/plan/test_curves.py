@@ -3,9 +3,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.plan.curves import (at_tokens, law_free_cmr, piecewise_crossing, pilots_of, ratio_interpolation_error,
+from stages.plan.data.curves import (at_tokens, law_free_cmr, piecewise_crossing, pilots_of, ratio_interpolation_error,
                                 read_curves)
 from tests.stages.plan.cmr_shapes import PILOT_TOKENS, make_curves
+from trainer.errors import CritmixError
 
 REAL_CURVES = Path(__file__).parents[2] / "data" / "cmr-small-scale-curves.csv"
 
@@ -85,5 +86,5 @@ def test_the_control_pilot_is_the_default_reference_and_shifts_the_general_chang
     end = at_tokens(against_control, against_control.d_general, PILOT_TOKENS)
     assert end == pytest.approx(at_tokens(against_base, against_base.d_general, PILOT_TOKENS) + 0.04)
     assert 0.0 not in against_control.ratios  # the control is a reference, not a ratio to fit
-    with pytest.raises(ValueError, match="no R = 0 control rows"):
+    with pytest.raises(CritmixError, match="no R = 0 control rows"):
         pilots_of(curves, "synth", reference="control")

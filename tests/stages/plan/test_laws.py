@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from stages.plan.joint import TAIL_SHARE, TailLaw
-from stages.plan.laws import ExpMixLaw, IncrementLaws, PowerLaw, fit_separable, log_tokens
+from stages.plan.laws.joint import TAIL_SHARE, TailLaw
+from stages.plan.laws.power import ExpMixLaw, IncrementLaws, PowerLaw, fit_separable, log_tokens
 
 # The CMR paper's Table 2 (Finance domain loss at the end of CPT): fit on 1, 3/4, 1/2, 1/3, predict 1/4.
 TABLE2 = {"460M": (1.4628, 1.4844, 1.5122, 1.5387, 1.5561),

@@ -3,9 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from stages.plan.cmr import fit_domain
-from stages.plan.laws import IncrementLaws
-from stages.plan.turnaround import reliability, turnaround
+from stages.plan.cmr.fit import fit_domain
+from stages.plan.laws.power import IncrementLaws
+from stages.plan.laws.turnaround import reliability, turnaround
+from stages.plan.settings import FitSettings
 from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves
 
 
@@ -57,6 +58,6 @@ def test_t0_before_the_first_evaluation_is_warned():
     curves = make_curves(seed=3, points=40)
     late = curves["tokens"] >= 0.4 * PILOT_TOKENS  # the true T0 at R = 1/8 is 0.26 of the pilot
     keep = late | (curves["tokens"] == 0)
-    result = fit_domain({k: v[keep] for k, v in curves.items()}, "finance", n_boot=4)
+    result = fit_domain({k: v[keep] for k, v in curves.items()}, "finance", FitSettings(draws=4))
     early = [w for w in result.warnings if "T0 lies before the first evaluation" in w]
     assert early and "0.125" in early[0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.plan.curves import MIN_RATIOS
-from stages.plan.laws import IncrementLaws
+from stages.plan.data.curves import MIN_RATIOS
+from stages.plan.laws.power import IncrementLaws
 
 TURNAROUND_SEARCH = (1e-3, 1e2)  # in units of the largest pilot token count
 BUNCHED_SHARE = 0.1  # all T0 inside this share of the pilot length say nothing about R

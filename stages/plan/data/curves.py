@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from trainer.errors import CritmixError
+
 COLUMNS = ("domain", "ratio", "tokens", "general_loss", "domain_loss")
 OPTIONAL_COLUMNS = ("seed",)
 MIN_POINTS_PER_RATIO = 5  # with the origin, one point more than the general law has parameters
@@ -24,12 +26,16 @@ def read_curves(path) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(handle))
     missing = [c for c in COLUMNS if not rows or c not in rows[0]]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; the CSV needs the header "
+        raise CritmixError(f"{path}: missing column(s) {', '.join(missing)}; the CSV needs the header "
                          f"{','.join(COLUMNS)} (optionally ,seed) and at least one row")
     curves = {"domain": np.array([r["domain"] for r in rows])}
-    for name in COLUMNS[1:]:
-        curves[name] = np.array([float(r[name]) for r in rows])
-    curves["seed"] = np.array([int(r.get("seed") or 0) for r in rows])
+    try:
+        for name in COLUMNS[1:]:
+            curves[name] = np.array([float(r[name]) for r in rows])
+        curves["seed"] = np.array([int(r.get("seed") or 0) for r in rows])
+    except (TypeError, ValueError) as err:
+        raise CritmixError(f"{path}: a value is not a number ({err}); ratio, tokens and the losses are numbers, "
+                           f"seed a whole number, on every row") from err
     return curves
 
 
@@ -91,15 +97,15 @@ def pilots_of(curves, domain: str, reference: str | None = None) -> Pilots:
     gen, dom = curves["general_loss"][rows], curves["domain_loss"][rows]
     base = tokens == 0
     if not base.any():
-        raise ValueError(f"domain {domain!r}: no rows at tokens = 0; add the model's general and domain "
+        raise CritmixError(f"domain {domain!r}: no rows at tokens = 0; add the model's general and domain "
                          f"losses before CPT (one row per ratio with tokens = 0)")
     baseline = (float(gen[base].mean()), float(dom[base].mean()))
     control = _control_change(ratio, tokens, gen, baseline[0])
     reference = reference or ("control" if control else "base")
     if reference not in REFERENCES:
-        raise ValueError(f"reference {reference!r}: use one of {', '.join(REFERENCES)}")
+        raise CritmixError(f"reference {reference!r}: use one of {', '.join(REFERENCES)}")
     if reference == "control" and not control:
-        raise ValueError(f"domain {domain!r}: no R = 0 control rows to measure the general loss against; "
+        raise CritmixError(f"domain {domain!r}: no R = 0 control rows to measure the general loss against; "
                          f"run the control pilot (plan.pilots.control) or use the reference 'base'")
     shift = control[0] if reference == "control" else (lambda t: np.zeros_like(t))
     warnings, usable = [], {}

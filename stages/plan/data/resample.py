@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.plan.curves import Pilots
+from stages.plan.data.curves import Pilots
 
 LAW_PARAMETERS = 5  # of the general law: residuals of a fit with p parameters are smaller than the noise
 

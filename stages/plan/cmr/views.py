@@ -3,7 +3,7 @@
 - turnaround law: R_CMR(T) = α4·T^s4 + β3 through the points (T0(R), R), read at the budget;
 - ε tolerance, per-ratio (the paper's view): each ratio's increment law read at the budget, then
   L_gen(R) = α·R^s + β across ratios, read where it reaches L_gen(M) + ε;
-- ε tolerance, joint: the (R, T) law of ``stages.plan.joint`` read at the budget, linear in R between
+- ε tolerance, joint: the (R, T) law of ``stages.plan.laws.joint`` read at the budget, linear in R between
   pilot ratios, read where it reaches ε.
 """
 from __future__ import annotations
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.plan.curves import MIN_RATIOS, Pilots, piecewise_crossing
-from stages.plan.joint import TailLaw
-from stages.plan.laws import IncrementLaws, PowerLaw
-from stages.plan.turnaround import turnaround_points
+from stages.plan.data.curves import MIN_RATIOS, Pilots, piecewise_crossing
+from stages.plan.laws.joint import TailLaw
+from stages.plan.laws.power import IncrementLaws, PowerLaw
+from stages.plan.laws.turnaround import turnaround_points
+from stages.plan.settings import FitSettings
 
 CMR_LAW_EXPONENTS = (-3.0, 3.0)
 # Which ε view the plan uses: chosen by the backtest (README, "How sure is the CMR?").
@@ -38,28 +39,34 @@ class Views:
         return self.epsilon[EPSILON_LAW]
 
 
-def fit_laws(pilots: Pilots, d_general, d_domain, start=None, tol=1e-6):
-    """Per-ratio increment laws (parameters (ratios, B)) and the joint law (B, ratios) on draws of
-    shape (ratios, B, seeds, points); ``start`` = (laws, joint) of a point fit to warm-start from."""
+@dataclass
+class LawFit:
+    """The per-ratio increment laws (parameters (ratios, B)) and the joint law (B, ratios)."""
+    laws: IncrementLaws
+    joint: TailLaw
+
+
+def fit_laws(pilots: Pilots, d_general, d_domain, start: LawFit | None = None, tol=1e-6) -> LawFit:
+    """Both laws on draws of shape (ratios, B, seeds, points); ``start``: a point fit to warm-start from."""
     ratios, batch = d_general.shape[:2]
     rows = lambda a: np.broadcast_to(pilots.flat(a)[:, None], (ratios, batch, a.shape[1] * a.shape[2])).reshape(ratios * batch, -1)
     draws = lambda a: a.reshape(ratios * batch, -1)
-    law_start = None if start is None else start[0].map(lambda v: np.repeat(v.reshape(ratios, -1)[:, :1], batch, axis=1).ravel())
+    law_start = None if start is None else start.laws.map(lambda v: np.repeat(v.reshape(ratios, -1)[:, :1], batch, axis=1).ravel())
     laws = IncrementLaws.fit(rows(pilots.tokens), draws(d_general), draws(d_domain), weights=rows(pilots.weights),
                              t_scale=pilots.pilot_tokens, start=law_start, tol=tol)
     joint = TailLaw.fit(pilots.flat(pilots.tokens), d_general.reshape(ratios, batch, -1).swapaxes(0, 1),
                                   pilots.flat(pilots.weights), pilots.pilot_tokens,
-                                  start=None if start is None else start[1], tol=tol)
-    return laws.map(lambda v: v.reshape(ratios, batch)), joint
+                                  start=None if start is None else start.joint, tol=tol)
+    return LawFit(laws.map(lambda v: v.reshape(ratios, batch)), joint)
 
 
-def point_fit(pilots: Pilots):
+def point_fit(pilots: Pilots) -> LawFit:
     return fit_laws(pilots, pilots.d_general[:, None], pilots.d_domain[:, None])
 
 
-def point_views(pilots: Pilots, epsilon: float, budget: float, lam=1000.0) -> "Views":
+def point_views(pilots: Pilots, settings: FitSettings) -> "Views":
     """Every view of one fit (no bootstrap), e.g. of pilots cut short for a backtest."""
-    return views(pilots, *point_fit(pilots), lam, epsilon, budget)
+    return views(pilots, point_fit(pilots), settings.with_budget(pilots.pilot_tokens))
 
 
 def general_law_weights(ratios):
@@ -79,12 +86,12 @@ def power_crossing(law: PowerLaw, threshold: float, size=2001):
     return piecewise_crossing(grid, values, threshold)
 
 
-def views(pilots: Pilots, laws: IncrementLaws, joint: TailLaw, lam, epsilon, budget, start=None,
-          tol=1e-8) -> Views:
-    """Every view from per-ratio laws (ratios, B) and the joint law (B, ratios)."""
+def views(pilots: Pilots, fit: LawFit, settings: FitSettings, start=None, tol=1e-8) -> Views:
+    """Every view from one batch of fitted laws, at ``settings.budget`` (resolved)."""
+    laws, joint, epsilon, budget = fit.laws, fit.joint, settings.epsilon, settings.budget
     ratios = pilots.ratios
     budget_scaled = budget / pilots.pilot_tokens
-    t0 = turnaround_points(laws, lam).T
+    t0 = turnaround_points(laws, settings.lam).T
     batch = t0.shape[0]
     general = laws.d_general(budget).T
     general_law = PowerLaw.fit(ratios, pilots.baseline[0] + general, weights=general_law_weights(ratios),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.plan.laws import ExpMixLaw, PowerLaw
+from stages.plan.laws.power import ExpMixLaw, PowerLaw
+from trainer.errors import CritmixError
 
 
 def compare_mixing_laws(curves, domain, epsilon=0.05) -> list[dict]:
@@ -13,7 +14,7 @@ def compare_mixing_laws(curves, domain, epsilon=0.05) -> list[dict]:
     rows = curves["domain"] == domain
     ratios = np.unique(curves["ratio"][rows & (curves["ratio"] > 0) & (curves["ratio"] < 1)])
     if len(ratios) < 4:
-        raise ValueError(f"domain {domain!r}: {len(ratios)} ratios in (0, 1); holding one out needs ≥ 4 "
+        raise CritmixError(f"domain {domain!r}: {len(ratios)} ratios in (0, 1); holding one out needs ≥ 4 "
                          f"(both laws have 3 parameters)")
     last = {r: _final_losses(curves, rows & (curves["ratio"] == r)) for r in ratios}
     out = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.plan.laws import fit_separable, log_tokens
+from stages.plan.laws.power import fit_separable, log_tokens
 
 TAIL_SHARE = 0.25  # the rise of the general loss is over by then on every curve seen so far
 DECAY_EXPONENTS = (-3.0, -0.01)

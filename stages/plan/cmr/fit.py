@@ -1,7 +1,7 @@
 """The critical mixture ratio (CMR) of continual pre-training, after arXiv 2407.17467.
 
 For each domain, pilot runs at several ratios R (domain share of the CPT tokens), optionally with
-several seeds each, give loss curves. The views (``stages.plan.views``): the paper's turnaround law
+several seeds each, give loss curves. The views (``stages.plan.cmr.views``): the paper's turnaround law
 R_CMR(T) through the points (T0(R), R); the ε tolerance, where the general loss at the budget reaches
 L_gen(M) + ε, read from the paper's per-ratio laws and from one law over (R, T) fitted jointly across
 ratios; and, when the budget lies within the pilots, the same ε crossing read off the measured losses
@@ -28,13 +28,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from stages.plan import extrapolation
-from stages.plan.curves import (MIN_POINTS_PER_RATIO, MIN_RATIOS, Pilots, at_tokens, law_free_cmr, piecewise_crossing,
-                                pilots_of, ratio_interpolation_error)
-from stages.plan.laws import INCREMENT_EXPONENTS, PowerLaw
-from stages.plan.resample import resample
-from stages.plan.turnaround import LOW_R2, describe, reliability
-from stages.plan.views import EPSILON_LAW, Views, fit_laws, point_fit, scalar, views
+from stages.plan.cmr.interval import IntervalInputs, epsilon_interval, percentile_interval
+from stages.plan.cmr.views import Views, fit_laws, point_fit, scalar, views
+from stages.plan.data.curves import MIN_POINTS_PER_RATIO, MIN_RATIOS, Pilots, at_tokens, law_free_cmr, pilots_of
+from stages.plan.data.resample import resample
+from stages.plan.laws.power import INCREMENT_EXPONENTS, PowerLaw
+from stages.plan.laws.turnaround import LOW_R2, describe, reliability
+from stages.plan.settings import FitSettings
 
 EXTRAPOLATION_WARN = 2.0
 
@@ -105,13 +105,23 @@ def plain_values(value):
     return value if value is None else str(value)
 
 
-def _choose(point: Views, eps, flags):
+@dataclass
+class Choice:
+    """Which view the plan takes, and why."""
+    cmr: float
+    used: str  # min | epsilon
+    reason: str
+    binding: str  # turnaround | epsilon
+
+
+def _choose(point: Views, eps, flags) -> Choice:
     turn = float(point.turnaround[0])
     if flags["reliable"] and np.isfinite(turn):
         binding = "turnaround" if turn < eps else "epsilon"
         law = "turnaround law clipped to [0, 1] at the budget" if point.turnaround_clipped[0] else "turnaround law is reliable"
-        return min(turn, eps), "min", f"{law}, so the tighter of the two views binds", binding
-    return eps, "epsilon", f"turnaround law unreliable: {describe(flags, point.t0[0], _first(point.cmr_law))}", "epsilon"
+        return Choice(min(turn, eps), "min", f"{law}, so the tighter of the two views binds", binding)
+    return Choice(eps, "epsilon", f"turnaround law unreliable: {describe(flags, point.t0[0], _first(point.cmr_law))}",
+                  "epsilon")
 
 
 def _first(law):
@@ -160,62 +170,62 @@ def _warnings(point: Views, laws, pilots: Pilots, cmr, budget):
     return notes
 
 
-def _ci(values, level):
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
-    tail = 50 * (1 - level)
-    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
-
-
-def _no_fit(pilots: Pilots, settings) -> CMRResult:
+def _no_fit(pilots: Pilots, described) -> CMRResult:
     return CMRResult(cmr=None, ci=None, cmr_epsilon=None, cmr_turnaround=None, used="none", binding=None,
                      reason=f"only {pilots.ratios.size} usable ratios; a CMR needs pilots at ≥ {MIN_RATIOS} ratios "
                      f"with ≥ {MIN_POINTS_PER_RATIO} points each", lambda_balance=None, warnings=pilots.warnings,
-                     **settings)
+                     **described)
 
 
-def fit_domain(curves, domain, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0,
-               reference=None) -> CMRResult:
-    """The CMR of one domain of the pilot curves at ``budget`` tokens (default: the pilot budget);
-    ``reference`` as in ``stages.plan.curves.pilots_of``."""
-    return fit_pilots(pilots_of(curves, str(domain), reference), lam, epsilon, budget, n_boot, level, seed)
+def fit_domain(curves, domain, settings: FitSettings = FitSettings()) -> CMRResult:
+    """The CMR of one domain of the pilot curves at ``settings.budget`` tokens (default: the pilot length)."""
+    return fit_pilots(pilots_of(curves, str(domain), settings.reference), settings)
 
 
-def fit_pilots(pilots: Pilots, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0) -> CMRResult:
+def interval_at(curves, domain, settings: FitSettings = FitSettings()) -> tuple[float, float] | None:
+    """The CMR's interval at ``settings.level``: what an adaptive pilot design asks of the planner."""
+    return fit_domain(curves, domain, settings).ci
+
+
+def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResult:
     pilot_tokens = pilots.pilot_tokens
-    budget = float(budget or pilot_tokens)
-    settings = dict(domain=pilots.domain, lam=lam, epsilon=epsilon, budget=budget, pilot_tokens=pilot_tokens,
-                    baseline_losses=pilots.baseline, seeds=pilots.seeds, epsilon_reference=pilots.reference,
-                    control_general_change=pilots.control_general_change)
+    settings = settings.with_budget(pilot_tokens)
+    budget, level = settings.budget, settings.level
+    described = dict(domain=pilots.domain, lam=settings.lam, epsilon=settings.epsilon, budget=budget,
+                     pilot_tokens=pilot_tokens, baseline_losses=pilots.baseline, seeds=pilots.seeds,
+                     epsilon_reference=pilots.reference, control_general_change=pilots.control_general_change)
     if pilots.ratios.size < MIN_RATIOS:
-        return _no_fit(pilots, settings)
-    laws, joint = point_fit(pilots)
-    point = views(pilots, laws, joint, lam, epsilon, budget)
+        return _no_fit(pilots, described)
+    fit = point_fit(pilots)
+    point = views(pilots, fit, settings)
     flags = reliability(point.t0[0], pilots.ratios, _first(point.cmr_law))
-    free = law_free_cmr(pilots, epsilon, budget)
+    free = law_free_cmr(pilots, settings.epsilon, budget)
     # Within the pilots the ε view reads the measured losses; a law is needed only past them.
     eps = free if free is not None else float(point.chosen_epsilon[0])
-    cmr, used, reason, binding = _choose(point, eps, flags)
-    fitted, from_seeds = _centre(pilots, laws)
-    d_gen, d_dom = resample(pilots, fitted, n_boot, np.random.default_rng(seed), from_seeds)
-    boot_laws, boot_joint = fit_laws(pilots, d_gen, d_dom, start=(laws, joint), tol=2e-3)
-    boot = views(pilots, boot_laws, boot_joint, lam, epsilon, budget, start=point, tol=1e-3)
-    parts, errors, backtest, notes = _epsilon_interval(pilots, point, boot, fitted[0], d_gen, free, epsilon, budget, level)
-    ci = parts["epsilon"] if used == "epsilon" or binding == "epsilon" else _ci(np.fmin(boot.turnaround, boot.chosen_epsilon), level)
+    choice = _choose(point, eps, flags)
+    fitted, from_seeds = _centre(pilots, fit.laws)
+    d_gen, d_dom = resample(pilots, fitted, settings.draws, np.random.default_rng(settings.seed), from_seeds)
+    boot = views(pilots, fit_laws(pilots, d_gen, d_dom, start=fit, tol=2e-3), settings, start=point, tol=1e-3)
+    interval = epsilon_interval(IntervalInputs(pilots, point, boot, fitted[0], d_gen, free, settings))
+    by_epsilon = choice.used == "epsilon" or choice.binding == "epsilon"
+    ci = interval.interval if by_epsilon else percentile_interval(np.fmin(boot.turnaround, boot.chosen_epsilon), level)
+    laws = fit.laws
     return CMRResult(
-        cmr=cmr, ci=ci, cmr_epsilon=eps,
+        cmr=choice.cmr, ci=ci, cmr_epsilon=eps,
         cmr_turnaround=None if np.isnan(point.turnaround[0]) else float(point.turnaround[0]),
-        used=used, reason=reason, binding=binding, lambda_balance=_lambda_balance(laws.map(lambda v: v[:, 0]), budget, pilot_tokens),
+        used=choice.used, reason=choice.reason, binding=choice.binding,
+        lambda_balance=_lambda_balance(laws.map(lambda v: v[:, 0]), budget, pilot_tokens),
         epsilon_views={**{k: float(v[0]) for k, v in point.epsilon.items()}, "law_free": free},
-        ci_parts=parts, ci_errors=errors, extrapolation_errors=backtest,
+        ci_parts={**interval.parts, "epsilon": interval.interval}, ci_errors=interval.errors,
+        extrapolation_errors=interval.extrapolation_errors,
         general_change=_general_change(pilots, point, boot, fitted[0], d_gen, free is not None, budget, level),
-        ratios=_ratio_points(pilots, point, laws, epsilon, budget),
+        ratios=_ratio_points(pilots, point, laws, settings.epsilon, budget),
         cmr_law=None if point.cmr_law is None else {**scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
         general_ratio_law=scalar(point.general_law).to_dict(),
         domain_ratio_law=PowerLaw.fit(pilots.ratios, pilots.baseline[1] + laws.d_domain(budget)[:, 0]).to_dict(),
-        reliability=flags, warnings=pilots.warnings + _warnings(point, laws, pilots, cmr, budget) + notes,
-        ci_epsilon=parts["epsilon"], ci_turnaround=_ci(boot.turnaround, level), **settings)
+        reliability=flags,
+        warnings=pilots.warnings + _warnings(point, laws, pilots, choice.cmr, budget) + interval.notes,
+        ci_epsilon=interval.interval, ci_turnaround=percentile_interval(boot.turnaround, level), **described)
 
 
 def _centre(pilots: Pilots, laws):
@@ -229,41 +239,6 @@ def _centre(pilots: Pilots, laws):
         return means, True
     per_curve = laws.map(lambda v: v[..., None])  # (ratios, 1, 1) against tokens (ratios, seeds, points)
     return (per_curve.d_general(pilots.tokens), per_curve.d_domain(pilots.tokens)), False
-
-
-def _epsilon_interval(pilots: Pilots, point: Views, boot: Views, centre_general, d_gen, free, epsilon, budget, level):
-    """The ε view's interval: the bootstrap spread (of the law, and of the law-free crossing within the
-    pilots) and the measured systematic errors, added in quadrature as independent sources around the
-    plan's value (the law-free crossing within the pilots, the law past them). Systematic errors: the law against the law-free crossing (model form), the linear
-    interpolation between pilot ratios, and past the pilots the backtest's error at that factor."""
-    law_point = float(point.chosen_epsilon[0])
-    centre = law_point if free is None else free
-    parts = {"bootstrap_law": _ci(boot.chosen_epsilon, level)}
-    errors, backtest, notes, measured = {}, {}, [], [point.joint_at_budget[0]]
-    if free is not None:
-        noisy = piecewise_crossing(pilots.ratios, at_tokens(pilots, d_gen, budget).T, epsilon)
-        clean = float(piecewise_crossing(pilots.ratios, at_tokens(pilots, centre_general, budget), epsilon)[0])
-        spread = _ci(noisy - clean, level)
-        parts["bootstrap_law_free"] = None if spread is None else (free + spread[0], free + spread[1])
-        errors["model_form"] = abs(law_point - free)
-        measured.append(at_tokens(pilots, pilots.d_general, budget))
-    else:
-        backtest = extrapolation.measured_errors(pilots, epsilon, EPSILON_LAW)
-        errors["extrapolation"] = extrapolation.error_at(backtest, budget / pilots.pilot_tokens)
-        if errors["extrapolation"] is None:
-            notes.append("the pilots are too short to cut for a backtest, so nothing bounds the extrapolation "
-                         "error: the interval is [0, 1]")
-            errors["extrapolation"] = 1.0
-    errors["ratio_interpolation"] = max(ratio_interpolation_error(pilots.ratios, v, epsilon) for v in measured)
-    below = [law_point - parts["bootstrap_law"][0] if parts["bootstrap_law"] else 0.0]
-    above = [parts["bootstrap_law"][1] - law_point if parts["bootstrap_law"] else 0.0]
-    if parts.get("bootstrap_law_free"):
-        below.append(free - parts["bootstrap_law_free"][0])
-        above.append(parts["bootstrap_law_free"][1] - free)
-    systematic = np.hypot.reduce(list(errors.values()))
-    interval = (max(centre - np.hypot(max(max(below), 0.0), systematic), 0.0),
-                min(centre + np.hypot(max(max(above), 0.0), systematic), 1.0))
-    return {**parts, "epsilon": interval}, errors, backtest, notes
 
 
 def _general_change(pilots: Pilots, point: Views, boot: Views, centre_general, d_gen, measured, budget, level):
@@ -292,8 +267,6 @@ def _ratio_points(pilots: Pilots, point: Views, laws, epsilon, budget) -> list[R
     return out
 
 
-def fit_cmr(curves, lam=1000.0, epsilon=0.05, budget=None, n_boot=100, level=0.95, seed=0,
-            reference=None) -> dict[str, CMRResult]:
+def fit_cmr(curves, settings: FitSettings = FitSettings()) -> dict[str, CMRResult]:
     """One CMRResult per domain of the pilot curves (a mapping of the CSV's columns to arrays)."""
-    return {str(d): fit_domain(curves, d, lam, epsilon, budget, n_boot, level, seed, reference)
-            for d in np.unique(curves["domain"])}
+    return {str(d): fit_domain(curves, d, settings) for d in np.unique(curves["domain"])}

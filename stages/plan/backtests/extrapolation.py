@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.plan.curves import MIN_RATIOS, Pilots, law_free_cmr
-from stages.plan.views import point_views
+from stages.plan.data.curves import MIN_RATIOS, Pilots, law_free_cmr
+from stages.plan.cmr.views import point_views
+from stages.plan.settings import FitSettings
 
 FACTORS = (2, 4)
 
 
-def measured_errors(pilots: Pilots, epsilon: float, law: str) -> dict[int, float]:
+def measured_errors(pilots: Pilots, settings: FitSettings, law: str) -> dict[int, float]:
     """Absolute error of ``law``'s ε crossing at the pilot length, from pilots cut at 1/k, per factor k."""
-    truth = law_free_cmr(pilots, epsilon, pilots.pilot_tokens)
+    truth = law_free_cmr(pilots, settings.epsilon, pilots.pilot_tokens)
+    at_pilot_length = settings.at(budget=pilots.pilot_tokens)
     errors = {}
     for factor in FACTORS:
         short = pilots.cut(pilots.pilot_tokens / factor)
         if short.ratios.size >= MIN_RATIOS and truth is not None:
-            errors[factor] = abs(float(point_views(short, epsilon, pilots.pilot_tokens).epsilon[law][0]) - truth)
+            errors[factor] = abs(float(point_views(short, at_pilot_length).epsilon[law][0]) - truth)
     return errors
 
 

@@ -1,0 +1,37 @@
+"""The settings of one CMR fit, set alike by ``critmix plan`` (from ``plan.*``) and ``critmix law`` (from
+its flags), and passed by name down to every view, interval and backtest."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from stages.plan.data.curves import REFERENCES
+from trainer.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    lam: float = 1000.0  # the Lagrange weight of the general-loss change (inf: the peak of ΔL_gen)
+    epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
+    budget: float | None = None  # CPT tokens the CMR is read at; None: the pilot length
+    level: float = 0.95  # of every interval
+    draws: int = 100  # bootstrap refits
+    seed: int = 0  # of the bootstrap
+    reference: str | None = None  # base | control | None (control when the curves hold R = 0 rows)
+
+    def __post_init__(self):
+        if not 0 < self.level < 1:
+            raise ConfigError(f"level {self.level}: an interval's level lies strictly between 0 and 1, e.g. 0.95")
+        if self.draws < 2:
+            raise ConfigError(f"bootstrap draws {self.draws}: an interval needs at least 2 (default 100)")
+        if self.epsilon < 0:
+            raise ConfigError(f"epsilon {self.epsilon}: the tolerated general-loss rise cannot be negative, e.g. 0.05")
+        if self.reference not in (None, *REFERENCES):
+            raise ConfigError(f"reference {self.reference!r}: use one of {', '.join(REFERENCES)}")
+
+    def at(self, **changes) -> "FitSettings":
+        """The same settings with ``changes``, e.g. ``settings.at(budget=tokens)``."""
+        return replace(self, **changes)
+
+    def with_budget(self, pilot_tokens: float) -> "FitSettings":
+        """The budget resolved: the pilot length when none is set."""
+        return self.at(budget=float(self.budget or pilot_tokens))
