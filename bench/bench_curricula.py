@@ -51,11 +51,11 @@ from transformers import AutoModelForCausalLM  # noqa: E402
 
 from trainer.config import TrainConfig, from_mapping  # noqa: E402
 from trainer.curriculum import Curriculum, DomainMix, LRSegment, MetadataSpec, Phase, SequenceSpec  # noqa: E402
-from trainer.data import IGNORE  # noqa: E402
+from trainer.data.loader import IGNORE  # noqa: E402
 from trainer.loop import train  # noqa: E402
-from trainer.meco import Prefixer  # noqa: E402
-from trainer.tokenize import tokenize_shards  # noqa: E402
-from trainer.tokens import TokenShard, bucket_stem, val_stem  # noqa: E402
+from trainer.data.meco import Prefixer  # noqa: E402
+from trainer.data.tokenize import tokenize_shards  # noqa: E402
+from trainer.data.tokens import TokenShard, bucket_stem, val_stem  # noqa: E402
 
 SOURCES = {"general": "dist-metadata", "code": "python-module", "legal": "licence-file"}
 SHARES = {"general": 0.4, "code": 0.4, "legal": 0.2}

@@ -4,7 +4,7 @@ A curate runs ~20 phases; on a small corpus their start-up, not their tasks, set
 Both executors run the same ``--phases`` phases of ``--tasks`` near-empty tasks (each imports what
 a stage's task imports and reads one small Parquet file) on ``--workers`` processes from a
 forkserver: datatrove's starts a manager and a pool for each phase, ours keeps the curate's task
-processes (``pipeline/executors.py: task_processes``). Prints seconds per phase and the ratio.
+processes (``pipeline/executors/local.py: task_processes``). Prints seconds per phase and the ratio.
 
     .venv/bin/python bench/bench_executor.py [--phases 10] [--tasks 4] [--workers 2]
 """
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from datatrove.executor import LocalPipelineExecutor  # noqa: E402
 
 from pipeline.config import CurateConfig  # noqa: E402
-from pipeline.executors import make_executor, quiet_console, task_processes  # noqa: E402
+from pipeline.executors.local import make_executor, quiet_console, task_processes  # noqa: E402
 from stages.tasks import Phase, TaskStep  # noqa: E402
 
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datatrove.data import Document  # noqa: E402
 
-from stages.heuristics import HeuristicFilters, HeuristicsConfig  # noqa: E402
-from stages.langid import LanguageId, LanguageIdConfig  # noqa: E402
+from stages.ingest.heuristics import HeuristicFilters, HeuristicsConfig  # noqa: E402
+from stages.ingest.langid import LanguageId, LanguageIdConfig  # noqa: E402
 
 
 
@@ -45,7 +45,7 @@ def demo_documents(limit: int, seed: int = 0) -> list[str]:
 
 def generated_documents(limit: int, seed: int = 0) -> list[str]:
     """Prose-like, list-like, repetitive and code-like documents, so every rule family fires."""
-    from tests.stages.heuristics_synth import generated_corpus
+    from tests.stages.ingest.heuristics_synth import generated_corpus
 
     return generated_corpus(limit, seed)
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyarrow.parquet as pq  # noqa: E402
 
-from stages.minhash import Hasher, MinhashConfig, compute_signatures, run_minhash, words  # noqa: E402
+from stages.dedup.minhash import Hasher, MinhashConfig, compute_signatures, run_minhash, words  # noqa: E402
 from stages.tasks import StageDirs  # noqa: E402
-from tests.stages.dedup_synth import make_corpus, nearest_neighbour_jaccard, pairs_above, work_table  # noqa: E402
+from tests.stages.dedup.dedup_synth import make_corpus, nearest_neighbour_jaccard, pairs_above, work_table  # noqa: E402
 
 DOCS_PER_FILE = 100_000
 VARIANTS = 3  # near-duplicates per family: a quarter of the corpus is original

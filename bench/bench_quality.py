@@ -1,4 +1,4 @@
-"""Quality scoring throughput: batched scoring (stages/quality.py) vs datatrove's FastTextClassifierFilter.
+"""Quality scoring throughput: batched scoring (stages/quality/scoring.py) vs datatrove's FastTextClassifierFilter.
 
 Both score the same documents of the demo corpus (`make corpus`) with the same fastText model, on one
 core. Ours clips each document to quality.max_chars; datatrove predicts on the whole text.
@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pyarrow as pa  # noqa: E402
 
-from stages.quality import QualityConfig, score_table, train  # noqa: E402
-from stages.quality_examples import jsonl_texts, new_sample  # noqa: E402
+from stages.quality.scoring import QualityConfig, score_table, train  # noqa: E402
+from stages.quality.examples import jsonl_texts, new_sample  # noqa: E402
 
 DOCS = 4000
 

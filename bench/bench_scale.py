@@ -223,7 +223,7 @@ def place_language_model() -> Path:
     from datatrove.io import cached_assets_path, strip_protocol
     from datatrove.utils.lid import FT176LID
 
-    from stages.langid import shipped_model_path
+    from stages.ingest.langid import shipped_model_path
 
     assets = Path(cached_assets_path(library_name="datatrove", namespace="lid", subfolder=FT176LID.MODEL_SUBFOLDER))
     target = assets / strip_protocol(FT176LID.MODEL_URL).replace("/", "_")

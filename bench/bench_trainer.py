@@ -30,7 +30,7 @@ from trainer.config import TrainConfig, from_mapping  # noqa: E402
 from trainer.curriculum import Curriculum, DomainMix, LRSegment, Phase  # noqa: E402
 from trainer.loop import train  # noqa: E402
 from trainer.model import build_model  # noqa: E402
-from trainer.tokens import bucket_stem, dtype_for, val_stem, write_shard  # noqa: E402
+from trainer.data.tokens import bucket_stem, dtype_for, val_stem, write_shard  # noqa: E402
 
 
 def random_tokens_dir(root: Path, vocab: int, n_tokens: int) -> np.ndarray:

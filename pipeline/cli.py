@@ -1,5 +1,5 @@
-"""The ``critmix`` command line. Each subcommand lives in ``pipeline/<command>.py`` and exposes
-``register(subparsers)``; the options they share are in ``pipeline/cli_args.py``, which they import at
+"""The ``critmix`` command line. Each subcommand lives in ``pipeline/commands/<command>.py`` and exposes
+``register(subparsers)``; the options they share are in ``pipeline/commands/args.py``, which they import at
 the top (this module imports them). Heavy libraries are imported where used, so help is instant."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from trainer.errors import exit_code
+from core.errors import exit_code
 
 COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train"]
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"pipeline.{name}").register(subparsers)
+        importlib.import_module(f"pipeline.commands.{name}").register(subparsers)
     return parser
 
 

@@ -14,19 +14,19 @@ from typing import Literal, Optional
 
 import yaml
 
-from stages.boilerplate import BoilerplateConfig
+from stages.dedup.boilerplate import BoilerplateConfig
 from stages.buckets import BucketConfig
-from stages.exact_dedup import ExactDedupConfig
-from stages.heuristics import HeuristicsConfig
-from stages.langid import LanguageIdConfig
-from stages.minhash import MinhashConfig
-from stages.normalize import NormalizeConfig
-from stages.quality import QualityConfig
-from stages.readers import SourceSpec
-from stages.toxicity import ToxicityConfig
+from stages.dedup.exact import ExactDedupConfig
+from stages.ingest.heuristics import HeuristicsConfig
+from stages.ingest.langid import LanguageIdConfig
+from stages.dedup.minhash import MinhashConfig
+from stages.ingest.normalize import NormalizeConfig
+from stages.quality.scoring import QualityConfig
+from stages.ingest.readers import SourceSpec
+from stages.ingest.toxicity import ToxicityConfig
 from trainer.config import TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
 from trainer.curriculum import MetadataSpec
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
@@ -117,7 +117,7 @@ class PlanConfig:
     quality_ascending: bool = True  # CPT in one part per quality tier, its bucket weights moving from low to high
     validate: bool = False  # also train at 1.5x the planned ratio to check the tolerance breaks as predicted
     # MeCo over the planned curriculum, e.g. {template: "{source} {domain}\n\n", until: 0.9}: here `until` is
-    # the share of the whole curriculum's tokens with prefixes (pipeline/curricula.py spreads it over the phases)
+    # the share of the whole curriculum's tokens with prefixes (pipeline/planning/curricula.py spreads it over the phases)
     metadata: Optional[MetadataSpec] = None
 
 

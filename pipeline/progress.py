@@ -9,7 +9,7 @@ from typing import Callable, Iterator, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from pipeline.formatting import format_duration
+from pipeline.reporting.formatting import format_duration
 
 console = Console(stderr=True)
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Run directories: ``runs/<name>/`` with its manifest and its lock (atomic writes: stages/files.py).
+"""Run directories: ``runs/<name>/`` with its manifest and its lock (atomic writes: core/files.py).
 
 manifest.json records the resolved config and its hash, package versions, input checksums, and
 per stage: status, the hash of what it depends on, counters, timings and output checksums.
@@ -10,8 +10,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from stages.files import write_json
-from trainer.errors import CritmixError, LockHeld, create_output_dir, lock_for_life, release
+from core.files import write_json
+from core.errors import CritmixError, LockHeld, create_output_dir, lock_for_life, release
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transformers", "tokenizers"]
 

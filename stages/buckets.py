@@ -18,11 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.files import finished_files, save_array, write_json
+from core.files import finished_files, save_array, write_json
 from stages.schema import UNSCORED_TIER
 from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import rewrite_work_files
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 
 STAGE = "buckets"
 EDGES_FILE = "edges.json"

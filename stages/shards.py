@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.files import file_sha256, finished_files, write_json
+from core.files import file_sha256, finished_files, write_json
 from stages.schema import SHARD_SCHEMA, UNSCORED_TIER, WORK_SCHEMA
 from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import ParquetSink

@@ -22,7 +22,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-from stages.files import finished_files
+from core.files import finished_files
 from stages.writers import ParquetSink
 
 # task(rank, world_size) -> counters

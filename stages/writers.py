@@ -11,7 +11,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from stages.base import REMOVED_KEY
-from stages.files import temp_path
+from core.files import temp_path
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA, document_row
 
 ROW_GROUP_BYTES = 128 * 1024 * 1024

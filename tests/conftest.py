@@ -8,7 +8,7 @@ TINY_CONFIG = REPO / "tests/data/tiny/config.yaml"
 
 def tree_checksums(root: Path, pattern: str = "**/*.parquet") -> dict[str, str]:
     """Every finished file under ``root`` (relative path) -> its sha256: byte-identical runs compare equal."""
-    from stages.files import file_sha256, finished_files
+    from core.files import file_sha256, finished_files
 
     return {str(p.relative_to(root)): file_sha256(p) for p in finished_files(Path(root), pattern)}
 

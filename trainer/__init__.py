@@ -3,7 +3,7 @@ document pieces, optional metadata prefixes) and the training loop (torch, trans
 tokenizers, numpy, pyyaml only).
 
 CLI: ``python -m trainer tokenize|train`` (trainer/__main__.py). Python API:
-``trainer.tokenize.tokenize_shards(shards_dir, tokens_dir, config)``,
+``trainer.data.tokenize.tokenize_shards(shards_dir, tokens_dir, config)``,
 ``trainer.loop.train(config, curriculum, tokens_dir, out_dir)``,
 ``trainer.curriculum.load_curriculum / write_curriculum``, ``trainer.config.load_train_config``.
 """

@@ -1,4 +1,4 @@
-"""``python -m trainer tokenize|train``: see trainer/tokenize.py and trainer/loop.py.
+"""``python -m trainer tokenize|train``: see trainer/data/tokenize.py and trainer/loop.py.
 
 Only the `train:` section of --config is read; --set overrides are relative to it (optim.micro_batch=8).
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from trainer.config import load_train_config
-from trainer.errors import ConfigError, LockHeld, create_output_dir, exit_code, lock_for_life
+from core.errors import ConfigError, LockHeld, create_output_dir, exit_code, lock_for_life
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def lock_output(out: str):
 def run(args) -> None:
     config = load_train_config(args.config, args.set)
     if args.command == "tokenize":
-        from trainer.tokenize import tokenize_shards
+        from trainer.data.tokenize import tokenize_shards
 
         tokenize_shards(args.shards, args.out, config)
     else:

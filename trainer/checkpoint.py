@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from trainer.errors import ConfigError
-from trainer.tokens import atomic_write
+from core.errors import ConfigError
+from trainer.data.tokens import atomic_write
 
 FORMAT = 2  # 1: before TrainState (a `cursor` counted samples, not steps)
 

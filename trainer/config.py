@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 
 
 def _suggest(key: str, choices: list[str]) -> str:

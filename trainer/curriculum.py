@@ -46,8 +46,8 @@ from typing import Any
 import yaml
 
 from trainer.config import from_mapping, load_yaml, to_mapping
-from trainer.errors import ConfigError
-from trainer.tokens import atomic_write
+from core.errors import ConfigError
+from trainer.data.tokens import atomic_write
 
 Schedule = typing.Literal["constant", "cosine", "linear", "wsd", "inverse_sqrt"]
 
@@ -77,7 +77,7 @@ class SequenceSpec:
     cycles: int = 8  # cyclic: how many short-to-long passes the phase makes
 
 
-# Fields a metadata template may name; tokenize stores them per document (trainer/tokens.py).
+# Fields a metadata template may name; tokenize stores them per document (trainer/data/tokens.py).
 METADATA_FIELDS = ("source", "domain", "title", "url")
 
 

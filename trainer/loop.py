@@ -1,7 +1,7 @@
 """The training loop: ``train(config, curriculum, tokens_dir, out_dir) -> Path`` (the final model dir).
 
 Runs the curriculum's phases in order on CPU or GPU, alone or under ``torchrun`` (DDP; gloo on
-CPU, NCCL on GPU). Each phase builds its sample index (trainer.index), starts a fresh AdamW, and
+CPU, NCCL on GPU). Each phase builds its sample index (trainer.data.index), starts a fresh AdamW, and
 sets the LR from tokens seen in the phase (trainer.schedule). Outputs under ``out_dir``:
 
 - ``metrics.jsonl``: training lines (phase, step, tokens, lr, train_loss, tokens_per_s,
@@ -36,14 +36,14 @@ from trainer.checkpoint import (TrainState, average_checkpoints, latest_checkpoi
                                 save_checkpoint)
 from trainer.config import TrainConfig, to_mapping
 from trainer.curriculum import Curriculum, Phase
-from trainer.data import (IGNORE, PhaseLoader, Sampling, phase_buckets, realized_lengths, realized_shares, split,
+from trainer.data.loader import (IGNORE, PhaseLoader, Sampling, phase_buckets, realized_lengths, realized_shares, split,
                           validation_batches)
-from trainer.index import build_index
-from trainer.meco import Prefixer
+from trainer.data.index import build_index
+from trainer.data.meco import Prefixer
 from trainer.model import build_model
 from trainer.schedule import lr_at
-from trainer.tokenize import hf_tokenizer
-from trainer.tokens import atomic_write
+from trainer.data.tokenize import hf_tokenizer
+from trainer.data.tokens import atomic_write
 
 
 class Run:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from trainer.config import ModelConfig
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 
 # width -> layers; `tiny` is the demo-scale model of reference/cmr-law.md (1.38M params at vocab 4096).
 PRESETS = {"tiny": (128, 4), "small": (256, 6), "base": (512, 8), "125m": (768, 12), "350m": (1024, 24)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from stages.plan.data.curves import REFERENCES
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 
 
 @dataclass(frozen=True)

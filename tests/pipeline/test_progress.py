@@ -5,7 +5,7 @@ import re
 import pytest
 from rich.console import Console
 
-from pipeline.formatting import format_duration
+from pipeline.reporting.formatting import format_duration
 from pipeline.progress import UnitLines, run_with_task_progress, unit_progress
 
 LINE = re.compile(r"^(?P<unit>.+) (?P<done>\d+)/(?P<total>\d+)(?P<label>.*) \((?P<elapsed>\S+) elapsed, ETA (?P<eta>\S+)\)$")

@@ -7,12 +7,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from stages.buckets import BucketConfig, run_buckets
-from stages.quality import QualityConfig, run_quality
+from stages.quality.scoring import QualityConfig, run_quality
 from stages.schema import SHARD_SCHEMA
 from stages.shards import write_shards
 from stages.tasks import StageDirs
-from tests.stages.quality_synth import build
-from trainer.errors import ConfigError
+from tests.stages.quality.quality_synth import build
+from core.errors import ConfigError
 
 
 def curate_to_shards(tmp_path, inputs_dir, paths, name):

@@ -9,7 +9,7 @@ import pytest
 
 from trainer.config import TrainConfig, from_mapping
 from trainer.curriculum import Curriculum, DomainMix, LRSegment, Phase
-from trainer.tokenize import tokenize_shards
+from trainer.data.tokenize import tokenize_shards
 
 WORDS = {"general": "the cat sat on a mat while birds sang over green hills and rivers".split(),
          "legal": "licensee shall grant warranty liability notice copyright permission herein".split()}

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from trainer.curriculum import load_curriculum, write_curriculum
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 
 EXAMPLE = """
 version: 1

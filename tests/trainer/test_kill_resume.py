@@ -18,12 +18,12 @@ from transformers import AutoModelForCausalLM
 from trainer.__main__ import main as trainer_main
 from trainer.curriculum import Curriculum, write_curriculum
 from trainer.loop import latest_checkpoint, train
-from trainer.tokenize import tokenize_shards
+from trainer.data.tokenize import tokenize_shards
 
 from tests.conftest import REPO
 from tests.trainer.conftest import tiny_config, two_domain_phase
 from tests.trainer.test_loop import CURRICULUM, train_lines
-from tests.trainer.test_tokenize import _digest
+from tests.trainer.data.test_tokenize import _digest
 
 # The train: section of tiny_config() as a recipe, so the CLI runs exactly what the in-process runs do.
 RECIPE = ("train: {seed: 0, threads: 1, log_every_steps: 1, model: {preset: tiny, hidden: 64, seq_len: 32}, "

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from trainer.config import ModelConfig
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 from trainer.model import build_model, llama_config
 
 

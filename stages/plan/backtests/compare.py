@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from stages.plan.laws.power import ExpMixLaw, PowerLaw
-from trainer.errors import CritmixError
+from core.errors import CritmixError
 
 
 def compare_mixing_laws(curves, domain, epsilon=0.05) -> list[dict]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from trainer.errors import CritmixError
+from core.errors import CritmixError
 
 COLUMNS = ("domain", "ratio", "tokens", "general_loss", "domain_loss")
 OPTIONAL_COLUMNS = ("seed",)

@@ -6,7 +6,7 @@ import pytest
 from stages.plan.data.curves import (at_tokens, law_free_cmr, piecewise_crossing, pilots_of, ratio_interpolation_error,
                                 read_curves)
 from tests.stages.plan.cmr_shapes import PILOT_TOKENS, make_curves
-from trainer.errors import CritmixError
+from core.errors import CritmixError
 
 REAL_CURVES = Path(__file__).parents[2] / "data" / "cmr-small-scale-curves.csv"
 

@@ -1,11 +1,11 @@
 import pytest
 
 from pipeline.config import CritmixConfig
-from pipeline.plan import fit_settings
+from pipeline.commands.plan import fit_settings
 from stages.plan.cmr.fit import fit_domain
 from stages.plan.settings import FitSettings
 from tests.stages.plan.cmr_shapes import make_curves
-from trainer.errors import ConfigError
+from core.errors import ConfigError
 
 
 @pytest.mark.parametrize("change", [{"level": 1.0}, {"level": 0.0}, {"draws": 1}, {"epsilon": -0.1},

@@ -1,0 +1,138 @@
+"""Pilot runs: the base model, then continual pre-training runs from it, each evaluated at log-spaced
+token points; their validation losses become ``plan/curves.csv``. A pilot is a (domain, ratio R,
+seed): ``plan.pilots.seeds`` runs per domain and ratio, each with its own data order, and with
+``plan.pilots.control`` one R = 0 control per seed (general data only, the same tokens), shared by
+every domain: its rows appear under each domain at ratio 0.
+
+Pilots are independent single-thread processes, run ``plan.pilots.parallel`` at a time; a finished
+pilot is skipped, a killed one resumes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import CritmixConfig
+from pipeline.planning.curricula import PlanError, base_curriculum, pilot_curriculum
+from pipeline.progress import console, unit_progress
+from pipeline.rundir import RunDir
+from pipeline.planning.trainer_runs import run_trainer, train_args
+from core.files import atomic_write_text
+from stages.plan.data.curves import COLUMNS, OPTIONAL_COLUMNS
+from trainer.curriculum import write_curriculum
+
+
+def log_spaced_points(budget: int, count: int, first: int) -> list[int]:
+    """Evaluation points: 0, then ``count`` points from ``first`` to ``budget`` spaced evenly in log."""
+    points = np.unique(np.geomspace(max(1, first), budget, count).astype(int))
+    return [0, *points.tolist()]
+
+
+def ensure_base(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path) -> Path:
+    """The base model's directory: ``plan.base_model``, or trained here on the general domain."""
+    if config.plan.base_model:
+        base = Path(config.plan.base_model)
+        if not (base / "config.json").exists():
+            raise PlanError(f"plan.base_model={base} is not a Hugging Face model directory (no config.json)")
+        return base
+    out = run / "plan/base"
+    if not (out / "final/config.json").exists():
+        spec = run / "plan/base.curriculum.yaml"
+        write_curriculum(base_curriculum(config), spec)
+        console.print(f"base model: {config.plan.base_tokens:,} general tokens")
+        run_trainer(train_args(config_path, spec, tokens, out), run / "plan/logs/base.log")
+    return out / "final"
+
+
+def pilot_name(domain: str, ratio: float, seed: int = 0) -> str:
+    """Per mille: no dots in file names. Seed 0 keeps the name pilots had before there were seeds."""
+    return f"{domain}-r{round(ratio * 1000):04d}" + (f"-s{seed}" if seed else "")
+
+
+def pilot_dir(run: RunDir, domain: str, ratio: float, seed: int = 0) -> Path:
+    return run / f"plan/pilots/{pilot_name(domain, ratio, seed)}"
+
+
+def pilot_overrides(config: CritmixConfig, seed: int) -> list[str]:
+    """Trainer overrides of one pilot: its evaluation points, and its seed (data order)."""
+    pilots = config.plan.pilots
+    points = log_spaced_points(pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100)
+    return ["--set", f"eval.at_tokens={json.dumps(points)}", "--set", f"seed={config.train.seed + seed}"]
+
+
+def pilot_jobs(config: CritmixConfig) -> list[tuple[str, float, int]]:
+    """(domain, ratio, seed) of every pilot; the controls train the general domain at R = 0."""
+    pilots = config.plan.pilots
+    controls = [(config.plan.general_domain, 0.0, seed) for seed in range(pilots.seeds)] if pilots.control else []
+    return controls + [(domain, ratio, seed) for domain in config.plan_domains() for ratio in pilots.ratios
+                       for seed in range(pilots.seeds)]
+
+
+def run_pilot(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, job: tuple) -> Path:
+    domain, ratio, seed = job
+    out = pilot_dir(run, domain, ratio, seed)
+    if (out / "final/config.json").exists():
+        return out
+    spec = out.with_suffix(".curriculum.yaml")
+    write_curriculum(pilot_curriculum(config, domain, ratio, base), spec)
+    run_trainer(train_args(config_path, spec, tokens, out, *pilot_overrides(config, seed)), out.with_suffix(".log"),
+                threads=1)
+    return out
+
+
+def run_pilots(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path) -> None:
+    jobs = pilot_jobs(config)
+    started = time.time()
+    parallel = config.plan.pilots.parallel
+    with ThreadPoolExecutor(max_workers=parallel) as pool, \
+            unit_progress(f"pilots ({parallel} at a time)", len(jobs), "pilot") as update:
+        running = {pool.submit(run_pilot, config, run, config_path, tokens, base, job): job for job in jobs}
+        for done, finished in enumerate(as_completed(running), 1):
+            update(done, pilot_summary(running[finished], finished.result(), config.plan.general_domain))
+    console.print(f"pilots: {len(jobs)} done in {time.time() - started:.0f}s")
+
+
+def pilot_summary(job: tuple[str, float, int], out: Path, general_domain: str) -> str:
+    """``legal r=0.125 seed 1: loss 3.412, general 3.101``: a finished pilot and its last validation losses."""
+    domain, ratio, seed = job
+    evals = evaluations(out / "metrics.jsonl")
+    val = evals[-1]["val"] if evals else {}
+    losses = f"loss {val[domain]:.3f}" if domain in val else "no evaluation"
+    if domain != general_domain and general_domain in val:
+        losses += f", general {val[general_domain]:.3f}"
+    return f"{domain} r={ratio:.3g} seed {seed}: {losses}"
+
+
+def pilot_curve(metrics_path: Path, domains: list[str], ratio: float, seed: int, general_domain: str) -> list[dict]:
+    """One pilot's evaluations as curve rows, one row per evaluation and planned domain in ``domains``."""
+    return [{"domain": domain, "ratio": ratio, "tokens": record["tokens"], "general_loss": record["val"][general_domain],
+             "domain_loss": record["val"][domain], "seed": seed} for record in evaluations(metrics_path) for domain in domains]
+
+
+def evaluations(metrics_path: Path) -> list[dict]:
+    """A trainer run's evaluation records (those with ``val``, its loss per domain), in order."""
+    records = (json.loads(line) for line in metrics_path.read_text().splitlines())
+    return [record for record in records if record.get("val")]
+
+
+def collect_curves(config: CritmixConfig, run: RunDir) -> Path:
+    """``plan/curves.csv`` from the pilots' metrics, in the format ``critmix law fit`` reads; a control's
+    rows appear under every planned domain (at ratio 0, with that domain's loss)."""
+    rows = []
+    for domain, ratio, seed in pilot_jobs(config):
+        metrics = pilot_dir(run, domain, ratio, seed) / "metrics.jsonl"
+        domains = config.plan_domains() if ratio == 0 else [domain]
+        rows += pilot_curve(metrics, domains, ratio, seed, config.plan.general_domain)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=[*COLUMNS, *OPTIONAL_COLUMNS])
+    writer.writeheader()
+    writer.writerows(rows)
+    path = run / "plan/curves.csv"
+    atomic_write_text(path, text.getvalue())  # `critmix law fit` may read it at any time
+    return path

@@ -1,0 +1,61 @@
+"""The trainer as a subprocess: ``python -m trainer ...`` in its own process, exactly what a GPU host
+runs, with the resolved config and the token shards it reads. Used by ``critmix plan`` and ``critmix train``."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from pipeline.config import CritmixConfig
+from pipeline.rundir import RunDir
+from core.files import atomic_write_text
+from trainer.config import to_mapping
+from core.errors import CritmixError
+
+
+class TrainerFailed(CritmixError):
+    """``python -m trainer`` exited with an error; the message carries its log's tail."""
+
+
+def trainer_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trainer", *args]
+
+
+def run_trainer(args: list[str], log_path: Path, threads: int | None = None) -> None:
+    """Run ``python -m trainer ...`` as its own process; its output goes to ``log_path``."""
+    env = dict(os.environ)
+    if threads:  # also caps the BLAS/OpenMP pools, which torch.set_num_threads does not reach
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        args = [*args, "--set", f"threads={threads}"]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        code = subprocess.call(trainer_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env)
+    if code != 0:
+        tail = log_path.read_text(errors="replace")[-2000:]
+        raise TrainerFailed(f"trainer failed (exit {code}); its log is {log_path}:\n{tail}")
+
+
+def train_args(config_path: Path, spec: Path, tokens: Path, out: Path, *extra: str) -> list[str]:
+    return ["train", "--config", str(config_path), "--curriculum", str(spec), "--tokens", str(tokens), "--out", str(out),
+            *extra]
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def save_resolved_config(config: CritmixConfig, run: RunDir) -> Path:
+    """The config with every default filled in, which each trainer run reads (``--config``)."""
+    return write_yaml(run / "plan/config.yaml", to_mapping(config))
+
+
+def ensure_tokens(run: RunDir, config_path: Path) -> Path:
+    """Tokenize the run's shards into ``<run>/tokens`` (the trainer skips what is up to date)."""
+    tokens = run / "tokens"
+    run_trainer(["tokenize", "--shards", str(run / "shards"), "--out", str(tokens), "--config", str(config_path)],
+                run / "plan/logs/tokenize.log")
+    return tokens

@@ -1,0 +1,88 @@
+"""What every report section builds on: ``RunData`` (the run a section reads) and the HTML and
+figure helpers. ``pipeline/commands/report.py`` and ``pipeline/reporting/plan_sections.py`` both use them."""
+from __future__ import annotations
+
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class RunData:
+    """What sections read: the run directory, its manifest and DuckDB views over its Parquet."""
+
+    path: Path
+    manifest: dict
+    con: object = field(repr=False)
+
+    def rows(self, query: str) -> list[tuple]:
+        return self.con.execute(query).fetchall()
+
+    def has(self, view: str) -> bool:
+        return bool(self.rows(f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{view}'")[0][0])
+
+    def tiers(self) -> list[str]:
+        """The run's quality tiers, lowest first, as ``curate.buckets.tiers`` configured them."""
+        return (self.json_file("work/buckets/edges.json") or {}).get("tiers", [])
+
+    def json_file(self, relative: str) -> dict | None:
+        path = self.path / relative
+        return json.loads(path.read_text()) if path.is_file() else None
+
+
+def svg(figure) -> str:
+    """The figure as an inline <svg> element (no XML header), then closed."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def table(header: list[str] | None, rows: list[list], numeric_from: int = 1) -> str:
+    """An HTML table; ``header`` None for a list of facts (first column: what, second: its value)."""
+    head = "" if header is None else "<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr></thead>"
+    body = "".join(
+        "<tr>" + "".join(f"<td class='{'num' if i >= numeric_from else ''}'>{cell(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+class Share(float):
+    """A fraction, shown as a percentage."""
+
+
+class Size(int):
+    """A number of bytes, shown with the unit that suits it."""
+
+
+def cell(value) -> str:
+    """Every number of the report one way: counts with thousands separators, other numbers with three decimals,
+    shares as percentages, sizes in B, KB or MB."""
+    if value is None:
+        return "-"
+    if isinstance(value, Share):
+        return f"{value:.1%}"
+    if isinstance(value, Size):
+        scale, unit = next(((s, u) for s, u in ((1e6, "MB"), (1e3, "KB")) if value >= s), (None, "B"))
+        return f"{value:,} B" if scale is None else f"{value / scale:,.1f} {unit}"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def figure(width: float, height: float, rows: int = 1, columns: int = 1, **subplots):
+    """A matplotlib figure and its axes on the file-only Agg backend (reports are built without a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, columns, figsize=(width, height), **subplots)

@@ -1,0 +1,342 @@
+"""Heuristic quality filters: Gopher quality, Gopher repetition, C4 quality and FineWeb quality.
+
+The rules and default thresholds are datatrove's (``GopherQualityFilter``,
+``GopherRepetitionFilter``, ``C4QualityFilter``, ``FineWebQualityFilter``), evaluated in that
+order, and the first rule a document fails names the reason (``gopher:min_stop_words``,
+``gopher_rep:dup_line_frac``, ``c4:curly_bracket``, ``fineweb:char_dup_ratio`` ...). The failing
+value and its threshold go to ``meta.filter`` for ``critmix explain``. Every family can be
+switched off with ``enabled: false`` and every threshold with ``null``.
+
+Why it is faster than datatrove's chain: datatrove word-tokenizes each document with spaCy in
+three filters and sentence-splits every line with spaCy in the C4 filter. Here each line is split
+into words once (``Analysis``), with spaCy's own English rules but without building spaCy documents
+and remembering every chunk already split (``stages/ingest/words.py``), and every rule reads that shared
+result; C4's sentence count applies spaCy's sentencizer rule to the same words. So words, ratios and
+sentence counts are datatrove's (``bench/bench_filters.py`` measures the keep/drop agreement, on
+the demo corpus and on generated man pages, manuals and fortunes).
+C4's line removal is applied to what FineWeb's rules see, as in datatrove's chain, but the
+document is written whole unless ``c4.rewrite_text`` is set (later stages and the quality model
+see documents as they came).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from datatrove.data import Document
+from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+
+from stages.base import CurationFilter, record_failed_rule
+from stages.ingest.normalize import text_hash
+from stages.ingest.words import EnglishWords, english_words
+
+HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so distinct id windows rarely collide
+# Over the words joined by newlines, one word a line: words with a character that is not
+# punctuation, and words with a letter (str.isalpha), found at regex speed instead of word by word.
+NON_SYMBOL_WORDS = re.compile("(?m)^.*[^%s\n].*$" % re.escape("".join(sorted(PUNCTUATION_SET))))
+ALPHA_WORDS = re.compile(r"(?m)^.*[^\W\d_].*$")
+PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+LINE_BREAKS = re.compile(r"\n+")
+CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+C4_END_PUNCTUATION = (".", "?", "!", '"', "'")
+POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+
+
+@dataclass
+class GopherQualityConfig:
+    enabled: bool = True
+    min_doc_words: Optional[int] = 50
+    max_doc_words: Optional[int] = 100_000
+    min_avg_word_length: Optional[float] = 3
+    max_avg_word_length: Optional[float] = 10
+    max_symbol_word_ratio: Optional[float] = 0.1  # '#' and ellipses per word
+    max_bullet_lines_ratio: Optional[float] = 0.9
+    max_ellipsis_lines_ratio: Optional[float] = 0.3
+    min_alpha_words_ratio: Optional[float] = 0.8  # datatrove calls it max_non_alpha_words_ratio
+    min_stop_words: Optional[int] = 2
+    stop_words: list[str] = field(default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"])
+
+
+@dataclass
+class GopherRepetitionConfig:
+    enabled: bool = True
+    dup_para_frac: Optional[float] = 0.3
+    dup_para_char_frac: Optional[float] = 0.2
+    dup_line_frac: Optional[float] = 0.3
+    dup_line_char_frac: Optional[float] = 0.2
+    top_n_grams: dict[int, float] = field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
+    dup_n_grams: dict[int, float] = field(default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+
+
+@dataclass
+class C4QualityConfig:
+    enabled: bool = True
+    remove_citations: bool = True
+    filter_no_terminal_punct: bool = True
+    min_num_sentences: Optional[int] = 5
+    min_words_per_line: Optional[int] = 3
+    max_word_length: Optional[int] = 1000
+    filter_lorem_ipsum: bool = True
+    filter_javascript: bool = True
+    filter_curly_bracket: bool = True
+    filter_policy: bool = True
+    rewrite_text: bool = False  # write documents with C4's dropped lines removed
+
+
+@dataclass
+class FineWebQualityConfig:
+    enabled: bool = True
+    line_punct_thr: Optional[float] = 0.12
+    line_punct_exclude_zero: bool = False
+    short_line_thr: Optional[float] = 0.67
+    short_line_length: int = 30
+    char_duplicates_ratio: Optional[float] = 0.01
+    new_line_ratio: Optional[float] = 0.3
+
+
+@dataclass
+class HeuristicsConfig:
+    # Off unless a recipe turns it on for the domains it suits: the rules are written for web
+    # prose and would remove nearly all code, API docs and licence texts.
+    enabled: bool = False
+    domains: list[str] = field(default_factory=list)  # domains the rules apply to; empty: all
+    gopher: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
+    c4: C4QualityConfig = field(default_factory=C4QualityConfig)
+    fineweb: FineWebQualityConfig = field(default_factory=FineWebQualityConfig)
+
+
+class Failed(Exception):
+    """A rule a document fails: its name, the measured value and the threshold it crossed."""
+
+    def __init__(self, rule: str, value, threshold):
+        super().__init__(rule)
+        self.rule, self.value, self.threshold = rule, value, threshold
+
+
+def at_most(rule: str, value, limit) -> None:
+    if limit is not None and value > limit:
+        raise Failed(rule, value, limit)
+
+
+def at_least(rule: str, value, limit) -> None:
+    if limit is not None and value < limit:
+        raise Failed(rule, value, limit)
+
+
+class Analysis:
+    """One document, split once: lines, their words, and the whole-document word list."""
+
+    def __init__(self, text: str, words: EnglishWords):
+        self.text = text
+        self.lines = text.splitlines()
+        self.line_words = [words(line) for line in self.lines]
+        self.words = [w for words in self.line_words for w in words]
+
+
+def duplicates(items: list[str]) -> tuple[int, int]:
+    """Items seen before and their characters (datatrove's ``find_duplicates``)."""
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
+
+
+class NgramIds:
+    """Ids of a document's word n-grams, equal for equal n-grams: a 64-bit polynomial hash of the word ids
+    (collisions are ~n²/2⁶⁴ per document), then ranked with ``np.unique``. Asked for growing n (as the
+    rules are), each n's hashes extend the previous n's instead of starting again."""
+
+    def __init__(self, word_ids: np.ndarray):
+        self.word_ids = word_ids.astype(np.uint64)
+        self.n, self.keys = 1, self.word_ids
+
+    def __call__(self, n: int) -> np.ndarray:
+        if n < self.n:
+            self.n, self.keys = 1, self.word_ids
+        while self.n < n:
+            self.keys = self.keys[:-1] * HASH_BASE + self.word_ids[self.n:]
+            self.n += 1
+        return np.unique(self.keys, return_inverse=True)[1].reshape(-1)
+
+
+def ngram_ids(word_ids: np.ndarray, n: int) -> np.ndarray:
+    return NgramIds(word_ids)(n)
+
+
+def top_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
+    """Characters of the most frequent n-gram times its count; ties go to the first seen, as in
+    ``Counter.most_common``. An n-gram's characters include the spaces that join its words."""
+    counts = np.bincount(ids)
+    first = np.full(len(counts), len(ids))
+    np.minimum.at(first, ids, np.arange(len(ids)))
+    top = np.flatnonzero(counts == counts.max())
+    start = int(first[top].min())
+    return (int(lengths[start:start + n].sum()) + n - 1) * int(counts.max())
+
+
+def repeated_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
+    """Characters in n-grams that repeat an earlier one, scanning as datatrove's
+    ``find_all_duplicate`` does: a repeat is counted and its words skipped. Positions whose n-gram
+    occurred nowhere before are new, so the scan jumps between the others."""
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    later = np.zeros(len(ids), dtype=bool)
+    later[order[1:][sorted_ids[1:] == sorted_ids[:-1]]] = True
+    candidates = np.flatnonzero(later)
+    if not len(candidates):
+        return 0
+    seen = np.zeros(int(ids.max()) + 1, dtype=bool)
+    ngram_chars = np.convolve(lengths, np.ones(n, dtype=np.int64), mode="valid")
+    chars, idx = 0, 0
+    for position in candidates:
+        if position < idx:
+            continue
+        seen[ids[idx:position]] = True
+        if seen[ids[position]]:
+            chars += int(ngram_chars[position])
+            idx = position + n
+        else:
+            seen[ids[position]] = True
+            idx = position + 1
+    return chars
+
+
+class HeuristicFilters(CurationFilter):
+    name = "heuristics"
+
+    def __init__(self, config: HeuristicsConfig):
+        super().__init__(config.domains)
+        self.config = config
+        self.stop_words = frozenset(config.gopher.stop_words)
+        self.terminal = tuple(TERMINAL_PUNCTUATION)
+
+    @property
+    def words(self) -> EnglishWords:
+        """One per process, built where the filter runs (an executor's worker), never pickled with it."""
+        return english_words()
+
+    def check(self, doc: Document) -> str | None:
+        try:
+            kept_lines = self.evaluate(Analysis(doc.text, self.words))
+        except Failed as failed:
+            record_failed_rule(doc, failed.rule, failed.value, failed.threshold)
+            return failed.rule
+        if kept_lines is not None and self.config.c4.rewrite_text:
+            doc.text = "\n".join(kept_lines).strip()
+            doc.metadata["text_hash"] = text_hash(doc.text)
+        return None
+
+    def evaluate(self, doc: Analysis) -> list[str] | None:
+        """Raise ``Failed`` at the first rule the document fails; return C4's kept lines."""
+        config = self.config
+        if config.gopher.enabled:
+            self.gopher_quality(doc, config.gopher)
+        if config.gopher_repetition.enabled:
+            self.gopher_repetition(doc, config.gopher_repetition)
+        if not config.c4.enabled:
+            if config.fineweb.enabled:
+                self.fineweb_quality(doc.text, len(doc.words), config.fineweb)
+            return None
+        kept, kept_words = self.c4_quality(doc, config.c4)
+        if config.fineweb.enabled:
+            # FineWeb's rules see the text as C4 leaves it, as in datatrove's chain.
+            self.fineweb_quality("\n".join(kept).strip(), kept_words, config.fineweb)
+        return kept
+
+    def gopher_quality(self, doc: Analysis, config: GopherQualityConfig) -> None:
+        words, text = doc.words, doc.text
+        joined = "\n".join(words)
+        non_symbol = NON_SYMBOL_WORDS.findall(joined)
+        at_least("gopher:min_doc_words", len(non_symbol), config.min_doc_words)
+        at_most("gopher:max_doc_words", len(non_symbol), config.max_doc_words)
+        n_words = max(1, len(words))
+        if non_symbol:
+            mean_length = sum(map(len, non_symbol)) / len(non_symbol)
+            at_least("gopher:min_avg_word_length", mean_length, config.min_avg_word_length)
+            at_most("gopher:max_avg_word_length", mean_length, config.max_avg_word_length)
+        at_most("gopher:max_hash_word_ratio", text.count("#") / n_words, config.max_symbol_word_ratio)
+        ellipses = text.count("...") + text.count("…")
+        at_most("gopher:max_ellipsis_word_ratio", ellipses / n_words, config.max_symbol_word_ratio)
+        n_lines = max(1, len(doc.lines))
+        bullets = sum(line.lstrip().startswith(("•", "-")) for line in doc.lines)
+        at_most("gopher:max_bullet_lines_ratio", bullets / n_lines, config.max_bullet_lines_ratio)
+        ellipsis_ends = sum(line.rstrip().endswith(("...", "…")) for line in doc.lines)
+        at_most("gopher:max_ellipsis_lines_ratio", ellipsis_ends / n_lines, config.max_ellipsis_lines_ratio)
+        alpha = len(ALPHA_WORDS.findall(joined))
+        at_least("gopher:min_alpha_words_ratio", alpha / n_words, config.min_alpha_words_ratio)
+        at_least("gopher:min_stop_words", len(self.stop_words.intersection(words)), config.min_stop_words)
+
+    def gopher_repetition(self, doc: Analysis, config: GopherRepetitionConfig) -> None:
+        text = doc.text
+        n_chars = max(1, len(text))
+        paragraphs = PARAGRAPH_BREAK.split(text.strip())
+        count, chars = duplicates(paragraphs)
+        at_most("gopher_rep:dup_para_frac", count / len(paragraphs), config.dup_para_frac)
+        at_most("gopher_rep:dup_para_char_frac", chars / n_chars, config.dup_para_char_frac)
+        lines = LINE_BREAKS.split(text)
+        count, chars = duplicates(lines)
+        at_most("gopher_rep:dup_line_frac", count / len(lines), config.dup_line_frac)
+        at_most("gopher_rep:dup_line_char_frac", chars / n_chars, config.dup_line_char_frac)
+        if not doc.words:
+            return
+        vocabulary: dict[str, int] = {}
+        word_ids = np.array([vocabulary.setdefault(w, len(vocabulary)) for w in doc.words], dtype=np.int64)
+        lengths = np.array([len(w) for w in doc.words], dtype=np.int64)
+        ngram_ids = NgramIds(word_ids)
+        for n, limit in sorted(config.top_n_grams.items()):
+            if limit is not None and len(word_ids) >= n:
+                at_most(f"gopher_rep:top_{n}_gram", top_ngram_chars(ngram_ids(n), lengths, n) / n_chars, limit)
+        for n, limit in sorted(config.dup_n_grams.items()):
+            if limit is not None and len(word_ids) >= n:
+                at_most(f"gopher_rep:dup_{n}_gram", repeated_ngram_chars(ngram_ids(n), lengths, n) / n_chars, limit)
+
+    def c4_quality(self, doc: Analysis, config: C4QualityConfig) -> tuple[list[str], int]:
+        """C4's kept lines and their word count; raises on a rule that drops the whole page."""
+        kept, kept_words, sentences = [], 0, 0
+        for raw, raw_words in zip(doc.lines, doc.line_words):
+            line = raw.strip()
+            words = line.split()
+            if config.max_word_length is not None and any(len(w) > config.max_word_length for w in words):
+                continue
+            if config.remove_citations:
+                line, cited = CITATION.subn("", line)
+                if cited:
+                    raw_words = self.words(line)
+            if config.filter_no_terminal_punct and (not line.endswith(C4_END_PUNCTUATION) or line.endswith("...")):
+                continue
+            if config.min_words_per_line is not None and len(words) < config.min_words_per_line:
+                continue
+            lowered = line.lower()
+            if config.filter_lorem_ipsum and "lorem ipsum" in lowered:
+                raise Failed("c4:lorem_ipsum", 1, 0)
+            if config.filter_javascript and "javascript" in lowered:
+                continue
+            if config.filter_curly_bracket and "{" in line:
+                raise Failed("c4:curly_bracket", 1, 0)
+            if config.filter_policy and any(p in lowered for p in POLICY_SUBSTRINGS):
+                continue
+            sentences += self.words.sentences(raw_words)
+            kept.append(line)
+            kept_words += len(raw_words)
+        at_least("c4:min_num_sentences", sentences, config.min_num_sentences)
+        return kept, kept_words
+
+    def fineweb_quality(self, text: str, n_words: int, config: FineWebQualityConfig) -> None:
+        lines = [line for line in text.split("\n") if line.strip()]
+        if not lines:
+            raise Failed("fineweb:empty", 0, 1)
+        ratio = sum(line.endswith(self.terminal) for line in lines) / len(lines)
+        if not (ratio == 0 and config.line_punct_exclude_zero):
+            at_least("fineweb:line_punct_ratio", ratio, config.line_punct_thr)
+        short = sum(len(line) <= config.short_line_length for line in lines) / len(lines)
+        at_most("fineweb:short_line_ratio", short, config.short_line_thr)
+        at_most("fineweb:char_dup_ratio", duplicates(lines)[1] / max(1, len(text) - text.count("\n")), config.char_duplicates_ratio)
+        at_most("fineweb:list_ratio", text.count("\n") / max(1, n_words), config.new_line_ratio)
