@@ -12,7 +12,7 @@ RUN_NAME := $(shell sed -n 's/^name: *//p' $(CONFIG) 2>/dev/null | head -1)
 RUN ?= runs/$(RUN_NAME)
 CRITMIX := $(PY) -m pipeline
 
-.PHONY: venv corpus curate plan train test test-fast bench sql report lock clean
+.PHONY: venv corpus curate plan train test test-all lint bench sql report lock clean
 
 venv: $(STAMP)
 
@@ -47,11 +47,18 @@ train: plan
 report: $(STAMP)
 	$(CRITMIX) report --config $(CONFIG)
 
+# The fast tier: everything but the `slow` end-to-end checks, with the slowest tests listed.
 test: $(EXTRA_STAMP)test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow" --durations=15
 
-test-fast: $(EXTRA_STAMP)test
-	$(PY) -m pytest -q -m "not slow"
+# Every test, the slow tier too: what CI runs after the fast tier.
+test-all: $(EXTRA_STAMP)test
+	$(PY) -m pytest -q --durations=15
+
+lint: $(EXTRA_STAMP)lint
+	$(PY) -m ruff check core pipeline stages trainer tests bench
+	$(PY) -m ruff format --check core pipeline stages trainer tests bench
+	$(PY) -m mypy
 
 # `make bench BENCH=minhash BENCH_ARGS="--docs 100000"` runs one script with its options
 # (the whole set takes well over an hour on 2 cores: BENCH=scale curates 100k, 400k and 1.6M documents
@@ -64,7 +71,7 @@ sql: $(STAMP)
 	$(CRITMIX) sql --config $(CONFIG) "$(Q)"
 
 # Re-pin after changing dependencies in pyproject.toml (with every extra installed, so all are pinned).
-lock: $(EXTRA_STAMP)test $(EXTRA_STAMP)bench
+lock: $(EXTRA_STAMP)test $(EXTRA_STAMP)bench $(EXTRA_STAMP)lint
 	$(PY) -m pip freeze --exclude-editable | grep -v '^critmix' > requirements.lock
 
 clean:
