@@ -23,6 +23,7 @@ from typing import Callable
 
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig
+from pipeline.executors import EXECUTORS, make_executor
 from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
 from core.files import atomic_write_text, file_sha256, finished_files
@@ -173,7 +174,6 @@ def write_slurm_jobs(config: CritmixConfig, run: RunDir, planned: list[PlannedSt
     reruns ``critmix curate`` locally: it finds every task complete and records the run."""
     import dill
 
-    from pipeline.executors.local import make_executor
 
     slurm_dir = run / "slurm"
     slurm_dir.mkdir(parents=True, exist_ok=True)
@@ -241,7 +241,6 @@ def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
 
 def run_on_executor(config: CritmixConfig, steps: list, logging_dir: Path, description: str, tasks: int) -> None:
     """Run datatrove steps as ``tasks`` tasks on the configured local or Ray executor, with a progress bar."""
-    from pipeline.executors.local import make_executor
 
     executor = make_executor(config.curate, steps, logging_dir, tasks)
     completions = logging_dir / "completions"
@@ -294,13 +293,14 @@ def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False
     )
     atomic_write_text(run / "config.yaml", config.dump())
     planned = plan_stages(config, run, stage_key(config.output_hash(), checks["inputs"]))
-    if config.curate.executor == "slurm" and not run.stage_done("shards", planned[-1].key):
+    executor = EXECUTORS[config.curate.executor]
+    if executor.writes_job_scripts and not run.stage_done("shards", planned[-1].key):
         if run.manifest["stages"].get("ingest", {}).get("key") != planned[0].key:
             clear_run(run)
         console.print(submit_slurm(write_slurm_jobs(config, run, planned), config.curate.slurm.submit))
         return None
     # local: one set of task processes for every phase, started here, in the main thread (see TaskProcesses)
-    with task_processes(config.curate.workers) if config.curate.executor == "local" else nullcontext():
+    with task_processes(config.curate.workers) if executor.holds_task_processes else nullcontext():
         for stage in planned:
             run_stage(run, stage.name, stage.key, stage.work)
     counts = check_counts(run)
@@ -327,7 +327,7 @@ def register(subparsers) -> None:
                         "else curated alone into runs/<its name>/")
     parser.add_argument("--workers", type=int, help="parallel worker processes (default: curate.workers)")
     parser.add_argument("--tasks", type=int, help="tasks the input is split into (default: curate.tasks)")
-    parser.add_argument("--executor", choices=["local", "ray", "slurm"],
+    parser.add_argument("--executor", choices=list(EXECUTORS),
                         help="datatrove executor (default: curate.executor); slurm writes sbatch scripts for a cluster")
     parser.add_argument("--force", action="store_true", help="rerun every stage even if it is up to date")
     parser.set_defaults(func=main, config=None)  # None: configs/demo.yaml, unless --source gives the sources
