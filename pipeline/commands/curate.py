@@ -27,6 +27,7 @@ from pipeline.executors import EXECUTORS, make_executor
 from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
 from core.files import atomic_write_text, file_sha256, finished_files
+from stages.registry import Stage, filter_steps, global_stages
 from stages.tasks import Phase, StageDirs, TaskStep, add_counters
 from trainer.config import to_mapping
 from core.errors import ConfigError
@@ -34,39 +35,6 @@ from core.errors import ConfigError
 
 class CountMismatch(RuntimeError):
     pass
-
-
-@dataclasses.dataclass
-class Stage:
-    """A stage after ingest: its phases of executor tasks, and what the main process records when they are done."""
-
-    name: str
-    phases: Callable[[StageDirs], list[Phase]]
-    summary: Callable[[StageDirs, dict], dict] = lambda dirs, counters: {"counters": counters}
-
-
-def global_stages(config: CritmixConfig, run: RunDir) -> list[Stage]:
-    """The stages between ingest and the shards, in the order they run: quality scoring comes before
-    MinHash so that the best-scored document of a near-duplicate cluster survives."""
-    from stages import buckets
-    from stages.dedup import boilerplate, minhash
-    from stages.dedup import exact as exact_dedup
-    from stages.quality import scoring as quality
-
-    curate, tasks = config.curate, config.curate.tasks
-    stages = []
-    if curate.boilerplate.enabled:
-        stages.append(Stage("boilerplate", lambda dirs: boilerplate.phases(dirs, curate.boilerplate, tasks)))
-    if curate.exact_dedup.enabled:
-        stages.append(Stage("exact_dedup", lambda dirs: exact_dedup.phases(dirs, tasks, curate.exact_dedup)))
-    if curate.quality.enabled:
-        models = run / "models"
-        stages.append(Stage("quality", lambda dirs: quality.phases(dirs, curate.quality, models, tasks),
-                            lambda dirs, counters: {"counters": counters | quality.model_summary(models)}))
-    if curate.minhash.enabled:
-        stages.append(Stage("minhash", lambda dirs: minhash.phases(dirs, curate.minhash, tasks)))
-    stages.append(Stage("buckets", lambda dirs: buckets.phases(dirs, curate.buckets, tasks)))
-    return stages
 
 
 def shards_stage(config: CritmixConfig) -> Stage:
@@ -82,20 +50,15 @@ def stage_dirs(run: RunDir, name: str, inputs: Path) -> StageDirs:
 
 
 def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
-    from stages.ingest.heuristics import HeuristicFilters
-    from stages.ingest.langid import LanguageId
     from stages.ingest.normalize import Normalizer
     from stages.ingest.readers import SourceReader
-    from stages.ingest.toxicity import ToxicityFilter
     from stages.writers import WorkWriter
 
     curate = config.curate
     return [
         SourceReader([s.spec(Path.cwd()) for s in config.sources]),
         Normalizer(curate.normalize),
-        *([LanguageId(curate.langid)] if curate.langid.enabled else []),
-        *([HeuristicFilters(curate.heuristics)] if curate.heuristics.enabled else []),
-        *([ToxicityFilter(curate.toxicity)] if curate.toxicity.enabled else []),
+        *filter_steps(curate),
         WorkWriter(str(run / "work/ingest"), str(run / "removed"), file_bytes=int(curate.work_file_mb * 2**20)),
     ]
 
@@ -143,7 +106,7 @@ def plan_stages(config: CritmixConfig, run: RunDir, key: str) -> list[PlannedSta
     planned = [PlannedStage("ingest", key, lambda: run_ingest(config, run, key),
                             [(run / "logs/ingest", ingest_steps(config, run), config.curate.tasks)])]
     inputs = run / "work/ingest"
-    for stage in [*global_stages(config, run), shards_stage(config)]:
+    for stage in [*global_stages(config.curate, run), shards_stage(config)]:
         key = stage_key(key, stage.name)
         dirs = stage_dirs(run, stage.name, inputs)
         jobs = [(run / f"logs/{phase.name}", [TaskStep(phase)], phase.tasks) for phase in stage.phases(dirs)]

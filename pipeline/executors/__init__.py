@@ -32,23 +32,33 @@ class Executor:
     writes_job_scripts: bool = False
 
 
-def local(curate: CurateSettings, pipeline: list, logging_dir: Path, tasks: int, job_name: str) -> Any:
+def local(
+    curate: CurateSettings, pipeline: list, logging_dir: Path, tasks: int, job_name: str
+) -> Any:
     from pipeline.executors.local import QuietLocalExecutor
 
-    return QuietLocalExecutor(pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir))
+    return QuietLocalExecutor(
+        pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir)
+    )
 
 
-def ray(curate: CurateSettings, pipeline: list, logging_dir: Path, tasks: int, job_name: str) -> Any:
+def ray(
+    curate: CurateSettings, pipeline: list, logging_dir: Path, tasks: int, job_name: str
+) -> Any:
     import ray as ray_runtime
 
     from pipeline.executors.local import QuietRayExecutor
 
     if not ray_runtime.is_initialized():
         ray_runtime.init(num_cpus=curate.workers, include_dashboard=False, log_to_driver=False)
-    return QuietRayExecutor(pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir))
+    return QuietRayExecutor(
+        pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir)
+    )
 
 
-def slurm(curate: CurateSettings, pipeline: list, logging_dir: Path, tasks: int, job_name: str) -> Any:
+def slurm(
+    curate: CurateSettings, pipeline: list, logging_dir: Path, tasks: int, job_name: str
+) -> Any:
     from datatrove.executor import SlurmPipelineExecutor
 
     settings = curate.slurm
@@ -73,7 +83,9 @@ EXECUTORS: dict[str, Executor] = {
 }
 
 
-def make_executor(curate: Any, pipeline: list, logging_dir: Path, tasks: int, job_name: str = "critmix") -> Any:
+def make_executor(
+    curate: Any, pipeline: list, logging_dir: Path, tasks: int, job_name: str = "critmix"
+) -> Any:
     """datatrove's executor for one phase, of the kind ``curate.executor`` names."""
     from pipeline.executors.local import quiet_console
 

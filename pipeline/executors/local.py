@@ -14,11 +14,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 
 import dill
 from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor
@@ -26,15 +25,15 @@ from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
 from pipeline.executors.lifeline import start_forkserver, tie_forked_children
-
+from stages.registry import step_modules
 
 # forkserver: task processes do not inherit the main process's threads (the progress bar's). Tests that
 # patch a function inside the tasks set "fork", so that the task processes inherit the patch.
 START_METHOD = "forkserver"
 
-# Imported once by the fork server, so that each task process starts without importing them again.
-PRELOAD = ["pipeline.executors.local", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute", "numpy", "stages.tasks",
-           "stages.ingest.readers", "stages.dedup.exact", "stages.dedup.minhash", "stages.quality.scoring", "stages.buckets", "stages.shards"]
+# Imported once by the fork server, so that each task process starts without importing them again:
+# every registered filter and stage (stages/registry.py) and the libraries they run on.
+PRELOAD = ["pipeline.executors.local", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute", "numpy", *step_modules()]
 
 
 class QuietTasks:

@@ -22,7 +22,10 @@ def test_the_config_and_the_cli_accept_exactly_the_registered_executors():
 
 
 def test_an_unregistered_executor_is_a_config_error_naming_the_registered_ones():
-    with pytest.raises(ConfigError, match=r"curate.executor: 'kubernetes' is not one of \['local', 'ray', 'slurm'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"curate.executor: 'kubernetes' is not one of \['local', 'ray', 'slurm'\]",
+    ):
         load_config(TINY_CONFIG, ["curate.executor=kubernetes"])
 
 
@@ -31,6 +34,8 @@ def test_a_registered_executor_is_what_a_curate_runs_on(monkeypatch, tmp_path):
     from pipeline.executors import make_executor
 
     built = []
-    monkeypatch.setitem(EXECUTORS, "recorder", Executor(lambda *args: built.append(args) or "built"))
+    monkeypatch.setitem(
+        EXECUTORS, "recorder", Executor(lambda *args: built.append(args) or "built")
+    )
     assert make_executor(CurateConfig(executor="recorder"), [], tmp_path, 3) == "built"
     assert built[0][2:] == (tmp_path, 3, "critmix")
