@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.reporting.formatting import format_interval, format_optional
+from pipeline.reporting.formatting import format_half_width, format_interval, format_optional
 from core.errors import CritmixError
 
 CURVES_HELP = ("pilot curves CSV with columns domain,ratio,tokens,general_loss,domain_loss and optionally seed "
@@ -169,10 +169,12 @@ def print_result(r) -> None:
               f"evaluation")
     if r.ci_parts:
         print("  interval: " + ", ".join(f"{k} {format_interval(v)}" for k, v in r.ci_parts.items() if v)
-              + "; systematic errors added in quadrature: " + ", ".join(f"{k} {e:.3f}" for k, e in r.ci_errors.items()))
-    if r.extrapolation_errors:
-        print("  backtest error of the ε view at k× past the pilots: "
-              + ", ".join(f"{k}× {e:.3f}" for k, e in r.extrapolation_errors.items()))
+              + f"; half-widths at level {r.level:g} added in quadrature: "
+              + ", ".join(f"{k} {format_half_width(e)}" for k, e in r.ci_errors.items()))
+    if r.extrapolation_calibration:
+        c = r.extrapolation_calibration
+        print(f"  extrapolation {c['factor']:.2f}× calibrated on {c['cuts']} cuts of the pilots "
+              f"({c['errors']} errors): conformal quantile {c['quantile']:.3g} of the predicted scale")
     print(f"  {'ratio':>7} {'T0 tokens':>11} {'T0≤budget':>9} {'L_gen@budget':>12} {'within ε':>8} {'ΔL_dom':>8} "
           f"{'R²dom':>6} {'R²gen':>6}")
     for p in r.ratios:

@@ -9,9 +9,10 @@ with no law at all. The plan's ε view is that law-free crossing within the pilo
 past them. The plan uses the smaller of the turnaround and the ε view when the turnaround law is
 reliable, and the ε view alone when it is not, saying why.
 
-The interval (README, "How sure is the CMR?") joins: a bootstrap that resamples whole seeds and blocks
-of residuals along each curve and refits every law; the law-free crossing and its own spread; and,
-past the pilots, the error the pilots' own backtest measured at that extrapolation factor.
+The interval (README, "How sure is the CMR?") is at the plan's level throughout: within the pilots,
+the law-free crossing's bootstrap spread (resampling whole seeds and blocks of residuals along each
+curve); past them, the plan's law's error at that extrapolation factor, calibrated on cuts of the
+pilots themselves; and the error of interpolating between ratios.
 
 Units. Tokens are raw token counts everywhere (CSV, budget, T0). λ needs no conversion from the
 paper's units (T = 100 ↔ 20B tokens): scaling T by a constant c scales both terms of ∂F/∂T by 1/c,
@@ -29,9 +30,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from stages.plan.cmr.interval import IntervalInputs, epsilon_interval, percentile_interval
-from stages.plan.cmr.views import Views, fit_laws, point_fit, scalar, views
+from stages.plan.cmr.views import LawFit, Views, fit_laws, point_fit, scalar, views
 from stages.plan.data.curves import MIN_POINTS_PER_RATIO, MIN_RATIOS, Pilots, at_tokens, law_free_cmr, pilots_of
 from stages.plan.data.resample import resample
+from stages.plan.laws.joint import DECAY_EXPONENTS
 from stages.plan.laws.power import INCREMENT_EXPONENTS, PowerLaw
 from stages.plan.laws.turnaround import LOW_R2, describe, reliability
 from stages.plan.settings import FitSettings
@@ -67,12 +69,14 @@ class CMRResult:
     pilot_tokens: float
     lambda_balance: float | None
     seeds: int = 1
+    level: float = 0.95  # of every interval
     epsilon_reference: str = "base"  # the general-loss change is measured against: base | control (R = 0 pilot)
     control_general_change: float | None = None  # the R = 0 control's general-loss change against the base
     epsilon_views: dict = field(default_factory=dict)  # per_ratio, joint, law_free
-    ci_parts: dict = field(default_factory=dict)  # bootstrap intervals the ε interval starts from
-    ci_errors: dict = field(default_factory=dict)  # systematic errors added to them in quadrature
-    extrapolation_errors: dict = field(default_factory=dict)  # factor -> measured error of the ε crossing
+    ci_parts: dict = field(default_factory=dict)  # bootstrap intervals; within the pilots the law-free one is added
+    ci_errors: dict = field(default_factory=dict)  # systematic half-widths at the level, added in quadrature
+    # past the pilots: the extrapolation term's calibration (factor, cuts, errors pooled, quantile)
+    extrapolation_calibration: dict = field(default_factory=dict)
     # The ε view's general-loss change at the budget per pilot ratio (against the reference), with its
     # bootstrap interval: what a mixture at share R is predicted to do, linear in R between ratios.
     general_change: dict = field(default_factory=dict)
@@ -136,8 +140,8 @@ def _lambda_balance(laws, budget, pilot_tokens):
     return float(np.median(np.abs(laws.d_domain(budget)) / rise))
 
 
-def _warnings(point: Views, laws, pilots: Pilots, cmr, budget):
-    pilot_tokens, ratio_list = pilots.pilot_tokens, pilots.ratios
+def _warnings(point: Views, fit: LawFit, pilots: Pilots, cmr, budget):
+    pilot_tokens, ratio_list, laws = pilots.pilot_tokens, pilots.ratios, fit.laws
     notes = []
     if cmr == 0:
         notes.append(f"no ratio is feasible at budget {budget:.3g} tokens: the general loss has not come back "
@@ -167,6 +171,11 @@ def _warnings(point: Views, laws, pilots: Pilots, cmr, budget):
     if at_bound:
         notes.append(f"an increment-law exponent sits at its bound {INCREMENT_EXPONENTS} at ratio(s) "
                      f"{', '.join(at_bound)}: that law's shape is forced, not measured")
+    decay = float(fit.joint.exponent[0])
+    if min(abs(decay - bound) for bound in DECAY_EXPONENTS) < margin:
+        notes.append(f"the joint law's decay exponent sits at its bound ({-decay:g}, bounds "
+                     f"{-DECAY_EXPONENTS[1]:g}-{-DECAY_EXPONENTS[0]:g}): its tail shape is forced, not "
+                     f"measured, and the bootstrap has no spread in it; run longer pilots")
     return notes
 
 
@@ -191,7 +200,7 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
     pilot_tokens = pilots.pilot_tokens
     settings = settings.with_budget(pilot_tokens)
     budget, level = settings.budget, settings.level
-    described = dict(domain=pilots.domain, lam=settings.lam, epsilon=settings.epsilon, budget=budget,
+    described = dict(domain=pilots.domain, level=level, lam=settings.lam, epsilon=settings.epsilon, budget=budget,
                      pilot_tokens=pilot_tokens, baseline_losses=pilots.baseline, seeds=pilots.seeds,
                      epsilon_reference=pilots.reference, control_general_change=pilots.control_general_change)
     if pilots.ratios.size < MIN_RATIOS:
@@ -206,7 +215,7 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
     fitted, from_seeds = _centre(pilots, fit.laws)
     d_gen, d_dom = resample(pilots, fitted, settings.draws, np.random.default_rng(settings.seed), from_seeds)
     boot = views(pilots, fit_laws(pilots, d_gen, d_dom, start=fit, tol=2e-3), settings, start=point, tol=1e-3)
-    interval = epsilon_interval(IntervalInputs(pilots, point, boot, fitted[0], d_gen, free, settings))
+    interval = epsilon_interval(IntervalInputs(pilots, point, boot, fit.joint, fitted[0], d_gen, free, settings))
     by_epsilon = choice.used == "epsilon" or choice.binding == "epsilon"
     ci = interval.interval if by_epsilon else percentile_interval(np.fmin(boot.turnaround, boot.chosen_epsilon), level)
     laws = fit.laws
@@ -217,14 +226,14 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
         lambda_balance=_lambda_balance(laws.map(lambda v: v[:, 0]), budget, pilot_tokens),
         epsilon_views={**{k: float(v[0]) for k, v in point.epsilon.items()}, "law_free": free},
         ci_parts={**interval.parts, "epsilon": interval.interval}, ci_errors=interval.errors,
-        extrapolation_errors=interval.extrapolation_errors,
+        extrapolation_calibration=interval.calibration,
         general_change=_general_change(pilots, point, boot, fitted[0], d_gen, free is not None, budget, level),
         ratios=_ratio_points(pilots, point, laws, settings.epsilon, budget),
         cmr_law=None if point.cmr_law is None else {**scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
         general_ratio_law=scalar(point.general_law).to_dict(),
         domain_ratio_law=PowerLaw.fit(pilots.ratios, pilots.baseline[1] + laws.d_domain(budget)[:, 0]).to_dict(),
         reliability=flags,
-        warnings=pilots.warnings + _warnings(point, laws, pilots, choice.cmr, budget) + interval.notes,
+        warnings=pilots.warnings + _warnings(point, fit, pilots, choice.cmr, budget) + interval.notes,
         ci_epsilon=interval.interval, ci_turnaround=percentile_interval(boot.turnaround, level), **described)
 
 

@@ -203,11 +203,24 @@ def law_free_cmr(pilots: Pilots, epsilon: float, budget: float) -> float | None:
 
 
 def ratio_interpolation_error(ratios, values, threshold) -> float:
-    """How far the linear-in-R crossing may sit from the truth between two pilot ratios: the largest
-    shift of the crossing when one interior ratio is left out. Linear interpolation errs by the
-    curvature times the squared spacing; leaving a ratio out at least doubles the spacing around it
-    in these sweeps, so where the curvature is even the shift is at least the error itself."""
+    """How far the linear-in-R crossing sits from the truth between two pilot ratios, estimated.
+
+    Linear interpolation errs by about the curvature times the squared spacing h² of the two ratios
+    around the crossing. Leaving out one of them widens that spacing to H and shifts the crossing by
+    about the curvature times H² − h², so the shift times h² / (H² − h²) estimates the error; the
+    largest estimate over the interior ratios is the answer."""
     crossing = piecewise_crossing(ratios, values, threshold)[0]
-    shifts = [abs(piecewise_crossing(np.delete(ratios, i), np.delete(values, i), threshold)[0] - crossing)
-              for i in range(1, ratios.size - 1)]
-    return float(np.nanmax(shifts, initial=0.0))
+    estimates = [0.0]
+    for i in range(1, ratios.size - 1):
+        kept = np.delete(ratios, i)
+        h, wide = _spacing_at(ratios, crossing), _spacing_at(kept, crossing)
+        if wide > h:
+            shift = abs(piecewise_crossing(kept, np.delete(values, i), threshold)[0] - crossing)
+            estimates.append(shift * h**2 / (wide**2 - h**2))
+    return float(np.nanmax(estimates))
+
+
+def _spacing_at(ratios, r) -> float:
+    """The spacing of the two pilot ratios around ``r`` (the first or last one at the ends)."""
+    upper = int(np.clip(np.searchsorted(ratios, r), 1, ratios.size - 1))
+    return float(ratios[upper] - ratios[upper - 1])
