@@ -45,9 +45,9 @@ from typing import Any
 
 import yaml
 
-from trainer.config import from_mapping, load_yaml, to_mapping
 from core.errors import ConfigError
-from trainer.data.tokens import atomic_write
+from core.files import atomic_write_bytes
+from trainer.config import from_mapping, load_yaml, to_mapping
 
 Schedule = typing.Literal["constant", "cosine", "linear", "wsd", "inverse_sqrt"]
 
@@ -176,4 +176,4 @@ def write_curriculum(curriculum: Curriculum, path: str | Path) -> None:
     validate(curriculum)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, yaml.safe_dump(to_mapping(curriculum), sort_keys=False).encode())
+    atomic_write_bytes(path, yaml.safe_dump(to_mapping(curriculum), sort_keys=False).encode())

@@ -21,16 +21,16 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from core.errors import ConfigError
+from core.files import atomic_write_text, file_sha256, finished_files
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig
 from pipeline.executors import EXECUTORS, make_executor
 from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
-from core.files import atomic_write_text, file_sha256, finished_files
 from stages.registry import Stage, filter_steps, global_stages
-from stages.tasks import Phase, StageDirs, TaskStep, add_counters
+from stages.tasks import StageDirs, TaskStep, add_counters
 from trainer.config import to_mapping
-from core.errors import ConfigError
 
 
 class CountMismatch(RuntimeError):
