@@ -137,7 +137,7 @@ def backtest_error(sizes: list[SizeCMR], target_params: float, form: str) -> tup
     # x = ln N (the chord's error); the backtest measured that product at the largest size.
     x = np.log([ordered[0].params, second.params, largest.params, target_params])
     factor = (x[3] - x[0]) * (x[3] - x[2]) / ((x[2] - x[0]) * (x[2] - x[1]))
-    return {"size_backtest": error, "size_extrapolation": error * factor}, []
+    return {"size_backtest": error, "size_extrapolation": error * float(factor)}, []
 
 
 def predict_cmr_at_size(
