@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 import yaml
 
@@ -153,12 +153,12 @@ def parse_source_arg(text: str) -> dict:
     return {"name": parts[0], "domain": parts[1], "paths": [parts[2]]}
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), extra_sources: list[str] = ()) -> CritmixConfig:
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), extra_sources: Sequence[str] = ()) -> CritmixConfig:
     """Load a recipe, apply overrides, validate, return it. Without a recipe: ``configs/demo.yaml``, or with
     ``extra_sources`` (``--source`` alone) just those sources, in a run named after them."""
     added = [parse_source_arg(s) for s in extra_sources]
     if path is None and added:
-        data = {"name": "-".join(s["name"] for s in added)}
+        data: dict = {"name": "-".join(s["name"] for s in added)}
     else:
         data = load_yaml(path or DEFAULT_CONFIG)
     apply_overrides(data, list(overrides))

@@ -128,10 +128,10 @@ def print_plan(path: Path) -> None:
         table.add_row(domain, f"{entry.share:.3f}", how["method"], format_optional(how.get("cmr")),
                       format_interval(ci) if ci else "-", str(how.get("binding") or "-"))
     console.print(table)
-    prefixed = [p for p in phases if p.metadata]
+    prefixed = [(p.name, p.metadata) for p in phases if p.metadata]
     if prefixed:
-        console.print(f"metadata prefix {json.dumps(prefixed[0].metadata.template)} on "
-                      + ", ".join(f"{p.name} ({100 * p.metadata.until:.0f}% of it)" for p in prefixed) + ", then plain text")
+        console.print(f"metadata prefix {json.dumps(prefixed[0][1].template)} on "
+                      + ", ".join(f"{name} ({100 * meta.until:.0f}% of it)" for name, meta in prefixed) + ", then plain text")
 
 
 def register(subparsers) -> None:
