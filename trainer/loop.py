@@ -22,7 +22,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -32,18 +31,32 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
-from trainer.checkpoint import (TrainState, average_checkpoints, latest_checkpoint, load_checkpoint, raw_model,
-                                save_checkpoint)
+from core.files import atomic_dir, atomic_write_bytes
+from trainer.checkpoint import (
+    TrainState,
+    average_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    raw_model,
+    save_checkpoint,
+)
 from trainer.config import TrainConfig, to_mapping
 from trainer.curriculum import Curriculum, Phase
-from trainer.data.loader import (IGNORE, PhaseLoader, Sampling, phase_buckets, realized_lengths, realized_shares, split,
-                          validation_batches)
 from trainer.data.index import build_index
+from trainer.data.loader import (
+    IGNORE,
+    PhaseLoader,
+    Sampling,
+    phase_buckets,
+    realized_lengths,
+    realized_shares,
+    split,
+    validation_batches,
+)
 from trainer.data.meco import Prefixer
+from trainer.data.tokenize import hf_tokenizer
 from trainer.model import build_model
 from trainer.schedule import lr_at
-from trainer.data.tokenize import hf_tokenizer
-from trainer.data.tokens import atomic_write
 
 
 class Run:
@@ -88,7 +101,7 @@ class Metrics:
             # and a last line cut short (no newline yet) by a kill or a full disk.
             whole = self.path.read_text().split("\n")[:-1]
             kept = [line for line in whole if line and json.loads(line).get("step", 0) <= resumed_step]
-        atomic_write(self.path, "".join(line + "\n" for line in kept).encode())
+        atomic_write_bytes(self.path, "".join(line + "\n" for line in kept).encode())
         if config.eval.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -162,7 +175,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.metrics = Metrics(out_dir, self.state.step, config, self.run.main)
         if self.run.main and not self.resume:
-            atomic_write(out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode())
+            atomic_write_bytes(out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode())
         # The general domain is always evaluated: a pilot at ratio 1 trains on none of it yet is judged by it.
         domains = sorted({d for p in curriculum.phases for d in p.mixture} | {curriculum.general_domain})
         self.val = validation_batches(tokens_dir, domains, config.model.seq_len, config.eval.val_sequences)
@@ -301,12 +314,9 @@ class Trainer:
             source = average_checkpoints([out_dir / "checkpoints" / n for n in names], config.model.attention) \
                 if len(names) > 1 else raw_model(model)
             # Built aside and renamed: `critmix plan` takes final/config.json as the mark of a finished model.
-            tmp = out_dir / ".tmp-final"
-            shutil.rmtree(tmp, ignore_errors=True)
-            source.save_pretrained(tmp, safe_serialization=True)
-            hf_tokenizer(self.tokens_dir).save_pretrained(tmp)
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+            with atomic_dir(final) as tmp:
+                source.save_pretrained(tmp, safe_serialization=True)
+                hf_tokenizer(self.tokens_dir).save_pretrained(tmp)
         self.run.barrier()
         return final
 
