@@ -23,7 +23,8 @@ import pyarrow.parquet as pq  # noqa: E402
 from datatrove.executor import LocalPipelineExecutor  # noqa: E402
 
 from pipeline.config import CurateConfig  # noqa: E402
-from pipeline.executors.local import make_executor, quiet_console, task_processes  # noqa: E402
+from pipeline.executors import make_executor  # noqa: E402
+from pipeline.executors.local import quiet_console, task_processes  # noqa: E402
 from stages.tasks import Phase, TaskStep  # noqa: E402
 
 

@@ -27,6 +27,7 @@ from stages.ingest.toxicity import ToxicityConfig
 from trainer.config import TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
 from trainer.curriculum import MetadataSpec
 from core.errors import ConfigError
+from pipeline.executors import EXECUTORS
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
@@ -61,7 +62,7 @@ class SlurmConfig:
 
 @dataclass
 class CurateConfig:
-    executor: Literal["local", "ray", "slurm"] = "local"
+    executor: str = "local"  # a name of pipeline/executors EXECUTORS
     tasks: int = 4
     workers: int = 2
     # An ingest task's kept documents go to work files of about this much text each: every later per-file task
@@ -177,6 +178,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), extra
     if cache.is_absolute() or ".." in cache.parts:
         raise ConfigError(f"curate.quality.cache_dir: {str(cache)!r} must be a relative path inside the project "
                           "(default data/models); configs may not write elsewhere")
+    if config.curate.executor not in EXECUTORS:
+        raise ConfigError(f"curate.executor: {config.curate.executor!r} is not one of {list(EXECUTORS)}")
     if config.plan.pilots.seeds < 1:
         raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")
     reference = config.plan.epsilon_reference

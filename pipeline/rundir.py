@@ -10,8 +10,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from core.errors import CritmixError, create_output_dir
 from core.files import write_json
-from core.errors import CritmixError, LockHeld, create_output_dir, lock_for_life, release
+from core.locks import LockHeld, lock_for_life, release
 
 PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transformers", "tokenizers"]
 

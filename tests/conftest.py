@@ -13,6 +13,16 @@ def tree_checksums(root: Path, pattern: str = "**/*.parquet") -> dict[str, str]:
     return {str(p.relative_to(root)): file_sha256(p) for p in finished_files(Path(root), pattern)}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory):
+    """Classifiers trained by tests are cached in the session's temporary folder, not the repository's data/models."""
+    from stages.quality.scoring import MODEL_CACHE_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(MODEL_CACHE_ENV, str(tmp_path_factory.mktemp("models")))
+        yield
+
+
 @pytest.fixture
 def in_repo(monkeypatch):
     """Run with the repository root as working directory, as the CLI expects."""
@@ -20,13 +30,15 @@ def in_repo(monkeypatch):
     return REPO
 
 
-@pytest.fixture
-def tiny_run(tmp_path, in_repo):
-    """A finished curate run of the tiny checked-in corpus (one worker)."""
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A finished curate run of the tiny checked-in corpus (one worker), built once: tests only read it."""
     from pipeline.cli import main
 
-    run = tmp_path / "run"
-    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run)]) == 0
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(REPO)
+        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run)]) == 0
     return run
 
 

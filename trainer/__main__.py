@@ -10,8 +10,9 @@ import os
 import sys
 from pathlib import Path
 
+from core.errors import ConfigError, create_output_dir, exit_code
+from core.locks import LockHeld, lock_for_life
 from trainer.config import load_train_config
-from core.errors import ConfigError, LockHeld, create_output_dir, exit_code, lock_for_life
 
 
 def parser() -> argparse.ArgumentParser:

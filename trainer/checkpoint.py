@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from core.errors import ConfigError
-from trainer.data.tokens import atomic_write
+from core.files import atomic_dir, atomic_write_bytes
 
 FORMAT = 2  # 1: before TrainState (a `cursor` counted samples, not steps)
 
@@ -45,21 +45,15 @@ def raw_model(model):
 def save_checkpoint(out_dir: Path, model, optimizer, state: TrainState, keep: int) -> Path:
     ckpt_root = out_dir / "checkpoints"
     path = ckpt_root / f"step-{state.step:08d}"
-    tmp = ckpt_root / f".tmp-{path.name}"
     for unfinished in ckpt_root.glob(".tmp-step-*"):  # left by killed runs; each is a whole model's size
         shutil.rmtree(unfinished)
-    try:
+    with atomic_dir(path) as tmp:
         raw_model(model).save_pretrained(tmp, safe_serialization=True)
         torch.save(dict(dataclasses.asdict(state), format=FORMAT, optimizer=optimizer.state_dict(),
                         rng=torch.get_rng_state(),
                         cuda_rng=torch.cuda.get_rng_state() if torch.cuda.is_available() else torch.zeros(0)),
                    tmp / "trainer_state.pt")
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # on a full disk, give the space back before the error surfaces
-        raise
-    shutil.rmtree(path, ignore_errors=True)
-    tmp.rename(path)
-    atomic_write(ckpt_root / "latest", path.name.encode())
+    atomic_write_bytes(ckpt_root / "latest", path.name.encode())
     for old in sorted(ckpt_root.glob("step-*"))[:-max(keep, 1)]:
         shutil.rmtree(old)
     return path

@@ -45,16 +45,15 @@ from typing import Any
 
 import yaml
 
-from trainer.config import from_mapping, load_yaml, to_mapping
 from core.errors import ConfigError
-from trainer.data.tokens import atomic_write
-
-Schedule = typing.Literal["constant", "cosine", "linear", "wsd", "inverse_sqrt"]
+from core.files import atomic_write_bytes
+from trainer.config import from_mapping, load_yaml, to_mapping
+from trainer.schedule import SCHEDULES
 
 
 @dataclasses.dataclass
 class LRSegment:
-    schedule: Schedule = "cosine"
+    schedule: str = "cosine"  # a name of trainer/schedule.py SCHEDULES
     peak: float = 3e-4
     final: float = 3e-5
     warmup_tokens: int = 0
@@ -133,6 +132,9 @@ def validate(curriculum: Curriculum) -> Curriculum:
         if phase.metadata is not None:
             validate_metadata(phase.metadata, f"{where}.metadata")
         lr = phase.lr
+        if lr.schedule not in SCHEDULES:
+            raise ConfigError(f"phases[{i}].lr.schedule: {lr.schedule!r} is not one of {list(SCHEDULES)} "
+                              f"(phase {phase.name})")
         if not (lr.peak > 0 and lr.final >= 0 and lr.warmup_tokens >= 0 and 0 <= lr.decay_fraction <= 1):
             raise ConfigError(f"{where}.lr: need peak > 0, final >= 0, warmup_tokens >= 0, 0 <= decay_fraction <= 1")
     return curriculum
@@ -176,4 +178,4 @@ def write_curriculum(curriculum: Curriculum, path: str | Path) -> None:
     validate(curriculum)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, yaml.safe_dump(to_mapping(curriculum), sort_keys=False).encode())
+    atomic_write_bytes(path, yaml.safe_dump(to_mapping(curriculum), sort_keys=False).encode())

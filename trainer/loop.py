@@ -22,7 +22,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -32,18 +31,33 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
-from trainer.checkpoint import (TrainState, average_checkpoints, latest_checkpoint, load_checkpoint, raw_model,
-                                save_checkpoint)
+from core.files import atomic_dir, atomic_write_bytes
+from trainer.checkpoint import (
+    Checkpoint,
+    TrainState,
+    average_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    raw_model,
+    save_checkpoint,
+)
 from trainer.config import TrainConfig, to_mapping
 from trainer.curriculum import Curriculum, Phase
-from trainer.data.loader import (IGNORE, PhaseLoader, Sampling, phase_buckets, realized_lengths, realized_shares, split,
-                          validation_batches)
 from trainer.data.index import build_index
+from trainer.data.loader import (
+    IGNORE,
+    PhaseLoader,
+    Sampling,
+    phase_buckets,
+    realized_lengths,
+    realized_shares,
+    split,
+    validation_batches,
+)
 from trainer.data.meco import Prefixer
+from trainer.data.tokenize import hf_tokenizer
 from trainer.model import build_model
 from trainer.schedule import lr_at
-from trainer.data.tokenize import hf_tokenizer
-from trainer.data.tokens import atomic_write
 
 
 class Run:
@@ -88,13 +102,14 @@ class Metrics:
             # and a last line cut short (no newline yet) by a kill or a full disk.
             whole = self.path.read_text().split("\n")[:-1]
             kept = [line for line in whole if line and json.loads(line).get("step", 0) <= resumed_step]
-        atomic_write(self.path, "".join(line + "\n" for line in kept).encode())
+        atomic_write_bytes(self.path, "".join(line + "\n" for line in kept).encode())
         if config.eval.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
-                SummaryWriter = None
-            self.board = SummaryWriter(str(out_dir / "tensorboard")) if SummaryWriter else None
+                pass
+            else:
+                self.board = SummaryWriter(str(out_dir / "tensorboard"))
 
     def write(self, record: dict) -> None:
         if not self.main:
@@ -162,7 +177,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.metrics = Metrics(out_dir, self.state.step, config, self.run.main)
         if self.run.main and not self.resume:
-            atomic_write(out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode())
+            atomic_write_bytes(out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode())
         # The general domain is always evaluated: a pilot at ratio 1 trains on none of it yet is judged by it.
         domains = sorted({d for p in curriculum.phases for d in p.mixture} | {curriculum.general_domain})
         self.val = validation_batches(tokens_dir, domains, config.model.seq_len, config.eval.val_sequences)
@@ -175,20 +190,21 @@ class Trainer:
         for phase_id, phase in enumerate(self.curriculum.phases):
             if phase_id < self.state.phase:
                 continue
-            resuming = self.resume is not None and phase_id == self.state.phase and self.state.phase_step > 0
-            if resuming:
-                model = AutoModelForCausalLM.from_pretrained(self.resume.path,
+            resume = self.resume if phase_id == self.state.phase and self.state.phase_step > 0 else None
+            if resume is not None:
+                model = AutoModelForCausalLM.from_pretrained(resume.path,
                                                              attn_implementation=self.config.model.attention)
             else:
                 model = init_model(phase, model, self.config, self.tokenizer.get_vocab_size())
                 self.state.phase_step, self.state.checkpoints = 0, []
-            job = self.start_phase(phase_id, model.to(self.run.device), resuming)
+            # transformers types PreTrainedModel.to with @wraps(torch.nn.Module.to), which hides `self`
+            job = self.start_phase(phase_id, model.to(self.run.device), resume)  # type: ignore[arg-type]
             if self.run_phase(job):
                 return None
             self.state.phase, self.state.phase_step = phase_id + 1, 0
         return self.save_final(model)
 
-    def start_phase(self, phase_id: int, model, resuming: bool) -> PhaseRun:
+    def start_phase(self, phase_id: int, model, resume: Checkpoint | None) -> PhaseRun:
         config, phase = self.config, self.curriculum.phases[phase_id]
         model.train()
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -197,11 +213,11 @@ class Trainer:
             [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=phase.lr.peak, betas=(config.optim.beta1, config.optim.beta2), eps=config.optim.eps,
             fused=self.run.device.type == "cuda")
-        if resuming:
-            optimizer.load_state_dict(self.resume.optimizer)
-            torch.set_rng_state(self.resume.rng)
-            if self.run.device.type == "cuda" and len(self.resume.cuda_rng):
-                torch.cuda.set_rng_state(self.resume.cuda_rng)
+        if resume is not None:
+            optimizer.load_state_dict(resume.optimizer)
+            torch.set_rng_state(resume.rng)
+            if self.run.device.type == "cuda" and len(resume.cuda_rng):
+                torch.cuda.set_rng_state(resume.cuda_rng)
         if self.run.world > 1:
             model = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.run.device.index] if self.run.device.type == "cuda" else None)
@@ -211,7 +227,7 @@ class Trainer:
         meco = phase.metadata
         loader = PhaseLoader(index, buckets, Prefixer(meco.template, self.tokenizer) if meco else None,
                              round(meco.until * len(index)) if meco else 0)
-        if not resuming:
+        if resume is None:
             self.log({"event": "mixture", "planned": {d: m.share for d, m in phase.mixture.items()},
                       "realized": realized_shares(index.rows, buckets), "lengths": realized_lengths(index.rows),
                       "sequence": to_mapping(phase.sequence), "metadata": to_mapping(phase.metadata),
@@ -246,7 +262,9 @@ class Trainer:
             batch = job.loader.micro_batch(state.phase_step, m * run.world + run.rank, accum * run.world)
             data_time += time.perf_counter() - t0
             sync = m == accum - 1 or run.world == 1
-            context = job.model.no_sync() if not sync and hasattr(job.model, "no_sync") else contextlib.nullcontext()
+            context: contextlib.AbstractContextManager = contextlib.nullcontext()
+            if not sync and isinstance(job.model, torch.nn.parallel.DistributedDataParallel):
+                context = job.model.no_sync()
             with context:
                 loss = batch_loss(job.model, batch, run) / accum
                 loss.backward()
@@ -301,12 +319,9 @@ class Trainer:
             source = average_checkpoints([out_dir / "checkpoints" / n for n in names], config.model.attention) \
                 if len(names) > 1 else raw_model(model)
             # Built aside and renamed: `critmix plan` takes final/config.json as the mark of a finished model.
-            tmp = out_dir / ".tmp-final"
-            shutil.rmtree(tmp, ignore_errors=True)
-            source.save_pretrained(tmp, safe_serialization=True)
-            hf_tokenizer(self.tokens_dir).save_pretrained(tmp)
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+            with atomic_dir(final) as tmp:
+                source.save_pretrained(tmp, safe_serialization=True)
+                hf_tokenizer(self.tokens_dir).save_pretrained(tmp)
         self.run.barrier()
         return final
 

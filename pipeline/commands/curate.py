@@ -21,51 +21,20 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from core.errors import ConfigError
+from core.files import atomic_write_text, file_sha256, finished_files
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig
+from pipeline.executors import EXECUTORS, make_executor
 from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
-from core.files import atomic_write_text, file_sha256, finished_files
-from stages.tasks import Phase, StageDirs, TaskStep, add_counters
+from stages.registry import Stage, filter_steps, global_stages
+from stages.tasks import StageDirs, TaskStep, add_counters
 from trainer.config import to_mapping
-from core.errors import ConfigError
 
 
 class CountMismatch(RuntimeError):
     pass
-
-
-@dataclasses.dataclass
-class Stage:
-    """A stage after ingest: its phases of executor tasks, and what the main process records when they are done."""
-
-    name: str
-    phases: Callable[[StageDirs], list[Phase]]
-    summary: Callable[[StageDirs, dict], dict] = lambda dirs, counters: {"counters": counters}
-
-
-def global_stages(config: CritmixConfig, run: RunDir) -> list[Stage]:
-    """The stages between ingest and the shards, in the order they run: quality scoring comes before
-    MinHash so that the best-scored document of a near-duplicate cluster survives."""
-    from stages import buckets
-    from stages.dedup import boilerplate, minhash
-    from stages.dedup import exact as exact_dedup
-    from stages.quality import scoring as quality
-
-    curate, tasks = config.curate, config.curate.tasks
-    stages = []
-    if curate.boilerplate.enabled:
-        stages.append(Stage("boilerplate", lambda dirs: boilerplate.phases(dirs, curate.boilerplate, tasks)))
-    if curate.exact_dedup.enabled:
-        stages.append(Stage("exact_dedup", lambda dirs: exact_dedup.phases(dirs, tasks, curate.exact_dedup)))
-    if curate.quality.enabled:
-        models = run / "models"
-        stages.append(Stage("quality", lambda dirs: quality.phases(dirs, curate.quality, models, tasks),
-                            lambda dirs, counters: {"counters": counters | quality.model_summary(models)}))
-    if curate.minhash.enabled:
-        stages.append(Stage("minhash", lambda dirs: minhash.phases(dirs, curate.minhash, tasks)))
-    stages.append(Stage("buckets", lambda dirs: buckets.phases(dirs, curate.buckets, tasks)))
-    return stages
 
 
 def shards_stage(config: CritmixConfig) -> Stage:
@@ -81,20 +50,15 @@ def stage_dirs(run: RunDir, name: str, inputs: Path) -> StageDirs:
 
 
 def ingest_steps(config: CritmixConfig, run: RunDir) -> list:
-    from stages.ingest.heuristics import HeuristicFilters
-    from stages.ingest.langid import LanguageId
     from stages.ingest.normalize import Normalizer
     from stages.ingest.readers import SourceReader
-    from stages.ingest.toxicity import ToxicityFilter
     from stages.writers import WorkWriter
 
     curate = config.curate
     return [
         SourceReader([s.spec(Path.cwd()) for s in config.sources]),
         Normalizer(curate.normalize),
-        *([LanguageId(curate.langid)] if curate.langid.enabled else []),
-        *([HeuristicFilters(curate.heuristics)] if curate.heuristics.enabled else []),
-        *([ToxicityFilter(curate.toxicity)] if curate.toxicity.enabled else []),
+        *filter_steps(curate),
         WorkWriter(str(run / "work/ingest"), str(run / "removed"), file_bytes=int(curate.work_file_mb * 2**20)),
     ]
 
@@ -142,7 +106,7 @@ def plan_stages(config: CritmixConfig, run: RunDir, key: str) -> list[PlannedSta
     planned = [PlannedStage("ingest", key, lambda: run_ingest(config, run, key),
                             [(run / "logs/ingest", ingest_steps(config, run), config.curate.tasks)])]
     inputs = run / "work/ingest"
-    for stage in [*global_stages(config, run), shards_stage(config)]:
+    for stage in [*global_stages(config.curate, run), shards_stage(config)]:
         key = stage_key(key, stage.name)
         dirs = stage_dirs(run, stage.name, inputs)
         jobs = [(run / f"logs/{phase.name}", [TaskStep(phase)], phase.tasks) for phase in stage.phases(dirs)]
@@ -173,7 +137,6 @@ def write_slurm_jobs(config: CritmixConfig, run: RunDir, planned: list[PlannedSt
     reruns ``critmix curate`` locally: it finds every task complete and records the run."""
     import dill
 
-    from pipeline.executors.local import make_executor
 
     slurm_dir = run / "slurm"
     slurm_dir.mkdir(parents=True, exist_ok=True)
@@ -241,7 +204,6 @@ def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
 
 def run_on_executor(config: CritmixConfig, steps: list, logging_dir: Path, description: str, tasks: int) -> None:
     """Run datatrove steps as ``tasks`` tasks on the configured local or Ray executor, with a progress bar."""
-    from pipeline.executors.local import make_executor
 
     executor = make_executor(config.curate, steps, logging_dir, tasks)
     completions = logging_dir / "completions"
@@ -294,13 +256,14 @@ def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False
     )
     atomic_write_text(run / "config.yaml", config.dump())
     planned = plan_stages(config, run, stage_key(config.output_hash(), checks["inputs"]))
-    if config.curate.executor == "slurm" and not run.stage_done("shards", planned[-1].key):
+    executor = EXECUTORS[config.curate.executor]
+    if executor.writes_job_scripts and not run.stage_done("shards", planned[-1].key):
         if run.manifest["stages"].get("ingest", {}).get("key") != planned[0].key:
             clear_run(run)
         console.print(submit_slurm(write_slurm_jobs(config, run, planned), config.curate.slurm.submit))
         return None
     # local: one set of task processes for every phase, started here, in the main thread (see TaskProcesses)
-    with task_processes(config.curate.workers) if config.curate.executor == "local" else nullcontext():
+    with task_processes(config.curate.workers) if executor.holds_task_processes else nullcontext():
         for stage in planned:
             run_stage(run, stage.name, stage.key, stage.work)
     counts = check_counts(run)
@@ -327,7 +290,7 @@ def register(subparsers) -> None:
                         "else curated alone into runs/<its name>/")
     parser.add_argument("--workers", type=int, help="parallel worker processes (default: curate.workers)")
     parser.add_argument("--tasks", type=int, help="tasks the input is split into (default: curate.tasks)")
-    parser.add_argument("--executor", choices=["local", "ray", "slurm"],
+    parser.add_argument("--executor", choices=list(EXECUTORS),
                         help="datatrove executor (default: curate.executor); slurm writes sbatch scripts for a cluster")
     parser.add_argument("--force", action="store_true", help="rerun every stage even if it is up to date")
     parser.set_defaults(func=main, config=None)  # None: configs/demo.yaml, unless --source gives the sources

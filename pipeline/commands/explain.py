@@ -31,10 +31,10 @@ def stage_order(run_dir: Path) -> list[str]:
     if not (run_dir / "config.yaml").is_file():
         return sorted(p.name for p in (run_dir / "work").iterdir() if p.name != PER_DOCUMENT)
     from pipeline.config import load_config
-    from pipeline.commands.curate import global_stages
+    from stages.registry import global_stages
     from pipeline.rundir import RunDir
 
-    return [stage.name for stage in global_stages(load_config(run_dir / "config.yaml"), RunDir(run_dir))]
+    return [stage.name for stage in global_stages(load_config(run_dir / "config.yaml").curate, RunDir(run_dir))]
 
 
 def where(row: dict, run_dir: Path) -> tuple[str, str]:

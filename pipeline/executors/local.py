@@ -1,4 +1,4 @@
-"""datatrove executors for ``critmix curate``: local, Ray or Slurm, chosen by ``curate.executor``.
+"""datatrove executors for ``critmix curate`` (registered by name in ``pipeline/executors/__init__.py``).
 
 Task logs go to ``<logging_dir>/logs/task_*.log`` only: datatrove also prints the log of every
 task whose ``local_rank`` is 0 on the console, where it would bury the progress bar. Errors still
@@ -14,28 +14,26 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 
 import dill
-from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, SlurmPipelineExecutor
+from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor
 from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
-from pipeline.config import CurateConfig
 from pipeline.executors.lifeline import start_forkserver, tie_forked_children
-
+from stages.registry import step_modules
 
 # forkserver: task processes do not inherit the main process's threads (the progress bar's). Tests that
 # patch a function inside the tasks set "fork", so that the task processes inherit the patch.
 START_METHOD = "forkserver"
 
-# Imported once by the fork server, so that each task process starts without importing them again.
-PRELOAD = ["pipeline.executors.local", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute", "numpy", "stages.tasks",
-           "stages.ingest.readers", "stages.dedup.exact", "stages.dedup.minhash", "stages.quality.scoring", "stages.buckets", "stages.shards"]
+# Imported once by the fork server, so that each task process starts without importing them again:
+# every registered filter and stage (stages/registry.py) and the libraries they run on.
+PRELOAD = ["pipeline.executors.local", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute", "numpy", *step_modules()]
 
 
 class QuietTasks:
@@ -125,21 +123,3 @@ def quiet_console() -> None:
     os.environ.setdefault("LOGURU_LEVEL", "WARNING")
     logger.remove()
     logger.add(sys.stderr, level=os.environ["LOGURU_LEVEL"])
-
-
-def make_executor(curate: CurateConfig, pipeline: list, logging_dir: Path, tasks: int, job_name: str = "critmix"):
-    quiet_console()
-    if curate.executor == "local":
-        return QuietLocalExecutor(pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir))
-    if curate.executor == "ray":
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(num_cpus=curate.workers, include_dashboard=False, log_to_driver=False)
-        return QuietRayExecutor(pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir))
-    slurm = curate.slurm
-    return SlurmPipelineExecutor(
-        pipeline, tasks=tasks, workers=curate.workers, logging_dir=str(logging_dir), time=slurm.time,
-        partition=slurm.partition, cpus_per_task=slurm.cpus_per_task, mem_per_cpu_gb=slurm.mem_per_cpu_gb,
-        job_name=job_name, venv_path=str(Path(sys.prefix) / "bin/activate"),
-    )

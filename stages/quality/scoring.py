@@ -47,6 +47,11 @@ RECORD = "quality.json"
 TRAIN_SCRIPT = "import fasttext, json, sys; fasttext.train_supervised(input=sys.argv[1], **json.loads(sys.argv[3])).save_model(sys.argv[2])"
 
 
+# The operator's override of the classifier cache (a shared disk, or a test session's temporary folder).
+# It comes from the environment, not the config, which may not write outside the project.
+MODEL_CACHE_ENV = "CRITMIX_MODEL_CACHE"
+
+
 @dataclass
 class QualityConfig:
     enabled: bool = True
@@ -57,7 +62,7 @@ class QualityConfig:
     negative_paths: list[str] = field(default_factory=lambda: ["data/raw/spam/*.jsonl"])  # JSONL files of it
     negative_stages: list[str] = field(default_factory=lambda: ["heuristics"])  # removed/stage=<name>/
     demo_corpus: str = "data/raw"  # the default model's positives: <demo_corpus>/<source>/*.jsonl
-    cache_dir: str = "data/models"
+    cache_dir: str = "data/models"  # overridden by $CRITMIX_MODEL_CACHE when that is set
     max_chars: int = 4000  # text seen per document, in training and scoring
     max_per_class: int = 5000
     holdout_fraction: float = 0.2
@@ -68,6 +73,10 @@ class QualityConfig:
     seed: int = 0
     batch_size: int = 4096
 
+
+def model_cache(config: QualityConfig) -> Path:
+    """Where trained classifiers are cached: ``$CRITMIX_MODEL_CACHE``, else ``curate.quality.cache_dir``."""
+    return Path(os.environ.get(MODEL_CACHE_ENV) or config.cache_dir)
 
 def balanced_split(positives: BottomKSample, negatives: BottomKSample, config: QualityConfig):
     """Equal-size classes (at most ``max_per_class``), shuffled with the seed, then a held-out share."""
@@ -93,7 +102,7 @@ def train(positives: BottomKSample, negatives: BottomKSample, config: QualityCon
     hyperparameters = {k: getattr(config, k) for k in ("epoch", "lr", "dim", "buckets", "seed", "max_chars")} | {"wordNgrams": 2}
     lines = "".join(f"{label} {text}\n" for label, text in train_set)
     key = hashlib.sha256((json.dumps(hyperparameters, sort_keys=True) + lines + repr(holdout)).encode()).hexdigest()[:16]
-    model_path = Path(config.cache_dir) / f"quality-{key}.bin"
+    model_path = model_cache(config) / f"quality-{key}.bin"
     if model_path.is_file() and model_path.with_suffix(".json").is_file():
         return json.loads(model_path.with_suffix(".json").read_text())
     model = fit(lines, model_path, wordNgrams=2, epoch=config.epoch, lr=config.lr, dim=config.dim, bucket=config.buckets,

@@ -3,11 +3,11 @@ import math
 import pytest
 
 from trainer.curriculum import LRSegment
-from trainer.schedule import lr_at
+from trainer.schedule import SCHEDULES, lr_at
 
 PHASE = 10_000
 
-@pytest.mark.parametrize("schedule", ["constant", "cosine", "linear", "wsd", "inverse_sqrt"])
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_warmup_rises_linearly_to_peak(schedule):
     seg = LRSegment(schedule=schedule, peak=1.0, final=0.1, warmup_tokens=1000)
     assert lr_at(seg, 0, PHASE) == 0.0

@@ -1,6 +1,7 @@
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,11 +46,12 @@ def test_removed_records_stage_and_reason(tiny_run):
     ]
 
 
-def test_rerun_is_a_noop_that_says_so(tiny_run, capsys):
-    before = tree_checksums(tiny_run / "shards")
-    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(tiny_run)]) == 0
+def test_rerun_is_a_noop_that_says_so(tiny_run, tmp_path, in_repo, capsys):
+    run = shutil.copytree(tiny_run, tmp_path / "run")  # the session's run stays as it was built
+    before = tree_checksums(run / "shards")
+    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run)]) == 0
     assert "up to date, skipped" in capsys.readouterr().err
-    assert tree_checksums(tiny_run / "shards") == before
+    assert tree_checksums(run / "shards") == before
 
 
 def test_resolved_config_and_manifest_saved(tiny_run):
@@ -69,7 +71,7 @@ def test_shards_identical_for_one_and_two_workers(tmp_path, in_repo):
     assert runs[0] == runs[1]
 
 
-def test_shards_do_not_depend_on_how_ingest_split_its_work_files(tiny_run, tmp_path):
+def test_shards_do_not_depend_on_how_ingest_split_its_work_files(tiny_run, tmp_path, in_repo):
     """Small work files (so that no per-file task's memory grows with the corpus) change nothing downstream."""
     run = tmp_path / "small-files"
     assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--set", "curate.work_file_mb=0.002"]) == 0

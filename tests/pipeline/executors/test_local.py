@@ -5,7 +5,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import CurateConfig
-from pipeline.executors.local import make_executor, task_processes
+from pipeline.executors import make_executor
+from pipeline.executors.local import task_processes
 from stages.tasks import Phase, TaskStep
 from tests.conftest import TINY_CONFIG, tree_checksums
 
