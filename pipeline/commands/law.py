@@ -1,6 +1,6 @@
 """``critmix law``: fit the critical-mixture-ratio law on pilot loss curves (``fit``), backtest it on
 the same curves (``validate``), and compare it with the exponential data-mixing law of Ye et al. on the
-same points (``compare``)."""
+same points (``compare``), and carry per-size CMRs to a target model size (``sizes``)."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         "law", help="fit the CMR law on pilot loss curves",
         description="The critical mixture ratio (CMR) law of arXiv 2407.17467 on pilot curves: the largest "
         "domain share whose general loss stays within ε of the model before CPT.")
-    commands = parser.add_subparsers(dest="law_command", metavar="<fit|validate|compare>", required=True)
+    commands = parser.add_subparsers(dest="law_command", metavar="<fit|validate|compare|sizes>", required=True)
     fit = commands.add_parser(
         "fit", help="CMR per domain with CI, both views, and the combined mixture",
         description="Fit the increment laws per ratio, the turnaround T0(R), the CMR law R(T) and the ε-tolerance "
@@ -51,6 +51,21 @@ def register(subparsers) -> None:
     compare.add_argument("--epsilon", type=float, default=0.05, help="ε, printed beside the errors (default 0.05)")
     compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
     compare.set_defaults(func=main)
+    sizes = commands.add_parser(
+        "sizes", help="CMR at a target model size from CMRs you already have at two or more sizes",
+        description="Fit the size law link(CMR) = a + b·ln N (docs/design.md, \"The size law\") to per-size "
+        "CMRs, for example a paper's, and predict the CMR at --target-params with its interval.")
+    sizes.add_argument("--cmr", required=True, nargs="+", metavar="N:CMR[:LO:HI]",
+                       help="a model size (parameters; K, M, B suffixes allowed), its CMR as a share, and "
+                       "optionally that CMR's interval, e.g. 460M:0.298 or 940M:0.349:0.33:0.37")
+    sizes.add_argument("--target-params", required=True, metavar="N",
+                       help="parameter count of the model to plan for (K, M, B suffixes allowed)")
+    sizes.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default 0.95)")
+    sizes.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                       help="bootstrap draws within the per-size intervals (default 1000)")
+    sizes.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    sizes.add_argument("--json", action="store_true", help="print JSON instead of text")
+    sizes.set_defaults(func=sizes_main)
 
 
 def _fit_arguments(parser) -> None:
@@ -82,6 +97,57 @@ def main(args) -> int:
         return _fit(curves, args)
     except FileNotFoundError as err:
         raise CritmixError(f"{err.filename}: no such file; write pilot curves first (make plan) or pass --curves") from err
+
+
+SIZE_SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def parse_params(text: str) -> float:
+    """A parameter count: a number, optionally with a K, M, B or T suffix (460M, 1.6B, 3.1e9)."""
+    scale = SIZE_SUFFIXES.get(text[-1:].upper(), 1.0)
+    try:
+        return float(text[:-1] if scale != 1.0 else text) * scale
+    except ValueError:
+        raise CritmixError(f"{text!r} is not a parameter count; write e.g. 460M, 1.6B or 3.1e9") from None
+
+
+def parse_size_cmr(text: str):
+    """One ``--cmr`` value, N:CMR or N:CMR:LO:HI."""
+    from stages.plan.laws.sizes import SizeCMR
+
+    fields = text.split(":")
+    if len(fields) not in (2, 4):
+        raise CritmixError(f"--cmr {text}: write N:CMR or N:CMR:LO:HI, e.g. 460M:0.298 or 460M:0.298:0.28:0.31")
+    try:
+        values = [float(v) for v in fields[1:]]
+    except ValueError:
+        raise CritmixError(f"--cmr {text}: CMR and its bounds must be numbers (shares, e.g. 0.298)") from None
+    ci = None if len(values) == 1 else (values[1], values[2])
+    if ci is not None and not ci[0] <= values[0] <= ci[1]:
+        raise CritmixError(f"--cmr {text}: the interval must hold the CMR (LO <= CMR <= HI)")
+    return SizeCMR(parse_params(fields[0]), values[0], ci)
+
+
+def sizes_main(args) -> int:
+    from stages.plan.laws.sizes import predict_cmr_at_size
+
+    sizes = [parse_size_cmr(text) for text in args.cmr]
+    result = predict_cmr_at_size(sizes, parse_params(args.target_params), level=args.level,
+                                 draws=args.bootstrap, seed=args.seed)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    law = result.law
+    print(f"CMR at {result.target_params:.4g} parameters: {result.cmr:.3f} {format_interval(result.ci)} "
+          f"({args.level:g} interval)")
+    print(f"  size law ({law.form}): CMR = {law.a:.4g} + {law.b:.4g}·ln N, fitted on "
+          + ", ".join(f"{s.params:.4g}: {s.cmr:.3f}" for s in result.sizes))
+    if result.errors:
+        print("  systematic errors added in quadrature: "
+              + ", ".join(f"{k} {e:.3f}" for k, e in result.errors.items()))
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
 
 
 def fit_settings(args):

@@ -93,3 +93,28 @@ def test_fit_measures_against_the_control_pilot_when_there_is_one(tmp_path, caps
     assert "against the control" in capsys.readouterr().out
     assert main(["law", "fit", "--curves", str(path), "--bootstrap", "8", "--reference", "base"]) == 0
     assert "against the base" in capsys.readouterr().out
+
+
+def test_sizes_carries_per_size_cmrs_to_the_target(capsys):
+    sizes = ["460M:0.298:0.28:0.31", "940M:0.349:0.33:0.37", "1.6B:0.414:0.39:0.44"]
+    assert main(["law", "sizes", "--cmr", *sizes, "--target-params", "3.1e9", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert abs(result["cmr"] - 0.478) <= 0.03 and result["ci"][0] <= 0.478 <= result["ci"][1]
+    assert result["law"]["form"] == "log_linear" and [s["params"] for s in result["sizes"]] == [460e6, 940e6, 1.6e9]
+    assert main(["law", "sizes", "--cmr", *sizes, "--target-params", "3.1B"]) == 0
+    assert "CMR at 3.1e+09 parameters: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--cmr", "460M:0.298", "--target-params", "3.1B"], "two or more distinct model sizes"),
+    (["--cmr", "460M:0.298", "940M:0.349", "--target-params", "-3"], "positive parameter counts"),
+    (["--cmr", "0:0.298", "940M:0.349", "--target-params", "3.1B"], "positive parameter counts"),
+    (["--cmr", "460M", "940M:0.349", "--target-params", "3.1B"], "N:CMR or N:CMR:LO:HI"),
+    (["--cmr", "460M:x", "940M:0.349", "--target-params", "3.1B"], "must be numbers"),
+    (["--cmr", "460M:0.3:0.31:0.4", "940M:0.349", "--target-params", "3.1B"], "must hold the CMR"),
+    (["--cmr", "big:0.3", "940M:0.349", "--target-params", "3.1B"], "not a parameter count"),
+])
+def test_sizes_bad_input_is_a_one_line_error(argv, says, capsys):
+    assert main(["law", "sizes", *argv]) == 1
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
