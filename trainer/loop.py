@@ -33,6 +33,7 @@ from transformers import AutoModelForCausalLM
 
 from core.files import atomic_dir, atomic_write_bytes
 from trainer.checkpoint import (
+    Checkpoint,
     TrainState,
     average_checkpoints,
     latest_checkpoint,
@@ -106,8 +107,9 @@ class Metrics:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
-                SummaryWriter = None
-            self.board = SummaryWriter(str(out_dir / "tensorboard")) if SummaryWriter else None
+                pass
+            else:
+                self.board = SummaryWriter(str(out_dir / "tensorboard"))
 
     def write(self, record: dict) -> None:
         if not self.main:
@@ -188,20 +190,21 @@ class Trainer:
         for phase_id, phase in enumerate(self.curriculum.phases):
             if phase_id < self.state.phase:
                 continue
-            resuming = self.resume is not None and phase_id == self.state.phase and self.state.phase_step > 0
-            if resuming:
-                model = AutoModelForCausalLM.from_pretrained(self.resume.path,
+            resume = self.resume if phase_id == self.state.phase and self.state.phase_step > 0 else None
+            if resume is not None:
+                model = AutoModelForCausalLM.from_pretrained(resume.path,
                                                              attn_implementation=self.config.model.attention)
             else:
                 model = init_model(phase, model, self.config, self.tokenizer.get_vocab_size())
                 self.state.phase_step, self.state.checkpoints = 0, []
-            job = self.start_phase(phase_id, model.to(self.run.device), resuming)
+            # transformers types PreTrainedModel.to with @wraps(torch.nn.Module.to), which hides `self`
+            job = self.start_phase(phase_id, model.to(self.run.device), resume)  # type: ignore[arg-type]
             if self.run_phase(job):
                 return None
             self.state.phase, self.state.phase_step = phase_id + 1, 0
         return self.save_final(model)
 
-    def start_phase(self, phase_id: int, model, resuming: bool) -> PhaseRun:
+    def start_phase(self, phase_id: int, model, resume: Checkpoint | None) -> PhaseRun:
         config, phase = self.config, self.curriculum.phases[phase_id]
         model.train()
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -210,11 +213,11 @@ class Trainer:
             [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=phase.lr.peak, betas=(config.optim.beta1, config.optim.beta2), eps=config.optim.eps,
             fused=self.run.device.type == "cuda")
-        if resuming:
-            optimizer.load_state_dict(self.resume.optimizer)
-            torch.set_rng_state(self.resume.rng)
-            if self.run.device.type == "cuda" and len(self.resume.cuda_rng):
-                torch.cuda.set_rng_state(self.resume.cuda_rng)
+        if resume is not None:
+            optimizer.load_state_dict(resume.optimizer)
+            torch.set_rng_state(resume.rng)
+            if self.run.device.type == "cuda" and len(resume.cuda_rng):
+                torch.cuda.set_rng_state(resume.cuda_rng)
         if self.run.world > 1:
             model = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.run.device.index] if self.run.device.type == "cuda" else None)
@@ -224,7 +227,7 @@ class Trainer:
         meco = phase.metadata
         loader = PhaseLoader(index, buckets, Prefixer(meco.template, self.tokenizer) if meco else None,
                              round(meco.until * len(index)) if meco else 0)
-        if not resuming:
+        if resume is None:
             self.log({"event": "mixture", "planned": {d: m.share for d, m in phase.mixture.items()},
                       "realized": realized_shares(index.rows, buckets), "lengths": realized_lengths(index.rows),
                       "sequence": to_mapping(phase.sequence), "metadata": to_mapping(phase.metadata),
@@ -259,7 +262,9 @@ class Trainer:
             batch = job.loader.micro_batch(state.phase_step, m * run.world + run.rank, accum * run.world)
             data_time += time.perf_counter() - t0
             sync = m == accum - 1 or run.world == 1
-            context = job.model.no_sync() if not sync and hasattr(job.model, "no_sync") else contextlib.nullcontext()
+            context: contextlib.AbstractContextManager = contextlib.nullcontext()
+            if not sync and isinstance(job.model, torch.nn.parallel.DistributedDataParallel):
+                context = job.model.no_sync()
             with context:
                 loss = batch_loss(job.model, batch, run) / accum
                 loss.backward()

@@ -21,6 +21,7 @@ the shortest length (dataset decomposition, Pouransari et al. 2024); a remainder
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def piece_lengths(seq_len: int, shortest: int) -> list[int]:
 
 
 def write_shard(stem: Path, documents: list[np.ndarray], dtype: np.dtype, header: dict, fields: list[dict],
-                lengths: list[int] = ()) -> dict:
+                lengths: Sequence[int] = ()) -> dict:
     """Concatenate token arrays (each ending in EOS) into ``stem.bin`` with its index, the documents'
     metadata ``fields``, their pieces of ``lengths`` (none when empty) and the header."""
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -97,9 +98,10 @@ def read_header(stem: Path) -> dict | None:
 class TokenShard:
     def __init__(self, stem: Path):
         self.stem = Path(stem)
-        self.header = read_header(self.stem)
-        if self.header is None:
+        header = read_header(self.stem)
+        if header is None:
             raise FileNotFoundError(f"{self.stem}.json is missing; run `python -m trainer tokenize` first")
+        self.header = header
         n = self.header["tokens"]
         self.tokens = (np.memmap(self.stem.with_suffix(".bin"), dtype=self.header["dtype"], mode="r", shape=(n,))
                        if n else np.zeros(0, self.header["dtype"]))
