@@ -24,6 +24,11 @@ def register(subparsers) -> None:
     parser.add_argument("--curriculum", metavar="FILE",
                         help="the curriculum to export (default: <run>/plan/curriculum.yaml)")
     parser.add_argument("--out", metavar="DIR", help="output directory (default: <run>/export/<format>)")
+    parser.add_argument("--global-batch", type=int, default=512, metavar="N",
+                        help="sequences per optimizer step in the target trainer (default: 512); with "
+                        "--seq-len it sets each phase's iterations")
+    parser.add_argument("--seq-len", type=int, metavar="N",
+                        help="the target trainer's sequence length (default: train.model.seq_len)")
     parser.set_defaults(func=main)
 
 
@@ -41,7 +46,10 @@ def main(args) -> int:
         curriculum = load_curriculum(spec)
         tokens = ensure_tokens(run, save_resolved_config(config, run))
         out = Path(args.out) if args.out else run / f"export/{args.format}"
-        manifest = export(tokens, curriculum, FORMATS[args.format], out, str(run.path.absolute()))
+        if args.global_batch < 1 or (args.seq_len is not None and args.seq_len < 1):
+            raise CritmixError("--global-batch and --seq-len must be positive")
+        step_tokens = args.global_batch * (args.seq_len or config.train.model.seq_len)
+        manifest = export(tokens, curriculum, FORMATS[args.format], out, str(run.path.absolute()), step_tokens)
     console.print(f"done: {len(manifest['files'])} file sets and {len(manifest['phases'])} phase configs in "
                   f"{out}; see {out / 'manifest.json'}")
     return 0

@@ -8,7 +8,9 @@ files carry no timestamps, so a rerun is byte-identical."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -94,8 +96,15 @@ def replace_dir(staged: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def export(tokens_dir: Path, curriculum: Curriculum, writer_class, out: Path, run_id: str) -> dict:
-    """Write the export of ``tokens_dir`` for ``curriculum`` to ``out``; returns the manifest."""
+def phase_iterations(curriculum: Curriculum, step_tokens: int) -> list[int]:
+    """Each phase's optimizer steps at ``step_tokens`` (global batch x sequence length) per step."""
+    return [math.ceil(phase.tokens / step_tokens) for phase in curriculum.phases]
+
+
+def export(tokens_dir: Path, curriculum: Curriculum, writer_class, out: Path, run_id: str,
+           step_tokens: int) -> dict:
+    """Write the export of ``tokens_dir`` for ``curriculum`` to ``out``; returns the manifest. The
+    manifest's ``phase_transition_iterations`` are the steps at which each phase after the first starts."""
     out = Path(out).absolute()
     check_out(out, run_id)
     tokenizer = tokens_dir / "tokenizer.json"
@@ -113,10 +122,13 @@ def export(tokens_dir: Path, curriculum: Curriculum, writer_class, out: Path, ru
         manifest["files"].append(dict(
             entry, domain=file.domain, bucket=file.bucket, split=file.split, documents=shard.header["documents"],
             tokens=shard.header["tokens"], sha256={p.name: file_sha256(p) for p in written}))
-    for phase in phases:
+    iterations = phase_iterations(curriculum, step_tokens)
+    for phase, steps in zip(phases, iterations):
         config = writer.write_phase(phase, staged, out)
-        manifest["phases"].append({"name": phase.name, "tokens": phase.tokens,
+        manifest["phases"].append({"name": phase.name, "tokens": phase.tokens, "iterations": steps,
                                    "config": str(config.relative_to(staged))})
+    manifest["step_tokens"] = step_tokens
+    manifest["phase_transition_iterations"] = list(itertools.accumulate(iterations))[:-1]
     (staged / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     replace_dir(staged, out)
     return manifest

@@ -21,6 +21,7 @@ CURRICULUM = Curriculum(phases=[
     two_domain_phase("base", tokens=2048, legal=0.1),
     two_domain_phase("cpt", tokens=1024, legal=0.4, buckets={"high/long": 3.0, "mid/short": 1.0}),
 ])
+STEP = 4 * 32  # global batch x sequence length: 2048 tokens are 16 iterations
 CURRICULUM.phases[1].metadata = MetadataSpec(template="{source} {domain}\n\n")
 
 
@@ -39,7 +40,7 @@ def tokens(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported(tokens, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "megatron"
-    return out, export(tokens, CURRICULUM, FORMATS["megatron"], out, "run-a")
+    return out, export(tokens, CURRICULUM, FORMATS["megatron"], out, "run-a", STEP)
 
 
 def test_every_document_reads_back_with_megatron_core(tokens, exported):
@@ -73,6 +74,8 @@ def test_phase_blends_follow_the_planned_shares(exported):
     cpt = json.loads((out / "phases/cpt.json").read_text())["train"]
     general = {p.rsplit("/", 1)[1]: float(w) for w, p in zip(cpt[::2], cpt[1::2]) if "/general/" in p}
     assert general["high__long"] == pytest.approx(3 * general["mid__short"])
+    assert [p["iterations"] for p in manifest["phases"]] == [16, 8]
+    assert manifest["phase_transition_iterations"] == [16]
     assert [d["feature"] for d in manifest["dropped"] if d["phase"] == "cpt"] == ["metadata", "max_epochs"]
 
 
@@ -81,9 +84,9 @@ def test_rerun_is_byte_identical_and_a_killed_one_leaves_nothing(tokens, exporte
     again = tmp_path / "megatron"
     (tmp_path / ".megatron.partial").mkdir()  # what a killed export leaves
     (tmp_path / ".megatron.partial" / "junk.bin").write_bytes(b"x")
-    export(tokens, CURRICULUM, FORMATS["megatron"], again, "run-a")
+    export(tokens, CURRICULUM, FORMATS["megatron"], again, "run-a", STEP)
     first = checksums(again)
-    export(tokens, CURRICULUM, FORMATS["megatron"], again, "run-a")
+    export(tokens, CURRICULUM, FORMATS["megatron"], again, "run-a", STEP)
     assert checksums(again) == first
     tokens_only = {k: v for k, v in first.items() if not k.startswith("phases/")}  # phases name their dir
     assert tokens_only == {k: v for k, v in checksums(out).items() if not k.startswith("phases/")}
@@ -93,10 +96,10 @@ def test_rerun_is_byte_identical_and_a_killed_one_leaves_nothing(tokens, exporte
 def test_bad_input_writes_nothing(tokens, exported, tmp_path):
     out, _ = exported
     with pytest.raises(CritmixError, match="another run"):
-        export(tokens, CURRICULUM, FORMATS["megatron"], out, "run-b")
+        export(tokens, CURRICULUM, FORMATS["megatron"], out, "run-b", STEP)
     unknown = Curriculum(phases=[two_domain_phase(buckets={"low/long": 1.0})])
     with pytest.raises(CritmixError, match="low/long"):
-        export(tokens, unknown, FORMATS["megatron"], tmp_path / "x", "run-a")
+        export(tokens, unknown, FORMATS["megatron"], tmp_path / "x", "run-a", STEP)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -107,3 +110,29 @@ def test_cli_without_a_curriculum_says_what_to_run(tmp_path, in_repo, capsys):
     assert main(["export", "--format", "megatron", "--config", str(TINY_CONFIG), "--run", str(tmp_path)]) == 1
     assert "no curriculum" in capsys.readouterr().err
     assert not (tmp_path / "export").exists()
+
+
+class EodTokenizer:
+    """What GPTDataset asks of a tokenizer: the EOD and pad ids (critmix's <|endoftext|> is 0)."""
+
+    eod = pad = 0
+    vocab_size = 300
+    unique_identifiers = {"class": "critmix-bpe"}
+
+
+def test_megatron_blended_builder_samples_the_planned_shares(exported):
+    from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+    from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+    from megatron.core.datasets.utils import get_blend_from_list
+
+    out, manifest = exported
+    config = json.loads((out / "phases/cpt.json").read_text())
+    dataset_config = GPTDatasetConfig(
+        random_seed=1, sequence_length=16, tokenizer=EodTokenizer(), path_to_cache=None,  # no cache: it needs torch.distributed
+        blend_per_split=[get_blend_from_list(config["train"]), get_blend_from_list(config["valid"]), None],
+        reset_position_ids=False, reset_attention_mask=False, eod_mask_loss=False)
+    train, valid, _ = BlendedMegatronDatasetBuilder(GPTDataset, [2000, 40, None], lambda: True,
+                                                    dataset_config).build()
+    domains = np.array(["/legal/" in d.dataset.path_prefix for d in train.datasets])[train.dataset_index]
+    assert len(domains) == 2000 and domains.mean() == pytest.approx(0.4, abs=0.01)
+    assert np.array_equal(train[0]["tokens"].shape, [16]) and len(valid) == 40
