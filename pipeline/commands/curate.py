@@ -30,7 +30,7 @@ from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
 from stages.registry import Stage, filter_steps, global_stages
 from stages.tasks import StageDirs, TaskStep, add_counters
-from trainer.config import to_mapping
+from core.config import to_mapping
 
 
 class CountMismatch(RuntimeError):
