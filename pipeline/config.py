@@ -24,7 +24,8 @@ from stages.ingest.normalize import NormalizeConfig
 from stages.quality.scoring import QualityConfig
 from stages.ingest.readers import SourceSpec
 from stages.ingest.toxicity import ToxicityConfig
-from trainer.config import TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
+from core.config import apply_overrides, from_mapping, load_yaml, to_mapping
+from trainer.config import TrainConfig
 from trainer.curriculum import MetadataSpec
 from core.errors import ConfigError
 from pipeline.executors import EXECUTORS

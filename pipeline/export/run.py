@@ -49,6 +49,7 @@ class PhaseWeights:
 
 
 def token_files(tokens_dir: Path) -> list[ExportFile]:
+    """Every token shard, empty ones included (``export`` lists those apart: no format stores them)."""
     files = []
     for header in sorted((tokens_dir / "train").glob("*/*.json")):
         domain, bucket = header.parent.name, header.stem.replace("__", "/")
@@ -58,11 +59,16 @@ def token_files(tokens_dir: Path) -> list[ExportFile]:
     return files
 
 
+def is_empty(file: ExportFile) -> bool:
+    return TokenShard(file.stem).header["documents"] == 0
+
+
 def phase_weights(tokens_dir: Path, phase, files: list[ExportFile]) -> PhaseWeights:
     """The trainer's planned share of each bucket (domain share x bucket weight); the valid split
     weights each domain's held-out documents by its share."""
     by_key = {(f.domain, f.bucket, f.split): f for f in files}
-    train = [(by_key[b.domain, b.key, "train"], b.weight) for b in phase_buckets(tokens_dir, phase)]
+    train = [(by_key[b.domain, b.key, "train"], b.weight) for b in phase_buckets(tokens_dir, phase)
+             if (b.domain, b.key, "train") in by_key]
     valid = [(by_key[d, VALID_BUCKET, "valid"], mix.share) for d, mix in sorted(phase.mixture.items())
              if mix.share > 0 and (d, VALID_BUCKET, "valid") in by_key]
     return PhaseWeights(phase.name, phase.tokens, train, valid)
@@ -108,14 +114,16 @@ def export(tokens_dir: Path, curriculum: Curriculum, writer_class, out: Path, ru
     out = Path(out).absolute()
     check_out(out, run_id)
     tokenizer = tokens_dir / "tokenizer.json"
-    files = token_files(tokens_dir)
+    every = token_files(tokens_dir)
+    files = [file for file in every if not is_empty(file)]
     phases = [phase_weights(tokens_dir, phase, files) for phase in curriculum.phases]  # errors before writing
     writer = writer_class(Tokenizer.from_file(str(tokenizer)).get_vocab_size())
     staged = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
     manifest = {"run": run_id, "tokenizer": str(tokenizer.absolute()), "files": [], "phases": [],
-                "dropped": dropped(curriculum, writer.dropped_features)}
+                "dropped": dropped(curriculum, writer.dropped_features),
+                "empty": [{"domain": f.domain, "bucket": f.bucket, "split": f.split} for f in every if is_empty(f)]}
     for file in files:
         shard = TokenShard(file.stem)
         entry, written = writer.write_file(shard, staged, file.name)

@@ -136,3 +136,23 @@ def test_megatron_blended_builder_samples_the_planned_shares(exported):
     domains = np.array(["/legal/" in d.dataset.path_prefix for d in train.datasets])[train.dataset_index]
     assert len(domains) == 2000 and domains.mean() == pytest.approx(0.4, abs=0.01)
     assert np.array_equal(train[0]["tokens"].shape, [16]) and len(valid) == 40
+
+
+@pytest.mark.slow
+def test_cli_exports_a_curated_run(tiny_run, tmp_path):
+    from pipeline.cli import main
+    from tests.conftest import TINY_CONFIG
+    from trainer.curriculum import write_curriculum
+
+    spec = tmp_path / "curriculum.yaml"
+    write_curriculum(Curriculum(phases=[two_domain_phase("cpt", tokens=4096, legal=0.3)]), spec)
+    args = ["export", "--format", "megatron", "--config", str(TINY_CONFIG), "--run", str(tiny_run),
+            "--curriculum", str(spec), "--global-batch", "2", "--seq-len", "64"]
+    assert main(args) == 0
+    manifest = json.loads((tiny_run / "export/megatron/manifest.json").read_text())
+    for file in manifest["files"]:
+        shard = TokenShard(tiny_run / "tokens" / ("val/" + file["domain"] if file["split"] == "valid" else
+                                                  f"train/{file['domain']}/{file['bucket'].replace('/', '__')}"))
+        dataset = indexed_dataset.IndexedDataset(str(tiny_run / "export/megatron" / file["prefix"]))
+        assert np.array_equal(np.concatenate([dataset[i] for i in range(len(dataset))]), shard.tokens)
+    assert manifest["phases"][0]["iterations"] == 32
