@@ -116,15 +116,27 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             if not isinstance(child, dict):
                 raise ConfigError(f"override '{item}': '{part}' is a value, not a section")
             node = child
-        node[parts[-1]] = yaml.safe_load(raw) if raw else ""
+        node[parts[-1]] = plain_yaml(raw, f"override '{item}'") if raw else ""
     return data
+
+
+def plain_yaml(text: str, where: str):
+    """``text`` parsed as plain YAML (safe_load: a tag such as ``!!python/object`` is refused, never run)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(f"{where}: not plain YAML{at}: {problem}; fix it (Python tags such as "
+                          "!!python/object are never allowed)") from None
 
 
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; pick one from configs/ or pass --config PATH")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = plain_yaml(path.read_text(), str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of config keys")
     return data
