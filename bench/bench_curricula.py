@@ -49,7 +49,8 @@ import torch.nn.functional as F  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 from transformers import AutoModelForCausalLM  # noqa: E402
 
-from trainer.config import TrainConfig, from_mapping  # noqa: E402
+from core.config import from_mapping  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
 from trainer.curriculum import Curriculum, DomainMix, LRSegment, MetadataSpec, Phase, SequenceSpec  # noqa: E402
 from trainer.data.loader import IGNORE  # noqa: E402
 from trainer.loop import train  # noqa: E402

@@ -26,7 +26,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tokenizers import Tokenizer, models  # noqa: E402
 
-from trainer.config import TrainConfig, from_mapping  # noqa: E402
+from core.config import from_mapping  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
 from trainer.curriculum import Curriculum, DomainMix, LRSegment, Phase  # noqa: E402
 from trainer.loop import train  # noqa: E402
 from trainer.model import build_model  # noqa: E402

@@ -7,6 +7,7 @@ keeps its traceback. This module is the lowest layer: it imports nothing of crit
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -25,9 +26,18 @@ OUTPUT_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQ
 
 def exit_code(work: Callable[[], int | None], prog: str) -> int:
     """Run ``work``. A config error exits 2; any other ``CritmixError``, or a full or unwritable output,
-    exits 1. Anything else is a bug and keeps its traceback."""
+    exits 1; Ctrl-C exits 130 and a closed stdout (``| head``) 141, as the shell reports them. Anything else
+    is a bug and keeps its traceback."""
     try:
         return work() or 0
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader has gone (`critmix sql ... | head`): say nothing, and keep Python's exit-time flush of
+        # stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ConfigError as err:
         print(f"{prog}: config error: {err}", file=sys.stderr)
         return 2

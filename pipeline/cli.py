@@ -9,7 +9,7 @@ import sys
 
 from core.errors import exit_code
 
-COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train"]
+COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train", "export"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,8 @@ from stages.ingest.normalize import NormalizeConfig
 from stages.quality.scoring import QualityConfig
 from stages.ingest.readers import SourceSpec
 from stages.ingest.toxicity import ToxicityConfig
-from trainer.config import TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
+from core.config import apply_overrides, from_mapping, load_yaml, to_mapping
+from trainer.config import TrainConfig
 from trainer.curriculum import MetadataSpec
 from core.errors import ConfigError
 from pipeline.executors import EXECUTORS
@@ -96,6 +97,13 @@ class PilotConfig:
 
 
 @dataclass
+class TargetConfig:
+    """The model the plan is for, when it is not the pilots' size (docs/design.md, "The size law")."""
+
+    params: Optional[float] = None  # parameter count; None: plan for the largest pilot size
+
+
+@dataclass
 class PlanConfig:
     general_domain: str = "general"
     domains: list[str] = field(default_factory=list)  # empty: every source domain but the general one
@@ -104,6 +112,7 @@ class PlanConfig:
     base_lr: float = 3e-3
     base_final_lr: float = 3e-4
     pilots: PilotConfig = field(default_factory=PilotConfig)
+    target: TargetConfig = field(default_factory=TargetConfig)
     lam: float = 1000.0  # the Lagrange multiplier of the CMR objective
     epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
     # What the general-loss change is measured against: "control" (the R = 0 pilot at the same tokens)

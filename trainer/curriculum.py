@@ -47,7 +47,7 @@ import yaml
 
 from core.errors import ConfigError
 from core.files import atomic_write_bytes
-from trainer.config import from_mapping, load_yaml, to_mapping
+from core.config import from_mapping, load_yaml, to_mapping
 from trainer.schedule import SCHEDULES
 
 

@@ -41,7 +41,8 @@ from trainer.checkpoint import (
     raw_model,
     save_checkpoint,
 )
-from trainer.config import TrainConfig, to_mapping
+from core.config import to_mapping
+from trainer.config import TrainConfig
 from trainer.curriculum import Curriculum, Phase
 from trainer.data.index import build_index
 from trainer.data.loader import (

@@ -3,6 +3,7 @@ A leaf module, so that each command imports it at the top (``pipeline/cli.py`` i
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from pipeline.config import load_config
@@ -30,5 +31,11 @@ def curated_run_dir(args) -> Path:
     """The run a reading command (sql, explain, report) looks at; the config is loaded only without --run."""
     run_dir = Path(args.run) if args.run else run_dir_for(args, load_args_config(args))
     if not (run_dir / "manifest.json").exists():
-        raise CritmixError(f"{run_dir} is not a critmix run; run `make curate` first or pass --run DIR")
+        raise CritmixError(f"{run_dir} is not a critmix run yet; run `{curate_command(args)}` first")
     return run_dir
+
+
+def curate_command(args) -> str:
+    """The ``critmix curate`` that writes the run this command reads."""
+    words = ["critmix", "curate", "--config", args.config, *(w for item in args.set for w in ("--set", item))]
+    return shlex.join(words + (["--run", args.run] if args.run else []))

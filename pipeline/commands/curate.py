@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from core.errors import ConfigError
+from core.errors import ConfigError, CritmixError
 from core.files import atomic_write_text, file_sha256, finished_files
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig
@@ -30,11 +30,11 @@ from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
 from stages.registry import Stage, filter_steps, global_stages
 from stages.tasks import StageDirs, TaskStep, add_counters
-from trainer.config import to_mapping
+from core.config import to_mapping
 
 
-class CountMismatch(RuntimeError):
-    pass
+class CountMismatch(CritmixError):
+    """Documents went missing or were duplicated between reading and writing; ``--force`` redoes the run."""
 
 
 def shards_stage(config: CritmixConfig) -> Stage:

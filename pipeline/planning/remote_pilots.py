@@ -16,7 +16,7 @@ from pipeline.planning.pilots import ensure_base, pilot_jobs, pilot_name, pilot_
 from pipeline.rundir import RunDir
 from pipeline.planning.trainer_runs import ensure_tokens, save_resolved_config, train_args
 from core.files import atomic_write_text
-from trainer.config import to_mapping
+from core.config import to_mapping
 from trainer.curriculum import write_curriculum
 
 SCRIPT = Path(__file__).with_name("run_pilots.sh")

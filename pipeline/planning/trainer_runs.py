@@ -12,7 +12,7 @@ import yaml
 from pipeline.config import CritmixConfig
 from pipeline.rundir import RunDir
 from core.files import atomic_write_text
-from trainer.config import to_mapping
+from core.config import to_mapping
 from core.errors import CritmixError
 
 

@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trainer.config import TrainConfig, from_mapping
+from core.config import from_mapping
+from trainer.config import TrainConfig
 from trainer.curriculum import Curriculum, DomainMix, LRSegment, Phase
 from trainer.data.tokenize import tokenize_shards
 

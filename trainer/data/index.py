@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.config import to_mapping
+from core.config import to_mapping
 from trainer.curriculum import Phase
 from trainer.data.loader import Bucket, SampleIndex, Sampling, apportion, blend, draws, warn_capped
 from trainer.data.pieces import decomposed_index

@@ -42,7 +42,7 @@ def test_import_refuses_pilots_planned_with_another_config(tmp_path, in_repo):
     from pipeline.planning.remote_pilots import import_pilots
     from pipeline.planning.trainer_runs import write_yaml
     from pipeline.rundir import RunDir
-    from trainer.config import to_mapping
+    from core.config import to_mapping
 
     exported = to_mapping(load_config("configs/tiny.yaml", ["plan.pilots.tokens=999"]))
     write_yaml(tmp_path / "export/config.yaml", exported)

@@ -13,7 +13,7 @@ def test_sql_over_shards_and_removed(tiny_run, capsys):
 
 def test_sql_on_a_missing_run_says_what_to_do(tmp_path, capsys):
     assert main(["sql", "--run", str(tmp_path / "none"), "SELECT 1"]) == 1
-    assert "make curate" in capsys.readouterr().err
+    assert "run `critmix curate --config configs/demo.yaml --run " in capsys.readouterr().err
 
 
 def test_bucket_view_and_sample_macro(tiny_run, capsys):

@@ -72,3 +72,37 @@ def test_a_records_own_meta_object_is_not_nested(tmp_path):
     (tmp_path / "m.jsonl").write_bytes(jsonl_bytes([{"text": "t", "meta": {"label": "ham"}, "group": 3}]))
     (doc,) = read_file(spec(tmp_path, "m.jsonl"), tmp_path / "m.jsonl")
     assert doc.metadata["meta"] == {"label": "ham", "group": 3}
+
+
+def reasons_of(docs):
+    return [d.metadata.get("removed", {}).get("reason") for d in docs]
+
+
+def test_one_unusable_record_is_removed_and_the_file_reads_on(tmp_path):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    unusable = [
+        b'{"text": ' + deep + b"}",  # deeper than the recursion limit
+        b'{"text": "n", "size": ' + b"9" * 5000 + b"}",  # an integer too long to convert
+        b'{"text": "\\ud800 lone surrogate"}',
+        b'{"text": "ok", "meta": {"deep": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}}",
+        b'{"text": "ok", "id": "\\udfff"}',
+    ]
+    good = [json.dumps({"text": f"doc {i}"}).encode() for i in range(16)]
+    (tmp_path / "mixed.jsonl").write_bytes(b"\n".join(good[:1] + unusable + good[1:]) + b"\n")
+    docs = list(read_file(spec(tmp_path, "mixed.jsonl"), tmp_path / "mixed.jsonl"))
+    assert len(docs) == 21
+    assert [d.metadata["origin"]["offset"] for d in docs] == list(range(21))
+    removed = [d for d in docs if is_removed(d)]
+    assert [d.metadata["origin"]["offset"] for d in removed] == [1, 2, 3, 4, 5]
+    assert all(r.startswith("unusable_record:") for r in reasons_of(removed))
+    assert [d.text for d in docs if not is_removed(d)] == [f"doc {i}" for i in range(16)]
+
+
+def test_an_unreadable_file_keeps_the_records_read_before_it(tmp_path):
+    data = zstandard.ZstdCompressor().compress(jsonl_bytes([{"text": f"doc {i}"} for i in range(3000)]))
+    cut = bytearray(data)
+    cut[len(cut) // 2 :] = b"\xff" * (len(cut) - len(cut) // 2)
+    (tmp_path / "c.jsonl.zst").write_bytes(bytes(cut))
+    docs = list(read_file(spec(tmp_path, "c.jsonl.zst"), tmp_path / "c.jsonl.zst"))
+    assert is_removed(docs[-1]) and not any(is_removed(d) for d in docs[:-1])
+    assert docs[-1].metadata["origin"]["offset"] == len(docs) - 1
