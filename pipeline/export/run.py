@@ -121,7 +121,7 @@ def export(tokens_dir: Path, curriculum: Curriculum, writer_class, out: Path, ru
     staged = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
-    manifest = {"run": run_id, "tokenizer": str(tokenizer.absolute()), "files": [], "phases": [],
+    manifest: dict = {"run": run_id, "tokenizer": str(tokenizer.absolute()), "files": [], "phases": [],
                 "dropped": dropped(curriculum, writer.dropped_features),
                 "empty": [{"domain": f.domain, "bucket": f.bucket, "split": f.split} for f in every if is_empty(f)]}
     for file in files:

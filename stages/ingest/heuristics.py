@@ -202,10 +202,10 @@ def repeated_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
         seen[ids[idx:position]] = True
         if seen[ids[position]]:
             chars += int(ngram_chars[position])
-            idx = position + n
+            idx = int(position) + n
         else:
             seen[ids[position]] = True
-            idx = position + 1
+            idx = int(position) + 1
     return chars
 
 
