@@ -36,6 +36,12 @@ class FitSettings:
         """The same settings with ``changes``, e.g. ``settings.at(budget=tokens)``."""
         return replace(self, **changes)
 
+    def resolved_budget(self) -> float:
+        """The budget of settings that went through ``with_budget``; a bug to ask before."""
+        if self.budget is None:
+            raise ValueError("FitSettings.budget is unresolved: call with_budget(pilot_tokens) first")
+        return self.budget
+
     def with_budget(self, pilot_tokens: float) -> "FitSettings":
         """The budget resolved: the pilot length when none is set."""
         return self.at(budget=float(self.budget or pilot_tokens))

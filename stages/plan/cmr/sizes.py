@@ -65,9 +65,9 @@ def fit_across_sizes(
     fits, laws = {}, {}
     for domain, own in per_size[sizes[-1]].items():
         fitted = [
-            SizeCMR(n, per_size[n][domain].cmr, per_size[n][domain].ci)
+            SizeCMR(n, cmr, per_size[n][domain].ci)
             for n in sizes
-            if domain in per_size[n] and per_size[n][domain].cmr is not None
+            if domain in per_size[n] and (cmr := per_size[n][domain].cmr) is not None
         ]
         if len(fitted) < 2:
             raise CritmixError(

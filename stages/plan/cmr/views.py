@@ -88,7 +88,7 @@ def power_crossing(law: PowerLaw, threshold: float, size=2001):
 
 def views(pilots: Pilots, fit: LawFit, settings: FitSettings, start=None, tol=1e-8) -> Views:
     """Every view from one batch of fitted laws, at ``settings.budget`` (resolved)."""
-    laws, joint, epsilon, budget = fit.laws, fit.joint, settings.epsilon, settings.budget
+    laws, joint, epsilon, budget = fit.laws, fit.joint, settings.epsilon, settings.resolved_budget()
     ratios = pilots.ratios
     budget_scaled = budget / pilots.pilot_tokens
     t0 = turnaround_points(laws, settings.lam).T
@@ -114,5 +114,5 @@ def views(pilots: Pilots, fit: LawFit, settings: FitSettings, start=None, tol=1e
 
 def scalar(law: PowerLaw) -> PowerLaw:
     """The first member of a batch-fitted law, as floats."""
-    return PowerLaw(*(float(np.asarray(v).reshape(-1)[0]) for v in (law.alpha, law.s, law.beta, law.mse, law.r2)),
-                    bounds=law.bounds)
+    alpha, s, beta, mse, r2 = (float(np.asarray(v).reshape(-1)[0]) for v in (law.alpha, law.s, law.beta, law.mse, law.r2))
+    return PowerLaw(alpha, s, beta, mse, r2, bounds=law.bounds)

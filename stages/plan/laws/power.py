@@ -150,7 +150,8 @@ class PowerLaw:
         start = None if start is None else np.broadcast_to(np.asarray(start, dtype=float), (len(y),))[:, None]
         exps, coefs, sse = fit_separable(log_tokens(x), y, w, 1, bounds, start, tol)
         mse, r2 = _goodness(y, w, sse)
-        return cls(*(_unbatch(v, single) for v in (coefs[:, 0], exps[:, 0], coefs[:, 1], mse, r2)), bounds=bounds)
+        alpha, s, beta, mse, r2 = (_unbatch(v, single) for v in (coefs[:, 0], exps[:, 0], coefs[:, 1], mse, r2))
+        return cls(alpha, s, beta, mse, r2, bounds=bounds)
 
     def __call__(self, x):
         return self.alpha * np.asarray(x, dtype=float) ** self.s + self.beta

@@ -18,7 +18,7 @@ def turnaround_points(laws: IncrementLaws, lam: float, t_range=TURNAROUND_SEARCH
     Scans ∂F/∂t on a log grid for the first change from rising to falling and bisects it. Where F
     falls from the start, T0 is the start of the search (≈ 0): the ratio is feasible at once, the
     paper's reading, not infeasible."""
-    grid = np.geomspace(*t_range, grid_size)
+    grid = np.geomspace(t_range[0], t_range[1], grid_size)
     params = {k: np.asarray(v, dtype=float)[..., None] for k, v in vars(laws).items() if k != "t_scale"}
     batch_laws = IncrementLaws(laws.t_scale, **params)
 
