@@ -35,12 +35,12 @@ import json, sys
 from stages.dedup.lsh import SignatureRows, band_edges, band_slice
 from stages.dedup.minhash import MinhashConfig
 from stages.tasks import key_ranges, peak_rss
-paths = [{part: f"{stem}.{part}.npy" for part in %r} for stem in json.loads(sys.argv[1])]
+paths = [{part: f"{stem}.{part}.npy" for part in __PARTS__} for stem in json.loads(sys.argv[1])]
 signatures, config = SignatureRows(paths), MinhashConfig(docs_per_band_task=int(sys.argv[2]))
 ranges = key_ranges(signatures.offsets[-1], config.docs_per_band_task)
 edges, _ = band_edges(*band_slice(paths, signatures.offsets, 0, 0, ranges), signatures, config)
 print(json.dumps({"peak": peak_rss(), "ranges": ranges, "edges": edges.shape[1]}))
-""" % (PARTS,)
+""".replace("__PARTS__", repr(PARTS))
 
 
 def write_signatures(directory: Path, docs: int, config: MinhashConfig) -> list[str]:

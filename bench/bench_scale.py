@@ -78,7 +78,7 @@ def make_corpus(root: Path, docs: int, seed: int = 0) -> Path:
     (corpus / "reference").mkdir()
     rng = np.random.default_rng(seed)
     texts: list[str] = []
-    for i in range(docs):
+    for _ in range(docs):
         roll = rng.random()
         if texts and roll < 0.03:
             texts.append(texts[int(rng.integers(len(texts)))])

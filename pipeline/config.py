@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 import yaml
 
@@ -97,6 +97,13 @@ class PilotConfig:
 
 
 @dataclass
+class TargetConfig:
+    """The model the plan is for, when it is not the pilots' size (docs/design.md, "The size law")."""
+
+    params: Optional[float] = None  # parameter count; None: plan for the largest pilot size
+
+
+@dataclass
 class PlanConfig:
     general_domain: str = "general"
     domains: list[str] = field(default_factory=list)  # empty: every source domain but the general one
@@ -105,6 +112,7 @@ class PlanConfig:
     base_lr: float = 3e-3
     base_final_lr: float = 3e-4
     pilots: PilotConfig = field(default_factory=PilotConfig)
+    target: TargetConfig = field(default_factory=TargetConfig)
     lam: float = 1000.0  # the Lagrange multiplier of the CMR objective
     epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
     # What the general-loss change is measured against: "control" (the R = 0 pilot at the same tokens)
@@ -154,12 +162,12 @@ def parse_source_arg(text: str) -> dict:
     return {"name": parts[0], "domain": parts[1], "paths": [parts[2]]}
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), extra_sources: list[str] = ()) -> CritmixConfig:
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), extra_sources: Sequence[str] = ()) -> CritmixConfig:
     """Load a recipe, apply overrides, validate, return it. Without a recipe: ``configs/demo.yaml``, or with
     ``extra_sources`` (``--source`` alone) just those sources, in a run named after them."""
     added = [parse_source_arg(s) for s in extra_sources]
     if path is None and added:
-        data = {"name": "-".join(s["name"] for s in added)}
+        data: dict = {"name": "-".join(s["name"] for s in added)}
     else:
         data = load_yaml(path or DEFAULT_CONFIG)
     apply_overrides(data, list(overrides))

@@ -81,4 +81,4 @@ def run_with_task_progress(work: Callable[[], T], description: str, count_done: 
             update(count_done())  # the tasks that finished after the last look
     if "error" in result:
         raise result["error"]
-    return result.get("value")
+    return result["value"]

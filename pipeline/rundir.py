@@ -21,8 +21,8 @@ class RunInUse(CritmixError):
     pass
 
 
-def package_versions() -> dict[str, str]:
-    versions = {}
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

@@ -7,6 +7,7 @@ pipeline routes it to ``removed/``. That keeps "docs in = kept + removed" true b
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -41,7 +42,7 @@ class CurationFilter(PipelineStep):
 
     type = "🧹 CURATE"
 
-    def __init__(self, domains: list[str] = ()):
+    def __init__(self, domains: Sequence[str] = ()):
         super().__init__()
         self.domains = frozenset(domains)  # the domains whose documents this filter may remove; empty: all
 

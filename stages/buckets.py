@@ -95,7 +95,7 @@ def bucket_names(values: np.ndarray, edges: list, names: list[str]) -> pa.Array:
 
 def assign_buckets(table: pa.Table, edges: dict[str, list[float]], config: BucketConfig) -> pa.Table:
     lengths = bucket_names(table["n_tokens_est"].to_numpy(), config.length_edges, config.length_buckets)
-    tiers = [None] * table.num_rows
+    tiers: list[str | None] = [None] * table.num_rows
     scores, domains = table["quality_score"].to_pylist(), table["domain"].to_pylist()
     for i, (score, domain) in enumerate(zip(scores, domains)):
         if score is not None and domain in edges:

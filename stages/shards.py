@@ -148,24 +148,25 @@ def merged_batches(runs: list[Run], columns: list[str] = SHARD_SCHEMA.names, tag
     which is read again; the runs that give rows are found by a heap of their heads' first rows, so a round
     costs the runs it takes from, not all of them (a partition's runs, one per input file, can be thousands).
     """
-    runs = [SortedRun(run, columns, k if tagged else None) for k, run in enumerate(runs)]
-    live = [k for k, run in enumerate(runs) if run.fill()]
-    by_last = [(runs[k].last(), k) for k in live]
-    by_first = [(runs[k].first(), k) for k in live]
-    heapq.heapify(by_last), heapq.heapify(by_first)
+    sorted_runs = [SortedRun(run, columns, k if tagged else None) for k, run in enumerate(runs)]
+    live = [k for k, run in enumerate(sorted_runs) if run.fill()]
+    by_last = [(sorted_runs[k].last(), k) for k in live]
+    by_first = [(sorted_runs[k].first(), k) for k in live]
+    heapq.heapify(by_last)
+    heapq.heapify(by_first)
     while by_last:
         bound = heapq.heappop(by_last)
         giving = []
         while by_first and by_first[0] <= bound:
             giving.append(heapq.heappop(by_first)[1])
         giving.sort()
-        yield pa.concat_tables([runs[k].take(bound[0], k <= bound[1]) for k in giving]).sort_by("id")
+        yield pa.concat_tables([sorted_runs[k].take(bound[0], k <= bound[1]) for k in giving]).sort_by("id")
         for k in giving:
-            if runs[k].head.num_rows:
-                heapq.heappush(by_first, (runs[k].first(), k))
-            elif runs[k].fill():  # only the bound's run empties
-                heapq.heappush(by_first, (runs[k].first(), k))
-                heapq.heappush(by_last, (runs[k].last(), k))
+            if sorted_runs[k].head.num_rows:
+                heapq.heappush(by_first, (sorted_runs[k].first(), k))
+            elif sorted_runs[k].fill():  # only the bound's run empties
+                heapq.heappush(by_first, (sorted_runs[k].first(), k))
+                heapq.heappush(by_last, (sorted_runs[k].last(), k))
 
 
 def cut_points(run_paths: list[Path], every: int) -> list[list[int]]:
@@ -251,6 +252,8 @@ class PartFiles:
             self._close_file()
 
     def _close_file(self) -> None:
+        if self.sink is None:  # callers close only a file they opened
+            raise RuntimeError("no shard file is open to close")
         self.sink.close()
         self.sink, self.file_rows, self.part = None, 0, self.part + 1
 
@@ -287,7 +290,8 @@ def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE,
         return {}
 
     def merge(rank: int, world_size: int) -> dict:
-        counters, plans = {}, cut_plans(cuts_dir)
+        counters: dict[str, int] = {}
+        plans = cut_plans(cuts_dir)
         pieces = [(name, piece) for name, plan in plans.items() for piece in range(len(plan["cuts"]) - 1)]
         for name, piece in my_share(pieces, rank, world_size):
             plan = plans[name]

@@ -81,7 +81,7 @@ def check_sources(config: CritmixConfig) -> dict[str, str]:
 def preflight(config: CritmixConfig, run_path: Path) -> dict:
     """Everything a run needs, checked before any stage runs or anything is written; returns what the manifest
     records of it: the input checksums and, in words, the quality model that will score the run."""
-    checks = {"inputs": check_sources(config)}
+    checks: dict = {"inputs": check_sources(config)}
     ingest_steps(config, RunDir(run_path))  # each step checks its settings (word lists, models) as it is built
     if config.curate.quality.enabled:
         from stages.quality.scoring import planned_model
@@ -140,7 +140,7 @@ def write_slurm_jobs(config: CritmixConfig, run: RunDir, planned: list[PlannedSt
 
     slurm_dir = run / "slurm"
     slurm_dir.mkdir(parents=True, exist_ok=True)
-    scripts = []
+    scripts: list[Path] = []
     for stage in planned:
         for logging_dir, steps, tasks in stage.jobs:
             phase = str(logging_dir.relative_to(run / "logs")).replace("/", "-")

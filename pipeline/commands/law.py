@@ -33,6 +33,9 @@ def register(subparsers) -> None:
                      help="also show how the CMR moves with ε (0.01 … 0.2): ε binds on every real curve so far")
     fit.add_argument("--plots", type=Path, metavar="DIR",
                      help="write one PNG per domain: trajectories, L(R), T0(R), R_CMR(T) with the budget")
+    fit.add_argument("--target-params", metavar="N",
+                     help="plan for a model of N parameters (K, M, B suffixes allowed) from curves at two or more "
+                     "sizes (a params column); default: the largest pilot size")
     fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
     fit.set_defaults(func=main)
     validate = commands.add_parser(
@@ -154,17 +157,20 @@ def fit_settings(args):
     """The fit's settings from the command line, as ``critmix plan`` sets them from ``plan.*``."""
     from stages.plan.settings import FitSettings
 
+    target = getattr(args, "target_params", None)
     return FitSettings(lam=args.lam, epsilon=args.epsilon, budget=getattr(args, "budget", None), level=args.level,
-                       draws=args.bootstrap, seed=args.seed, reference=args.reference)
+                       draws=args.bootstrap, seed=args.seed, reference=args.reference,
+                       target_params=None if target is None else parse_params(target))
 
 
 def _fit(curves, args) -> int:
-    from stages.plan.cmr.fit import fit_cmr
     from stages.plan.cmr.mixture import combine_domains
+    from stages.plan.cmr.sizes import fit_across_sizes, largest_size
     from stages.plan.cmr.sweeps import epsilon_sweep, lambda_sweep
 
     settings = fit_settings(args)
-    results = fit_cmr(curves, settings)
+    results, size_laws = fit_across_sizes(curves, settings)
+    curves = largest_size(curves)  # the sweeps and plots are the largest pilot size's
     mixture = combine_domains({d: r.cmr for d, r in results.items()})
     sweeps = {name: {d: sweep(curves, d, settings) for d in results}
               for name, sweep, wanted in (("lambda_sweep", lambda_sweep, args.lambda_sweep),
@@ -176,7 +182,9 @@ def _fit(curves, args) -> int:
             if result.ratios:  # a fit that could use no ratio has nothing to draw; its warnings say why
                 plot_domain(curves, result, args.plots / f"{domain}_cmr.png")
     if args.json:
-        payload = {"domains": {d: r.to_dict() for d, r in results.items()}, "mixture": mixture.to_dict(), **sweeps}
+        domains = {d: {**r.to_dict(), **({"size_law": size_laws[d]} if d in size_laws else {})}
+                   for d, r in results.items()}
+        payload = {"domains": domains, "mixture": mixture.to_dict(), **sweeps}
         print(json.dumps(payload, indent=2, default=str))
         return 0
     for result in results.values():
@@ -208,8 +216,9 @@ def _validate(curves, args) -> int:
     import numpy as np
 
     from stages.plan.backtests.backtest import validate
+    from stages.plan.cmr.sizes import largest_size
 
-    settings = fit_settings(args)
+    settings, curves = fit_settings(args), largest_size(curves)  # the backtest is within one size
     reports = [validate(curves, d, settings) for d in np.unique(curves["domain"])]
     if args.json:
         print(json.dumps(reports, indent=2, default=str))

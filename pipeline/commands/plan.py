@@ -21,6 +21,7 @@ from pipeline.planning.pilots import collect_curves, ensure_base, run_pilots
 from pipeline.progress import console
 from pipeline.rundir import RunDir
 from pipeline.planning.trainer_runs import ensure_tokens, save_resolved_config, write_yaml
+from stages.plan.cmr.sizes import largest_size
 from stages.plan.data.curves import read_curves
 from trainer.curriculum import load_curriculum, write_curriculum
 
@@ -39,20 +40,27 @@ def fit_settings(config: CritmixConfig):
 
     plan = config.plan
     return FitSettings(lam=plan.lam, epsilon=plan.epsilon, budget=plan.budget or plan.pilots.tokens, level=plan.level,
-                       draws=plan.bootstrap, seed=plan.bootstrap_seed, reference=plan.epsilon_reference)
+                       draws=plan.bootstrap, seed=plan.bootstrap_seed, reference=plan.epsilon_reference,
+                       target_params=plan.target.params)
 
 
-def fit_domains(config: CritmixConfig, curves: dict) -> dict:
-    from stages.plan.cmr.fit import fit_cmr
+def fit_domains(config: CritmixConfig, curves: dict) -> tuple[dict, dict]:
+    """Per domain, the fit at the target size and the size law behind it (empty for one size)."""
+    from stages.plan.cmr.sizes import fit_across_sizes
 
-    return fit_cmr(curves, fit_settings(config))
+    fits, size_laws = fit_across_sizes(curves, fit_settings(config))
+    for domain, law in size_laws.items():
+        console.print(f"{domain}: CMR {law['cmr']:.3f} {format_interval(law['ci'])} at {law['target_params']:.4g} "
+                      "parameters; each pilot size's own: "
+                      + ", ".join(f"{s['params']:.4g} {s['cmr']:.3f}" for s in law["sizes"]))
+    return fits, size_laws
 
 
 def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[str, dict]:
     """``critmix law validate`` on every fitted domain: how well the pilots predict what they had not seen."""
     from stages.plan.backtests.backtest import validate
 
-    settings = fit_settings(config)
+    settings, curves = fit_settings(config), largest_size(curves)  # the backtest is within one size
     reports = {d: validate(curves, d, settings) for d, fit in fits.items() if fit.cmr is not None}
     for report in reports.values():
         half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
@@ -98,15 +106,17 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     base = ensure_base(config, run, config_path, tokens)
     run_pilots(config, run, config_path, tokens, base)
     curves = read_curves(collect_curves(config, run))
-    fits = fit_domains(config, curves)
+    fits, size_laws = fit_domains(config, curves)
     backtests = backtest_domains(config, curves, fits)
     shares, chosen, notes = planned_shares(config, fits)
     buckets = bucket_tokens(run / "shards")
     spec = planned_curriculum(config, shares, chosen, buckets, notes)
     for note in spec.warnings + [w for fit in fits.values() for w in fit.warnings]:
         console.print(f"[yellow]warning:[/] {note}")
-    write_yaml(run / "plan/fit.yaml", {d: {**f.to_dict(), "backtest": backtests.get(d)} for d, f in fits.items()})
-    plot_fits(fits, curves, run)
+    sized = {d: {"size_law": law} for d, law in size_laws.items()}  # only with a target size
+    write_yaml(run / "plan/fit.yaml",
+               {d: {**f.to_dict(), "backtest": backtests.get(d), **sized.get(d, {})} for d, f in fits.items()})
+    plot_fits(fits, largest_size(curves), run)
     if config.plan.validate:
         write_curriculum(validation_curriculum(config, shares, buckets), run / "plan/curriculum.validate.yaml")
     path = run / "plan/curriculum.yaml"
@@ -128,10 +138,10 @@ def print_plan(path: Path) -> None:
         table.add_row(domain, f"{entry.share:.3f}", how["method"], format_optional(how.get("cmr")),
                       format_interval(ci) if ci else "-", str(how.get("binding") or "-"))
     console.print(table)
-    prefixed = [p for p in phases if p.metadata]
+    prefixed = [(p.name, p.metadata) for p in phases if p.metadata]
     if prefixed:
-        console.print(f"metadata prefix {json.dumps(prefixed[0].metadata.template)} on "
-                      + ", ".join(f"{p.name} ({100 * p.metadata.until:.0f}% of it)" for p in prefixed) + ", then plain text")
+        console.print(f"metadata prefix {json.dumps(prefixed[0][1].template)} on "
+                      + ", ".join(f"{name} ({100 * meta.until:.0f}% of it)" for name, meta in prefixed) + ", then plain text")
 
 
 def register(subparsers) -> None:

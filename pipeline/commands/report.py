@@ -156,11 +156,11 @@ def bucket_tokens(run: RunData) -> str | None:
     rows = sorted(run.rows("SELECT domain, quality_tier, length_bucket, docs, tokens FROM buckets"),
                   key=lambda r: (r[0], rank(r[1], tiers), rank(r[2], LENGTHS)))
     groups = list(dict.fromkeys((d, q) for d, q, *_ in rows))
-    lengths = list(dict.fromkeys(l for _, _, l, _, _ in sorted(rows, key=lambda r: rank(r[2], LENGTHS))))
+    lengths = list(dict.fromkeys(b for _, _, b, _, _ in sorted(rows, key=lambda r: rank(r[2], LENGTHS))))
     fig, ax = figure(9, 0.32 * len(groups) + 1.2)
     left = [0] * len(groups)
     for i, length in enumerate(lengths):
-        values = [sum(t for d, q, l, _, t in rows if (d, q, l) == (*g, length)) for g in groups]
+        values = [sum(t for d, q, b, _, t in rows if (d, q, b) == (*g, length)) for g in groups]
         ax.barh([f"{d} / {q}" for d, q in groups], values, left=left, label=length, color=STAGE_COLORS[i % len(STAGE_COLORS)])
         left = [a + b for a, b in zip(left, values)]
     ax.invert_yaxis()
@@ -181,8 +181,8 @@ def samples(run: RunData) -> str | None:
                     "FROM sample(1)")
     tiers = run.tiers()
     body = "".join(
-        sample_block(f"{d} / {q} / {l}", i, "" if s is None else f"score {s:.3f}", t)
-        for d, q, l, i, s, t in sorted(rows, key=lambda r: (r[0], rank(r[1], tiers), rank(r[2], LENGTHS)))
+        sample_block(f"{d} / {q} / {b}", i, "" if s is None else f"score {s:.3f}", t)
+        for d, q, b, i, s, t in sorted(rows, key=lambda r: (r[0], rank(r[1], tiers), rank(r[2], LENGTHS)))
     )
     return (f"<h2>Sample documents per bucket</h2><p>One kept document per domain / tier / length (first {SAMPLE_CHARS} "
             f"characters).</p>{body}{removed_samples(run)}")

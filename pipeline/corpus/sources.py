@@ -58,8 +58,15 @@ def archive_members(archive: Path, under: str, suffix: str = "") -> list[tuple[s
                             for info in zf.infolist() if not info.is_dir()), under, suffix)
     data = io.BytesIO(_deb_data_tar(archive.read_bytes())) if archive.suffix == ".deb" else None
     with tarfile.open(archive if data is None else None, fileobj=data, mode="r:*") as tf:
-        return _select(((m.name.removeprefix("./"), lambda m=m: tf.extractfile(m).read())
+        return _select(((m.name.removeprefix("./"), lambda m=m: _member_bytes(tf, m))
                         for m in tf if m.isfile()), under, suffix)
+
+
+def _member_bytes(tf: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    file = tf.extractfile(member)
+    if file is None:  # extractfile returns None only for members that are not regular files
+        raise ValueError(f"{member.name} in the archive is not a regular file")
+    return file.read()
 
 
 def _select(members, under: str, suffix: str) -> list[tuple[str, bytes]]:
@@ -170,9 +177,12 @@ def wikipedia_documents(archive: Path) -> Iterator[Document]:
             if page.findtext("m:ns", namespaces=ns) != "0" or page.find("m:redirect", ns) is not None:
                 continue
             title = page.findtext("m:title", namespaces=ns)
+            page_id = page.findtext("m:id", namespaces=ns)
+            if page_id is None:
+                raise ValueError(f"wikipedia page {title!r} has no <id>")
             yield {"id": f"wikipedia/{title}",
                    "text": strip_wikitext(page.findtext("m:revision/m:text", default="", namespaces=ns)),
-                   "meta": {"title": title, "page_id": int(page.findtext("m:id", namespaces=ns))}}
+                   "meta": {"title": title, "page_id": int(page_id)}}
 
 
 def news_documents(archive: Path) -> Iterator[Document]:
@@ -297,7 +307,8 @@ def email_body(raw: bytes) -> tuple[str, str]:
     for wanted in ("text/plain", "text/html"):
         for part in parts:
             if part.get_content_type() == wanted:
-                body = _decode(part.get_payload(decode=True) or b"", part.get_content_charset())
+                payload = part.get_payload(decode=True)  # bytes or None: the part is not multipart
+                body = _decode(payload if isinstance(payload, bytes) else b"", part.get_content_charset())
                 if wanted == "text/html":
                     body = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"(?is)<(style|script).*?</\1>", "", body)))
                 return _header_text(message.get("subject")), body.strip()

@@ -14,6 +14,7 @@ import ctypes
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 PARENT = "CRITMIX_FORKSERVER_PARENT"  # set only while the forkserver starts: the pid it must die with
 PR_SET_PDEATHSIG = 1
@@ -41,7 +42,7 @@ def tie_forked_children() -> None:
         tied = True
 
 
-def start_forkserver(preload: list[str] = ()) -> None:
+def start_forkserver(preload: Sequence[str] = ()) -> None:
     """Start multiprocessing's forkserver now, from the calling thread (task processes come from it); it
     imports ``preload`` once, so that the processes it forks start without importing them again."""
     from multiprocessing import forkserver

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 import dill
 from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor
+from datatrove.executor.base import PipelineExecutor
 from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
@@ -36,7 +37,7 @@ START_METHOD = "forkserver"
 PRELOAD = ["pipeline.executors.local", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute", "numpy", *step_modules()]
 
 
-class QuietTasks:
+class QuietTasks(PipelineExecutor):
     """Runs every task as datatrove runs tasks with ``local_rank != 0``, which only affects logging."""
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):

@@ -6,5 +6,6 @@ that trainer reads; pipeline/export/run.py does everything the formats share."""
 from __future__ import annotations
 
 from pipeline.export.megatron import MegatronWriter
+from pipeline.export.nanotron import NanotronWriter
 
-FORMATS = {"megatron": MegatronWriter}
+FORMATS = {"megatron": MegatronWriter, "nanotron": NanotronWriter}

@@ -54,7 +54,7 @@ class MegatronWriter:
         "guard (train.data.max_epochs) is not enforced",
     }
 
-    def __init__(self, vocab_size: int):
+    def __init__(self, vocab_size: int, tokenizer: Path):
         self.dtype = megatron_dtype(vocab_size)
 
     def write_file(self, shard: TokenShard, folder: Path, name: str) -> tuple[dict, list[Path]]:

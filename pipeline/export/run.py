@@ -117,11 +117,11 @@ def export(tokens_dir: Path, curriculum: Curriculum, writer_class, out: Path, ru
     every = token_files(tokens_dir)
     files = [file for file in every if not is_empty(file)]
     phases = [phase_weights(tokens_dir, phase, files) for phase in curriculum.phases]  # errors before writing
-    writer = writer_class(Tokenizer.from_file(str(tokenizer)).get_vocab_size())
+    writer = writer_class(Tokenizer.from_file(str(tokenizer)).get_vocab_size(), tokenizer.absolute())
     staged = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
-    manifest = {"run": run_id, "tokenizer": str(tokenizer.absolute()), "files": [], "phases": [],
+    manifest: dict = {"run": run_id, "tokenizer": str(tokenizer.absolute()), "files": [], "phases": [],
                 "dropped": dropped(curriculum, writer.dropped_features),
                 "empty": [{"domain": f.domain, "bucket": f.bucket, "split": f.split} for f in every if is_empty(f)]}
     for file in files:

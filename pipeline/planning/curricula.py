@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from pipeline.config import CritmixConfig
 from stages.schema import UNSCORED_TIER
@@ -104,13 +104,13 @@ def mixture(shares: dict[str, float], chosen: dict[str, dict], general_domain: s
 
 
 def planned_curriculum(config: CritmixConfig, shares: dict, chosen: dict, buckets: dict,
-                       notes: list[str] = ()) -> Curriculum:
+                       notes: Sequence[str] = ()) -> Curriculum:
     """General phase, CPT at the planned mixture (quality ascending over the tiers), top-tier anneal."""
     plan = config.plan
     budget = plan.budget or plan.pilots.tokens
-    tiers, notes = quality_tiers(config), list(notes)
+    tiers, warnings = quality_tiers(config), list(notes)
     if not tiers and (plan.quality_ascending or plan.anneal_fraction):
-        notes.append("curate.quality.enabled is false, so there are no quality tiers: CPT is one phase at the "
+        warnings.append("curate.quality.enabled is false, so there are no quality tiers: CPT is one phase at the "
                      "planned mixture and there is no anneal")
     parts = tiers if plan.quality_ascending and tiers else [None]
     phases = [base_phase(config)]
@@ -123,7 +123,7 @@ def planned_curriculum(config: CritmixConfig, shares: dict, chosen: dict, bucket
         weigh = partial(top_tier_weights, buckets, top=tiers[-1])
         lr = LRSegment("linear", cpt_lr(config, budget).peak, 0.0)
         phases.append(Phase("anneal", anneal_tokens, lr=lr, mixture=mixture(shares, chosen, plan.general_domain, weigh)))
-    return with_metadata(Curriculum(general_domain=plan.general_domain, warnings=notes, phases=phases), plan.metadata)
+    return with_metadata(Curriculum(general_domain=plan.general_domain, warnings=warnings, phases=phases), plan.metadata)
 
 
 def with_metadata(curriculum: Curriculum, spec: MetadataSpec | None) -> Curriculum:

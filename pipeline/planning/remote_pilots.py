@@ -35,6 +35,8 @@ def export_pilots(config: CritmixConfig, run: RunDir, dest: Path) -> Path:
     tokens = ensure_tokens(run, config_path)
     shutil.copytree(tokens, dest / "tokens", dirs_exist_ok=True)
     for package in (trainer, core):
+        if package.__file__ is None:  # both are regular packages, with an __init__.py
+            raise RuntimeError(f"{package.__name__} has no __init__.py to find its folder by")
         shutil.copytree(Path(package.__file__).parent, dest / package.__name__, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(config_path, dest / "config.yaml")

@@ -7,6 +7,13 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+
+class Connection(Protocol):
+    """What sections use of a DuckDB connection."""
+
+    def execute(self, query: str) -> Any: ...
 
 
 @dataclass
@@ -15,7 +22,7 @@ class RunData:
 
     path: Path
     manifest: dict
-    con: object = field(repr=False)
+    con: Connection = field(repr=False)
 
     def rows(self, query: str) -> list[tuple]:
         return self.con.execute(query).fetchall()
@@ -27,7 +34,8 @@ class RunData:
         """The run's quality tiers, lowest first, as ``curate.buckets.tiers`` configured them."""
         return (self.json_file("work/buckets/edges.json") or {}).get("tiers", [])
 
-    def json_file(self, relative: str) -> dict | None:
+    def json_file(self, relative: str) -> Any:
+        """The run's JSON file at ``relative`` (a mapping or a list), None when there is none."""
         path = self.path / relative
         return json.loads(path.read_text()) if path.is_file() else None
 
@@ -43,7 +51,7 @@ def svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
-def table(header: list[str] | None, rows: list[list], numeric_from: int = 1) -> str:
+def table(header: list[str] | None, rows: Sequence[Sequence], numeric_from: int = 1) -> str:
     """An HTML table; ``header`` None for a list of facts (first column: what, second: its value)."""
     head = "" if header is None else "<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr></thead>"
     body = "".join(

@@ -95,12 +95,12 @@ def curriculum_figure(run: RunData) -> str | None:
 
 def sequence_label(phase: dict) -> str:
     """What a phase trains on: concatenated windows, or its mix of decomposed piece lengths and their order."""
-    spec = phase.get("sequence") or {}
+    spec: dict = phase.get("sequence") or {}
     if spec.get("mode", "concat") == "concat":
         return "concatenated windows of the context"
     lengths = spec["lengths"]
     total = sum(lengths.values())
-    order = {"cyclic": f"cyclic x{spec.get('cycles', 8)}", "short_to_long": "short to long"}.get(spec.get("schedule"), "fixed")
+    order = {"cyclic": f"cyclic x{spec.get('cycles', 8)}", "short_to_long": "short to long"}.get(spec.get("schedule", "fixed"), "fixed")
     return f"decomposed, {order}: " + ", ".join(f"{n} {100 * w / total:.0f}%" for n, w in sorted(lengths.items()))
 
 
@@ -128,7 +128,7 @@ def training_curves(run: RunData) -> str | None:
     if not evals:
         return None
     fig, ax = figure(9, 4)
-    starts = {}
+    starts: dict[str, int] = {}
     for record in records:  # the trainer counts tokens over the whole run; a phase starts at its first record
         starts.setdefault(record["phase"], record["tokens"])
     for phase, tokens in starts.items():
@@ -146,12 +146,16 @@ def last_eval_of(evals: list[dict], phase_prefix: str) -> dict | None:
     return chosen[-1]["val"] if chosen else None
 
 
-def predicted_change(fit: dict, share: float) -> tuple[float, float, float] | None:
+def predicted_change(fit: dict, share: float) -> tuple[float, float, float]:
     """The plan's general-loss change at R = ``share`` against its reference, with its interval."""
     change = fit.get("general_change") or {}
-    if not change.get("ratios"):
-        return None
-    return tuple(float(np.interp(share, change["ratios"], change[k])) for k in ("change", "low", "high"))
+    if not change.get("ratios"):  # callers pass only fits that have one
+        raise ValueError("the plan's fit has no general_change ratios to predict the change from")
+
+    def at(key: str) -> float:
+        return float(np.interp(share, change["ratios"], change[key]))
+
+    return at("change"), at("low"), at("high")
 
 
 def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) -> list[list]:

@@ -66,7 +66,8 @@ def in_domains(table: pa.Table, config: BoilerplateConfig) -> pa.Table:
 def write_units(path: Path, units_dir: Path, ranges: int, config: BoilerplateConfig) -> None:
     """Pass 1, per input file: each document's distinct long-enough units, as (unit hash, id) by hash range."""
     table = in_domains(pq.read_table(path, columns=["id", "text", "domain"]), config)
-    hashes, ids = [], []
+    hashes: list[int] = []
+    ids: list[str] = []
     for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
         distinct = {key for key in unit_keys(text, config) if key is not None}
         hashes.extend(distinct)
@@ -89,7 +90,7 @@ def read_keepers(keepers_dir: Path) -> dict[int, str]:
 def strip_units(text: str, doc_id: str, keepers: dict[int, str], config: BoilerplateConfig) -> tuple[str, int]:
     """The text without the boilerplate units another document keeps, and how many went."""
     units = text.split(SEPARATORS[config.unit])
-    kept = [unit for unit, key in zip(units, unit_keys(text, config)) if keepers.get(key, doc_id) == doc_id]
+    kept = [unit for unit, key in zip(units, unit_keys(text, config)) if key is None or keepers.get(key, doc_id) == doc_id]
     return SEPARATORS[config.unit].join(kept).strip(), len(units) - len(kept)
 
 
@@ -138,7 +139,8 @@ def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase
         return {"boilerplate_units": found}
 
     def strip(rank: int, world_size: int) -> dict:
-        found, counters = read_keepers(keepers_dir), {}
+        found = read_keepers(keepers_dir)
+        counters: dict[str, int] = {}
         counters.update(rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
                                            lambda t, path: strip_table(t, found, config, counters)))
         return counters

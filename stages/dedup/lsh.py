@@ -89,7 +89,8 @@ def band_slice(paths: list[dict[str, Path]], offsets: np.ndarray, band: int, key
         stop = np.searchsorted(keys, np.uint64(range_start(key_range + 1, ranges))) if key_range + 1 < ranges else len(keys)
         rows = np.load(path["band_rows"], mmap_mode="r")[band, start:stop]
         parts.append((keys[start:stop], np.load(path["id_hash"], mmap_mode="r")[rows], rows + offset))
-    return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
+    keys, id_hashes, rows = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return keys, id_hashes, rows
 
 
 def sorted_slice(keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

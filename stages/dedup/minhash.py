@@ -198,13 +198,13 @@ def compute_signatures(inputs: list[Path], work_dir: Path, config: MinhashConfig
         paths = signature_paths(work_dir, path, config)
         if paths["band_rows"].exists():  # written last: the file is complete
             continue
-        signatures, valid, ids = [], [], []
+        batches, valid, ids = [], [], []
         for batch in pq.ParquetFile(path).iter_batches(batch_size=config.batch_docs, columns=["id", "text"]):
             sig, has = hasher.signatures(batch.column("text").to_pylist())
-            signatures.append(sig)
+            batches.append(sig)
             valid.append(has)
             ids.extend(batch.column("id").to_pylist())
-        signatures = np.concatenate(signatures) if signatures else np.zeros((0, config.num_perm), np.uint32)
+        signatures = np.concatenate(batches) if batches else np.zeros((0, config.num_perm), np.uint32)
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         save_array(paths["signatures"], signatures)
         save_array(paths["id_hash"], np.array([xxhash.xxh3_64_intdigest(i) for i in ids], dtype=np.uint64))

@@ -35,7 +35,7 @@ from stages.ingest.words import EnglishWords, english_words
 HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so distinct id windows rarely collide
 # Over the words joined by newlines, one word a line: words with a character that is not
 # punctuation, and words with a letter (str.isalpha), found at regex speed instead of word by word.
-NON_SYMBOL_WORDS = re.compile("(?m)^.*[^%s\n].*$" % re.escape("".join(sorted(PUNCTUATION_SET))))
+NON_SYMBOL_WORDS = re.compile(f"(?m)^.*[^{re.escape(''.join(sorted(PUNCTUATION_SET)))}\n].*$")
 ALPHA_WORDS = re.compile(r"(?m)^.*[^\W\d_].*$")
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 LINE_BREAKS = re.compile(r"\n+")
@@ -202,10 +202,10 @@ def repeated_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
         seen[ids[idx:position]] = True
         if seen[ids[position]]:
             chars += int(ngram_chars[position])
-            idx = position + n
+            idx = int(position) + n
         else:
             seen[ids[position]] = True
-            idx = position + 1
+            idx = int(position) + 1
     return chars
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from datatrove.data import Document
 
@@ -64,7 +64,7 @@ class LanguageId(CurationFilter):
         self.config = config
         self.model_path = str(resolve_model_path(config))  # fail before any worker starts
         self.keep = frozenset(config.languages)
-        self.model = None  # loaded in the worker: fastText models do not pickle
+        self.model: Any = None  # a fasttext model (untyped), loaded in the worker: fastText models do not pickle
 
     def predict(self, text: str) -> tuple[str, float]:
         if self.model is None:

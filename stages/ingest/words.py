@@ -104,7 +104,7 @@ class EnglishWords:
     def split(self, chunk: str, special: dict[str, list[str]]) -> list[str]:
         """spaCy's ``Tokenizer.explain`` for one chunk with no whitespace and these special cases: the token texts.
         ASCII letters or digits alone match no affix, infix or URL pattern, so they skip the searches."""
-        prefix, suffix, whole = self.prefix, self.suffix, self.whole
+        prefix, whole = self.prefix, self.whole
         if chunk in special:
             return list(special[chunk])
         tokens: list[str] = []

@@ -17,6 +17,7 @@ class FitSettings:
     draws: int = 100  # bootstrap refits
     seed: int = 0  # of the bootstrap
     reference: str | None = None  # base | control | None (control when the curves hold R = 0 rows)
+    target_params: float | None = None  # model size the CMR is planned for; None: the largest pilot size
 
     def __post_init__(self):
         if not 0 < self.level < 1:
@@ -25,6 +26,9 @@ class FitSettings:
             raise ConfigError(f"bootstrap draws {self.draws}: an interval needs at least 2 (default 100)")
         if self.epsilon < 0:
             raise ConfigError(f"epsilon {self.epsilon}: the tolerated general-loss rise cannot be negative, e.g. 0.05")
+        if self.target_params is not None and not self.target_params > 0:
+            raise ConfigError(f"target params {self.target_params}: a model size is a positive parameter count "
+                              "(plan.target.params, --target-params)")
         if self.reference not in (None, *REFERENCES):
             raise ConfigError(f"reference {self.reference!r}: use one of {', '.join(REFERENCES)}")
 

@@ -112,7 +112,7 @@ def test_killed_tokenization_resumes_to_identical_shards(shards_dir, tmp_path):
     rng = random.Random(0)
     # Kill after the k-th output file appears (k random), so the kills land inside the writes, not in imports.
     for files_seen in sorted(rng.sample(range(1, len(expected)), 3)):
-        killed = kill_when(start(command, log), lambda: count_files(tokens) >= files_seen)
+        killed = kill_when(start(command, log), lambda seen=files_seen: count_files(tokens) >= seen)
         assert_tokens_whole(tokens)
         if not killed:
             break

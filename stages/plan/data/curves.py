@@ -3,7 +3,8 @@
 A curve is one pilot run: a domain, a ratio R, a seed, and its evaluations (tokens, general loss,
 domain loss). Rows at tokens = 0 hold the model before continual pre-training. Several seeds per
 ratio are replicate runs (other data order, other initial noise); without a ``seed`` column every
-ratio has one.
+ratio has one. An optional ``params`` column holds each pilot model's parameter count: curves at
+several sizes, each fitted apart (stages/plan/cmr/sizes.py); without it the curves are one size.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.errors import CritmixError
 
 COLUMNS = ("domain", "ratio", "tokens", "general_loss", "domain_loss")
 OPTIONAL_COLUMNS = ("seed",)
+SIZE_COLUMN = "params"  # read when present; the pilots of one size do not write it
 MIN_POINTS_PER_RATIO = 5  # with the origin, one point more than the general law has parameters
 MIN_RATIOS = 3  # both ratio laws have three
 
@@ -33,9 +35,13 @@ def read_curves(path) -> dict[str, np.ndarray]:
         for name in COLUMNS[1:]:
             curves[name] = np.array([float(r[name]) for r in rows])
         curves["seed"] = np.array([int(r.get("seed") or 0) for r in rows])
+        if SIZE_COLUMN in rows[0]:
+            curves[SIZE_COLUMN] = np.array([float(r[SIZE_COLUMN]) for r in rows])
     except (TypeError, ValueError) as err:
         raise CritmixError(f"{path}: a value is not a number ({err}); ratio, tokens and the losses are numbers, "
                            f"seed a whole number, on every row") from err
+    if SIZE_COLUMN in curves and not (curves[SIZE_COLUMN] > 0).all():
+        raise CritmixError(f"{path}: every params value must be a positive parameter count (e.g. 1.57e6)")
     return curves
 
 

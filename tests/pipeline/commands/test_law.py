@@ -118,3 +118,15 @@ def test_sizes_bad_input_is_a_one_line_error(argv, says, capsys):
     assert main(["law", "sizes", *argv]) == 1
     err = capsys.readouterr().err
     assert says in err and err.count("\n") == 1
+
+
+def test_fit_answers_at_the_target_size_with_each_size_beside_it(tmp_path, capsys):
+    from tests.stages.plan.test_cmr_sizes import sized_curves
+
+    path = write_curves(tmp_path / "sized.csv", sized_curves())
+    assert main(["law", "fit", "--curves", str(path), "--bootstrap", "8", "--target-params", "16M", "--json"]) == 0
+    finance = json.loads(capsys.readouterr().out)["domains"]["finance"]
+    law = finance["size_law"]
+    assert finance["cmr"] == law["cmr"] and finance["ci"] == law["ci"] and len(law["sizes"]) == 3
+    assert main(["law", "fit", "--curves", str(path), "--bootstrap", "8"]) == 0
+    assert "the curves hold 3 pilot sizes" in " ".join(capsys.readouterr().out.split())

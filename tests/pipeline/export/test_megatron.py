@@ -10,31 +10,15 @@ from core.errors import CritmixError
 from core.files import file_sha256
 from pipeline.export import FORMATS
 from pipeline.export.run import export
-from tests.trainer.conftest import tiny_config, two_domain_phase, write_shards
-from trainer.curriculum import Curriculum, MetadataSpec
-from trainer.data.tokenize import tokenize_shards
-from trainer.data.tokens import TokenShard
+from tests.pipeline.export.conftest import CURRICULUM, STEP, shard_of
+from tests.trainer.conftest import two_domain_phase
+from trainer.curriculum import Curriculum
 
 indexed_dataset = pytest.importorskip("megatron.core.datasets.indexed_dataset")
-
-CURRICULUM = Curriculum(phases=[
-    two_domain_phase("base", tokens=2048, legal=0.1),
-    two_domain_phase("cpt", tokens=1024, legal=0.4, buckets={"high/long": 3.0, "mid/short": 1.0}),
-])
-STEP = 4 * 32  # global batch x sequence length: 2048 tokens are 16 iterations
-CURRICULUM.phases[1].metadata = MetadataSpec(template="{source} {domain}\n\n")
 
 
 def checksums(root):
     return {str(p.relative_to(root)): file_sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="session")
-def tokens(tmp_path_factory):
-    shards = write_shards(tmp_path_factory.mktemp("export-shards"), seed=3)
-    out = tmp_path_factory.mktemp("export-tokens")
-    tokenize_shards(shards, out, tiny_config())
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +33,7 @@ def test_every_document_reads_back_with_megatron_core(tokens, exported):
         ("general", "high/long", "train"), ("general", "mid/short", "train"), ("legal", "high/long", "train"),
         ("general", "val", "valid"), ("legal", "val", "valid")}
     for file in manifest["files"]:
-        stem = tokens / ("val/" + file["domain"] if file["split"] == "valid" else
-                         f"train/{file['domain']}/{file['bucket'].replace('/', '__')}")
-        shard = TokenShard(stem)
+        shard = shard_of(tokens, file)
         dataset = indexed_dataset.IndexedDataset(str(out / file["prefix"]))
         assert len(dataset) == file["documents"] == len(shard.offsets) - 1 > 0
         assert dataset.index.dtype == np.uint16 and file["tokens"] == len(shard)
@@ -151,8 +133,7 @@ def test_cli_exports_a_curated_run(tiny_run, tmp_path):
     assert main(args) == 0
     manifest = json.loads((tiny_run / "export/megatron/manifest.json").read_text())
     for file in manifest["files"]:
-        shard = TokenShard(tiny_run / "tokens" / ("val/" + file["domain"] if file["split"] == "valid" else
-                                                  f"train/{file['domain']}/{file['bucket'].replace('/', '__')}"))
+        shard = shard_of(tiny_run / "tokens", file)
         dataset = indexed_dataset.IndexedDataset(str(tiny_run / "export/megatron" / file["prefix"]))
         assert np.array_equal(np.concatenate([dataset[i] for i in range(len(dataset))]), shard.tokens)
     assert manifest["phases"][0]["iterations"] == 32

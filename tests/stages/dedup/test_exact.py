@@ -13,8 +13,8 @@ def work_file(path, rows):
 
 
 def test_smallest_id_survives_across_files(tmp_path):
-    a = work_file(tmp_path / "a.parquet", [{"id": "z", "text_hash": 1, "source": "s"}, {"id": "m", "text_hash": 2, "source": "s"}])
-    b = work_file(tmp_path / "b.parquet", [{"id": "b", "text_hash": 1, "source": "s"}, {"id": "q", "text_hash": 3, "source": "s"}])
+    work_file(tmp_path / "a.parquet", [{"id": "z", "text_hash": 1, "source": "s"}, {"id": "m", "text_hash": 2, "source": "s"}])
+    work_file(tmp_path / "b.parquet", [{"id": "b", "text_hash": 1, "source": "s"}, {"id": "q", "text_hash": 3, "source": "s"}])
     out = tmp_path / "out"
     counters = run_exact_dedup(StageDirs(tmp_path, out, tmp_path / "removed", tmp_path / "scratch"))
     kept = pq.read_table(out).to_pylist()
