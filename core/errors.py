@@ -20,16 +20,23 @@ class CritmixError(Exception):
 class ConfigError(CritmixError):
     """A config key or value the user must fix; the message says how."""
 
+class Terminated(Exception):
+    """SIGTERM reached the command; the message says what was saved and how to resume."""
+
+
 # Errors of the output location that the user can fix and then resume from.
 OUTPUT_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
 def exit_code(work: Callable[[], int | None], prog: str) -> int:
     """Run ``work``. A config error exits 2; any other ``CritmixError``, or a full or unwritable output,
-    exits 1; Ctrl-C exits 130 and a closed stdout (``| head``) 141, as the shell reports them. Anything else
+    exits 1; SIGTERM exits 143, Ctrl-C 130 and a closed stdout (``| head``) 141, as the shell reports them. Anything else
     is a bug and keeps its traceback."""
     try:
         return work() or 0
+    except Terminated as err:
+        print(f"{prog}: terminated; {err}", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

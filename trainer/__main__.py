@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
-from core.errors import ConfigError, create_output_dir, exit_code
+from core.errors import ConfigError, Terminated, create_output_dir, exit_code
 from core.locks import LockHeld, lock_for_life
 from trainer.config import load_train_config
 
@@ -52,9 +53,11 @@ def run(args) -> None:
         tokenize_shards(args.shards, args.out, config)
     else:
         from trainer.curriculum import load_curriculum
-        from trainer.loop import train
+        from trainer.loop import STOP_REQUESTED, train
 
-        train(config, load_curriculum(args.curriculum), args.tokens, args.out)
+        signal.signal(signal.SIGTERM, lambda signum, frame: STOP_REQUESTED.set())
+        if train(config, load_curriculum(args.curriculum), args.tokens, args.out) is None and STOP_REQUESTED.is_set():
+            raise Terminated(f"checkpoint saved in {args.out}; run the same command again to resume")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -59,6 +60,9 @@ from trainer.data.meco import Prefixer
 from trainer.data.tokenize import hf_tokenizer
 from trainer.model import build_model
 from trainer.schedule import lr_at
+
+# Set on SIGTERM (trainer/__main__.py): the run checkpoints after the step in progress and stops there.
+STOP_REQUESTED = threading.Event()
 
 
 class Run:
@@ -306,7 +310,7 @@ class Trainer:
             last = state.phase_step == len(job.loader)
             if last or due(config.eval.every_tokens, before, state.tokens, eval_points):
                 self.log_eval(job)
-            stop = config.stop_after_steps and state.step >= config.stop_after_steps
+            stop = (config.stop_after_steps and state.step >= config.stop_after_steps) or STOP_REQUESTED.is_set()
             if last or stop or due(config.checkpoint.every_tokens, before, state.tokens):
                 self.checkpoint(job)
             if stop and not last:

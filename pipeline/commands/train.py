@@ -10,7 +10,7 @@ from pathlib import Path
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
 from pipeline.progress import console
 from pipeline.rundir import RunDir
-from pipeline.planning.trainer_runs import ensure_tokens, run_trainer, save_resolved_config, train_args
+from pipeline.planning.trainer_runs import ensure_tokens, forward_sigterm, run_trainer, save_resolved_config, train_args
 from core.errors import CritmixError
 
 
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 def main(args) -> int:
     config = load_args_config(args)
-    with RunDir(run_dir_for(args, config)) as run:
+    with RunDir(run_dir_for(args, config)) as run, forward_sigterm():
         curriculum = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"
         if not curriculum.exists():
             raise CritmixError(f"no curriculum at {curriculum}: run `make plan` (or `./critmix plan`) first, "
