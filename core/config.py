@@ -11,8 +11,9 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -45,7 +46,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(errors[0] if errors else f"{where}: unexpected value {value!r}")
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {list(args)}; {_suggest(str(value), [str(a) for a in args])}")
+            raise ConfigError(
+                f"{where}: {value!r} is not one of {list(args)}; {_suggest(str(value), [str(a) for a in args])}"
+            )
         return value
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
@@ -68,8 +71,14 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             return float(value)  # YAML 1.1 reads "3e-4" as a string
         except ValueError:
             pass
-    if isinstance(tp, type) and not isinstance(value, tp) or (tp in (int, float) and isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__} {value!r}")
+    if (
+        isinstance(tp, type)
+        and not isinstance(value, tp)
+        or (tp in (int, float) and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__} {value!r}"
+        )
     return value
 
 
@@ -106,7 +115,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"override '{item}' must look like dotted.key=value (e.g. train.seed=3)")
+            raise ConfigError(
+                f"override '{item}' must look like dotted.key=value (e.g. train.seed=3)"
+            )
         node = data
         parts = key.split(".")
         for part in parts[:-1]:
@@ -128,14 +139,18 @@ def plain_yaml(text: str, where: str):
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(err, "problem", None) or type(err).__name__
-        raise ConfigError(f"{where}: not plain YAML{at}: {problem}; fix it (Python tags such as "
-                          "!!python/object are never allowed)") from None
+        raise ConfigError(
+            f"{where}: not plain YAML{at}: {problem}; fix it (Python tags such as "
+            "!!python/object are never allowed)"
+        ) from None
 
 
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; pick one from configs/ or pass --config PATH")
+        raise ConfigError(
+            f"config file {path} does not exist; pick one from configs/ or pass --config PATH"
+        )
     data = plain_yaml(path.read_text(), str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of config keys")

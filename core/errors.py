@@ -4,13 +4,14 @@
 ``CritmixError`` is an error the user can fix, whose message says how; ``ConfigError`` is one in the
 config. Any other exception (from torch, datatrove, Ray, or a RuntimeError of our own) is a bug and
 keeps its traceback. This module is the lowest layer: it imports nothing of critmix."""
+
 from __future__ import annotations
 
 import errno
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 class CritmixError(Exception):
@@ -19,6 +20,7 @@ class CritmixError(Exception):
 
 class ConfigError(CritmixError):
     """A config key or value the user must fix; the message says how."""
+
 
 class Terminated(Exception):
     """SIGTERM reached the command; the message says what was saved and how to resume."""
@@ -54,8 +56,11 @@ def exit_code(work: Callable[[], int | None], prog: str) -> int:
     except OSError as err:
         if err.errno not in OUTPUT_ERRORS:
             raise
-        print(f"{prog}: cannot write output: {err}. Nothing partial was kept under a final name; free disk space "
-              "or fix the permissions, then run the same command again to resume.", file=sys.stderr)
+        print(
+            f"{prog}: cannot write output: {err}. Nothing partial was kept under a final name; free disk space "
+            "or fix the permissions, then run the same command again to resume.",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -64,5 +69,7 @@ def create_output_dir(path: Path, option: str) -> None:
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise ConfigError(f"{option} {path}: it or one of its parents is a file, not a directory; "
-                          f"pass {option} a directory path") from None
+        raise ConfigError(
+            f"{option} {path}: it or one of its parents is a file, not a directory; "
+            f"pass {option} a directory path"
+        ) from None

@@ -4,15 +4,16 @@ A file appears under its final name only when it is complete: it is written to a
 file beside it (readers skip names that start with '.') and renamed, so a killed run never leaves
 half a file that a resumed run would trust.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 
 def temp_path(path: Path) -> Path:

@@ -1,6 +1,7 @@
 """The ``critmix`` command line. Each subcommand lives in ``pipeline/commands/<command>.py`` and exposes
 ``register(subparsers)``; the options they share are in ``pipeline/commands/args.py``, which they import at
 the top (this module imports them). Heavy libraries are imported where used, so help is instant."""
+
 from __future__ import annotations
 
 import argparse

@@ -48,7 +48,9 @@ class OptimConfig:
 @dataclasses.dataclass
 class EvalConfig:
     every_tokens: int = 0  # 0 = only at `at_tokens` and at the end of each phase
-    at_tokens: list[int] = dataclasses.field(default_factory=list)  # run-wide token counts (0 = before training)
+    at_tokens: list[int] = dataclasses.field(
+        default_factory=list
+    )  # run-wide token counts (0 = before training)
     val_sequences: int = 16  # fixed validation sequences per domain
     tensorboard: bool = True  # also write TensorBoard events when tensorboard is installed
 

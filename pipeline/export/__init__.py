@@ -3,6 +3,7 @@
 ``FORMATS`` is the one registry: format name -> writer class; the CLI offers its keys. A writer turns
 one critmix token shard into the trainer's token file set and one curriculum phase into the config
 that trainer reads; pipeline/export/run.py does everything the formats share."""
+
 from __future__ import annotations
 
 from pipeline.export.megatron import MegatronWriter

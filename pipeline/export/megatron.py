@@ -5,6 +5,7 @@ document; per phase a ``--per-split-data-args-path`` JSON and the ``--data-path`
 The .idx: header ``MMIDIDX\\0\\0``, version 1 (<Q), dtype code (<B), sequence count (<Q), document index
 count (<Q, documents + 1), then int32 sequence lengths, int64 sequence byte pointers, int64 document
 indices. Every critmix document already ends with the tokenizer's EOS, which is Megatron's EOD."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,10 @@ if TYPE_CHECKING:  # run.py imports the trainer's loader (torch); `critmix --hel
     from trainer.data.tokens import TokenShard
 
 INDEX_HEADER = b"MMIDIDX\x00\x00"
-DTYPE_CODES = {np.dtype(np.int32): 4, np.dtype(np.uint16): 8}  # megatron.core.datasets.indexed_dataset.DType
+DTYPE_CODES = {
+    np.dtype(np.int32): 4,
+    np.dtype(np.uint16): 8,
+}  # megatron.core.datasets.indexed_dataset.DType
 
 
 def megatron_dtype(vocab_size: int) -> np.dtype:
@@ -30,11 +34,18 @@ def megatron_dtype(vocab_size: int) -> np.dtype:
 def index_bytes(offsets: np.ndarray, dtype: np.dtype) -> bytes:
     lengths = np.diff(offsets)
     documents = np.arange(len(lengths) + 1, dtype=np.int64)  # one sequence per document
-    return b"".join([
-        INDEX_HEADER, struct.pack("<Q", 1), struct.pack("<B", DTYPE_CODES[dtype]),
-        struct.pack("<Q", len(lengths)), struct.pack("<Q", len(documents)),
-        lengths.astype(np.int32).tobytes(), (offsets[:-1] * dtype.itemsize).astype(np.int64).tobytes(),
-        documents.tobytes()])
+    return b"".join(
+        [
+            INDEX_HEADER,
+            struct.pack("<Q", 1),
+            struct.pack("<B", DTYPE_CODES[dtype]),
+            struct.pack("<Q", len(lengths)),
+            struct.pack("<Q", len(documents)),
+            lengths.astype(np.int32).tobytes(),
+            (offsets[:-1] * dtype.itemsize).astype(np.int64).tobytes(),
+            documents.tobytes(),
+        ]
+    )
 
 
 def blend_list(entries: list[tuple[float, str]]) -> list[str]:

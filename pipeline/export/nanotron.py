@@ -3,6 +3,7 @@
 each below 65,537 tokens of vocabulary, else 4), ``.ds.index`` (uint64 document ends, in tokens) and
 ``.ds.metadata`` (``<tokenizer>|<token size>``, the token count, the count humanized, as datatrove's
 ``TokenizedFile.write_final_metadata``); per phase a ``data_stages`` entry with folder weights."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,17 +44,24 @@ class NanotronWriter:
         index.write_bytes(shard.offsets[1:].astype(np.uint64).tobytes())
         metadata = data.with_name(f"{FILE}.metadata")
         count = len(shard)
-        metadata.write_text(f"{self.tokenizer}|{self.dtype.itemsize}\n{count}\n"
-                            f"{humanize.metric(count, unit='T')}")
+        metadata.write_text(
+            f"{self.tokenizer}|{self.dtype.itemsize}\n{count}\n{humanize.metric(count, unit='T')}"
+        )
         return {"path": name, "dtype": str(self.dtype)}, [data, index, metadata]
 
     def write_phase(self, phase: PhaseWeights, folder: Path, final: Path) -> Path:
         """``phases/<phase>.yaml``: the phase's ``data_stages`` entry (folders weighted by domain share x
         bucket weight); its ``start_training_step`` is the manifest's phase transition iteration."""
         total = sum(weight for _, weight in phase.train)
-        stage = {"name": phase.name, "data": {"dataset": {
-            "dataset_folder": [str(final / file.name) for file, _ in phase.train],
-            "dataset_weights": [round(weight / total, 10) for _, weight in phase.train]}}}
+        stage = {
+            "name": phase.name,
+            "data": {
+                "dataset": {
+                    "dataset_folder": [str(final / file.name) for file, _ in phase.train],
+                    "dataset_weights": [round(weight / total, 10) for _, weight in phase.train],
+                }
+            },
+        }
         config = folder / "phases" / f"{phase.name}.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(yaml.safe_dump({"data_stages": [stage]}, sort_keys=False))

@@ -1,4 +1,5 @@
 """Text normalization: Unicode NFC, line endings, control characters; empty documents removed."""
+
 from __future__ import annotations
 
 import re

@@ -6,19 +6,21 @@ surrogate): those come out already marked removed by stage ``read``, and the fil
 that the per-source count check holds. A file that cannot be read on is one more removed
 Document after the records read before it.
 """
+
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import xxhash
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from stages.base import mark_removed
+
 
 @dataclass
 class SourceSpec:
@@ -39,7 +41,11 @@ class SourceSpec:
         for pattern in self.paths:
             pattern_path = Path(pattern)
             if pattern_path.is_absolute():
-                found.update(Path(pattern_path.anchor).glob(str(pattern_path.relative_to(pattern_path.anchor))))
+                found.update(
+                    Path(pattern_path.anchor).glob(
+                        str(pattern_path.relative_to(pattern_path.anchor))
+                    )
+                )
             else:
                 found.update(base.glob(pattern))
         return sorted(p for p in found if p.is_file())
@@ -80,7 +86,7 @@ def _binary_lines(path: Path) -> Iterator[bytes]:
     if path.suffix == ".zst":
         yield from _zstd_lines(path)
         return
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as handle:
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
         yield from handle
 
 
@@ -186,13 +192,17 @@ def read_file(spec: SourceSpec, path: Path) -> Iterator[Document]:
     offset = 0
     try:
         for doc in reader(spec, path, file_key):
-            doc.metadata.update(source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset})
+            doc.metadata.update(
+                source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset}
+            )
             yield doc
             offset += 1
     except Exception as err:  # noqa: BLE001 - any unreadable file is quarantined, never fatal
         # The documents before it were yielded and are accounted for; this one says where reading stopped.
         doc = _removed_doc(spec, file_key, -1, f"unreadable_file:{type(err).__name__}")
-        doc.metadata.update(source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset})
+        doc.metadata.update(
+            source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset}
+        )
         yield doc
 
 
@@ -206,7 +216,9 @@ class SourceReader(PipelineStep):
         super().__init__()
         self.units = [(spec, path) for spec in sources for path in spec.files()]
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
         for spec, path in self.units[rank::world_size]:
             for doc in read_file(spec, path):
                 self.stat_update(f"read:{spec.name}")

@@ -37,7 +37,9 @@ def test_json_is_written_with_sorted_keys_a_final_newline_and_paths_as_text(tmp_
     write_json(path, {"b": [1, 2], "a": {"out": Path("runs/x"), "z": 1, "y": None}})
     first = path.read_bytes()
     write_json(path, {"a": {"y": None, "z": 1, "out": Path("runs/x")}, "b": [1, 2]})
-    assert path.read_bytes() == first and first.endswith(b"}\n")  # the same data gives the same bytes
+    assert path.read_bytes() == first and first.endswith(
+        b"}\n"
+    )  # the same data gives the same bytes
     assert json.loads(first) == {"a": {"out": "runs/x", "y": None, "z": 1}, "b": [1, 2]}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
 

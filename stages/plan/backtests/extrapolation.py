@@ -5,12 +5,13 @@ law, and compare with the law-free crossing read off the full curves: that is th
 times past the data, measured rather than assumed. A budget f times the pilot length gets the error
 measured at that factor (linear in log2 f between measured factors, proportional to log2 f beyond).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from stages.plan.data.curves import MIN_RATIOS, Pilots, law_free_cmr
 from stages.plan.cmr.views import point_views
+from stages.plan.data.curves import MIN_RATIOS, Pilots, law_free_cmr
 from stages.plan.settings import FitSettings
 
 FACTORS = (2, 4)

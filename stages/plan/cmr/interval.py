@@ -6,6 +6,7 @@ law-free crossing within the pilots, the law past them). Each systematic error i
 SYSTEMATIC_TERMS: a function of the interval's inputs giving ``{name: error}`` (empty when it does
 not apply) and notes; a new source of error (say, a model-size law's backtest) is one more term.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from stages.plan.settings import FitSettings
 class IntervalInputs:
     """What every interval term may read: the pilots, the point and bootstrap views, the draws, the
     law-free crossing (None past the pilots) and the settings (budget resolved)."""
+
     pilots: Pilots
     point: Views
     boot: Views
@@ -40,7 +42,9 @@ class EpsilonInterval:
     interval: tuple[float, float]
     parts: dict  # the bootstrap intervals it starts from
     errors: dict  # the systematic errors added to them in quadrature
-    extrapolation_errors: dict = field(default_factory=dict)  # factor -> measured error of the ε crossing
+    extrapolation_errors: dict = field(
+        default_factory=dict
+    )  # factor -> measured error of the ε crossing
     notes: list[str] = field(default_factory=list)
 
 
@@ -65,8 +69,10 @@ def extrapolation_term(inputs: IntervalInputs):
     measured = extrapolation.measured_errors(inputs.pilots, settings, EPSILON_LAW)
     error = extrapolation.error_at(measured, settings.budget / inputs.pilots.pilot_tokens)
     if error is None:
-        return {"extrapolation": 1.0}, ["the pilots are too short to cut for a backtest, so nothing bounds the "
-                                        "extrapolation error: the interval is [0, 1]"]
+        return {"extrapolation": 1.0}, [
+            "the pilots are too short to cut for a backtest, so nothing bounds the "
+            "extrapolation error: the interval is [0, 1]"
+        ]
     return {"extrapolation": error, "measured": measured}, []
 
 
@@ -76,7 +82,11 @@ def ratio_interpolation(inputs: IntervalInputs):
     curves = [inputs.point.joint_at_budget[0]]
     if inputs.free is not None:
         curves.append(at_tokens(pilots, pilots.d_general, inputs.settings.budget))
-    return {"ratio_interpolation": max(ratio_interpolation_error(pilots.ratios, v, epsilon) for v in curves)}, []
+    return {
+        "ratio_interpolation": max(
+            ratio_interpolation_error(pilots.ratios, v, epsilon) for v in curves
+        )
+    }, []
 
 
 SYSTEMATIC_TERMS = [model_form, extrapolation_term, ratio_interpolation]
@@ -84,13 +94,26 @@ SYSTEMATIC_TERMS = [model_form, extrapolation_term, ratio_interpolation]
 
 def bootstrap_parts(inputs: IntervalInputs) -> dict:
     """The bootstrap intervals: of the plan's law, and within the pilots of the law-free crossing."""
-    level, pilots, budget, epsilon = inputs.settings.level, inputs.pilots, inputs.settings.budget, inputs.settings.epsilon
+    level, pilots, budget, epsilon = (
+        inputs.settings.level,
+        inputs.pilots,
+        inputs.settings.budget,
+        inputs.settings.epsilon,
+    )
     parts = {"bootstrap_law": percentile_interval(inputs.boot.chosen_epsilon, level)}
     if inputs.free is not None:
-        noisy = piecewise_crossing(pilots.ratios, at_tokens(pilots, inputs.d_general, budget).T, epsilon)
-        clean = float(piecewise_crossing(pilots.ratios, at_tokens(pilots, inputs.centre_general, budget), epsilon)[0])
+        noisy = piecewise_crossing(
+            pilots.ratios, at_tokens(pilots, inputs.d_general, budget).T, epsilon
+        )
+        clean = float(
+            piecewise_crossing(
+                pilots.ratios, at_tokens(pilots, inputs.centre_general, budget), epsilon
+            )[0]
+        )
         spread = percentile_interval(noisy - clean, level)
-        parts["bootstrap_law_free"] = None if spread is None else (inputs.free + spread[0], inputs.free + spread[1])
+        parts["bootstrap_law_free"] = (
+            None if spread is None else (inputs.free + spread[0], inputs.free + spread[1])
+        )
     return parts
 
 
@@ -112,5 +135,8 @@ def epsilon_interval(inputs: IntervalInputs, terms=SYSTEMATIC_TERMS) -> EpsilonI
         below.append(inputs.free - parts["bootstrap_law_free"][0])
         above.append(parts["bootstrap_law_free"][1] - inputs.free)
     systematic = float(np.hypot.reduce(list(errors.values()))) if errors else 0.0
-    interval = (max(centre - np.hypot(max(below), systematic), 0.0), min(centre + np.hypot(max(above), systematic), 1.0))
+    interval = (
+        max(centre - np.hypot(max(below), systematic), 0.0),
+        min(centre + np.hypot(max(above), systematic), 1.0),
+    )
     return EpsilonInterval((float(interval[0]), float(interval[1])), parts, errors, measured, notes)

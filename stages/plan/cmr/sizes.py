@@ -9,6 +9,7 @@ One pilot size cannot be extrapolated from: a target other than that size is a o
 silent answer for the pilot size. Without a target, the plan answers for the largest pilot size and
 says so.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -39,9 +40,7 @@ def largest_size(curves) -> dict:
     return at_size(curves, sizes[-1]) if sizes else curves
 
 
-def fit_across_sizes(
-    curves, settings: FitSettings
-) -> tuple[dict[str, CMRResult], dict[str, dict]]:
+def fit_across_sizes(curves, settings: FitSettings) -> tuple[dict[str, CMRResult], dict[str, dict]]:
     """Per domain, the CMR at ``settings.target_params`` and the size law behind it (empty without
     a target: then the result is the largest pilot size's own fit)."""
     sizes, target = pilot_sizes(curves), settings.target_params

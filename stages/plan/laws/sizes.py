@@ -15,6 +15,7 @@ A systematic error is added in quadrature, as the CMR interval does with its ter
 past the largest size the target lies (in ln N) over how far the backtest reached. Two sizes cannot
 backtest, so nothing bounds the form's error and a target past them gets [0, 1].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -166,8 +167,10 @@ def predict_cmr_at_size(
     low, high = (float(np.percentile(predicted, q)) for q in (tail, 100 - tail))
     errors, notes = backtest_error(sizes, target_params, form)
     systematic = errors.get("size_extrapolation", 0.0)
-    ci = (max(centre - float(np.hypot(max(centre - low, 0.0), systematic)), 0.0),
-          min(centre + float(np.hypot(max(high - centre, 0.0), systematic)), 1.0))
+    ci = (
+        max(centre - float(np.hypot(max(centre - low, 0.0), systematic)), 0.0),
+        min(centre + float(np.hypot(max(high - centre, 0.0), systematic)), 1.0),
+    )
     if not spread.any():
         notes.append(
             "no size carries an interval, so the bootstrap is flat: the interval is the "

@@ -1,5 +1,6 @@
 """``plan.target.params`` reaches the planner's fit: the CMR at the target size, each size's
 beside it."""
+
 from __future__ import annotations
 
 import pytest

@@ -26,7 +26,9 @@ def texts_and_ids(docs):
 def test_jsonl_plain_gz_zst_read_alike(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(RECORDS))
     (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(RECORDS)))
-    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(jsonl_bytes(RECORDS)))
+    (tmp_path / "c.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(jsonl_bytes(RECORDS))
+    )
     for name in ("a.jsonl", "b.jsonl.gz", "c.jsonl.zst"):
         docs = list(read_file(spec(tmp_path, name, "jsonl"), tmp_path / name))
         assert [d.text for d in docs] == ["alpha", "beta"]
@@ -39,7 +41,10 @@ def test_jsonl_plain_gz_zst_read_alike(tmp_path):
 def test_parquet_and_text_files(tmp_path):
     pq.write_table(pa.Table.from_pylist(RECORDS), tmp_path / "x.parquet")
     (tmp_path / "doc.txt").write_text("one document per file")
-    assert [d.text for d in read_file(spec(tmp_path, "*"), tmp_path / "x.parquet")] == ["alpha", "beta"]
+    assert [d.text for d in read_file(spec(tmp_path, "*"), tmp_path / "x.parquet")] == [
+        "alpha",
+        "beta",
+    ]
     docs = list(read_file(spec(tmp_path, "*"), tmp_path / "doc.txt"))
     assert texts_and_ids(docs) == [("one document per file", stable_id("src", "doc.txt", 0))]
 
@@ -56,7 +61,9 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path):
     data = gzip.compress(jsonl_bytes([{"text": f"doc {i}"} for i in range(2000)]))
     (tmp_path / "t.jsonl.gz").write_bytes(data[: len(data) // 2])
     docs = list(read_file(spec(tmp_path, "t.jsonl.gz"), tmp_path / "t.jsonl.gz"))
-    assert is_removed(docs[-1]) and docs[-1].metadata["removed"]["reason"].startswith("truncated_file")
+    assert is_removed(docs[-1]) and docs[-1].metadata["removed"]["reason"].startswith(
+        "truncated_file"
+    )
     assert all(not is_removed(d) for d in docs[:-1]) and len(docs) > 1
 
 
@@ -69,7 +76,9 @@ def test_ranks_partition_the_files(tmp_path):
 
 
 def test_a_records_own_meta_object_is_not_nested(tmp_path):
-    (tmp_path / "m.jsonl").write_bytes(jsonl_bytes([{"text": "t", "meta": {"label": "ham"}, "group": 3}]))
+    (tmp_path / "m.jsonl").write_bytes(
+        jsonl_bytes([{"text": "t", "meta": {"label": "ham"}, "group": 3}])
+    )
     (doc,) = read_file(spec(tmp_path, "m.jsonl"), tmp_path / "m.jsonl")
     assert doc.metadata["meta"] == {"label": "ham", "group": 3}
 
@@ -99,7 +108,9 @@ def test_one_unusable_record_is_removed_and_the_file_reads_on(tmp_path):
 
 
 def test_an_unreadable_file_keeps_the_records_read_before_it(tmp_path):
-    data = zstandard.ZstdCompressor().compress(jsonl_bytes([{"text": f"doc {i}"} for i in range(3000)]))
+    data = zstandard.ZstdCompressor().compress(
+        jsonl_bytes([{"text": f"doc {i}"} for i in range(3000)])
+    )
     cut = bytearray(data)
     cut[len(cut) // 2 :] = b"\xff" * (len(cut) - len(cut) // 2)
     (tmp_path / "c.jsonl.zst").write_bytes(bytes(cut))

@@ -19,12 +19,20 @@ from stages.schema import SHARD_SCHEMA, document_row
 
 # Hypothesis caches what it learns under its home directory; tests write nothing into the repository.
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
-FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 # JSON values with lone surrogates in strings and keys, integers beyond 64 bits and floats of every kind.
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(exclude_categories=[])),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(st.characters(exclude_categories=[])),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 records = st.dictionaries(st.sampled_from(["text", "id", "meta", "n"]), json_values, max_size=4)
@@ -42,11 +50,16 @@ jsonl_lines = st.lists(
     | st.integers(4000, 6000).map(lambda digits: b'{"text": "t", "n": ' + b"7" * digits + b"}"),
     max_size=12,
 )
-COMPRESS = {".jsonl": lambda data: data, ".jsonl.gz": gzip.compress,
-            ".jsonl.zst": zstandard.ZstdCompressor().compress}
+COMPRESS = {
+    ".jsonl": lambda data: data,
+    ".jsonl.gz": gzip.compress,
+    ".jsonl.zst": zstandard.ZstdCompressor().compress,
+}
 
 
-def assert_each_record_accounted(tmp_path, name: str, data: bytes, cut: float | None, n_records: int):
+def assert_each_record_accounted(
+    tmp_path, name: str, data: bytes, cut: float | None, n_records: int
+):
     """One Document per record (an empty file is one removed Document), or, for a file cut short, the
     records before the cut and one removed Document for the rest; every kept one can become a shard row."""
     path = tmp_path / name
@@ -71,12 +84,16 @@ def test_jsonl_files_lose_no_record(tmp_path_factory, suffix, lines, cut):
     assert_each_record_accounted(tmp_path_factory.mktemp("f"), "f" + suffix, data, cut, len(lines))
 
 
-parquet_columns = st.sampled_from([
-    st.integers(-(2**63), 2**63 - 1),
-    st.lists(st.floats(), max_size=3),
-    st.fixed_dictionaries({"k": st.text(max_size=5), "v": st.lists(st.integers(0, 9), max_size=3)}),
-    st.binary(max_size=10),
-])
+parquet_columns = st.sampled_from(
+    [
+        st.integers(-(2**63), 2**63 - 1),
+        st.lists(st.floats(), max_size=3),
+        st.fixed_dictionaries(
+            {"k": st.text(max_size=5), "v": st.lists(st.integers(0, 9), max_size=3)}
+        ),
+        st.binary(max_size=10),
+    ]
+)
 
 
 @FUZZ
@@ -87,4 +104,6 @@ def test_parquet_files_lose_no_record(tmp_path_factory, data, cut):
     extra = data.draw(st.lists(data.draw(parquet_columns), min_size=n, max_size=n))
     sink = pa.BufferOutputStream()
     pq.write_table(pa.table({"text": pa.array(texts, pa.string()), "extra": pa.array(extra)}), sink)
-    assert_each_record_accounted(tmp_path_factory.mktemp("p"), "p.parquet", sink.getvalue().to_pybytes(), cut, n)
+    assert_each_record_accounted(
+        tmp_path_factory.mktemp("p"), "p.parquet", sink.getvalue().to_pybytes(), cut, n
+    )

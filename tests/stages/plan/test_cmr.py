@@ -9,11 +9,16 @@ from scipy.optimize import brentq
 from stages.plan.cmr.fit import fit_cmr, fit_domain
 from stages.plan.data.curves import read_curves
 from stages.plan.settings import FitSettings
-from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves, true_cmr, true_general_change, true_t0
-
 from tests.stages.plan.cmr_shapes import PILOT_TOKENS as SHAPE_TOKENS
 from tests.stages.plan.cmr_shapes import make_curves as make_shape
 from tests.stages.plan.cmr_shapes import true_cmr as true_shape_cmr
+from tests.stages.plan.cmr_synth import (
+    PILOT_TOKENS,
+    make_curves,
+    true_cmr,
+    true_general_change,
+    true_t0,
+)
 
 REAL_CURVES = Path(__file__).parents[2] / "data" / "cmr-small-scale-curves.csv"
 BUDGET = 0.6  # of the pilot budget
@@ -24,7 +29,9 @@ def true_epsilon_cmr(budget=BUDGET, lam=1000.0, epsilon=0.05):
 
 
 def test_synthetic_turnarounds_and_cmr_are_recovered():
-    result = fit_domain(make_curves(noise=5e-4, seed=1), "finance", FitSettings(budget=BUDGET * PILOT_TOKENS))
+    result = fit_domain(
+        make_curves(noise=5e-4, seed=1), "finance", FitSettings(budget=BUDGET * PILOT_TOKENS)
+    )
     for point in result.ratios:
         assert point.t0 / PILOT_TOKENS == pytest.approx(true_t0(point.ratio), rel=0.06)
     assert result.cmr_turnaround == pytest.approx(true_cmr(BUDGET), rel=0.05)
@@ -35,21 +42,31 @@ def test_synthetic_turnarounds_and_cmr_are_recovered():
 
 
 def test_no_feasible_ratio_says_so_and_suggests_a_larger_budget():
-    result = fit_domain(make_curves(seed=2), "finance", FitSettings(epsilon=0.0, budget=0.05 * PILOT_TOKENS))
+    result = fit_domain(
+        make_curves(seed=2), "finance", FitSettings(epsilon=0.0, budget=0.05 * PILOT_TOKENS)
+    )
     assert result.cmr == 0 and any("larger budget" in w for w in result.warnings)
 
 
 def test_every_ratio_feasible_gives_one_with_a_warning():
-    result = fit_domain(make_curves(seed=3), "finance", FitSettings(epsilon=1.0, budget=PILOT_TOKENS, lam=math.inf))
+    result = fit_domain(
+        make_curves(seed=3), "finance", FitSettings(epsilon=1.0, budget=PILOT_TOKENS, lam=math.inf)
+    )
     assert result.cmr_epsilon == 1 and result.cmr == 1
     assert [w for w in result.warnings if "every ratio is feasible" in w]
 
 
 def test_cmr_law_leaving_the_unit_interval_is_clipped_and_warned():
     # The true CMR law reaches 1 at 90% of the pilot budget and keeps rising after it.
-    result = fit_domain(make_curves(seed=4), "finance", FitSettings(epsilon=1.0, budget=PILOT_TOKENS))
+    result = fit_domain(
+        make_curves(seed=4), "finance", FitSettings(epsilon=1.0, budget=PILOT_TOKENS)
+    )
     assert result.cmr_turnaround == 1
-    clipped = [w for w in result.warnings if re.fullmatch(r"the CMR law gives 1\.\d+ at the budget, outside \[0, 1\]; clipped", w)]
+    clipped = [
+        w
+        for w in result.warnings
+        if re.fullmatch(r"the CMR law gives 1\.\d+ at the budget, outside \[0, 1\]; clipped", w)
+    ]
     assert len(clipped) == 1
     assert result.reason.startswith("turnaround law clipped to [0, 1]")  # not called reliable
 
@@ -110,14 +127,25 @@ def test_result_dumps_to_plain_yaml():
     result = fit_cmr(read_curves(REAL_CURVES), FitSettings(draws=8))["legal"]
     text = yaml.safe_dump(result.to_dict())
     assert yaml.safe_load(text)["cmr"] == pytest.approx(result.cmr)
-    assert yaml.safe_load(yaml.safe_dump(fit_domain(make_curves(), "finance", FitSettings(lam=math.inf, draws=8)).to_dict()))["lam"] == "inf"
+    assert (
+        yaml.safe_load(
+            yaml.safe_dump(
+                fit_domain(make_curves(), "finance", FitSettings(lam=math.inf, draws=8)).to_dict()
+            )
+        )["lam"]
+        == "inf"
+    )
 
 
 def test_the_predicted_general_change_per_ratio_is_measured_within_the_pilots_and_lawful_past_them():
     curves = read_curves(REAL_CURVES)
     within = fit_domain(curves, "legal", FitSettings(draws=20)).general_change
     assert within["source"] == "measured" and within["ratios"][3] == 0.5
-    assert within["change"][3] == pytest.approx(0.0306, abs=1e-3)  # R = 1/2 ends 0.031 above the base
+    assert within["change"][3] == pytest.approx(
+        0.0306, abs=1e-3
+    )  # R = 1/2 ends 0.031 above the base
     assert all(lo <= c <= hi for lo, c, hi in zip(within["low"], within["change"], within["high"]))
     past = fit_domain(curves, "legal", FitSettings(draws=20, budget=2e6)).general_change
-    assert past["source"] == "joint law" and past["change"][3] < within["change"][3]  # still recovering
+    assert (
+        past["source"] == "joint law" and past["change"][3] < within["change"][3]
+    )  # still recovering

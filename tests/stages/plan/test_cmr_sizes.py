@@ -1,5 +1,6 @@
 """Pilot curves at several model sizes (a params column) planned at a target size
 (stages/plan/cmr/sizes.py)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The size law (stages/plan/laws/sizes.py): the paper's Finance CMRs, and synthetic size series
 from generators that are not the fitted form."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -99,13 +100,16 @@ def test_two_sizes_cannot_bound_an_extrapolation_but_can_interpolate():
     assert between.errors == {} and FINANCE[0].cmr < between.cmr < FINANCE[1].cmr
 
 
-@pytest.mark.parametrize("sizes, target", [
-    ([SizeCMR(460e6, 0.3)], 1e9),
-    ([SizeCMR(460e6, 0.3), SizeCMR(460e6, 0.31)], 1e9),
-    ([SizeCMR(460e6, 0.3), SizeCMR(940e6, 0.35)], 0),
-    ([SizeCMR(-1, 0.3), SizeCMR(940e6, 0.35)], 1e9),
-    ([SizeCMR(460e6, 30), SizeCMR(940e6, 0.35)], 1e9),
-])
+@pytest.mark.parametrize(
+    "sizes, target",
+    [
+        ([SizeCMR(460e6, 0.3)], 1e9),
+        ([SizeCMR(460e6, 0.3), SizeCMR(460e6, 0.31)], 1e9),
+        ([SizeCMR(460e6, 0.3), SizeCMR(940e6, 0.35)], 0),
+        ([SizeCMR(-1, 0.3), SizeCMR(940e6, 0.35)], 1e9),
+        ([SizeCMR(460e6, 30), SizeCMR(940e6, 0.35)], 1e9),
+    ],
+)
 def test_bad_input_is_a_one_line_error(sizes, target):
     with pytest.raises(CritmixError) as err:
         predict_cmr_at_size(sizes, target)
