@@ -57,6 +57,7 @@ TRAIN_SCRIPT = "import fasttext, json, sys; fasttext.train_supervised(input=sys.
 # The operator's override of the classifier cache (a shared disk, or a test session's temporary folder).
 # It comes from the environment, not the config, which may not write outside the project.
 MODEL_CACHE_ENV = "CRITMIX_MODEL_CACHE"
+DEFAULT_MODEL_CACHE = "data/models"
 
 
 @dataclass
@@ -75,7 +76,7 @@ class QualityConfig:
         default_factory=lambda: ["heuristics"]
     )  # removed/stage=<name>/
     demo_corpus: str = "data/raw"  # the default model's positives: <demo_corpus>/<source>/*.jsonl
-    cache_dir: str = "data/models"  # overridden by $CRITMIX_MODEL_CACHE when that is set
+    cache_dir: str = DEFAULT_MODEL_CACHE  # $CRITMIX_MODEL_CACHE moves the default; a set value wins
     max_chars: int = 4000  # text seen per document, in training and scoring
     max_per_class: int = 5000
     holdout_fraction: float = 0.2
@@ -88,8 +89,11 @@ class QualityConfig:
 
 
 def model_cache(config: QualityConfig) -> Path:
-    """Where trained classifiers are cached: ``$CRITMIX_MODEL_CACHE``, else ``curate.quality.cache_dir``."""
-    return Path(os.environ.get(MODEL_CACHE_ENV) or config.cache_dir)
+    """Where trained classifiers are cached: ``curate.quality.cache_dir`` when set, else
+    ``$CRITMIX_MODEL_CACHE``, else the default."""
+    if config.cache_dir != DEFAULT_MODEL_CACHE:
+        return Path(config.cache_dir)
+    return Path(os.environ.get(MODEL_CACHE_ENV) or DEFAULT_MODEL_CACHE)
 
 
 def balanced_split(positives: BottomKSample, negatives: BottomKSample, config: QualityConfig):
