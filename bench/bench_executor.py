@@ -8,6 +8,7 @@ processes (``pipeline/executors/local.py: task_processes``). Prints seconds per 
 
     .venv/bin/python bench/bench_executor.py [--phases 10] [--tasks 4] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,17 +58,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         steps = phases(root, args.phases, args.tasks)
-        stock = seconds_per_phase(lambda step: LocalPipelineExecutor(
-            [step], tasks=args.tasks, workers=args.workers, logging_dir=str(root / "stock" / step.name)).run(), steps)
+        stock = seconds_per_phase(
+            lambda step: LocalPipelineExecutor(
+                [step],
+                tasks=args.tasks,
+                workers=args.workers,
+                logging_dir=str(root / "stock" / step.name),
+            ).run(),
+            steps,
+        )
         curate = CurateConfig(workers=args.workers)
         started = time.perf_counter()
         with task_processes(args.workers):
             once = time.perf_counter() - started
-            ours = seconds_per_phase(lambda step: make_executor(
-                curate, [step], root / "ours" / step.name, args.tasks).run(), steps)
-    print(f"{args.phases} phases of {args.tasks} tasks on {args.workers} workers, seconds per phase: "
-          f"datatrove's LocalPipelineExecutor {stock:.3f}, ours {ours:.3f} ({stock / ours:.1f}x less; "
-          f"ours also starts its task processes once per curate: {once:.3f} s)")
+            ours = seconds_per_phase(
+                lambda step: make_executor(
+                    curate, [step], root / "ours" / step.name, args.tasks
+                ).run(),
+                steps,
+            )
+    print(
+        f"{args.phases} phases of {args.tasks} tasks on {args.workers} workers, seconds per phase: "
+        f"datatrove's LocalPipelineExecutor {stock:.3f}, ours {ours:.3f} ({stock / ours:.1f}x less; "
+        f"ours also starts its task processes once per curate: {once:.3f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ generated text when it has not been fetched):
 
     .venv/bin/python bench/bench_filters.py [--docs 600]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,6 @@ from datatrove.data import Document  # noqa: E402
 
 from stages.ingest.heuristics import HeuristicFilters, HeuristicsConfig  # noqa: E402
 from stages.ingest.langid import LanguageId, LanguageIdConfig  # noqa: E402
-
 
 
 def demo_documents(limit: int, seed: int = 0) -> list[str]:
@@ -51,9 +51,19 @@ def generated_documents(limit: int, seed: int = 0) -> list[str]:
 
 
 def datatrove_chain():
-    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
 
-    filters = [GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(), FineWebQualityFilter()]
+    filters = [
+        GopherQualityFilter(),
+        GopherRepetitionFilter(),
+        C4QualityFilter(),
+        FineWebQualityFilter(),
+    ]
 
     def keep(doc: Document) -> tuple[bool, str]:
         for step in filters:
@@ -76,7 +86,9 @@ def ours_chain():
 
 
 def timed(keep, texts: list[str]) -> tuple[list[tuple[bool, str]], float]:
-    keep(Document(text=texts[0], id="warm-up"))  # each side loads its tokenizer rules once, outside the timing
+    keep(
+        Document(text=texts[0], id="warm-up")
+    )  # each side loads its tokenizer rules once, outside the timing
     docs = [Document(text=text, id=str(i)) for i, text in enumerate(texts)]
     started = time.perf_counter()
     results = [keep(doc) for doc in docs]
@@ -105,33 +117,53 @@ def compare(texts: list[str], corpus: str) -> None:
     print(f"{len(texts)} documents from the {corpus}, {kb:.1f} KB of text on average")
     ours, ours_rate = timed(ours_chain(), texts)
     theirs, theirs_rate = timed(datatrove_chain(), texts)
-    disagreements = Counter((o[1] or "kept", t[1] or "kept") for o, t in zip(ours, theirs) if o[0] != t[0])
+    disagreements = Counter(
+        (o[1] or "kept", t[1] or "kept") for o, t in zip(ours, theirs) if o[0] != t[0]
+    )
     for (ours_reason, their_reason), count in disagreements.most_common():
-        print(f"  disagree x{count}: ours {ours_reason} / datatrove {their_reason}", file=sys.stderr)
+        print(
+            f"  disagree x{count}: ours {ours_reason} / datatrove {their_reason}", file=sys.stderr
+        )
     agreement = 1 - sum(disagreements.values()) / len(texts)
     dropped = sum(not o[0] for o in ours), sum(not t[0] for t in theirs)
-    print(f"  heuristics keep/drop agreement: ours {agreement:.2%} vs datatrove chain 100% (target >= 99.5%; "
-          f"dropped {dropped[0]} vs {dropped[1]} of {len(texts)})")
-    print(f"  heuristics: ours {ours_rate:,.0f} docs/s vs datatrove Gopher+GopherRep+C4+FineWeb {theirs_rate:,.1f} docs/s "
-          f"= {ours_rate / theirs_rate:.1f}x (target >= 5x)")
+    print(
+        f"  heuristics keep/drop agreement: ours {agreement:.2%} vs datatrove chain 100% (target >= 99.5%; "
+        f"dropped {dropped[0]} vs {dropped[1]} of {len(texts)})"
+    )
+    print(
+        f"  heuristics: ours {ours_rate:,.0f} docs/s vs datatrove Gopher+GopherRep+C4+FineWeb {theirs_rate:,.1f} docs/s "
+        f"= {ours_rate / theirs_rate:.1f}x (target >= 5x)"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=600, help="documents to compare (an equal share per source)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--docs", type=int, default=600, help="documents to compare (an equal share per source)"
+    )
     args = parser.parse_args()
     from tests.stages.manual_synth import manual_corpus
 
     texts = demo_documents(args.docs)
     corpus = "demo corpus"
     if not texts:
-        texts, corpus = generated_documents(args.docs), "generated documents (run `make corpus` for the demo corpus)"
+        texts, corpus = (
+            generated_documents(args.docs),
+            "generated documents (run `make corpus` for the demo corpus)",
+        )
     compare(texts, corpus)
-    compare(manual_corpus(args.docs), "generated man pages, manuals and fortunes (tests/stages/manual_synth.py)")
+    compare(
+        manual_corpus(args.docs),
+        "generated man pages, manuals and fortunes (tests/stages/manual_synth.py)",
+    )
     ours_rate, theirs_rate = langid_rates(texts)
-    print(f"langid: ours {ours_rate:,.0f} docs/s vs lid.176 on the whole text as datatrove's LanguageFilter calls it "
-          f"{theirs_rate:,.0f} docs/s = {ours_rate / theirs_rate:.1f}x (ours reads the first "
-          f"{LanguageIdConfig().max_chars:,} characters)")
+    print(
+        f"langid: ours {ours_rate:,.0f} docs/s vs lid.176 on the whole text as datatrove's LanguageFilter calls it "
+        f"{theirs_rate:,.0f} docs/s = {ours_rate / theirs_rate:.1f}x (ours reads the first "
+        f"{LanguageIdConfig().max_chars:,} characters)"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@
 
     .venv/bin/python bench/bench_minhash.py [--docs 1000000] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,12 @@ import pyarrow.parquet as pq  # noqa: E402
 
 from stages.dedup.minhash import Hasher, MinhashConfig, compute_signatures, run_minhash, words  # noqa: E402
 from stages.tasks import StageDirs  # noqa: E402
-from tests.stages.dedup.dedup_synth import make_corpus, nearest_neighbour_jaccard, pairs_above, work_table  # noqa: E402
+from tests.stages.dedup.dedup_synth import (  # noqa: E402
+    make_corpus,
+    nearest_neighbour_jaccard,
+    pairs_above,
+    work_table,
+)
 
 DOCS_PER_FILE = 100_000
 VARIANTS = 3  # near-duplicates per family: a quarter of the corpus is original
@@ -40,7 +46,9 @@ def datasketch_signatures(texts: list[str], ngram: int) -> None:
 
     for text in texts:
         tokens = words(text)
-        shingles = {" ".join(tokens[i : i + ngram]).encode() for i in range(max(1, len(tokens) - ngram + 1))}
+        shingles = {
+            " ".join(tokens[i : i + ngram]).encode() for i in range(max(1, len(tokens) - ngram + 1))
+        }
         MinHash(num_perm=128).update_batch(shingles)
 
 
@@ -62,11 +70,16 @@ def best_docs_per_second(work, texts: list[str], *args, rounds: int = 3) -> floa
 
 def bench_signatures(n_docs: int) -> None:
     config = MinhashConfig()
-    texts = [d.text for d in make_corpus(n_docs // (VARIANTS + 1), VARIANTS, seed=3, words=(50, 300))]
+    texts = [
+        d.text for d in make_corpus(n_docs // (VARIANTS + 1), VARIANTS, seed=3, words=(50, 300))
+    ]
     ours = best_docs_per_second(ours_signatures, texts, config)
     peer = best_docs_per_second(datasketch_signatures, texts, config.ngram)
-    print(f"minhash signatures ({config.num_perm} vs 128 permutations, 1 core): "
-          f"ours {ours:,.0f} docs/s vs datasketch {peer:,.0f} docs/s = {ours / peer:.2f}×", flush=True)
+    print(
+        f"minhash signatures ({config.num_perm} vs 128 permutations, 1 core): "
+        f"ours {ours:,.0f} docs/s vs datasketch {peer:,.0f} docs/s = {ours / peer:.2f}×",
+        flush=True,
+    )
 
 
 def dedup_quality(docs, config: MinhashConfig, root: Path) -> tuple[float, int]:
@@ -74,8 +87,13 @@ def dedup_quality(docs, config: MinhashConfig, root: Path) -> tuple[float, int]:
     (root / "in").mkdir(parents=True)
     pq.write_table(work_table(docs), root / "in/all.parquet")
     run_minhash(StageDirs(root / "in", root / "out", root / "removed", root / "scratch"), config)
-    removed = pq.read_table(root / "removed/stage=minhash/all.parquet", columns=["id", "dup_cluster"])
-    rows = pq.read_table(root / "out/all.parquet", columns=["id", "dup_cluster"]).to_pylist() + removed.to_pylist()
+    removed = pq.read_table(
+        root / "removed/stage=minhash/all.parquet", columns=["id", "dup_cluster"]
+    )
+    rows = (
+        pq.read_table(root / "out/all.parquet", columns=["id", "dup_cluster"]).to_pylist()
+        + removed.to_pylist()
+    )
     cluster = {r["id"]: r["dup_cluster"] for r in rows}
     pairs = pairs_above(docs, 0.85)
     recall = sum(cluster[a] is not None and cluster[a] == cluster[b] for a, b in pairs) / len(pairs)
@@ -90,9 +108,12 @@ def bench_quality() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ours = dedup_quality(docs, MinhashConfig(), Path(tmp) / "ours")
         peer = dedup_quality(docs, peer_config, Path(tmp) / "peer")
-    print(f"minhash quality on {len(docs):,} docs ({distant} with nearest neighbour < 0.5): recall at J>=0.85 "
-          f"ours {ours[0]:.3f} vs 14x8 unverified {peer[0]:.3f}; removed with nearest neighbour < 0.5: "
-          f"ours {ours[1]} vs 14x8 unverified {peer[1]}", flush=True)
+    print(
+        f"minhash quality on {len(docs):,} docs ({distant} with nearest neighbour < 0.5): recall at J>=0.85 "
+        f"ours {ours[0]:.3f} vs 14x8 unverified {peer[0]:.3f}; removed with nearest neighbour < 0.5: "
+        f"ours {ours[1]} vs 14x8 unverified {peer[1]}",
+        flush=True,
+    )
 
 
 def write_part(args: tuple[Path, int, int]) -> Path:
@@ -119,7 +140,9 @@ def bench_stage(n_docs: int, workers: int) -> None:
         root = Path(tmp)
         (root / "in").mkdir()
         sizes = [min(DOCS_PER_FILE, n_docs - start) for start in range(0, n_docs, DOCS_PER_FILE)]
-        parts = [(root / f"in/part-{i:04d}.parquet", size, 1000 + i) for i, size in enumerate(sizes)]
+        parts = [
+            (root / f"in/part-{i:04d}.parquet", size, 1000 + i) for i, size in enumerate(sizes)
+        ]
         started = time.perf_counter()
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
             inputs = pool.map(write_part, parts)
@@ -127,22 +150,40 @@ def bench_stage(n_docs: int, workers: int) -> None:
 
         started = time.perf_counter()
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            pool.map(signature_task, [(inputs, root / "scratch", rank, workers) for rank in range(workers)])
+            pool.map(
+                signature_task,
+                [(inputs, root / "scratch", rank, workers) for rank in range(workers)],
+            )
         signed = time.perf_counter()
         # The signature phase finds every file signed above and skips it.
         dirs = StageDirs(root / "in", root / "out", root / "removed", root / "scratch")
         counters = run_minhash(dirs, MinhashConfig(), workers)
         done = time.perf_counter()
-    print(f"  signatures {signed - started:.0f}s ({workers} processes), banding + clusters + rewrite {done - signed:.0f}s; {counters}")
-    print(f"minhash stage: {n_docs:,} docs in {done - started:.0f}s = {n_docs / (done - started):,.0f} docs/s "
-          f"on {workers} cores, peak RSS {peak_rss_gib():.2f} GiB (target <= 4 GiB)")
+    print(
+        f"  signatures {signed - started:.0f}s ({workers} processes), banding + clusters + rewrite {done - signed:.0f}s; {counters}"
+    )
+    print(
+        f"minhash stage: {n_docs:,} docs in {done - started:.0f}s = {n_docs / (done - started):,.0f} docs/s "
+        f"on {workers} cores, peak RSS {peak_rss_gib():.2f} GiB (target <= 4 GiB)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=1_000_000, help="synthetic documents for the whole-stage run")
-    parser.add_argument("--signature-docs", type=int, default=2000, help="documents for the one-core signature comparison (best of 3 rounds)")
-    parser.add_argument("--workers", type=int, default=2, help="processes for generation and signatures")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--docs", type=int, default=1_000_000, help="synthetic documents for the whole-stage run"
+    )
+    parser.add_argument(
+        "--signature-docs",
+        type=int,
+        default=2000,
+        help="documents for the one-core signature comparison (best of 3 rounds)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes for generation and signatures"
+    )
     args = parser.parse_args()
     bench_signatures(args.signature_docs)
     bench_quality()

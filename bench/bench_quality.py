@@ -3,6 +3,7 @@
 Both score the same documents of the demo corpus (`make corpus`) with the same fastText model, on one
 core. Ours clips each document to quality.max_chars; datatrove predicts on the whole text.
 """
+
 from __future__ import annotations
 
 import glob
@@ -17,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pyarrow as pa  # noqa: E402
 
-from stages.quality.scoring import QualityConfig, score_table, train  # noqa: E402
 from stages.quality.examples import jsonl_texts, new_sample  # noqa: E402
+from stages.quality.scoring import QualityConfig, score_table, train  # noqa: E402
 
 DOCS = 4000
 
@@ -55,8 +56,10 @@ def main() -> None:
     for doc in docs:
         peer.filter(doc)
     theirs = len(texts) / (time.perf_counter() - start)
-    print(f"quality scoring ({len(texts)} demo docs, 1 core): ours {ours:,.0f} docs/s vs datatrove "
-          f"FastTextClassifierFilter {theirs:,.0f} docs/s = {ours / theirs:.2f}x")
+    print(
+        f"quality scoring ({len(texts)} demo docs, 1 core): ours {ours:,.0f} docs/s vs datatrove "
+        f"FastTextClassifierFilter {theirs:,.0f} docs/s = {ours / theirs:.2f}x"
+    )
 
 
 if __name__ == "__main__":

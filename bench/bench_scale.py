@@ -17,6 +17,7 @@ largest size, turned into hours for 1 TB (~700M documents) on 64 and 1,000 cores
 
     make bench BENCH=scale BENCH_ARGS="--sizes 100000 400000 1600000"
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,15 @@ sys.path.insert(0, str(REPO))
 from stages.tasks import peak_rss  # noqa: E402 - after the repository is on the path
 
 STOP = "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they".split()
-CONTENT = ("river valley settlement century scholars architecture language trade region evidence survey village market "
-           "farmer letter garden lake spring bread wheel water morning house children committee records history city "
-           "road bridge harbour ship merchant winter summer field forest mountain church school teacher student book "
-           "paper report council family friend journey letter story music painting science engine railway station "
-           "island coast weather harvest grain cattle mill factory worker street window table kitchen evening night "
-           "described examined compared grew built opened carried reached followed noticed returned explained written "
-           "old new small large early late careful quiet long short bright dark northern southern local public").split()
+CONTENT = (
+    "river valley settlement century scholars architecture language trade region evidence survey village market "
+    "farmer letter garden lake spring bread wheel water morning house children committee records history city "
+    "road bridge harbour ship merchant winter summer field forest mountain church school teacher student book "
+    "paper report council family friend journey letter story music painting science engine railway station "
+    "island coast weather harvest grain cattle mill factory worker street window table kitchen evening night "
+    "described examined compared grew built opened carried reached followed noticed returned explained written "
+    "old new small large early late careful quiet long short bright dark northern southern local public"
+).split()
 SPAM = "click here now to win free money cheap pills buy today limited offer act fast guaranteed cash prize claim reward".split()
 TB_DOCS = 700_000_000
 DOCS_PER_FILE = 10_000
@@ -78,7 +81,7 @@ def make_corpus(root: Path, docs: int, seed: int = 0) -> Path:
     (corpus / "reference").mkdir()
     rng = np.random.default_rng(seed)
     texts: list[str] = []
-    for i in range(docs):
+    for _ in range(docs):
         roll = rng.random()
         if texts and roll < 0.03:
             texts.append(texts[int(rng.integers(len(texts)))])
@@ -96,7 +99,9 @@ def make_corpus(root: Path, docs: int, seed: int = 0) -> Path:
                     handle.write(json.dumps({"id": f"doc-{i:08d}", "text": texts[i]}) + "\n")
     with (corpus / "spam.jsonl").open("w") as handle:
         for i in range(3000):
-            handle.write(json.dumps({"id": f"spam-{i}", "text": " ".join(rng.choice(SPAM, 60)) + "."}) + "\n")
+            handle.write(
+                json.dumps({"id": f"spam-{i}", "text": " ".join(rng.choice(SPAM, 60)) + "."}) + "\n"
+            )
     (corpus / "done").touch()
     return corpus
 
@@ -161,27 +166,60 @@ def measured(command: list[str], log: Path) -> dict:
     if code != 0:
         raise SystemExit(f"{' '.join(command[:4])} failed (exit {code}); see {log}")
     others = {pid: cpu for pid, cpu in sampler.cpu.items() if pid != proc.pid}
-    return {"wall": wall, "main_cpu": sampler.cpu.get(proc.pid, 0.0), "other_cpu": sum(others.values()),
-            "main_peak": sampler.peak.get(proc.pid, 0), "task_peak": max((v for p, v in sampler.peak.items() if p != proc.pid), default=0)}
+    return {
+        "wall": wall,
+        "main_cpu": sampler.cpu.get(proc.pid, 0.0),
+        "other_cpu": sum(others.values()),
+        "main_peak": sampler.peak.get(proc.pid, 0),
+        "task_peak": max((v for p, v in sampler.peak.items() if p != proc.pid), default=0),
+    }
 
 
 def ours(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
     run = root / f"run-{corpus.name}-w{workers}"
     shutil.rmtree(run, ignore_errors=True)
     recipe = root / "scale.yaml"
-    recipe.write_text(json.dumps({
-        "name": "scale",
-        "sources": [{"name": "reference", "domain": "general", "paths": [f"{corpus}/reference/*.jsonl"], "format": "jsonl"},
-                    {"name": "web", "domain": "general", "paths": [f"{corpus}/web/*.jsonl"], "format": "jsonl"}],
-        "curate": {"tasks": tasks, "workers": workers,
-                   "quality": {"positives": ["reference"], "negative_paths": [f"{corpus}/spam.jsonl"]}},
-    }))
+    recipe.write_text(
+        json.dumps(
+            {
+                "name": "scale",
+                "sources": [
+                    {
+                        "name": "reference",
+                        "domain": "general",
+                        "paths": [f"{corpus}/reference/*.jsonl"],
+                        "format": "jsonl",
+                    },
+                    {
+                        "name": "web",
+                        "domain": "general",
+                        "paths": [f"{corpus}/web/*.jsonl"],
+                        "format": "jsonl",
+                    },
+                ],
+                "curate": {
+                    "tasks": tasks,
+                    "workers": workers,
+                    "quality": {
+                        "positives": ["reference"],
+                        "negative_paths": [f"{corpus}/spam.jsonl"],
+                    },
+                },
+            }
+        )
+    )
     command = [sys.executable, "-c", WRAPPER, "curate", "--config", str(recipe), "--run", str(run)]
     result = measured(command, root / f"{run.name}.log")
-    main_line = [line for line in (root / f"{run.name}.log").read_text().splitlines() if line.startswith('{"cpu"')][-1]
+    main_line = [
+        line
+        for line in (root / f"{run.name}.log").read_text().splitlines()
+        if line.startswith('{"cpu"')
+    ][-1]
     exact = json.loads(main_line)
     result["main_cpu"], result["main_peak"] = exact["cpu"], exact["peak_rss"]
-    result["shards"] = json.loads((run / "manifest.json").read_text())["stages"]["shards"]["outputs"]
+    result["shards"] = json.loads((run / "manifest.json").read_text())["stages"]["shards"][
+        "outputs"
+    ]
     result["largest_task"] = largest_task(run / "logs")
     shutil.rmtree(run / "work", ignore_errors=True)  # keep shards, free the disk
     return result
@@ -225,7 +263,11 @@ def place_language_model() -> Path:
 
     from stages.ingest.langid import shipped_model_path
 
-    assets = Path(cached_assets_path(library_name="datatrove", namespace="lid", subfolder=FT176LID.MODEL_SUBFOLDER))
+    assets = Path(
+        cached_assets_path(
+            library_name="datatrove", namespace="lid", subfolder=FT176LID.MODEL_SUBFOLDER
+        )
+    )
     target = assets / strip_protocol(FT176LID.MODEL_URL).replace("/", "_")
     if not target.exists():
         shutil.copyfile(shipped_model_path(), target)
@@ -240,7 +282,10 @@ def datatrove(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     script = root / "datatrove_pipeline.py"
     script.write_text(DATATROVE)
-    result = measured([sys.executable, str(script), str(corpus), str(out), str(tasks), str(workers)], root / f"{out.name}.log")
+    result = measured(
+        [sys.executable, str(script), str(corpus), str(out), str(tasks), str(workers)],
+        root / f"{out.name}.log",
+    )
     shutil.rmtree(out, ignore_errors=True)
     return result
 
@@ -250,8 +295,11 @@ TASK_PEAK = re.compile(r"- (\S+) task (\d+): peak RSS (\d+) MiB")
 
 def largest_task(logs: Path) -> tuple[int, str]:
     """(peak RSS in bytes, "phase task N") of the task that needed the most memory, from the task logs."""
-    peaks = [(int(m[3]) * 2**20, f"{m[1]} task {m[2]}") for log in logs.glob("**/logs/task_*.log")
-             for m in TASK_PEAK.finditer(log.read_text(errors="replace"))]
+    peaks = [
+        (int(m[3]) * 2**20, f"{m[1]} task {m[2]}")
+        for log in logs.glob("**/logs/task_*.log")
+        for m in TASK_PEAK.finditer(log.read_text(errors="replace"))
+    ]
     return max(peaks, default=(0, "none"))
 
 
@@ -261,20 +309,31 @@ def gib(n: float) -> str:
 
 def row(size: int, workers: int, r: dict) -> str:
     share = r["main_cpu"] / max(1e-9, r["main_cpu"] + r["other_cpu"])
-    return (f"{size:>9} {workers:>7} {r['wall']:>8.1f} {r['main_cpu'] + r['other_cpu']:>8.1f} {100 * share:>8.1f}% "
-            f"{gib(r['main_peak']):>9} {gib(r['task_peak']):>10} " +
-            (f"{gib(r['largest_task'][0]):>8}  {r['largest_task'][1]}" if "largest_task" in r else f"{'':>8}  (not measured)"))
+    return (
+        f"{size:>9} {workers:>7} {r['wall']:>8.1f} {r['main_cpu'] + r['other_cpu']:>8.1f} {100 * share:>8.1f}% "
+        f"{gib(r['main_peak']):>9} {gib(r['task_peak']):>10} "
+        + (
+            f"{gib(r['largest_task'][0]):>8}  {r['largest_task'][1]}"
+            if "largest_task" in r
+            else f"{'':>8}  (not measured)"
+        )
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 400_000, 1_600_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--root", type=Path, default=Path("/tmp/critmix-bench-scale"))
     parser.add_argument("--no-datatrove", action="store_true", help="skip datatrove's pipeline")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
-    print(f"{'docs':>9} {'workers':>7} {'wall s':>8} {'cpu s':>8} {'main cpu':>9} {'main GiB':>9} {'worker GiB':>10} {'task GiB':>8}  largest task", flush=True)
+    print(
+        f"{'docs':>9} {'workers':>7} {'wall s':>8} {'cpu s':>8} {'main cpu':>9} {'main GiB':>9} {'worker GiB':>10} {'task GiB':>8}  largest task",
+        flush=True,
+    )
     results = {}
     for size in args.sizes:
         corpus = make_corpus(args.root, size)
@@ -283,19 +342,28 @@ def main() -> None:
             results[size, workers] = ours(corpus, args.root, workers, tasks)
             print(row(size, workers, results[size, workers]), flush=True)
         sums = [results[size, w]["shards"] for w in args.workers]
-        print(f"{'':>9} shards identical across worker counts: {all(s == sums[0] for s in sums)}", flush=True)
+        print(
+            f"{'':>9} shards identical across worker counts: {all(s == sums[0] for s in sums)}",
+            flush=True,
+        )
     smallest, most = min(args.sizes), max(args.workers)
     if not args.no_datatrove:
-        theirs = datatrove(make_corpus(args.root, smallest), args.root, most, max(8, smallest // 25_000))
+        theirs = datatrove(
+            make_corpus(args.root, smallest), args.root, most, max(8, smallest // 25_000)
+        )
         print(row(smallest, most, theirs) + "  <- datatrove", flush=True)
-        print(f"ours vs datatrove end to end, {smallest} docs, {most} workers: "
-              f"{theirs['wall'] / results[smallest, most]['wall']:.2f}x faster (wall), "
-              f"{(theirs['main_cpu'] + theirs['other_cpu']) / (results[smallest, most]['main_cpu'] + results[smallest, most]['other_cpu']):.2f}x less CPU")
+        print(
+            f"ours vs datatrove end to end, {smallest} docs, {most} workers: "
+            f"{theirs['wall'] / results[smallest, most]['wall']:.2f}x faster (wall), "
+            f"{(theirs['main_cpu'] + theirs['other_cpu']) / (results[smallest, most]['main_cpu'] + results[smallest, most]['other_cpu']):.2f}x less CPU"
+        )
     largest = max(args.sizes)
     r = results[largest, most]
     cpu_per_doc = (r["main_cpu"] + r["other_cpu"]) / largest
-    print(f"per-core rate at {largest} docs: {1 / cpu_per_doc:.0f} docs/s/core; 1 TB (~{TB_DOCS / 1e6:.0f}M docs) at that rate, "
-          f"perfectly parallel: {TB_DOCS * cpu_per_doc / 64 / 3600:.1f} h on 64 cores, {TB_DOCS * cpu_per_doc / 1000 / 3600:.2f} h on 1,000")
+    print(
+        f"per-core rate at {largest} docs: {1 / cpu_per_doc:.0f} docs/s/core; 1 TB (~{TB_DOCS / 1e6:.0f}M docs) at that rate, "
+        f"perfectly parallel: {TB_DOCS * cpu_per_doc / 64 / 3600:.1f} h on 64 cores, {TB_DOCS * cpu_per_doc / 1000 / 3600:.2f} h on 1,000"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The ``critmix`` command line. Each subcommand lives in ``pipeline/commands/<command>.py`` and exposes
 ``register(subparsers)``; the options they share are in ``pipeline/commands/args.py``, which they import at
 the top (this module imports them). Heavy libraries are imported where used, so help is instant."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,7 @@ import sys
 
 from core.errors import exit_code
 
-COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train"]
+COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train", "export"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,31 +3,34 @@
 A recipe holds only the keys it changes; everything else takes the defaults below. Each curation
 stage owns its config dataclass (in its module); this file composes them.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 import yaml
 
-from stages.dedup.boilerplate import BoilerplateConfig
-from stages.buckets import BucketConfig
-from stages.dedup.exact import ExactDedupConfig
-from stages.ingest.heuristics import HeuristicsConfig
-from stages.ingest.langid import LanguageIdConfig
-from stages.dedup.minhash import MinhashConfig
-from stages.ingest.normalize import NormalizeConfig
-from stages.quality.scoring import QualityConfig
-from stages.ingest.readers import SourceSpec
-from stages.ingest.toxicity import ToxicityConfig
-from trainer.config import TrainConfig, apply_overrides, from_mapping, load_yaml, to_mapping
-from trainer.curriculum import MetadataSpec
+from core.config import apply_overrides, from_mapping, load_yaml, to_mapping
 from core.errors import ConfigError
 from pipeline.executors import EXECUTORS
+from stages.buckets import BucketConfig
+from stages.dedup.boilerplate import BoilerplateConfig
+from stages.dedup.exact import ExactDedupConfig
+from stages.dedup.minhash import MinhashConfig
+from stages.ingest.heuristics import HeuristicsConfig
+from stages.ingest.langid import LanguageIdConfig
+from stages.ingest.normalize import NormalizeConfig
+from stages.ingest.readers import SourceSpec
+from stages.ingest.toxicity import ToxicityConfig
+from stages.quality.scoring import QualityConfig
+from trainer.config import TrainConfig
+from trainer.curriculum import MetadataSpec
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
@@ -46,7 +49,9 @@ class SourceConfig:
     id_key: str = "id"
 
     def spec(self, root: Path) -> SourceSpec:
-        return SourceSpec(self.name, self.domain, self.paths, self.format, self.text_key, self.id_key, str(root))
+        return SourceSpec(
+            self.name, self.domain, self.paths, self.format, self.text_key, self.id_key, str(root)
+        )
 
 
 @dataclass
@@ -87,39 +92,59 @@ class PilotConfig:
     ratios: list[float] = field(default_factory=lambda: [1 / 8, 1 / 4, 1 / 3, 1 / 2, 3 / 4, 1.0])
     tokens: int = 300_000  # CPT tokens of each pilot
     warmup_fraction: float = 0.02  # a longer warmup puts every general-loss peak right after it
-    lr: Optional[float] = None  # default: the base model's final LR
+    lr: float | None = None  # default: the base model's final LR
     eval_points: int = 12  # log-spaced, so several fall before the general-loss peak
-    first_eval_tokens: Optional[int] = None  # default: 1% of the pilot budget
+    first_eval_tokens: int | None = None  # default: 1% of the pilot budget
     parallel: int = 2  # pilots at once, one thread each
-    seeds: int = 2  # runs per ratio, each with its own data order (train.seed + i); the fit uses them all
-    control: bool = True  # an R = 0 pilot per seed: general data only, the same tokens (the ε reference)
+    seeds: int = (
+        2  # runs per ratio, each with its own data order (train.seed + i); the fit uses them all
+    )
+    control: bool = (
+        True  # an R = 0 pilot per seed: general data only, the same tokens (the ε reference)
+    )
+
+
+@dataclass
+class TargetConfig:
+    """The model the plan is for, when it is not the pilots' size (docs/design.md, "The size law")."""
+
+    params: float | None = None  # parameter count; None: plan for the largest pilot size
 
 
 @dataclass
 class PlanConfig:
     general_domain: str = "general"
-    domains: list[str] = field(default_factory=list)  # empty: every source domain but the general one
-    base_model: Optional[str] = None  # an HF checkpoint directory; default: train one on general data
+    domains: list[str] = field(
+        default_factory=list
+    )  # empty: every source domain but the general one
+    base_model: str | None = None  # an HF checkpoint directory; default: train one on general data
     base_tokens: int = 1_500_000
     base_lr: float = 3e-3
     base_final_lr: float = 3e-4
     pilots: PilotConfig = field(default_factory=PilotConfig)
+    target: TargetConfig = field(default_factory=TargetConfig)
     lam: float = 1000.0  # the Lagrange multiplier of the CMR objective
     epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
     # What the general-loss change is measured against: "control" (the R = 0 pilot at the same tokens)
     # or "base" (the model before CPT, the paper's). Default: control when plan.pilots.control.
-    epsilon_reference: Optional[str] = None
-    budget: Optional[int] = None  # CPT tokens the mixture is planned for; default: the pilot budget
+    epsilon_reference: str | None = None
+    budget: int | None = None  # CPT tokens the mixture is planned for; default: the pilot budget
     level: float = 0.95  # of the CMR's interval
     bootstrap: int = 100  # bootstrap refits behind the interval
     bootstrap_seed: int = 0
-    ratios: dict[str, float] = field(default_factory=dict)  # shares set by hand, e.g. plan.ratios.legal=0.2
+    ratios: dict[str, float] = field(
+        default_factory=dict
+    )  # shares set by hand, e.g. plan.ratios.legal=0.2
     anneal_fraction: float = 0.1  # the high-quality anneal, as a fraction of the CPT budget
-    quality_ascending: bool = True  # CPT in one part per quality tier, its bucket weights moving from low to high
-    validate: bool = False  # also train at 1.5x the planned ratio to check the tolerance breaks as predicted
+    quality_ascending: bool = (
+        True  # CPT in one part per quality tier, its bucket weights moving from low to high
+    )
+    validate: bool = (
+        False  # also train at 1.5x the planned ratio to check the tolerance breaks as predicted
+    )
     # MeCo over the planned curriculum, e.g. {template: "{source} {domain}\n\n", until: 0.9}: here `until` is
     # the share of the whole curriculum's tokens with prefixes (pipeline/planning/curricula.py spreads it over the phases)
-    metadata: Optional[MetadataSpec] = None
+    metadata: MetadataSpec | None = None
 
 
 @dataclass
@@ -149,16 +174,20 @@ def parse_source_arg(text: str) -> dict:
     """``NAME:DOMAIN:GLOB`` from the command line, as a sources entry."""
     parts = text.split(":", 2)
     if len(parts) != 3 or not all(parts):
-        raise ConfigError(f"--source '{text}' must look like NAME:DOMAIN:GLOB, e.g. licences:legal:data/raw/licences/*.jsonl")
+        raise ConfigError(
+            f"--source '{text}' must look like NAME:DOMAIN:GLOB, e.g. licences:legal:data/raw/licences/*.jsonl"
+        )
     return {"name": parts[0], "domain": parts[1], "paths": [parts[2]]}
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), extra_sources: list[str] = ()) -> CritmixConfig:
+def load_config(
+    path: str | Path | None = None, overrides: Sequence[str] = (), extra_sources: Sequence[str] = ()
+) -> CritmixConfig:
     """Load a recipe, apply overrides, validate, return it. Without a recipe: ``configs/demo.yaml``, or with
     ``extra_sources`` (``--source`` alone) just those sources, in a run named after them."""
     added = [parse_source_arg(s) for s in extra_sources]
     if path is None and added:
-        data = {"name": "-".join(s["name"] for s in added)}
+        data: dict = {"name": "-".join(s["name"] for s in added)}
     else:
         data = load_yaml(path or DEFAULT_CONFIG)
     apply_overrides(data, list(overrides))
@@ -166,26 +195,43 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), extra
         data["sources"] = list(data.get("sources") or []) + added
     config = from_mapping(CritmixConfig, data)
     if not SAFE_NAME.fullmatch(config.name):
-        raise ConfigError(f"name: {config.name!r} must be a plain name (letters, digits, '.', '_', '-'): it becomes runs/<name>/")
+        raise ConfigError(
+            f"name: {config.name!r} must be a plain name (letters, digits, '.', '_', '-'): it becomes runs/<name>/"
+        )
     # Domain names become folders (shards/domain=<d>/, tokens/train/<d>/, plan/pilots/<d>-r…), so they may not climb out.
-    domains = [*(s.domain for s in config.sources), config.plan.general_domain, *config.plan.domains, *config.plan.ratios]
+    domains = [
+        *(s.domain for s in config.sources),
+        config.plan.general_domain,
+        *config.plan.domains,
+        *config.plan.ratios,
+    ]
     unsafe = sorted({d for d in domains if not SAFE_NAME.fullmatch(d)})
     if unsafe:
-        raise ConfigError(f"domain names {unsafe} must be plain names (letters, digits, '.', '_', '-'): "
-                          "each becomes a folder of the run directory")
+        raise ConfigError(
+            f"domain names {unsafe} must be plain names (letters, digits, '.', '_', '-'): "
+            "each becomes a folder of the run directory"
+        )
     # The one configured path written outside the run directory: the classifier cache runs share. It may not climb out.
     cache = Path(config.curate.quality.cache_dir)
     if cache.is_absolute() or ".." in cache.parts:
-        raise ConfigError(f"curate.quality.cache_dir: {str(cache)!r} must be a relative path inside the project "
-                          "(default data/models); configs may not write elsewhere")
+        raise ConfigError(
+            f"curate.quality.cache_dir: {str(cache)!r} must be a relative path inside the project "
+            "(default data/models); configs may not write elsewhere"
+        )
     if config.curate.executor not in EXECUTORS:
-        raise ConfigError(f"curate.executor: {config.curate.executor!r} is not one of {list(EXECUTORS)}")
+        raise ConfigError(
+            f"curate.executor: {config.curate.executor!r} is not one of {list(EXECUTORS)}"
+        )
     if config.plan.pilots.seeds < 1:
         raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")
     reference = config.plan.epsilon_reference
-    if reference not in (None, "base", "control") or (reference == "control" and not config.plan.pilots.control):
-        raise ConfigError(f"plan.epsilon_reference: {reference!r} must be 'base', or 'control' with "
-                          f"plan.pilots.control: true")
+    if reference not in (None, "base", "control") or (
+        reference == "control" and not config.plan.pilots.control
+    ):
+        raise ConfigError(
+            f"plan.epsilon_reference: {reference!r} must be 'base', or 'control' with "
+            f"plan.pilots.control: true"
+        )
     names = [s.name for s in config.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -1,19 +1,30 @@
 """Progress for long work: a line per stage with its time, and for the units inside a stage (executor
 tasks, pilots) an ETA bar on a terminal or, elsewhere (a log file, CI), one line per finished unit."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from pipeline.reporting.formatting import format_duration
 
 console = Console(stderr=True)
 T = TypeVar("T")
-Update = Callable[..., None]  # update(done, label=""): ``done`` units of the total are finished, the last is ``label``
+Update = Callable[
+    ..., None
+]  # update(done, label=""): ``done`` units of the total are finished, the last is ``label``
 
 
 def timed_stage(name: str, work: Callable[[], T]) -> T:
@@ -29,37 +40,59 @@ class UnitLines:
     """Progress as plain lines, for output that is not a terminal, where a bar would print nothing until
     it ends: ``<unit> <done>/<total> <label> (<elapsed> elapsed, ETA <eta>)`` once per finished unit."""
 
-    def __init__(self, out: Console, unit: str, total: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, out: Console, unit: str, total: int, clock: Callable[[], float] = time.monotonic
+    ):
         self.out, self.unit, self.total, self.clock = out, unit, total, clock
         self.started, self.done = clock(), 0
 
     def update(self, done: int, label: str = "") -> None:
         elapsed = self.clock() - self.started
-        for count in range(self.done + 1, min(done, self.total) + 1):  # units finished since the last update
+        for count in range(
+            self.done + 1, min(done, self.total) + 1
+        ):  # units finished since the last update
             eta = elapsed / count * (self.total - count)
             said = f" {label}" if label and count == done else ""
-            self.out.print(f"{self.unit} {count}/{self.total}{said} ({format_duration(elapsed)} elapsed, "
-                           f"ETA {format_duration(eta)})", markup=False, highlight=False, soft_wrap=True)
+            self.out.print(
+                f"{self.unit} {count}/{self.total}{said} ({format_duration(elapsed)} elapsed, "
+                f"ETA {format_duration(eta)})",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         self.done = max(self.done, done)
 
 
 @contextmanager
-def unit_progress(description: str, total: int, unit: str, out: Console | None = None) -> Iterator[Update]:
+def unit_progress(
+    description: str, total: int, unit: str, out: Console | None = None
+) -> Iterator[Update]:
     """Yields ``update(done, label="")`` for ``total`` units of work: on a terminal it moves a bar (what
     runs, done/total, elapsed, ETA) that vanishes when done; elsewhere it prints a line per finished unit."""
     out = out or console
     if not out.is_terminal:
         yield UnitLines(out, unit, total).update
         return
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("ETA"), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=out, transient=True) as bars:
         bar = bars.add_task(description, total=total)
         yield lambda done, label="": bars.update(bar, completed=done)
 
 
-def run_with_task_progress(work: Callable[[], T], description: str, count_done: Callable[[], int], total: int,
-                           out: Console | None = None) -> T:
+def run_with_task_progress(
+    work: Callable[[], T],
+    description: str,
+    count_done: Callable[[], int],
+    total: int,
+    out: Console | None = None,
+) -> T:
     """Run ``work`` (an executor) in a thread while ``unit_progress`` counts its finished tasks."""
     import threading
 
@@ -81,4 +114,4 @@ def run_with_task_progress(work: Callable[[], T], description: str, count_done: 
             update(count_done())  # the tasks that finished after the last look
     if "error" in result:
         raise result["error"]
-    return result.get("value")
+    return result["value"]

@@ -3,6 +3,7 @@
 manifest.json records the resolved config and its hash, package versions, input checksums, and
 per stage: status, the hash of what it depends on, counters, timings and output checksums.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,28 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from core.errors import CritmixError, create_output_dir
 from core.files import write_json
-from core.errors import CritmixError, LockHeld, create_output_dir, lock_for_life, release
+from core.locks import LockHeld, lock_for_life, release
 
-PACKAGES = ["datatrove", "pyarrow", "duckdb", "numpy", "scipy", "torch", "transformers", "tokenizers"]
+PACKAGES = [
+    "datatrove",
+    "pyarrow",
+    "duckdb",
+    "numpy",
+    "scipy",
+    "torch",
+    "transformers",
+    "tokenizers",
+]
 
 
 class RunInUse(CritmixError):
     pass
 
 
-def package_versions() -> dict[str, str]:
-    versions = {}
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -37,12 +48,16 @@ class RunDir:
         self.path = Path(path)
         self.manifest_path = self.path / "manifest.json"
         self.lock_path = self.path / ".lock"
-        self.manifest = json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {"stages": {}}
+        self.manifest = (
+            json.loads(self.manifest_path.read_text())
+            if self.manifest_path.exists()
+            else {"stages": {}}
+        )
 
     def __truediv__(self, part: str) -> Path:
         return self.path / part
 
-    def __enter__(self) -> "RunDir":
+    def __enter__(self) -> RunDir:
         create_output_dir(self.path, "--run")
         self._lock = self._acquire()
         return self
@@ -54,8 +69,10 @@ class RunDir:
         try:
             return lock_for_life(self.lock_path)
         except LockHeld as held:
-            raise RunInUse(f"{self.path} is in use by process {held.holder}; wait for it to finish, "
-                           f"or pass another --run directory") from None
+            raise RunInUse(
+                f"{self.path} is in use by process {held.holder}; wait for it to finish, "
+                f"or pass another --run directory"
+            ) from None
 
     def save_manifest(self) -> None:
         write_json(self.manifest_path, self.manifest)
@@ -65,7 +82,11 @@ class RunDir:
         return entry.get("status") == "done" and entry.get("key") == key
 
     def record_stage(self, stage: str, key: str, status: str, **fields) -> None:
-        entry = {"status": status, "key": key, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        entry = {
+            "status": status,
+            "key": key,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         entry.update(fields)
         self.manifest["stages"][stage] = entry
         self.save_manifest()

@@ -4,9 +4,11 @@ A step never discards a document: a rejected document is marked with ``(stage, r
 metadata and passed on, later steps let it through untouched, and the writer at the end of the
 pipeline routes it to ``removed/``. That keeps "docs in = kept + removed" true by construction.
 """
+
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
@@ -25,7 +27,11 @@ def mark_removed(doc: Document, stage: str, reason: str) -> None:
 def record_failed_rule(doc: Document, rule: str, value, threshold) -> None:
     """``meta.filter``: the rule a document failed, its measured value and the threshold, for ``critmix explain``."""
     value = round(value, 4) if isinstance(value, float) else value
-    doc.metadata.setdefault("meta", {})["filter"] = {"rule": rule, "value": value, "threshold": threshold}
+    doc.metadata.setdefault("meta", {})["filter"] = {
+        "rule": rule,
+        "value": value,
+        "threshold": threshold,
+    }
 
 
 class CurationFilter(PipelineStep):
@@ -41,9 +47,11 @@ class CurationFilter(PipelineStep):
 
     type = "🧹 CURATE"
 
-    def __init__(self, domains: list[str] = ()):
+    def __init__(self, domains: Sequence[str] = ()):
         super().__init__()
-        self.domains = frozenset(domains)  # the domains whose documents this filter may remove; empty: all
+        self.domains = frozenset(
+            domains
+        )  # the domains whose documents this filter may remove; empty: all
 
     def annotate(self, doc: Document) -> None:
         """Metadata for every document, in ``domains`` or not; none unless a subclass adds it."""

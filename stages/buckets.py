@@ -7,6 +7,7 @@ one task that finds the exact quantiles by selecting order statistics across the
 one memory map per run, not the scores); and the rewrite per file. The edges per domain are
 written to ``<out_dir>/edges.json`` for the report.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.errors import ConfigError
 from core.files import finished_files, save_array, write_json
 from stages.schema import UNSCORED_TIER
 from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import rewrite_work_files
-from core.errors import ConfigError
 
 STAGE = "buckets"
 EDGES_FILE = "edges.json"
@@ -31,17 +32,29 @@ EDGES_FILE = "edges.json"
 @dataclass
 class BucketConfig:
     tiers: list[str] = field(default_factory=lambda: ["low", "mid", "high"])
-    tier_quantiles: list[float] = field(default_factory=lambda: [1 / 3, 2 / 3])  # one fewer than tiers
+    tier_quantiles: list[float] = field(
+        default_factory=lambda: [1 / 3, 2 / 3]
+    )  # one fewer than tiers
     length_buckets: list[str] = field(default_factory=lambda: ["short", "medium", "long"])
     length_edges: list[int] = field(default_factory=lambda: [256, 2048])  # in estimated tokens
 
     def check(self) -> None:
-        if len(self.tier_quantiles) != len(self.tiers) - 1 or sorted(self.tier_quantiles) != self.tier_quantiles:
-            raise ConfigError(f"curate.buckets.tier_quantiles must be {len(self.tiers) - 1} increasing values for tiers "
-                             f"{self.tiers}, got {self.tier_quantiles}")
-        if len(self.length_edges) != len(self.length_buckets) - 1 or sorted(self.length_edges) != self.length_edges:
-            raise ConfigError(f"curate.buckets.length_edges must be {len(self.length_buckets) - 1} increasing token counts "
-                             f"for buckets {self.length_buckets}, got {self.length_edges}")
+        if (
+            len(self.tier_quantiles) != len(self.tiers) - 1
+            or sorted(self.tier_quantiles) != self.tier_quantiles
+        ):
+            raise ConfigError(
+                f"curate.buckets.tier_quantiles must be {len(self.tiers) - 1} increasing values for tiers "
+                f"{self.tiers}, got {self.tier_quantiles}"
+            )
+        if (
+            len(self.length_edges) != len(self.length_buckets) - 1
+            or sorted(self.length_edges) != self.length_edges
+        ):
+            raise ConfigError(
+                f"curate.buckets.length_edges must be {len(self.length_buckets) - 1} increasing token counts "
+                f"for buckets {self.length_buckets}, got {self.length_edges}"
+            )
 
 
 def write_score_runs(path: Path, runs_dir: Path) -> None:
@@ -49,8 +62,12 @@ def write_score_runs(path: Path, runs_dir: Path) -> None:
     table = pq.read_table(path, columns=["domain", "quality_score"])
     table = table.filter(pc.is_valid(table["quality_score"]))
     for domain in pc.unique(table["domain"]).to_pylist():
-        scores = np.sort(table.filter(pc.equal(table["domain"], domain))["quality_score"].to_numpy())
-        save_array(Path(runs_dir) / f"domain={domain}" / f"{path.stem}.npy", scores.astype(np.float32))
+        scores = np.sort(
+            table.filter(pc.equal(table["domain"], domain))["quality_score"].to_numpy()
+        )
+        save_array(
+            Path(runs_dir) / f"domain={domain}" / f"{path.stem}.npy", scores.astype(np.float32)
+        )
 
 
 def order_statistic(runs: list[np.ndarray], k: int) -> np.float32:
@@ -75,7 +92,9 @@ def quantile(runs: list[np.ndarray], q: float) -> float:
     n = sum(len(run) for run in runs)
     position = (n - 1) * q
     below = int(np.floor(position))
-    pair = np.array([order_statistic(runs, below), order_statistic(runs, min(below + 1, n - 1))], np.float32)
+    pair = np.array(
+        [order_statistic(runs, below), order_statistic(runs, min(below + 1, n - 1))], np.float32
+    )
     return float(np.float32(np.quantile(pair, position - below)))
 
 
@@ -84,24 +103,38 @@ def tier_edges(runs_dir: Path, config: BucketConfig) -> dict[str, list[float]]:
     edges = {}
     for domain_dir in sorted(Path(runs_dir).glob("domain=*")):
         runs = [np.load(p, mmap_mode="r") for p in finished_files(domain_dir, "*.npy")]
-        edges[domain_dir.name.removeprefix("domain=")] = [quantile(runs, q) for q in config.tier_quantiles]
+        edges[domain_dir.name.removeprefix("domain=")] = [
+            quantile(runs, q) for q in config.tier_quantiles
+        ]
     return edges
 
 
 def bucket_names(values: np.ndarray, edges: list, names: list[str]) -> pa.Array:
     """Bucket names for values: ``names[i]`` where ``edges[i-1] <= value < edges[i]``."""
-    return pa.array(np.array(names, dtype=object)[np.searchsorted(edges, values, side="right")], pa.string())
+    return pa.array(
+        np.array(names, dtype=object)[np.searchsorted(edges, values, side="right")], pa.string()
+    )
 
 
-def assign_buckets(table: pa.Table, edges: dict[str, list[float]], config: BucketConfig) -> pa.Table:
-    lengths = bucket_names(table["n_tokens_est"].to_numpy(), config.length_edges, config.length_buckets)
-    tiers = [None] * table.num_rows
+def assign_buckets(
+    table: pa.Table, edges: dict[str, list[float]], config: BucketConfig
+) -> pa.Table:
+    lengths = bucket_names(
+        table["n_tokens_est"].to_numpy(), config.length_edges, config.length_buckets
+    )
+    tiers: list[str | None] = [None] * table.num_rows
     scores, domains = table["quality_score"].to_pylist(), table["domain"].to_pylist()
     for i, (score, domain) in enumerate(zip(scores, domains)):
         if score is not None and domain in edges:
-            tiers[i] = config.tiers[int(np.searchsorted(edges[domain], np.float32(score), side="right"))]
-    table = table.set_column(table.schema.get_field_index("length_bucket"), "length_bucket", lengths)
-    return table.set_column(table.schema.get_field_index("quality_tier"), "quality_tier", pa.array(tiers, pa.string()))
+            tiers[i] = config.tiers[
+                int(np.searchsorted(edges[domain], np.float32(score), side="right"))
+            ]
+    table = table.set_column(
+        table.schema.get_field_index("length_bucket"), "length_bucket", lengths
+    )
+    return table.set_column(
+        table.schema.get_field_index("quality_tier"), "quality_tier", pa.array(tiers, pa.string())
+    )
 
 
 def phases(dirs: StageDirs, config: BucketConfig, tasks: int) -> list[Phase]:
@@ -120,11 +153,20 @@ def phases(dirs: StageDirs, config: BucketConfig, tasks: int) -> list[Phase]:
     def assign(rank: int, world_size: int) -> dict:
         edges = json.loads(edges_path.read_text())["edges"]
         files = my_share(dirs.input_files(), rank, world_size)
-        rewrite_work_files(files, dirs.out, dirs.removed, STAGE, lambda t, path: (assign_buckets(t, edges, config), None))
+        rewrite_work_files(
+            files,
+            dirs.out,
+            dirs.removed,
+            STAGE,
+            lambda t, path: (assign_buckets(t, edges, config), None),
+        )
         return bucket_counts([Path(dirs.out) / p.name for p in files])
 
-    return [Phase(f"{STAGE}/scores", sort_scores, tasks), Phase(f"{STAGE}/edges", find_edges, 1),
-            Phase(f"{STAGE}/assign", assign, tasks)]
+    return [
+        Phase(f"{STAGE}/scores", sort_scores, tasks),
+        Phase(f"{STAGE}/edges", find_edges, 1),
+        Phase(f"{STAGE}/assign", assign, tasks),
+    ]
 
 
 def run_buckets(dirs: StageDirs, config: BucketConfig, tasks: int = 2) -> dict:

@@ -1,4 +1,5 @@
 """The file contracts between stages: shard and removed-document schemas (see docs/design.md)."""
+
 from __future__ import annotations
 
 import json
@@ -30,13 +31,14 @@ UNSCORED_TIER = "unscored"
 WORK_SCHEMA = SHARD_SCHEMA.append(pa.field("text_hash", pa.uint64()))
 
 # A near-duplicate's estimated Jaccard similarity to the survivor of its cluster (null for other removals).
-REMOVED_SCHEMA = SHARD_SCHEMA.append(pa.field("stage", pa.string())).append(pa.field("reason", pa.string())).append(
-    pa.field("survivor_similarity", pa.float32()))
+REMOVED_SCHEMA = (
+    SHARD_SCHEMA.append(pa.field("stage", pa.string()))
+    .append(pa.field("reason", pa.string()))
+    .append(pa.field("survivor_similarity", pa.float32()))
+)
 
 # Document.metadata keys that map one to one onto shard columns.
-METADATA_COLUMNS = [
-    name for name in SHARD_SCHEMA.names if name not in ("id", "text", "meta")
-]
+METADATA_COLUMNS = [name for name in SHARD_SCHEMA.names if name not in ("id", "text", "meta")]
 
 
 def estimate_tokens(n_chars: int) -> int:

@@ -16,15 +16,16 @@ of consecutive runs makes equal to one merge of them all.
 Part files are written a row group (``PART_GROUP_BYTES`` of text) at a time, so a merge task holds
 about MERGE_FAN_IN x RUN_GROUP_BYTES plus one row group, whatever the size of its partition or files.
 """
+
 from __future__ import annotations
 
 import heapq
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -123,7 +124,9 @@ class SortedRun:
             return False
         self.head = group.cast(self.schema)
         if self.tag is not None:
-            self.head = self.head.append_column("run", pa.array(np.full(group.num_rows, self.tag, np.int32)))
+            self.head = self.head.append_column(
+                "run", pa.array(np.full(group.num_rows, self.tag, np.int32))
+            )
         return self.head.num_rows > 0 or self.fill()
 
     def first(self) -> str:
@@ -148,24 +151,27 @@ def merged_batches(runs: list[Run], columns: list[str] = SHARD_SCHEMA.names, tag
     which is read again; the runs that give rows are found by a heap of their heads' first rows, so a round
     costs the runs it takes from, not all of them (a partition's runs, one per input file, can be thousands).
     """
-    runs = [SortedRun(run, columns, k if tagged else None) for k, run in enumerate(runs)]
-    live = [k for k, run in enumerate(runs) if run.fill()]
-    by_last = [(runs[k].last(), k) for k in live]
-    by_first = [(runs[k].first(), k) for k in live]
-    heapq.heapify(by_last), heapq.heapify(by_first)
+    sorted_runs = [SortedRun(run, columns, k if tagged else None) for k, run in enumerate(runs)]
+    live = [k for k, run in enumerate(sorted_runs) if run.fill()]
+    by_last = [(sorted_runs[k].last(), k) for k in live]
+    by_first = [(sorted_runs[k].first(), k) for k in live]
+    heapq.heapify(by_last)
+    heapq.heapify(by_first)
     while by_last:
         bound = heapq.heappop(by_last)
         giving = []
         while by_first and by_first[0] <= bound:
             giving.append(heapq.heappop(by_first)[1])
         giving.sort()
-        yield pa.concat_tables([runs[k].take(bound[0], k <= bound[1]) for k in giving]).sort_by("id")
+        yield pa.concat_tables(
+            [sorted_runs[k].take(bound[0], k <= bound[1]) for k in giving]
+        ).sort_by("id")
         for k in giving:
-            if runs[k].head.num_rows:
-                heapq.heappush(by_first, (runs[k].first(), k))
-            elif runs[k].fill():  # only the bound's run empties
-                heapq.heappush(by_first, (runs[k].first(), k))
-                heapq.heappush(by_last, (runs[k].last(), k))
+            if sorted_runs[k].head.num_rows:
+                heapq.heappush(by_first, (sorted_runs[k].first(), k))
+            elif sorted_runs[k].fill():  # only the bound's run empties
+                heapq.heappush(by_first, (sorted_runs[k].first(), k))
+                heapq.heappush(by_last, (sorted_runs[k].last(), k))
 
 
 def cut_points(run_paths: list[Path], every: int) -> list[list[int]]:
@@ -176,7 +182,12 @@ def cut_points(run_paths: list[Path], every: int) -> list[list[int]]:
     for batch in merged_batches([Run(p) for p in run_paths], ["id"], tagged=True):
         source = batch["run"].to_numpy()
         while len(cuts) * every < merged + len(source):
-            cuts.append((counts + np.bincount(source[: len(cuts) * every - merged], minlength=len(counts))).tolist())
+            cuts.append(
+                (
+                    counts
+                    + np.bincount(source[: len(cuts) * every - merged], minlength=len(counts))
+                ).tolist()
+            )
         counts += np.bincount(source, minlength=len(counts))
         merged += len(source)
     if counts.tolist() != cuts[-1]:
@@ -191,14 +202,22 @@ def fewer_runs(runs: list[Run], scratch: Path, fan_in: int = MERGE_FAN_IN) -> li
     while len(runs) > fan_in:
         merged = []
         for start in range(0, len(runs), fan_in):
-            merged.append(Run(Path(scratch) / f"level-{level}" / f"run-{start // fan_in:06d}.parquet"))
+            merged.append(
+                Run(Path(scratch) / f"level-{level}" / f"run-{start // fan_in:06d}.parquet")
+            )
             write_run(merged_batches(runs[start : start + fan_in]), merged[-1].path)
         runs, level = merged, level + 1
     return runs
 
 
-def merge_runs(runs: list[Run], directory: Path, rows_per_file: int, scratch: Path, first_part: int = 0,
-               fan_in: int = MERGE_FAN_IN) -> list[Path]:
+def merge_runs(
+    runs: list[Run],
+    directory: Path,
+    rows_per_file: int,
+    scratch: Path,
+    first_part: int = 0,
+    fan_in: int = MERGE_FAN_IN,
+) -> list[Path]:
     """Write the merge of ``runs`` as part files numbered from ``first_part`` (intermediate runs go to ``scratch``,
     which is cleared first: a killed task starts its piece over); returns the files written."""
     shutil.rmtree(scratch, ignore_errors=True)
@@ -217,8 +236,18 @@ class PartFiles:
     workers; and only one row group is ever held, so memory does not grow with the file or the partition.
     """
 
-    def __init__(self, directory: Path, rows_per_file: int, first_part: int = 0, group_bytes: int = PART_GROUP_BYTES):
-        self.directory, self.rows_per_file, self.group_bytes = Path(directory), rows_per_file, group_bytes
+    def __init__(
+        self,
+        directory: Path,
+        rows_per_file: int,
+        first_part: int = 0,
+        group_bytes: int = PART_GROUP_BYTES,
+    ):
+        self.directory, self.rows_per_file, self.group_bytes = (
+            Path(directory),
+            rows_per_file,
+            group_bytes,
+        )
         self.group: list[pa.Table] = []
         self.group_rows = self.group_text = self.file_rows = 0
         self.part = first_part
@@ -226,18 +255,25 @@ class PartFiles:
         self.sink: ParquetSink | None = None
 
     def write(self, table: pa.Table) -> None:
-        text = np.cumsum(pc.fill_null(pc.binary_length(table["text"]), 0).to_numpy())  # text up to each row
+        text = np.cumsum(
+            pc.fill_null(pc.binary_length(table["text"]), 0).to_numpy()
+        )  # text up to each row
         start = 0
         while start < table.num_rows:
             before = int(text[start - 1]) if start else 0
             room = self.rows_per_file - self.file_rows - self.group_rows
-            filled_at = int(np.searchsorted(text, before + self.group_bytes - self.group_text))  # the row that fills the group
+            filled_at = int(
+                np.searchsorted(text, before + self.group_bytes - self.group_text)
+            )  # the row that fills the group
             n = min(room, filled_at + 1 - start, table.num_rows - start)
             self.group.append(table.slice(start, n))
             self.group_rows += n
             self.group_text += int(text[start + n - 1]) - before
             start += n
-            if self.group_text >= self.group_bytes or self.file_rows + self.group_rows >= self.rows_per_file:
+            if (
+                self.group_text >= self.group_bytes
+                or self.file_rows + self.group_rows >= self.rows_per_file
+            ):
                 self._close_group()
 
     def _close_group(self) -> None:
@@ -251,10 +287,12 @@ class PartFiles:
             self._close_file()
 
     def _close_file(self) -> None:
+        if self.sink is None:  # callers close only a file they opened
+            raise RuntimeError("no shard file is open to close")
         self.sink.close()
         self.sink, self.file_rows, self.part = None, 0, self.part + 1
 
-    def __enter__(self) -> "PartFiles":
+    def __enter__(self) -> PartFiles:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -268,41 +306,78 @@ class PartFiles:
             self._close_file()
 
 
-def phases(dirs: StageDirs, tasks: int, rows_per_file: int = ROWS_PER_FILE,
-           files_per_merge: int = FILES_PER_MERGE) -> list[Phase]:
+def phases(
+    dirs: StageDirs,
+    tasks: int,
+    rows_per_file: int = ROWS_PER_FILE,
+    files_per_merge: int = FILES_PER_MERGE,
+) -> list[Phase]:
     """``dirs.out`` is the shards directory; each merge task also records its files' checksums."""
-    runs_dir, cuts_dir, sums_dir = dirs.scratch / "runs", dirs.scratch / "cuts", dirs.scratch / "checksums"
+    runs_dir, cuts_dir, sums_dir = (
+        dirs.scratch / "runs",
+        dirs.scratch / "cuts",
+        dirs.scratch / "checksums",
+    )
 
     def split(rank: int, world_size: int) -> dict:
-        write_task_runs(my_share(dirs.input_files(), rank, world_size), runs_dir, f"task-{rank:05d}.parquet",
-                        dirs.scratch / "file-runs" / f"task-{rank:05d}")
+        write_task_runs(
+            my_share(dirs.input_files(), rank, world_size),
+            runs_dir,
+            f"task-{rank:05d}.parquet",
+            dirs.scratch / "file-runs" / f"task-{rank:05d}",
+        )
         return {}
 
     def cut(rank: int, world_size: int) -> dict:
-        for partition in my_share([p.relative_to(runs_dir) for p in runs_dir.glob("domain=*/quality=*")], rank, world_size):
+        for partition in my_share(
+            [p.relative_to(runs_dir) for p in runs_dir.glob("domain=*/quality=*")], rank, world_size
+        ):
             run_paths = finished_files(runs_dir / partition, "*.parquet")
-            write_json(cuts_dir / f"{partition_name(partition)}.json", {
-                "partition": str(partition), "runs": [p.name for p in run_paths],
-                "cuts": cut_points(run_paths, rows_per_file * files_per_merge)})
+            write_json(
+                cuts_dir / f"{partition_name(partition)}.json",
+                {
+                    "partition": str(partition),
+                    "runs": [p.name for p in run_paths],
+                    "cuts": cut_points(run_paths, rows_per_file * files_per_merge),
+                },
+            )
         return {}
 
     def merge(rank: int, world_size: int) -> dict:
-        counters, plans = {}, cut_plans(cuts_dir)
-        pieces = [(name, piece) for name, plan in plans.items() for piece in range(len(plan["cuts"]) - 1)]
+        counters: dict[str, int] = {}
+        plans = cut_plans(cuts_dir)
+        pieces = [
+            (name, piece) for name, plan in plans.items() for piece in range(len(plan["cuts"]) - 1)
+        ]
         for name, piece in my_share(pieces, rank, world_size):
             plan = plans[name]
             partition = Path(plan["partition"])
             start, stop = plan["cuts"][piece], plan["cuts"][piece + 1]
-            runs = [Run(runs_dir / partition / run, a, b) for run, a, b in zip(plan["runs"], start, stop) if b > a]
-            files = merge_runs(runs, dirs.out / partition, rows_per_file, dirs.scratch / "passes" / partition / str(piece),
-                               first_part=piece * files_per_merge)
+            runs = [
+                Run(runs_dir / partition / run, a, b)
+                for run, a, b in zip(plan["runs"], start, stop)
+                if b > a
+            ]
+            files = merge_runs(
+                runs,
+                dirs.out / partition,
+                rows_per_file,
+                dirs.scratch / "passes" / partition / str(piece),
+                first_part=piece * files_per_merge,
+            )
             label = f"{partition.parent.name.removeprefix('domain=')}/{partition.name.removeprefix('quality=')}"
             counters[label] = counters.get(label, 0) + sum(stop) - sum(start)
-            write_json(sums_dir / f"{name}.{piece:05d}.json",
-                       {str(p.relative_to(dirs.out)): file_sha256(p) for p in files})
+            write_json(
+                sums_dir / f"{name}.{piece:05d}.json",
+                {str(p.relative_to(dirs.out)): file_sha256(p) for p in files},
+            )
         return counters
 
-    return [Phase(f"{STAGE}/runs", split, tasks), Phase(f"{STAGE}/cuts", cut, tasks), Phase(f"{STAGE}/merge", merge, tasks)]
+    return [
+        Phase(f"{STAGE}/runs", split, tasks),
+        Phase(f"{STAGE}/cuts", cut, tasks),
+        Phase(f"{STAGE}/merge", merge, tasks),
+    ]
 
 
 def partition_name(partition: Path) -> str:
@@ -322,7 +397,11 @@ def checksums(dirs: StageDirs) -> dict[str, str]:
     return dict(sorted(sums.items()))
 
 
-def write_shards(dirs: StageDirs, tasks: int = 2, rows_per_file: int = ROWS_PER_FILE,
-                 files_per_merge: int = FILES_PER_MERGE) -> dict[str, int]:
+def write_shards(
+    dirs: StageDirs,
+    tasks: int = 2,
+    rows_per_file: int = ROWS_PER_FILE,
+    files_per_merge: int = FILES_PER_MERGE,
+) -> dict[str, int]:
     """Write all kept documents as shards; returns documents per ``domain/tier``."""
     return run_inline(phases(dirs, tasks, rows_per_file, files_per_merge))

@@ -7,12 +7,13 @@ tasks anywhere, in any order, and a killed run redoes only the tasks not marked 
 Phases of one stage pass data through files under the stage's scratch directory. Counters are
 the sum over tasks of what each task returns (datatrove's per-task stats on an executor).
 """
+
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -63,7 +64,9 @@ class TaskStep(PipelineStep):
     type = "🧮 TASK"
 
     def __init__(self, phase: Phase):
-        self.name = phase.name  # before PipelineStep.__init__, which names the step's stats after it
+        self.name = (
+            phase.name
+        )  # before PipelineStep.__init__, which names the step's stats after it
         super().__init__()
         self.task = phase.task
 
@@ -104,7 +107,10 @@ def peak_rss(pid: int | str = "self") -> int:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
-    return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return next(
+        (int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")),
+        0,
+    )
 
 
 def add_counters(total: dict, more: dict) -> dict:
@@ -137,7 +143,9 @@ def hash_ranges(files: list[Path], world_size: int, docs_per_range: int) -> int:
     """How many hash ranges a phase over ``files`` splits its keys into: one per task at least, more when the
     documents need them. Every task counts them alike, from the files' footers, because a phase's task count
     is fixed before the corpus exists; task ``rank`` then owns ranges ``rank, rank + world_size, ...``."""
-    return max(world_size, key_ranges(sum(pq.read_metadata(p).num_rows for p in files), docs_per_range))
+    return max(
+        world_size, key_ranges(sum(pq.read_metadata(p).num_rows for p in files), docs_per_range)
+    )
 
 
 def range_start(r: int, ranges: int) -> int:
@@ -146,11 +154,15 @@ def range_start(r: int, ranges: int) -> int:
     return -(-(r << 32) // ranges) << 32
 
 
-def write_by_range(table: pa.Table, hash_column: str, ranges: int, directory: Path, file_name: str) -> None:
+def write_by_range(
+    table: pa.Table, hash_column: str, ranges: int, directory: Path, file_name: str
+) -> None:
     """Split ``table`` by hash range of ``hash_column`` into ``<directory>/range=<r>/<file_name>``."""
     owner = hash_range(table[hash_column], ranges)
     for r in np.unique(owner):
-        write_table(table.filter(pa.array(owner == r)), Path(directory) / f"range={int(r):05d}" / file_name)
+        write_table(
+            table.filter(pa.array(owner == r)), Path(directory) / f"range={int(r):05d}" / file_name
+        )
 
 
 def range_files(directory: Path, rank: int) -> list[Path]:

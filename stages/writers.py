@@ -1,4 +1,5 @@
 """Parquet output shared by all stages: batched, zstd, atomic (temp file, then rename)."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,8 @@ import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from stages.base import REMOVED_KEY
 from core.files import temp_path
+from stages.base import REMOVED_KEY
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA, document_row
 
 ROW_GROUP_BYTES = 128 * 1024 * 1024
@@ -23,7 +24,13 @@ class ParquetSink:
     No file is written when no row arrives, so empty partitions never exist.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = 2048, row_group_bytes: int = ROW_GROUP_BYTES):
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        batch_rows: int = 2048,
+        row_group_bytes: int = ROW_GROUP_BYTES,
+    ):
         self.path = Path(path)
         self.schema = schema
         self.batch_rows = batch_rows
@@ -44,7 +51,9 @@ class ParquetSink:
         self._flush()
         if table.num_rows:
             rows = table.num_rows if one_row_group else self._row_group_rows(table)
-            self._open().write_table(table.select(self.schema.names).cast(self.schema), row_group_size=rows)
+            self._open().write_table(
+                table.select(self.schema.names).cast(self.schema), row_group_size=rows
+            )
             self.count += table.num_rows
 
     def _open(self) -> pq.ParquetWriter:
@@ -70,7 +79,7 @@ class ParquetSink:
         avg = max(1, table.nbytes // max(1, table.num_rows))
         return max(1, self.row_group_bytes // avg)
 
-    def __enter__(self) -> "ParquetSink":
+    def __enter__(self) -> ParquetSink:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -96,7 +105,9 @@ class RemovedSinks:
 
     def _sink(self, stage: str) -> ParquetSink:
         if stage not in self.sinks:
-            self.sinks[stage] = ParquetSink(self.removed_dir / f"stage={stage}" / self.file_name, REMOVED_SCHEMA)
+            self.sinks[stage] = ParquetSink(
+                self.removed_dir / f"stage={stage}" / self.file_name, REMOVED_SCHEMA
+            )
         return self.sinks[stage]
 
     def add(self, row: dict, stage: str, reason: str) -> None:
@@ -105,9 +116,13 @@ class RemovedSinks:
     def write_table(self, table: pa.Table, stage: str) -> None:
         """Removed rows as a table that already has the ``stage`` and ``reason`` columns."""
         if table.num_rows:
-            for name in REMOVED_SCHEMA.names:  # columns only some stages fill, such as survivor_similarity
+            for (
+                name
+            ) in REMOVED_SCHEMA.names:  # columns only some stages fill, such as survivor_similarity
                 if name not in table.column_names:
-                    table = table.append_column(name, pa.nulls(table.num_rows, REMOVED_SCHEMA.field(name).type))
+                    table = table.append_column(
+                        name, pa.nulls(table.num_rows, REMOVED_SCHEMA.field(name).type)
+                    )
             self._sink(stage).write_table(table)
 
     def close(self) -> None:
@@ -122,7 +137,9 @@ class WorkWriter(PipelineStep):
     name = "write"
     type = "💽 WRITER"
 
-    def __init__(self, out_dir: str, removed_dir: str, prefix: str = "ingest", file_bytes: int = 128 * 2**20):
+    def __init__(
+        self, out_dir: str, removed_dir: str, prefix: str = "ingest", file_bytes: int = 128 * 2**20
+    ):
         super().__init__()
         self.out_dir = Path(out_dir)
         self.removed_dir = Path(removed_dir)
@@ -131,7 +148,9 @@ class WorkWriter(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         removed = RemovedSinks(self.removed_dir, f"{self.prefix}-{rank:05d}.parquet")
-        with RollingSink(self.out_dir, f"{self.prefix}-{rank:05d}", WORK_SCHEMA, self.file_bytes) as kept:
+        with RollingSink(
+            self.out_dir, f"{self.prefix}-{rank:05d}", WORK_SCHEMA, self.file_bytes
+        ) as kept:
             for doc in data:
                 row = document_row(doc)
                 verdict = doc.metadata.get(REMOVED_KEY)
@@ -151,7 +170,12 @@ class RollingSink:
     of text."""
 
     def __init__(self, directory: Path, stem: str, schema: pa.Schema, file_bytes: int):
-        self.directory, self.stem, self.schema, self.file_bytes = Path(directory), stem, schema, file_bytes
+        self.directory, self.stem, self.schema, self.file_bytes = (
+            Path(directory),
+            stem,
+            schema,
+            file_bytes,
+        )
         self.files = 0
         self.sink = self._next_sink()
         self.text_bytes = 0
@@ -167,14 +191,16 @@ class RollingSink:
             self.files, self.text_bytes = self.files + 1, 0
             self.sink = self._next_sink()
 
-    def __enter__(self) -> "RollingSink":
+    def __enter__(self) -> RollingSink:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.sink.__exit__(exc_type, exc, tb)
 
 
-def rewrite_work_files(inputs: list[Path], out_dir: Path, removed_dir: Path, stage: str, transform) -> dict[str, int]:
+def rewrite_work_files(
+    inputs: list[Path], out_dir: Path, removed_dir: Path, stage: str, transform
+) -> dict[str, int]:
     """Rewrite work files one by one: ``transform(table, path) -> (kept, removed)``.
 
     ``kept`` has the work schema; ``removed`` has it plus a ``reason`` column, or is None for a
@@ -197,7 +223,9 @@ def rewrite_work_files(inputs: list[Path], out_dir: Path, removed_dir: Path, sta
     return counters
 
 
-def split_removed(table: pa.Table, removed: pa.Array, columns: list[str], reason: str) -> tuple[pa.Table, pa.Table]:
+def split_removed(
+    table: pa.Table, removed: pa.Array, columns: list[str], reason: str
+) -> tuple[pa.Table, pa.Table]:
     """A ``transform`` result for ``rewrite_work_files``: rows where ``removed`` is false are kept, the
     others are removed for ``reason``; both keep only ``columns``."""
     kept = table.filter(pc.invert(removed)).select(columns)

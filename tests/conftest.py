@@ -51,6 +51,20 @@ def toxic_tiny_run(tmp_path_factory):
     (root / "words.txt").write_text("warranty\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(REPO)
-        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(root / "run"),
-                     "--set", "curate.toxicity.enabled=true", "--set", f"curate.toxicity.word_list={root / 'words.txt'}"]) == 0
+        assert (
+            main(
+                [
+                    "curate",
+                    "--config",
+                    str(TINY_CONFIG),
+                    "--run",
+                    str(root / "run"),
+                    "--set",
+                    "curate.toxicity.enabled=true",
+                    "--set",
+                    f"curate.toxicity.word_list={root / 'words.txt'}",
+                ]
+            )
+            == 0
+        )
     return root / "run"

@@ -2,32 +2,50 @@
 
 Only the `train:` section of --config is read; --set overrides are relative to it (optim.micro_batch=8).
 """
+
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
+from core.errors import ConfigError, Terminated, create_output_dir, exit_code
+from core.locks import LockHeld, lock_for_life
 from trainer.config import load_train_config
-from core.errors import ConfigError, LockHeld, create_output_dir, exit_code, lock_for_life
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
-    tok = sub.add_parser("tokenize", help="train the BPE tokenizer if absent and write token shards per bucket")
-    tok.add_argument("--shards", required=True, help="a run's shards/ directory (domain=*/quality=*/part-*.parquet)")
-    tok.add_argument("--out", required=True, help="tokens directory to write (tokenizer.json, train/, val/)")
+    tok = sub.add_parser(
+        "tokenize", help="train the BPE tokenizer if absent and write token shards per bucket"
+    )
+    tok.add_argument(
+        "--shards",
+        required=True,
+        help="a run's shards/ directory (domain=*/quality=*/part-*.parquet)",
+    )
+    tok.add_argument(
+        "--out", required=True, help="tokens directory to write (tokenizer.json, train/, val/)"
+    )
     fit = sub.add_parser("train", help="train the curriculum's phases on token shards")
-    fit.add_argument("--curriculum", required=True, help="curriculum.yaml (see trainer/curriculum.py)")
+    fit.add_argument(
+        "--curriculum", required=True, help="curriculum.yaml (see trainer/curriculum.py)"
+    )
     fit.add_argument("--tokens", required=True, help="tokens directory written by `tokenize`")
     fit.add_argument("--out", required=True, help="output directory; a run found there is resumed")
     for command in (tok, fit):
         command.add_argument("--config", help="recipe YAML; only its train: section is read")
-        command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                             help="override a train: key, e.g. --set optim.micro_batch=8 (repeatable)")
+        command.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a train: key, e.g. --set optim.micro_batch=8 (repeatable)",
+        )
     return root
 
 
@@ -39,8 +57,10 @@ def lock_output(out: str):
     try:
         return lock_for_life(folder / ".trainer.lock")
     except LockHeld as held:
-        raise ConfigError(f"{folder} is in use by trainer process {held.holder}; "
-                          "wait for it to finish, or pass another --out") from None
+        raise ConfigError(
+            f"{folder} is in use by trainer process {held.holder}; "
+            "wait for it to finish, or pass another --out"
+        ) from None
 
 
 def run(args) -> None:
@@ -51,9 +71,16 @@ def run(args) -> None:
         tokenize_shards(args.shards, args.out, config)
     else:
         from trainer.curriculum import load_curriculum
-        from trainer.loop import train
+        from trainer.loop import STOP_REQUESTED, train
 
-        train(config, load_curriculum(args.curriculum), args.tokens, args.out)
+        signal.signal(signal.SIGTERM, lambda signum, frame: STOP_REQUESTED.set())
+        if (
+            train(config, load_curriculum(args.curriculum), args.tokens, args.out) is None
+            and STOP_REQUESTED.is_set()
+        ):
+            raise Terminated(
+                f"checkpoint saved in {args.out}; run the same command again to resume"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def locked_run() -> None:
         # DDP ranks share --out; rank 0 holds it for all of them.
-        with lock_output(args.out) if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext():
+        with (
+            lock_output(args.out)
+            if int(os.environ.get("RANK", "0")) == 0
+            else contextlib.nullcontext()
+        ):
             run(args)
 
     return exit_code(locked_run, f"python -m trainer {args.command}")

@@ -35,6 +35,7 @@ the loss on prefix tokens is masked, and the rest of the phase (the cooldown) is
 provenance: carried into metrics and the report, never interpreted. ``rewarm: true`` starts the
 warmup at the previous phase's final LR instead of 0 (continual pre-training).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,16 +46,15 @@ from typing import Any
 
 import yaml
 
-from trainer.config import from_mapping, load_yaml, to_mapping
+from core.config import from_mapping, load_yaml, to_mapping
 from core.errors import ConfigError
-from trainer.data.tokens import atomic_write
-
-Schedule = typing.Literal["constant", "cosine", "linear", "wsd", "inverse_sqrt"]
+from core.files import atomic_write_bytes
+from trainer.schedule import SCHEDULES
 
 
 @dataclasses.dataclass
 class LRSegment:
-    schedule: Schedule = "cosine"
+    schedule: str = "cosine"  # a name of trainer/schedule.py SCHEDULES
     peak: float = 3e-4
     final: float = 3e-5
     warmup_tokens: int = 0
@@ -65,14 +65,18 @@ class LRSegment:
 @dataclasses.dataclass
 class DomainMix:
     share: float
-    buckets: dict[str, float] = dataclasses.field(default_factory=dict)  # "<quality>/<length>" -> weight
+    buckets: dict[str, float] = dataclasses.field(
+        default_factory=dict
+    )  # "<quality>/<length>" -> weight
     chosen_by: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
 class SequenceSpec:
     mode: typing.Literal["concat", "decomposed"] = "concat"
-    lengths: dict[int, float] = dataclasses.field(default_factory=dict)  # decomposed: piece length -> token share
+    lengths: dict[int, float] = dataclasses.field(
+        default_factory=dict
+    )  # decomposed: piece length -> token share
     schedule: typing.Literal["fixed", "short_to_long", "cyclic"] = "fixed"
     cycles: int = 8  # cyclic: how many short-to-long passes the phase makes
 
@@ -84,8 +88,12 @@ METADATA_FIELDS = ("source", "domain", "title", "url")
 @dataclasses.dataclass
 class MetadataSpec:
     template: str
-    until: float = 0.9  # share of the phase's tokens trained with prefixes; the rest is the plain cooldown
-    chosen_by: dict[str, Any] = dataclasses.field(default_factory=dict)  # provenance, never interpreted
+    until: float = (
+        0.9  # share of the phase's tokens trained with prefixes; the rest is the plain cooldown
+    )
+    chosen_by: dict[str, Any] = dataclasses.field(
+        default_factory=dict
+    )  # provenance, never interpreted
 
 
 @dataclasses.dataclass
@@ -103,13 +111,17 @@ class Phase:  # fields in the order a reader wants them in the YAML
 class Curriculum:
     version: int = 1
     general_domain: str = "general"
-    warnings: list[str] = dataclasses.field(default_factory=list)  # the planner's notes; never interpreted
+    warnings: list[str] = dataclasses.field(
+        default_factory=list
+    )  # the planner's notes; never interpreted
     phases: list[Phase] = dataclasses.field(default_factory=list)
 
 
 def validate(curriculum: Curriculum) -> Curriculum:
     if curriculum.version != 1:
-        raise ConfigError(f"version: {curriculum.version} is not supported; this trainer reads version 1")
+        raise ConfigError(
+            f"version: {curriculum.version} is not supported; this trainer reads version 1"
+        )
     if not curriculum.phases:
         raise ConfigError("phases: the curriculum has no phases; add at least one")
     names = [p.name for p in curriculum.phases]
@@ -118,7 +130,9 @@ def validate(curriculum: Curriculum) -> Curriculum:
     for i, phase in enumerate(curriculum.phases):
         where = f"phases[{i}] ({phase.name})"
         if phase.tokens <= 0:
-            raise ConfigError(f"{where}.tokens: must be a positive token budget, got {phase.tokens}")
+            raise ConfigError(
+                f"{where}.tokens: must be a positive token budget, got {phase.tokens}"
+            )
         if not phase.mixture:
             raise ConfigError(f"{where}.mixture: give at least one domain with a share")
         shares = {d: m.share for d, m in phase.mixture.items()}
@@ -128,40 +142,65 @@ def validate(curriculum: Curriculum) -> Curriculum:
             for key, weight in mix.buckets.items():
                 if key.count("/") != 1 or weight < 0:
                     raise ConfigError(
-                        f"{where}.mixture.{domain}.buckets.{key}: keys look like 'high/long', weights >= 0")
+                        f"{where}.mixture.{domain}.buckets.{key}: keys look like 'high/long', weights >= 0"
+                    )
         validate_sequence(phase.sequence, f"{where}.sequence")
         if phase.metadata is not None:
             validate_metadata(phase.metadata, f"{where}.metadata")
         lr = phase.lr
-        if not (lr.peak > 0 and lr.final >= 0 and lr.warmup_tokens >= 0 and 0 <= lr.decay_fraction <= 1):
-            raise ConfigError(f"{where}.lr: need peak > 0, final >= 0, warmup_tokens >= 0, 0 <= decay_fraction <= 1")
+        if lr.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"phases[{i}].lr.schedule: {lr.schedule!r} is not one of {list(SCHEDULES)} "
+                f"(phase {phase.name})"
+            )
+        if not (
+            lr.peak > 0 and lr.final >= 0 and lr.warmup_tokens >= 0 and 0 <= lr.decay_fraction <= 1
+        ):
+            raise ConfigError(
+                f"{where}.lr: need peak > 0, final >= 0, warmup_tokens >= 0, 0 <= decay_fraction <= 1"
+            )
     return curriculum
 
 
 def validate_sequence(spec: SequenceSpec, where: str) -> None:
     if spec.mode == "concat":
         if spec.lengths:
-            raise ConfigError(f"{where}.lengths: only mode: decomposed reads lengths; set the mode or drop them")
+            raise ConfigError(
+                f"{where}.lengths: only mode: decomposed reads lengths; set the mode or drop them"
+            )
         return
-    if not spec.lengths or any(n < 2 or n & (n - 1) or w < 0 for n, w in spec.lengths.items()) \
-            or sum(spec.lengths.values()) <= 0:
-        raise ConfigError(f"{where}.lengths: give piece lengths that are powers of 2 with token shares >= 0, "
-                          f"e.g. {{64: 1, 128: 1, 256: 1}}; got {spec.lengths}")
+    if (
+        not spec.lengths
+        or any(n < 2 or n & (n - 1) or w < 0 for n, w in spec.lengths.items())
+        or sum(spec.lengths.values()) <= 0
+    ):
+        raise ConfigError(
+            f"{where}.lengths: give piece lengths that are powers of 2 with token shares >= 0, "
+            f"e.g. {{64: 1, 128: 1, 256: 1}}; got {spec.lengths}"
+        )
     if spec.cycles < 1:
         raise ConfigError(f"{where}.cycles: must be >= 1, got {spec.cycles}")
 
 
 def validate_metadata(spec: MetadataSpec, where: str) -> None:
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(spec.template) if name is not None}
+        names = {
+            name for _, name, _, _ in string.Formatter().parse(spec.template) if name is not None
+        }
     except ValueError as err:
-        raise ConfigError(f"{where}.template: {err}; write fields as {{source}}, literal braces as {{{{ }}}}") from None
+        raise ConfigError(
+            f"{where}.template: {err}; write fields as {{source}}, literal braces as {{{{ }}}}"
+        ) from None
     unknown = sorted(names - set(METADATA_FIELDS))
     if not spec.template or unknown:
-        raise ConfigError(f"{where}.template: name only the fields {list(METADATA_FIELDS)}, e.g. "
-                          f"\"{{source}} {{domain}}\\n\\n\"; got {spec.template!r}")
+        raise ConfigError(
+            f"{where}.template: name only the fields {list(METADATA_FIELDS)}, e.g. "
+            f'"{{source}} {{domain}}\\n\\n"; got {spec.template!r}'
+        )
     if not 0 < spec.until <= 1:
-        raise ConfigError(f"{where}.until: the share of the phase with prefixes must be in (0, 1], got {spec.until}")
+        raise ConfigError(
+            f"{where}.until: the share of the phase with prefixes must be in (0, 1], got {spec.until}"
+        )
 
 
 def load_curriculum(path: str | Path) -> Curriculum:
@@ -176,4 +215,4 @@ def write_curriculum(curriculum: Curriculum, path: str | Path) -> None:
     validate(curriculum)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, yaml.safe_dump(to_mapping(curriculum), sort_keys=False).encode())
+    atomic_write_bytes(path, yaml.safe_dump(to_mapping(curriculum), sort_keys=False).encode())

@@ -15,6 +15,7 @@ sets the LR from tokens seen in the phase (trainer.schedule). Outputs under ``ou
 - ``final/``: HF model dir and tokenizer, loadable by ``AutoModelForCausalLM.from_pretrained``;
   the average of the last phase's last N checkpoints when ``checkpoint.average_last`` is N > 1.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +23,7 @@ import dataclasses
 import json
 import math
 import os
-import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -32,18 +33,37 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
-from trainer.checkpoint import (TrainState, average_checkpoints, latest_checkpoint, load_checkpoint, raw_model,
-                                save_checkpoint)
-from trainer.config import TrainConfig, to_mapping
+from core.config import to_mapping
+from core.files import atomic_dir, atomic_write_bytes
+from trainer.checkpoint import (
+    Checkpoint,
+    TrainState,
+    average_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    raw_model,
+    save_checkpoint,
+)
+from trainer.config import TrainConfig
 from trainer.curriculum import Curriculum, Phase
-from trainer.data.loader import (IGNORE, PhaseLoader, Sampling, phase_buckets, realized_lengths, realized_shares, split,
-                          validation_batches)
 from trainer.data.index import build_index
+from trainer.data.loader import (
+    IGNORE,
+    PhaseLoader,
+    Sampling,
+    phase_buckets,
+    realized_lengths,
+    realized_shares,
+    split,
+    validation_batches,
+)
 from trainer.data.meco import Prefixer
+from trainer.data.tokenize import hf_tokenizer
 from trainer.model import build_model
 from trainer.schedule import lr_at
-from trainer.data.tokenize import hf_tokenizer
-from trainer.data.tokens import atomic_write
+
+# Set on SIGTERM (trainer/__main__.py): the run checkpoints after the step in progress and stops there.
+STOP_REQUESTED = threading.Event()
 
 
 class Run:
@@ -52,7 +72,9 @@ class Run:
     def __init__(self, config: TrainConfig):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
-        use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
+        use_cuda = config.device == "cuda" or (
+            config.device == "auto" and torch.cuda.is_available()
+        )
         local = int(os.environ.get("LOCAL_RANK", "0"))
         self.device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
         if use_cuda:
@@ -87,14 +109,17 @@ class Metrics:
         if self.path.is_file():  # drop lines a killed run wrote after its last checkpoint
             # and a last line cut short (no newline yet) by a kill or a full disk.
             whole = self.path.read_text().split("\n")[:-1]
-            kept = [line for line in whole if line and json.loads(line).get("step", 0) <= resumed_step]
-        atomic_write(self.path, "".join(line + "\n" for line in kept).encode())
+            kept = [
+                line for line in whole if line and json.loads(line).get("step", 0) <= resumed_step
+            ]
+        atomic_write_bytes(self.path, "".join(line + "\n" for line in kept).encode())
         if config.eval.tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
-                SummaryWriter = None
-            self.board = SummaryWriter(str(out_dir / "tensorboard")) if SummaryWriter else None
+                pass
+            else:
+                self.board = SummaryWriter(str(out_dir / "tensorboard"))
 
     def write(self, record: dict) -> None:
         if not self.main:
@@ -109,10 +134,14 @@ class Metrics:
                 self.board.add_scalar(f"val/{domain}", loss, record["tokens"])
 
 
-def token_loss(model, inputs: torch.Tensor, targets: torch.Tensor, device_type: str, bf16: bool) -> torch.Tensor:
+def token_loss(
+    model, inputs: torch.Tensor, targets: torch.Tensor, device_type: str, bf16: bool
+) -> torch.Tensor:
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=inputs).logits
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE)
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE
+    )
 
 
 def batch_loss(model, batch: tuple[torch.Tensor, torch.Tensor], run: Run) -> torch.Tensor:
@@ -123,9 +152,18 @@ def batch_loss(model, batch: tuple[torch.Tensor, torch.Tensor], run: Run) -> tor
 @torch.no_grad()
 def evaluate(model, val: dict[str, np.ndarray], batch: int, run: Run, general_domain: str) -> dict:
     model.eval()
-    losses = {domain: float(torch.stack([batch_loss(model, split(seqs[i:i + batch]), run) * len(seqs[i:i + batch])
-                                         for i in range(0, len(seqs), batch)]).sum() / len(seqs))
-              for domain, seqs in val.items()}
+    losses = {
+        domain: float(
+            torch.stack(
+                [
+                    batch_loss(model, split(seqs[i : i + batch]), run) * len(seqs[i : i + batch])
+                    for i in range(0, len(seqs), batch)
+                ]
+            ).sum()
+            / len(seqs)
+        )
+        for domain, seqs in val.items()
+    }
     model.train()
     return {"val": losses, "general_loss": losses.get(general_domain)}
 
@@ -135,12 +173,15 @@ def init_model(phase: Phase, previous, config: TrainConfig, vocab_size: int):
         return build_model(config.model, vocab_size)
     if phase.init == "previous":
         return raw_model(previous)
-    return AutoModelForCausalLM.from_pretrained(phase.init, attn_implementation=config.model.attention)
+    return AutoModelForCausalLM.from_pretrained(
+        phase.init, attn_implementation=config.model.attention
+    )
 
 
 @dataclasses.dataclass
 class PhaseRun:
     """What training one phase needs besides the run-wide trainer."""
+
     phase: Phase
     model: torch.nn.Module  # wrapped in DistributedDataParallel when there are several processes
     optimizer: torch.optim.Optimizer
@@ -151,8 +192,15 @@ class PhaseRun:
 class Trainer:
     """Trains a curriculum's phases into ``out_dir``, resuming from its latest checkpoint when there is one."""
 
-    def __init__(self, config: TrainConfig, curriculum: Curriculum, tokens_dir: Path, out_dir: Path):
-        self.config, self.curriculum, self.tokens_dir, self.out_dir = config, curriculum, tokens_dir, out_dir
+    def __init__(
+        self, config: TrainConfig, curriculum: Curriculum, tokens_dir: Path, out_dir: Path
+    ):
+        self.config, self.curriculum, self.tokens_dir, self.out_dir = (
+            config,
+            curriculum,
+            tokens_dir,
+            out_dir,
+        )
         self.run = Run(config)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.tokenizer = Tokenizer.from_file(str(tokens_dir / "tokenizer.json"))
@@ -162,71 +210,117 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.metrics = Metrics(out_dir, self.state.step, config, self.run.main)
         if self.run.main and not self.resume:
-            atomic_write(out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode())
+            atomic_write_bytes(
+                out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode()
+            )
         # The general domain is always evaluated: a pilot at ratio 1 trains on none of it yet is judged by it.
-        domains = sorted({d for p in curriculum.phases for d in p.mixture} | {curriculum.general_domain})
-        self.val = validation_batches(tokens_dir, domains, config.model.seq_len, config.eval.val_sequences)
+        domains = sorted(
+            {d for p in curriculum.phases for d in p.mixture} | {curriculum.general_domain}
+        )
+        self.val = validation_batches(
+            tokens_dir, domains, config.model.seq_len, config.eval.val_sequences
+        )
         optim = config.optim
-        self.sampling = Sampling(config.model.seq_len, optim.micro_batch * optim.grad_accum * self.run.world,
-                                 config.seed, config.data.max_epochs)
+        self.sampling = Sampling(
+            config.model.seq_len,
+            optim.micro_batch * optim.grad_accum * self.run.world,
+            config.seed,
+            config.data.max_epochs,
+        )
 
     def train(self) -> Path | None:
         model = None
         for phase_id, phase in enumerate(self.curriculum.phases):
             if phase_id < self.state.phase:
                 continue
-            resuming = self.resume is not None and phase_id == self.state.phase and self.state.phase_step > 0
-            if resuming:
-                model = AutoModelForCausalLM.from_pretrained(self.resume.path,
-                                                             attn_implementation=self.config.model.attention)
+            resume = (
+                self.resume if phase_id == self.state.phase and self.state.phase_step > 0 else None
+            )
+            if resume is not None:
+                model = AutoModelForCausalLM.from_pretrained(
+                    resume.path, attn_implementation=self.config.model.attention
+                )
             else:
                 model = init_model(phase, model, self.config, self.tokenizer.get_vocab_size())
                 self.state.phase_step, self.state.checkpoints = 0, []
-            job = self.start_phase(phase_id, model.to(self.run.device), resuming)
+            # transformers types PreTrainedModel.to with @wraps(torch.nn.Module.to), which hides `self`
+            job = self.start_phase(phase_id, model.to(self.run.device), resume)  # type: ignore[arg-type]
             if self.run_phase(job):
                 return None
             self.state.phase, self.state.phase_step = phase_id + 1, 0
         return self.save_final(model)
 
-    def start_phase(self, phase_id: int, model, resuming: bool) -> PhaseRun:
+    def start_phase(self, phase_id: int, model, resume: Checkpoint | None) -> PhaseRun:
         config, phase = self.config, self.curriculum.phases[phase_id]
         model.train()
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=phase.lr.peak, betas=(config.optim.beta1, config.optim.beta2), eps=config.optim.eps,
-            fused=self.run.device.type == "cuda")
-        if resuming:
-            optimizer.load_state_dict(self.resume.optimizer)
-            torch.set_rng_state(self.resume.rng)
-            if self.run.device.type == "cuda" and len(self.resume.cuda_rng):
-                torch.cuda.set_rng_state(self.resume.cuda_rng)
+            [
+                {"params": decay, "weight_decay": config.optim.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=phase.lr.peak,
+            betas=(config.optim.beta1, config.optim.beta2),
+            eps=config.optim.eps,
+            fused=self.run.device.type == "cuda",
+        )
+        if resume is not None:
+            optimizer.load_state_dict(resume.optimizer)
+            torch.set_rng_state(resume.rng)
+            if self.run.device.type == "cuda" and len(resume.cuda_rng):
+                torch.cuda.set_rng_state(resume.cuda_rng)
         if self.run.world > 1:
             model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[self.run.device.index] if self.run.device.type == "cuda" else None)
+                model,
+                device_ids=[self.run.device.index] if self.run.device.type == "cuda" else None,
+            )
         buckets = phase_buckets(self.tokens_dir, phase)
         steps = math.ceil(phase.tokens / self.sampling.step_tokens)
         index = build_index(phase, buckets, steps, self.sampling, self.out_dir / "cache")
         meco = phase.metadata
-        loader = PhaseLoader(index, buckets, Prefixer(meco.template, self.tokenizer) if meco else None,
-                             round(meco.until * len(index)) if meco else 0)
-        if not resuming:
-            self.log({"event": "mixture", "planned": {d: m.share for d, m in phase.mixture.items()},
-                      "realized": realized_shares(index.rows, buckets), "lengths": realized_lengths(index.rows),
-                      "sequence": to_mapping(phase.sequence), "metadata": to_mapping(phase.metadata),
-                      "prefixed_steps": loader.prefix_steps, "chosen_by": {d: m.chosen_by for d, m in phase.mixture.items()}},
-                     phase)
-        start_lr = self.curriculum.phases[phase_id - 1].lr.final if phase.lr.rewarm and phase_id else 0.0
+        loader = PhaseLoader(
+            index,
+            buckets,
+            Prefixer(meco.template, self.tokenizer) if meco else None,
+            round(meco.until * len(index)) if meco else 0,
+        )
+        if resume is None:
+            self.log(
+                {
+                    "event": "mixture",
+                    "planned": {d: m.share for d, m in phase.mixture.items()},
+                    "realized": realized_shares(index.rows, buckets),
+                    "lengths": realized_lengths(index.rows),
+                    "sequence": to_mapping(phase.sequence),
+                    "metadata": to_mapping(phase.metadata),
+                    "prefixed_steps": loader.prefix_steps,
+                    "chosen_by": {d: m.chosen_by for d, m in phase.mixture.items()},
+                },
+                phase,
+            )
+        start_lr = (
+            self.curriculum.phases[phase_id - 1].lr.final if phase.lr.rewarm and phase_id else 0.0
+        )
         return PhaseRun(phase, model, optimizer, loader, start_lr)
 
     def log(self, record: dict, phase: Phase) -> None:
-        self.metrics.write({"phase": phase.name, "step": self.state.step, "tokens": self.state.tokens, **record})
+        self.metrics.write(
+            {"phase": phase.name, "step": self.state.step, "tokens": self.state.tokens, **record}
+        )
 
     def log_eval(self, job: PhaseRun) -> None:
         if self.run.main:
-            self.log(evaluate(raw_model(job.model), self.val, self.config.optim.micro_batch, self.run,
-                              self.curriculum.general_domain), job.phase)
+            self.log(
+                evaluate(
+                    raw_model(job.model),
+                    self.val,
+                    self.config.optim.micro_batch,
+                    self.run,
+                    self.curriculum.general_domain,
+                ),
+                job.phase,
+            )
 
     def checkpoint(self, job: PhaseRun) -> None:
         keep = max(self.config.checkpoint.keep, self.config.checkpoint.average_last)
@@ -243,10 +337,14 @@ class Trainer:
         step_loss, data_time = torch.zeros((), device=run.device), 0.0
         for m in range(accum):
             t0 = time.perf_counter()
-            batch = job.loader.micro_batch(state.phase_step, m * run.world + run.rank, accum * run.world)
+            batch = job.loader.micro_batch(
+                state.phase_step, m * run.world + run.rank, accum * run.world
+            )
             data_time += time.perf_counter() - t0
             sync = m == accum - 1 or run.world == 1
-            context = job.model.no_sync() if not sync and hasattr(job.model, "no_sync") else contextlib.nullcontext()
+            context: contextlib.AbstractContextManager = contextlib.nullcontext()
+            if not sync and isinstance(job.model, torch.nn.parallel.DistributedDataParallel):
+                context = job.model.no_sync()
             with context:
                 loss = batch_loss(job.model, batch, run) / accum
                 loss.backward()
@@ -281,13 +379,22 @@ class Trainer:
                 if self.run.world > 1:
                     torch.distributed.all_reduce(step_loss, op=torch.distributed.ReduceOp.AVG)
                 elapsed = time.perf_counter() - timer
-                self.log({"lr": lr, "train_loss": float(torch.stack(losses).mean()),
-                          "tokens_per_s": window_tokens / elapsed, "loader_share": data_time / elapsed}, job.phase)
+                self.log(
+                    {
+                        "lr": lr,
+                        "train_loss": float(torch.stack(losses).mean()),
+                        "tokens_per_s": window_tokens / elapsed,
+                        "loader_share": data_time / elapsed,
+                    },
+                    job.phase,
+                )
                 timer, data_time, window_tokens, losses = time.perf_counter(), 0.0, 0, []
             last = state.phase_step == len(job.loader)
             if last or due(config.eval.every_tokens, before, state.tokens, eval_points):
                 self.log_eval(job)
-            stop = config.stop_after_steps and state.step >= config.stop_after_steps
+            stop = (
+                config.stop_after_steps and state.step >= config.stop_after_steps
+            ) or STOP_REQUESTED.is_set()
             if last or stop or due(config.checkpoint.every_tokens, before, state.tokens):
                 self.checkpoint(job)
             if stop and not last:
@@ -297,20 +404,28 @@ class Trainer:
     def save_final(self, model) -> Path:
         config, out_dir, final = self.config, self.out_dir, self.out_dir / "final"
         if self.run.main:
-            names = self.state.checkpoints[-config.checkpoint.average_last:] if config.checkpoint.average_last > 1 else []
-            source = average_checkpoints([out_dir / "checkpoints" / n for n in names], config.model.attention) \
-                if len(names) > 1 else raw_model(model)
+            names = (
+                self.state.checkpoints[-config.checkpoint.average_last :]
+                if config.checkpoint.average_last > 1
+                else []
+            )
+            source = (
+                average_checkpoints(
+                    [out_dir / "checkpoints" / n for n in names], config.model.attention
+                )
+                if len(names) > 1
+                else raw_model(model)
+            )
             # Built aside and renamed: `critmix plan` takes final/config.json as the mark of a finished model.
-            tmp = out_dir / ".tmp-final"
-            shutil.rmtree(tmp, ignore_errors=True)
-            source.save_pretrained(tmp, safe_serialization=True)
-            hf_tokenizer(self.tokens_dir).save_pretrained(tmp)
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+            with atomic_dir(final) as tmp:
+                source.save_pretrained(tmp, safe_serialization=True)
+                hf_tokenizer(self.tokens_dir).save_pretrained(tmp)
         self.run.barrier()
         return final
 
 
-def train(config: TrainConfig, curriculum: Curriculum, tokens_dir: str | Path, out_dir: str | Path) -> Path | None:
+def train(
+    config: TrainConfig, curriculum: Curriculum, tokens_dir: str | Path, out_dir: str | Path
+) -> Path | None:
     """Train every phase; returns ``out_dir/final``, or None when ``stop_after_steps`` stopped the run early."""
     return Trainer(config, curriculum, Path(tokens_dir), Path(out_dir)).train()

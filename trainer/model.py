@@ -3,15 +3,22 @@
 One size knob: ``hidden`` (the width). Heads keep a head size of 64 (32 below width 256), the SwiGLU FFN
 is 8/3 of the width rounded up to 128 (GPT-2-small's parameter count at width 768), and the depth comes from the preset (or, for a custom width, from the nearest preset).
 """
+
 from __future__ import annotations
 
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from trainer.config import ModelConfig
 from core.errors import ConfigError
+from trainer.config import ModelConfig
 
 # width -> layers; `tiny` is the demo-scale model of reference/cmr-law.md (1.38M params at vocab 4096).
-PRESETS = {"tiny": (128, 4), "small": (256, 6), "base": (512, 8), "125m": (768, 12), "350m": (1024, 24)}
+PRESETS = {
+    "tiny": (128, 4),
+    "small": (256, 6),
+    "base": (512, 8),
+    "125m": (768, 12),
+    "350m": (1024, 24),
+}
 
 
 def llama_config(model: ModelConfig, vocab_size: int) -> LlamaConfig:

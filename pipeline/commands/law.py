@@ -1,73 +1,161 @@
 """``critmix law``: fit the critical-mixture-ratio law on pilot loss curves (``fit``), backtest it on
 the same curves (``validate``), and compare it with the exponential data-mixing law of Ye et al. on the
-same points (``compare``)."""
+same points (``compare``), and carry per-size CMRs to a target model size (``sizes``)."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pipeline.reporting.formatting import format_half_width, format_interval, format_optional
 from core.errors import CritmixError
+from pipeline.reporting.formatting import format_half_width, format_interval, format_optional
 
-CURVES_HELP = ("pilot curves CSV with columns domain,ratio,tokens,general_loss,domain_loss and optionally seed "
-               "(replicate pilots; every fit uses all seeds); rows at tokens = 0 hold the model's losses before "
-               "continual pre-training")
+CURVES_HELP = (
+    "pilot curves CSV with columns domain,ratio,tokens,general_loss,domain_loss and optionally seed "
+    "(replicate pilots; every fit uses all seeds); rows at tokens = 0 hold the model's losses before "
+    "continual pre-training"
+)
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "law", help="fit the CMR law on pilot loss curves",
+        "law",
+        help="fit the CMR law on pilot loss curves",
         description="The critical mixture ratio (CMR) law of arXiv 2407.17467 on pilot curves: the largest "
-        "domain share whose general loss stays within ε of the model before CPT.")
-    commands = parser.add_subparsers(dest="law_command", metavar="<fit|validate|compare>", required=True)
+        "domain share whose general loss stays within ε of the model before CPT.",
+    )
+    commands = parser.add_subparsers(
+        dest="law_command", metavar="<fit|validate|compare|sizes>", required=True
+    )
     fit = commands.add_parser(
-        "fit", help="CMR per domain with CI, both views, and the combined mixture",
+        "fit",
+        help="CMR per domain with CI, both views, and the combined mixture",
         description="Fit the increment laws per ratio, the turnaround T0(R), the CMR law R(T) and the ε-tolerance "
-        "view, then combine the domains into one mixture.")
+        "view, then combine the domains into one mixture.",
+    )
     _fit_arguments(fit)
-    fit.add_argument("--budget", type=float, metavar="TOKENS",
-                     help="CPT budget in raw tokens (default: the pilot budget, the largest tokens in the CSV)")
-    fit.add_argument("--lambda-sweep", action="store_true",
-                     help="also show how the CMR moves with λ (100 … 7000, around lambda_balance, and ∞)")
-    fit.add_argument("--epsilon-sweep", action="store_true",
-                     help="also show how the CMR moves with ε (0.01 … 0.2): ε binds on every real curve so far")
-    fit.add_argument("--plots", type=Path, metavar="DIR",
-                     help="write one PNG per domain: trajectories, L(R), T0(R), R_CMR(T) with the budget")
+    fit.add_argument(
+        "--budget",
+        type=float,
+        metavar="TOKENS",
+        help="CPT budget in raw tokens (default: the pilot budget, the largest tokens in the CSV)",
+    )
+    fit.add_argument(
+        "--lambda-sweep",
+        action="store_true",
+        help="also show how the CMR moves with λ (100 … 7000, around lambda_balance, and ∞)",
+    )
+    fit.add_argument(
+        "--epsilon-sweep",
+        action="store_true",
+        help="also show how the CMR moves with ε (0.01 … 0.2): ε binds on every real curve so far",
+    )
+    fit.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="write one PNG per domain: trajectories, L(R), T0(R), R_CMR(T) with the budget",
+    )
+    fit.add_argument(
+        "--target-params",
+        metavar="N",
+        help="plan for a model of N parameters (K, M, B suffixes allowed) from curves at two or more "
+        "sizes (a params column); default: the largest pilot size",
+    )
     fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
     fit.set_defaults(func=main)
     validate = commands.add_parser(
-        "validate", help="backtest: plan from pilots cut at 1/2 and 1/4, check against the full curves",
+        "validate",
+        help="backtest: plan from pilots cut at 1/2 and 1/4, check against the full curves",
         description="Cut every pilot at 1/2 and 1/4 of its tokens, predict the CMR at the full pilot length, and "
         "compare with the full-curve fit and the law-free crossing of the measured losses (errors, and whether "
-        "each interval covered); leave one ratio out for the ε crossing.")
+        "each interval covered); leave one ratio out for the ε crossing.",
+    )
     _fit_arguments(validate)
     validate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     validate.set_defaults(func=main)
     compare = commands.add_parser(
-        "compare", help="held-out errors: CMR power law vs the exponential data-mixing law",
+        "compare",
+        help="held-out errors: CMR power law vs the exponential data-mixing law",
         description="Leave one ratio out, fit α·R^s + β and c + k·exp(t·R) on the other ratios' final losses, "
-        "and print both predictions' relative errors on the held-out ratio.")
+        "and print both predictions' relative errors on the held-out ratio.",
+    )
     compare.add_argument("--curves", required=True, type=Path, metavar="CSV", help=CURVES_HELP)
-    compare.add_argument("--epsilon", type=float, default=0.05, help="ε, printed beside the errors (default 0.05)")
+    compare.add_argument(
+        "--epsilon", type=float, default=0.05, help="ε, printed beside the errors (default 0.05)"
+    )
     compare.add_argument("--json", action="store_true", help="print JSON instead of a table")
     compare.set_defaults(func=main)
+    sizes = commands.add_parser(
+        "sizes",
+        help="CMR at a target model size from CMRs you already have at two or more sizes",
+        description='Fit the size law link(CMR) = a + b·ln N (docs/design.md, "The size law") to per-size '
+        "CMRs, for example a paper's, and predict the CMR at --target-params with its interval.",
+    )
+    sizes.add_argument(
+        "--cmr",
+        required=True,
+        nargs="+",
+        metavar="N:CMR[:LO:HI]",
+        help="a model size (parameters; K, M, B suffixes allowed), its CMR as a share, and "
+        "optionally that CMR's interval, e.g. 460M:0.298 or 940M:0.349:0.33:0.37",
+    )
+    sizes.add_argument(
+        "--target-params",
+        required=True,
+        metavar="N",
+        help="parameter count of the model to plan for (K, M, B suffixes allowed)",
+    )
+    sizes.add_argument(
+        "--level", type=float, default=0.95, help="confidence level of the interval (default 0.95)"
+    )
+    sizes.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap draws within the per-size intervals (default 1000)",
+    )
+    sizes.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    sizes.add_argument("--json", action="store_true", help="print JSON instead of text")
+    sizes.set_defaults(func=sizes_main)
 
 
 def _fit_arguments(parser) -> None:
     parser.add_argument("--curves", required=True, type=Path, metavar="CSV", help=CURVES_HELP)
-    parser.add_argument("--lambda", dest="lam", type=float, default=1000.0, metavar="λ",
-                        help="Lagrange weight of the general-loss change (default 1000; 'inf' = peak of ΔL_gen); "
-                        "unit-free, see lambda_balance in the output")
-    parser.add_argument("--epsilon", type=float, default=0.05,
-                        help="tolerated rise of the general loss over the model before CPT, in loss units (default 0.05)")
-    parser.add_argument("--bootstrap", type=int, default=100, metavar="N",
-                        help="bootstrap refits for the confidence interval (default 100)")
-    parser.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default 0.95)")
+    parser.add_argument(
+        "--lambda",
+        dest="lam",
+        type=float,
+        default=1000.0,
+        metavar="λ",
+        help="Lagrange weight of the general-loss change (default 1000; 'inf' = peak of ΔL_gen); "
+        "unit-free, see lambda_balance in the output",
+    )
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.05,
+        help="tolerated rise of the general loss over the model before CPT, in loss units (default 0.05)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=100,
+        metavar="N",
+        help="bootstrap refits for the confidence interval (default 100)",
+    )
+    parser.add_argument(
+        "--level", type=float, default=0.95, help="confidence level of the interval (default 0.95)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--reference", choices=("base", "control"),
-                        help="measure the general-loss change against the model before CPT (base) or the R = 0 "
-                        "control pilot at the same tokens (control); default: control when the curves have R = 0 "
-                        "rows, since against an unconverged base forgetting hides behind continued general training")
+    parser.add_argument(
+        "--reference",
+        choices=("base", "control"),
+        help="measure the general-loss change against the model before CPT (base) or the R = 0 "
+        "control pilot at the same tokens (control); default: control when the curves have R = 0 "
+        "rows, since against an unconverged base forgetting hides behind continued general training",
+    )
 
 
 def main(args) -> int:
@@ -81,44 +169,137 @@ def main(args) -> int:
             return _validate(curves, args)
         return _fit(curves, args)
     except FileNotFoundError as err:
-        raise CritmixError(f"{err.filename}: no such file; write pilot curves first (make plan) or pass --curves") from err
+        raise CritmixError(
+            f"{err.filename}: no such file; write pilot curves first (make plan) or pass --curves"
+        ) from err
+
+
+SIZE_SUFFIXES = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def parse_params(text: str) -> float:
+    """A parameter count: a number, optionally with a K, M, B or T suffix (460M, 1.6B, 3.1e9)."""
+    scale = SIZE_SUFFIXES.get(text[-1:].upper(), 1.0)
+    try:
+        return float(text[:-1] if scale != 1.0 else text) * scale
+    except ValueError:
+        raise CritmixError(
+            f"{text!r} is not a parameter count; write e.g. 460M, 1.6B or 3.1e9"
+        ) from None
+
+
+def parse_size_cmr(text: str):
+    """One ``--cmr`` value, N:CMR or N:CMR:LO:HI."""
+    from stages.plan.laws.sizes import SizeCMR
+
+    fields = text.split(":")
+    if len(fields) not in (2, 4):
+        raise CritmixError(
+            f"--cmr {text}: write N:CMR or N:CMR:LO:HI, e.g. 460M:0.298 or 460M:0.298:0.28:0.31"
+        )
+    try:
+        values = [float(v) for v in fields[1:]]
+    except ValueError:
+        raise CritmixError(
+            f"--cmr {text}: CMR and its bounds must be numbers (shares, e.g. 0.298)"
+        ) from None
+    ci = None if len(values) == 1 else (values[1], values[2])
+    if ci is not None and not ci[0] <= values[0] <= ci[1]:
+        raise CritmixError(f"--cmr {text}: the interval must hold the CMR (LO <= CMR <= HI)")
+    return SizeCMR(parse_params(fields[0]), values[0], ci)
+
+
+def sizes_main(args) -> int:
+    from stages.plan.laws.sizes import predict_cmr_at_size
+
+    sizes = [parse_size_cmr(text) for text in args.cmr]
+    result = predict_cmr_at_size(
+        sizes,
+        parse_params(args.target_params),
+        level=args.level,
+        draws=args.bootstrap,
+        seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    law = result.law
+    print(
+        f"CMR at {result.target_params:.4g} parameters: {result.cmr:.3f} {format_interval(result.ci)} "
+        f"({args.level:g} interval)"
+    )
+    print(
+        f"  size law ({law.form}): CMR = {law.a:.4g} + {law.b:.4g}·ln N, fitted on "
+        + ", ".join(f"{s.params:.4g}: {s.cmr:.3f}" for s in result.sizes)
+    )
+    if result.errors:
+        print(
+            "  systematic errors added in quadrature: "
+            + ", ".join(f"{k} {e:.3f}" for k, e in result.errors.items())
+        )
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
 
 
 def fit_settings(args):
     """The fit's settings from the command line, as ``critmix plan`` sets them from ``plan.*``."""
     from stages.plan.settings import FitSettings
 
-    return FitSettings(lam=args.lam, epsilon=args.epsilon, budget=getattr(args, "budget", None), level=args.level,
-                       draws=args.bootstrap, seed=args.seed, reference=args.reference)
+    target = getattr(args, "target_params", None)
+    return FitSettings(
+        lam=args.lam,
+        epsilon=args.epsilon,
+        budget=getattr(args, "budget", None),
+        level=args.level,
+        draws=args.bootstrap,
+        seed=args.seed,
+        reference=args.reference,
+        target_params=None if target is None else parse_params(target),
+    )
 
 
 def _fit(curves, args) -> int:
-    from stages.plan.cmr.fit import fit_cmr
     from stages.plan.cmr.mixture import combine_domains
+    from stages.plan.cmr.sizes import fit_across_sizes, largest_size
     from stages.plan.cmr.sweeps import epsilon_sweep, lambda_sweep
 
     settings = fit_settings(args)
-    results = fit_cmr(curves, settings)
+    results, size_laws = fit_across_sizes(curves, settings)
+    curves = largest_size(curves)  # the sweeps and plots are the largest pilot size's
     mixture = combine_domains({d: r.cmr for d, r in results.items()})
-    sweeps = {name: {d: sweep(curves, d, settings) for d in results}
-              for name, sweep, wanted in (("lambda_sweep", lambda_sweep, args.lambda_sweep),
-                                          ("epsilon_sweep", epsilon_sweep, args.epsilon_sweep)) if wanted}
+    sweeps = {
+        name: {d: sweep(curves, d, settings) for d in results}
+        for name, sweep, wanted in (
+            ("lambda_sweep", lambda_sweep, args.lambda_sweep),
+            ("epsilon_sweep", epsilon_sweep, args.epsilon_sweep),
+        )
+        if wanted
+    }
     if args.plots:
         from pipeline.reporting.law_plots import plot_domain
 
         for domain, result in results.items():
-            if result.ratios:  # a fit that could use no ratio has nothing to draw; its warnings say why
+            if (
+                result.ratios
+            ):  # a fit that could use no ratio has nothing to draw; its warnings say why
                 plot_domain(curves, result, args.plots / f"{domain}_cmr.png")
     if args.json:
-        payload = {"domains": {d: r.to_dict() for d, r in results.items()}, "mixture": mixture.to_dict(), **sweeps}
+        domains = {
+            d: {**r.to_dict(), **({"size_law": size_laws[d]} if d in size_laws else {})}
+            for d, r in results.items()
+        }
+        payload = {"domains": domains, "mixture": mixture.to_dict(), **sweeps}
         print(json.dumps(payload, indent=2, default=str))
         return 0
     for result in results.values():
         print_result(result)
         for name, rows in sweeps.items():
             print_sweep(name, rows[result.domain])
-    print(f"\nmixture: general {mixture.general:.3f}, " +
-          ", ".join(f"{d} {share:.3f}" for d, share in mixture.domains.items()))
+    print(
+        f"\nmixture: general {mixture.general:.3f}, "
+        + ", ".join(f"{d} {share:.3f}" for d, share in mixture.domains.items())
+    )
     print(f"  rule: {mixture.rule}")
     for note in mixture.warnings:
         print(f"  warning: {note}")
@@ -130,7 +311,11 @@ def _compare(curves, args) -> int:
 
     from stages.plan.backtests.compare import compare_mixing_laws
 
-    rows = [row for d in np.unique(curves["domain"]) for row in compare_mixing_laws(curves, str(d), args.epsilon)]
+    rows = [
+        row
+        for d in np.unique(curves["domain"])
+        for row in compare_mixing_laws(curves, str(d), args.epsilon)
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -142,8 +327,9 @@ def _validate(curves, args) -> int:
     import numpy as np
 
     from stages.plan.backtests.backtest import validate
+    from stages.plan.cmr.sizes import largest_size
 
-    settings = fit_settings(args)
+    settings, curves = fit_settings(args), largest_size(curves)  # the backtest is within one size
     reports = [validate(curves, d, settings) for d in np.unique(curves["domain"])]
     if args.json:
         print(json.dumps(reports, indent=2, default=str))
@@ -156,83 +342,122 @@ def _validate(curves, args) -> int:
 def print_result(r) -> None:
     ci = "" if r.ci is None else f" (CI {format_optional(r.ci[0])}–{format_optional(r.ci[1])})"
     lam = "∞" if r.lam == float("inf") else f"{r.lam:g}"
-    print(f"\n{r.domain}: CMR {format_optional(r.cmr)}{ci} at budget {r.budget:.4g} tokens "
-          f"(pilot {r.pilot_tokens:.4g}, {r.seeds} seed(s) per ratio; λ {lam}, ε {r.epsilon:g} against the "
-          f"{r.epsilon_reference}; "
-          f"lambda_balance {format_optional(r.lambda_balance, '.3g')})")
+    print(
+        f"\n{r.domain}: CMR {format_optional(r.cmr)}{ci} at budget {r.budget:.4g} tokens "
+        f"(pilot {r.pilot_tokens:.4g}, {r.seeds} seed(s) per ratio; λ {lam}, ε {r.epsilon:g} against the "
+        f"{r.epsilon_reference}; "
+        f"lambda_balance {format_optional(r.lambda_balance, '.3g')})"
+    )
     views = r.epsilon_views
-    print(f"  ε-tolerance view {format_optional(r.cmr_epsilon)} (joint law {format_optional(views.get('joint'))}, "
-          f"per-ratio laws {format_optional(views.get('per_ratio'))}, law-free {format_optional(views.get('law_free'))}), "
-          f"turnaround-law view {format_optional(r.cmr_turnaround)}; uses {r.used}, binding {r.binding or '-'}: {r.reason}")
+    print(
+        f"  ε-tolerance view {format_optional(r.cmr_epsilon)} (joint law {format_optional(views.get('joint'))}, "
+        f"per-ratio laws {format_optional(views.get('per_ratio'))}, law-free {format_optional(views.get('law_free'))}), "
+        f"turnaround-law view {format_optional(r.cmr_turnaround)}; uses {r.used}, binding {r.binding or '-'}: {r.reason}"
+    )
     if r.control_general_change is not None:
-        print(f"  R = 0 control: general loss {r.control_general_change:+.4f} against the model before CPT at its last "
-              f"evaluation")
+        print(
+            f"  R = 0 control: general loss {r.control_general_change:+.4f} against the model before CPT at its last "
+            f"evaluation"
+        )
     if r.ci_parts:
-        print("  interval: " + ", ".join(f"{k} {format_interval(v)}" for k, v in r.ci_parts.items() if v)
-              + f"; half-widths at level {r.level:g} added in quadrature: "
-              + ", ".join(f"{k} {format_half_width(e)}" for k, e in r.ci_errors.items()))
+        print(
+            "  interval: "
+            + ", ".join(f"{k} {format_interval(v)}" for k, v in r.ci_parts.items() if v)
+            + f"; half-widths at level {r.level:g} added in quadrature: "
+            + ", ".join(f"{k} {format_half_width(e)}" for k, e in r.ci_errors.items())
+        )
     if r.extrapolation_calibration:
         c = r.extrapolation_calibration
-        print(f"  extrapolation {c['factor']:.2f}× calibrated on {c['cuts']} cuts of the pilots "
-              f"({c['errors']} errors): conformal quantile {c['quantile']:.3g} of the predicted scale")
-    print(f"  {'ratio':>7} {'T0 tokens':>11} {'T0≤budget':>9} {'L_gen@budget':>12} {'within ε':>8} {'ΔL_dom':>8} "
-          f"{'R²dom':>6} {'R²gen':>6}")
+        print(
+            f"  extrapolation {c['factor']:.2f}× calibrated on {c['cuts']} cuts of the pilots "
+            f"({c['errors']} errors): conformal quantile {c['quantile']:.3g} of the predicted scale"
+        )
+    print(
+        f"  {'ratio':>7} {'T0 tokens':>11} {'T0≤budget':>9} {'L_gen@budget':>12} {'within ε':>8} {'ΔL_dom':>8} "
+        f"{'R²dom':>6} {'R²gen':>6}"
+    )
     for p in r.ratios:
-        print(f"  {p.ratio:7.4f} {format_optional(p.t0, '11.4g'):>11} {str(p.feasible_turnaround):>9} "
-              f"{p.general_loss_at_budget:12.4f} {str(p.feasible_epsilon):>8} {p.domain_loss_change_at_budget:8.4f} "
-              f"{p.laws['r2_domain']:6.3f} {p.laws['r2_general']:6.3f}")
+        print(
+            f"  {p.ratio:7.4f} {format_optional(p.t0, '11.4g'):>11} {str(p.feasible_turnaround):>9} "
+            f"{p.general_loss_at_budget:12.4f} {str(p.feasible_epsilon):>8} {p.domain_loss_change_at_budget:8.4f} "
+            f"{p.laws['r2_domain']:6.3f} {p.laws['r2_general']:6.3f}"
+        )
     if r.cmr_law:
         law = r.cmr_law
-        print(f"  CMR law R(T) = {law['alpha']:.4g}·(T/{law['t_scale']:.4g})^{law['s']:.3f} + {law['beta']:.4g}"
-              f"  (MSE {law['mse']:.3g}, R² {law['r2']:.3f}); reliability: "
-              + ", ".join(f"{k}={v}" for k, v in r.reliability.items()))
+        print(
+            f"  CMR law R(T) = {law['alpha']:.4g}·(T/{law['t_scale']:.4g})^{law['s']:.3f} + {law['beta']:.4g}"
+            f"  (MSE {law['mse']:.3g}, R² {law['r2']:.3f}); reliability: "
+            + ", ".join(f"{k}={v}" for k, v in r.reliability.items())
+        )
     for note in r.warnings:
         print(f"  warning: {note}")
 
 
 def print_sweep(name, rows) -> None:
     knob, label = ("lambda", "λ") if name == "lambda_sweep" else ("epsilon", "ε")
-    print(f"  {label} sweep: {label:>9} {'CMR':>6} {'turnaround':>10} {'ε view':>7} {'law-free':>8} {'binding':>10}")
+    print(
+        f"  {label} sweep: {label:>9} {'CMR':>6} {'turnaround':>10} {'ε view':>7} {'law-free':>8} {'binding':>10}"
+    )
     for row in rows:
-        print(f"           {row[knob]:>9g} {format_optional(row['cmr']):>6} {format_optional(row['cmr_turnaround']):>10} "
-              f"{format_optional(row['cmr_epsilon']):>7} {format_optional(row['law_free']):>8} {row['binding'] or '-':>10}")
+        print(
+            f"           {row[knob]:>9g} {format_optional(row['cmr']):>6} {format_optional(row['cmr_turnaround']):>10} "
+            f"{format_optional(row['cmr_epsilon']):>7} {format_optional(row['law_free']):>8} {row['binding'] or '-':>10}"
+        )
 
 
 def print_comparison(rows, epsilon) -> None:
     import numpy as np
 
-    print(f"{'domain':>10} {'loss':>8} {'held out':>8} {'actual':>8} {'power law':>9} {'error':>8} "
-          f"{'exp law':>8} {'error':>8}   (errors in loss units; ε = {epsilon:g})")
+    print(
+        f"{'domain':>10} {'loss':>8} {'held out':>8} {'actual':>8} {'power law':>9} {'error':>8} "
+        f"{'exp law':>8} {'error':>8}   (errors in loss units; ε = {epsilon:g})"
+    )
     for row in rows:
-        print(f"{row['domain']:>10} {row['loss']:>8} {row['held_out_ratio']:8.4f} {row['actual']:8.4f} "
-              f"{row['power_law']:9.4f} {row['power_law_error']:+8.4f} {row['exp_law']:8.4f} {row['exp_law_error']:+8.4f}")
+        print(
+            f"{row['domain']:>10} {row['loss']:>8} {row['held_out_ratio']:8.4f} {row['actual']:8.4f} "
+            f"{row['power_law']:9.4f} {row['power_law_error']:+8.4f} {row['exp_law']:8.4f} {row['exp_law_error']:+8.4f}"
+        )
     for loss in ("general", "domain"):
         picked = [r for r in rows if r["loss"] == loss]
-        print(f"mean |error|, {loss} loss: power law {np.mean([abs(r['power_law_error']) for r in picked]):.4f}, "
-              f"exp law {np.mean([abs(r['exp_law_error']) for r in picked]):.4f} (ε {epsilon:g}); relative "
-              f"{100 * np.mean([r['power_law_rel_error'] for r in picked]):.3f}% / "
-              f"{100 * np.mean([r['exp_law_rel_error'] for r in picked]):.3f}%")
+        print(
+            f"mean |error|, {loss} loss: power law {np.mean([abs(r['power_law_error']) for r in picked]):.4f}, "
+            f"exp law {np.mean([abs(r['exp_law_error']) for r in picked]):.4f} (ε {epsilon:g}); relative "
+            f"{100 * np.mean([r['power_law_rel_error'] for r in picked]):.3f}% / "
+            f"{100 * np.mean([r['exp_law_rel_error'] for r in picked]):.3f}%"
+        )
 
 
 def print_backtest(report) -> None:
     """The backtest of one domain: each cut's errors and coverage, then leave-one-ratio-out."""
-    print(f"\n{report['domain']}: backtest of the ε view ({report['law']} law) at the pilot length "
-          f"{report['pilot_tokens']:.4g} tokens, ε {report['epsilon']:g}")
-    print(f"  full-curve fit {format_optional(report['full_fit'])} {format_interval(report['full_fit_ci'] or [None, None])}, "
-          f"law-free {format_optional(report['law_free'])}")
-    print(f"  {'cut':>5} {'ratios':>6} {'predicted':>9} {'interval':>16} {'err vs fit':>10} {'err vs free':>11} "
-          f"{'covers fit':>10} {'covers free':>11} {'per-ratio laws':>14}")
+    print(
+        f"\n{report['domain']}: backtest of the ε view ({report['law']} law) at the pilot length "
+        f"{report['pilot_tokens']:.4g} tokens, ε {report['epsilon']:g}"
+    )
+    print(
+        f"  full-curve fit {format_optional(report['full_fit'])} {format_interval(report['full_fit_ci'] or [None, None])}, "
+        f"law-free {format_optional(report['law_free'])}"
+    )
+    print(
+        f"  {'cut':>5} {'ratios':>6} {'predicted':>9} {'interval':>16} {'err vs fit':>10} {'err vs free':>11} "
+        f"{'covers fit':>10} {'covers free':>11} {'per-ratio laws':>14}"
+    )
     for cut in report["cuts"]:
         if cut["cmr"] is None:
             print(f"  {cut['share']:>5g} {cut['ratios']:>6}  {cut['note']}")
             continue
-        print(f"  {cut['share']:>5g} {cut['ratios']:>6} {format_optional(cut['cmr']):>9} "
-              f"{format_interval(cut['ci'] or [None, None]):>16} {format_optional(cut['error_vs_full_fit'], '+.3f'):>10} "
-              f"{format_optional(cut['error_vs_law_free'], '+.3f'):>11} {str(cut['covers_full_fit']):>10} "
-              f"{str(cut['covers_law_free']):>11} {format_optional(cut['per_ratio_view']):>14}")
-    print(f"  leave one ratio out: {'ratio':>7} {'CMR without':>11} {'err vs free':>11} {'ΔL_gen measured':>15} "
-          f"{'joint':>8} {'per-ratio L(R)':>14}  (loss units; ε {report['epsilon']:g})")
+        print(
+            f"  {cut['share']:>5g} {cut['ratios']:>6} {format_optional(cut['cmr']):>9} "
+            f"{format_interval(cut['ci'] or [None, None]):>16} {format_optional(cut['error_vs_full_fit'], '+.3f'):>10} "
+            f"{format_optional(cut['error_vs_law_free'], '+.3f'):>11} {str(cut['covers_full_fit']):>10} "
+            f"{str(cut['covers_law_free']):>11} {format_optional(cut['per_ratio_view']):>14}"
+        )
+    print(
+        f"  leave one ratio out: {'ratio':>7} {'CMR without':>11} {'err vs free':>11} {'ΔL_gen measured':>15} "
+        f"{'joint':>8} {'per-ratio L(R)':>14}  (loss units; ε {report['epsilon']:g})"
+    )
     for row in report["leave_one_ratio_out"]:
-        print(f"                       {row['ratio']:7.4f} {row['cmr_without']:11.3f} "
-              f"{format_optional(row['error_vs_law_free'], '+.3f'):>11} {row['measured_change']:15.4f} "
-              f"{format_optional(row['joint_error'], '+.4f'):>8} {row['per_ratio_law_error']:+14.4f}")
+        print(
+            f"                       {row['ratio']:7.4f} {row['cmr_without']:11.3f} "
+            f"{format_optional(row['error_vs_law_free'], '+.3f'):>11} {row['measured_change']:15.4f} "
+            f"{format_optional(row['joint_error'], '+.4f'):>8} {row['per_ratio_law_error']:+14.4f}"
+        )

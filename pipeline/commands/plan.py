@@ -7,6 +7,7 @@
    (``pipeline/planning/curricula.py``): a general phase, continual pre-training at the planned mixture with
    quality ascending within it, and a short anneal on the top quality tier.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,19 @@ from pathlib import Path
 
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
 from pipeline.config import CritmixConfig
-from pipeline.planning.curricula import PlanError, bucket_tokens, planned_curriculum, validation_curriculum
-from pipeline.reporting.formatting import format_interval, format_optional
-from pipeline.planning.remote_pilots import export_pilots, import_pilots
+from pipeline.planning.curricula import (
+    PlanError,
+    bucket_tokens,
+    planned_curriculum,
+    validation_curriculum,
+)
 from pipeline.planning.pilots import collect_curves, ensure_base, run_pilots
-from pipeline.progress import console
-from pipeline.rundir import RunDir
+from pipeline.planning.remote_pilots import export_pilots, import_pilots
 from pipeline.planning.trainer_runs import ensure_tokens, save_resolved_config, write_yaml
+from pipeline.progress import console
+from pipeline.reporting.formatting import format_interval, format_optional
+from pipeline.rundir import RunDir
+from stages.plan.cmr.sizes import largest_size
 from stages.plan.data.curves import read_curves
 from trainer.curriculum import load_curriculum, write_curriculum
 
@@ -38,39 +45,61 @@ def fit_settings(config: CritmixConfig):
     from stages.plan.settings import FitSettings
 
     plan = config.plan
-    return FitSettings(lam=plan.lam, epsilon=plan.epsilon, budget=plan.budget or plan.pilots.tokens, level=plan.level,
-                       draws=plan.bootstrap, seed=plan.bootstrap_seed, reference=plan.epsilon_reference)
+    return FitSettings(
+        lam=plan.lam,
+        epsilon=plan.epsilon,
+        budget=plan.budget or plan.pilots.tokens,
+        level=plan.level,
+        draws=plan.bootstrap,
+        seed=plan.bootstrap_seed,
+        reference=plan.epsilon_reference,
+        target_params=plan.target.params,
+    )
 
 
-def fit_domains(config: CritmixConfig, curves: dict) -> dict:
-    from stages.plan.cmr.fit import fit_cmr
+def fit_domains(config: CritmixConfig, curves: dict) -> tuple[dict, dict]:
+    """Per domain, the fit at the target size and the size law behind it (empty for one size)."""
+    from stages.plan.cmr.sizes import fit_across_sizes
 
-    return fit_cmr(curves, fit_settings(config))
+    fits, size_laws = fit_across_sizes(curves, fit_settings(config))
+    for domain, law in size_laws.items():
+        console.print(
+            f"{domain}: CMR {law['cmr']:.3f} {format_interval(law['ci'])} at {law['target_params']:.4g} "
+            "parameters; each pilot size's own: "
+            + ", ".join(f"{s['params']:.4g} {s['cmr']:.3f}" for s in law["sizes"])
+        )
+    return fits, size_laws
 
 
 def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[str, dict]:
     """``critmix law validate`` on every fitted domain: how well the pilots predict what they had not seen."""
     from stages.plan.backtests.backtest import validate
 
-    settings = fit_settings(config)
+    settings, curves = fit_settings(config), largest_size(curves)  # the backtest is within one size
     reports = {d: validate(curves, d, settings) for d, fit in fits.items() if fit.cmr is not None}
     for report in reports.values():
         half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
         if half["cmr"] is not None:
-            console.print(f"backtest {report['domain']}: pilots cut at half predict {half['cmr']:.3f} "
-                          f"{format_interval(half['ci'])} for the law-free {format_optional(report['law_free'])} "
-                          f"(covered: {half['covers_law_free']})")
+            console.print(
+                f"backtest {report['domain']}: pilots cut at half predict {half['cmr']:.3f} "
+                f"{format_interval(half['ci'])} for the law-free {format_optional(report['law_free'])} "
+                f"(covered: {half['covers_law_free']})"
+            )
     return reports
 
 
-def planned_shares(config: CritmixConfig, fits: dict) -> tuple[dict[str, float], dict[str, dict], list[str]]:
+def planned_shares(
+    config: CritmixConfig, fits: dict
+) -> tuple[dict[str, float], dict[str, dict], list[str]]:
     """Per-domain shares and how each was chosen: by hand (``plan.ratios``) or from the CMR law."""
     from stages.plan.cmr.mixture import combine_domains
 
     manual = config.plan.ratios
     unknown = sorted(set(manual) - set(config.plan_domains()))
     if unknown:
-        raise PlanError(f"plan.ratios names {unknown}, which are not planned domains {config.plan_domains()}")
+        raise PlanError(
+            f"plan.ratios names {unknown}, which are not planned domains {config.plan_domains()}"
+        )
     mixture = combine_domains({d: fits[d].cmr for d in config.plan_domains() if d not in manual})
     shares, chosen, notes = dict(mixture.domains), {}, list(mixture.warnings)
     for domain in config.plan_domains():
@@ -80,8 +109,10 @@ def planned_shares(config: CritmixConfig, fits: dict) -> tuple[dict[str, float],
             upper = (fit["ci"] or [fit["cmr"]] * 2)[1]
             chosen[domain] = {"method": "manual", "cmr": fit["cmr"], "ci": fit["ci"]}
             if upper is not None and manual[domain] > upper:
-                notes.append(f"{domain}: the hand-set share {manual[domain]:.3f} exceeds its CMR upper bound {upper:.3f}; "
-                             f"the general loss is predicted to rise by more than epsilon={config.plan.epsilon}")
+                notes.append(
+                    f"{domain}: the hand-set share {manual[domain]:.3f} exceeds its CMR upper bound {upper:.3f}; "
+                    f"the general loss is predicted to rise by more than epsilon={config.plan.epsilon}"
+                )
         else:
             chosen[domain] = {"method": "cmr_law", "rule": mixture.rule, **fit}
     general = 1.0 - sum(shares.values())
@@ -98,17 +129,26 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     base = ensure_base(config, run, config_path, tokens)
     run_pilots(config, run, config_path, tokens, base)
     curves = read_curves(collect_curves(config, run))
-    fits = fit_domains(config, curves)
+    fits, size_laws = fit_domains(config, curves)
     backtests = backtest_domains(config, curves, fits)
     shares, chosen, notes = planned_shares(config, fits)
     buckets = bucket_tokens(run / "shards")
     spec = planned_curriculum(config, shares, chosen, buckets, notes)
     for note in spec.warnings + [w for fit in fits.values() for w in fit.warnings]:
         console.print(f"[yellow]warning:[/] {note}")
-    write_yaml(run / "plan/fit.yaml", {d: {**f.to_dict(), "backtest": backtests.get(d)} for d, f in fits.items()})
-    plot_fits(fits, curves, run)
+    sized = {d: {"size_law": law} for d, law in size_laws.items()}  # only with a target size
+    write_yaml(
+        run / "plan/fit.yaml",
+        {
+            d: {**f.to_dict(), "backtest": backtests.get(d), **sized.get(d, {})}
+            for d, f in fits.items()
+        },
+    )
+    plot_fits(fits, largest_size(curves), run)
     if config.plan.validate:
-        write_curriculum(validation_curriculum(config, shares, buckets), run / "plan/curriculum.validate.yaml")
+        write_curriculum(
+            validation_curriculum(config, shares, buckets), run / "plan/curriculum.validate.yaml"
+        )
     path = run / "plan/curriculum.yaml"
     write_curriculum(spec, path)
     return path
@@ -125,29 +165,45 @@ def print_plan(path: Path) -> None:
     for domain, entry in cpt.mixture.items():
         how = entry.chosen_by
         ci = how.get("ci")
-        table.add_row(domain, f"{entry.share:.3f}", how["method"], format_optional(how.get("cmr")),
-                      format_interval(ci) if ci else "-", str(how.get("binding") or "-"))
+        table.add_row(
+            domain,
+            f"{entry.share:.3f}",
+            how["method"],
+            format_optional(how.get("cmr")),
+            format_interval(ci) if ci else "-",
+            str(how.get("binding") or "-"),
+        )
     console.print(table)
-    prefixed = [p for p in phases if p.metadata]
+    prefixed = [(p.name, p.metadata) for p in phases if p.metadata]
     if prefixed:
-        console.print(f"metadata prefix {json.dumps(prefixed[0].metadata.template)} on "
-                      + ", ".join(f"{p.name} ({100 * p.metadata.until:.0f}% of it)" for p in prefixed) + ", then plain text")
+        console.print(
+            f"metadata prefix {json.dumps(prefixed[0][1].template)} on "
+            + ", ".join(f"{name} ({100 * meta.until:.0f}% of it)" for name, meta in prefixed)
+            + ", then plain text"
+        )
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "plan", help="pilot runs -> fitted CMR law -> curriculum.yaml",
+        "plan",
+        help="pilot runs -> fitted CMR law -> curriculum.yaml",
         description="Train a base model on general data, run continual pre-training pilots per domain and ratio, "
         "fit the critical-mixture-ratio law, and write <run>/plan/curriculum.yaml. Finished pilots are skipped. "
         "Set a domain's share by hand with --set plan.ratios.<domain>=0.2 (recorded in the plan).",
     )
     add_config_args(parser)
-    parser.add_argument("--export-pilots", metavar="DIR",
-                        help="instead of training here, write DIR/run_pilots.sh with the token shards, curricula, "
-                        "config and trainer/ it needs to train the base model and the pilots on another host (a GPU)")
-    parser.add_argument("--import-pilots", metavar="DIR",
-                        help="first copy the base model and pilots finished in an exported DIR into the run; "
-                        "the plan then goes straight to curves, fit and curriculum")
+    parser.add_argument(
+        "--export-pilots",
+        metavar="DIR",
+        help="instead of training here, write DIR/run_pilots.sh with the token shards, curricula, "
+        "config and trainer/ it needs to train the base model and the pilots on another host (a GPU)",
+    )
+    parser.add_argument(
+        "--import-pilots",
+        metavar="DIR",
+        help="first copy the base model and pilots finished in an exported DIR into the run; "
+        "the plan then goes straight to curves, fit and curriculum",
+    )
     parser.set_defaults(func=main)
 
 
@@ -157,8 +213,10 @@ def main(args) -> int:
         if args.export_pilots:
             script = export_pilots(config, run, Path(args.export_pilots))
             parallel = config.plan.pilots.parallel
-            console.print(f"wrote {script}: run it on the GPU host (`{script} {parallel}` trains {parallel} pilots at a "
-                          f"time), copy its plan/ back, then `./critmix plan --import-pilots {args.export_pilots}`")
+            console.print(
+                f"wrote {script}: run it on the GPU host (`{script} {parallel}` trains {parallel} pilots at a "
+                f"time), copy its plan/ back, then `./critmix plan --import-pilots {args.export_pilots}`"
+            )
             return 0
         if args.import_pilots:
             import_pilots(config, run, Path(args.import_pilots))

@@ -1,12 +1,13 @@
 """``critmix sql``: DuckDB over a run's Parquet, with views ``shards``, ``removed`` and ``buckets``
 and the table macro ``sample(n)``."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from pipeline.commands.args import add_config_args, curated_run_dir
 from core.files import finished_files
+from pipeline.commands.args import add_config_args, curated_run_dir
 
 
 def connect(run_dir: Path):
@@ -41,7 +42,8 @@ CREATE MACRO sample(n) AS TABLE
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "sql", help="query a run's shards with DuckDB",
+        "sql",
+        help="query a run's shards with DuckDB",
         description="Run a SQL query over a run's Parquet files. Views: shards (kept documents), "
         "removed (dropped documents with stage and reason), buckets (docs and tokens per domain x "
         "quality tier x length bucket); table macro sample(n): n documents of every bucket.",
@@ -49,7 +51,12 @@ def register(subparsers) -> None:
         'critmix sql "SELECT domain, quality_tier, length_bucket, left(text, 80) FROM sample(2)"',
     )
     parser.add_argument("query", help="the SQL query")
-    parser.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
+    parser.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="output format (default: table)",
+    )
     add_config_args(parser)
     parser.set_defaults(func=main)
 

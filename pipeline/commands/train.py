@@ -3,37 +3,50 @@
 The training itself is ``python -m trainer train`` in its own process, exactly what a GPU host
 runs; this command only finds the inputs, runs it and points at the results.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import CritmixError
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
+from pipeline.planning.trainer_runs import (
+    ensure_tokens,
+    forward_sigterm,
+    run_trainer,
+    save_resolved_config,
+    train_args,
+)
 from pipeline.progress import console
 from pipeline.rundir import RunDir
-from pipeline.planning.trainer_runs import ensure_tokens, run_trainer, save_resolved_config, train_args
-from core.errors import CritmixError
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train on a curriculum (default: <run>/plan/curriculum.yaml)",
+        "train",
+        help="train on a curriculum (default: <run>/plan/curriculum.yaml)",
         description="Tokenize the run's shards if needed, then train phase by phase on the curriculum. "
         "Checkpoints, metrics.jsonl (per-domain validation loss) and the final HF model go to <run>/train/.",
     )
     add_config_args(parser)
-    parser.add_argument("--curriculum", metavar="FILE",
-                        help="any curriculum.yaml, including one written by hand (default: <run>/plan/curriculum.yaml)")
+    parser.add_argument(
+        "--curriculum",
+        metavar="FILE",
+        help="any curriculum.yaml, including one written by hand (default: <run>/plan/curriculum.yaml)",
+    )
     parser.add_argument("--out", metavar="DIR", help="output directory (default: <run>/train)")
     parser.set_defaults(func=main)
 
 
 def main(args) -> int:
     config = load_args_config(args)
-    with RunDir(run_dir_for(args, config)) as run:
+    with RunDir(run_dir_for(args, config)) as run, forward_sigterm():
         curriculum = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"
         if not curriculum.exists():
-            raise CritmixError(f"no curriculum at {curriculum}: run `make plan` (or `./critmix plan`) first, "
-                               f"or pass --curriculum FILE")
+            raise CritmixError(
+                f"no curriculum at {curriculum}: run `make plan` (or `./critmix plan`) first, "
+                f"or pass --curriculum FILE"
+            )
         if not (run / "shards").exists():
             raise CritmixError(f"{run.path} has no shards: run `make curate` first")
         config_path = save_resolved_config(config, run)
@@ -42,10 +55,16 @@ def main(args) -> int:
         runs = [(curriculum, out)]
         validate = run / "plan/curriculum.validate.yaml"
         if config.plan.validate and not args.curriculum and validate.exists():
-            runs.append((validate, run / "train-validate"))  # 1.5x the planned ratio: does epsilon break?
+            runs.append(
+                (validate, run / "train-validate")
+            )  # 1.5x the planned ratio: does epsilon break?
         for spec, target in runs:
             console.print(f"training on {spec} -> {target} (log: {target}.log)")
-            run_trainer(train_args(config_path, spec, tokens, target), target.parent / f"{target.name}.log")
-    console.print(f"done: model in {out / 'final'}, per-domain losses in {out / 'metrics.jsonl'}; "
-                  f"`./critmix report` compares them with the plan")
+            run_trainer(
+                train_args(config_path, spec, tokens, target), target.parent / f"{target.name}.log"
+            )
+    console.print(
+        f"done: model in {out / 'final'}, per-domain losses in {out / 'metrics.jsonl'}; "
+        f"`./critmix report` compares them with the plan"
+    )
     return 0

@@ -8,14 +8,18 @@ forks from then on (task processes under the fork start method) when the thread 
 ends; ``start_forkserver`` does the same for the forkserver, which imports this module as its
 preload and ties its workers to itself. The resource tracker then reads end-of-file and exits.
 """
+
 from __future__ import annotations
 
 import ctypes
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
-PARENT = "CRITMIX_FORKSERVER_PARENT"  # set only while the forkserver starts: the pid it must die with
+PARENT = (
+    "CRITMIX_FORKSERVER_PARENT"  # set only while the forkserver starts: the pid it must die with
+)
 PR_SET_PDEATHSIG = 1
 forking_pid = 0  # the pid that is forking, seen by the child
 tied = False
@@ -37,11 +41,13 @@ def tie_forked_children() -> None:
     """Every process forked from now on dies with the thread that forked it."""
     global tied
     if sys.platform.startswith("linux") and not tied:
-        os.register_at_fork(before=remember_forking_pid, after_in_child=lambda: die_with(forking_pid))
+        os.register_at_fork(
+            before=remember_forking_pid, after_in_child=lambda: die_with(forking_pid)
+        )
         tied = True
 
 
-def start_forkserver(preload: list[str] = ()) -> None:
+def start_forkserver(preload: Sequence[str] = ()) -> None:
     """Start multiprocessing's forkserver now, from the calling thread (task processes come from it); it
     imports ``preload`` once, so that the processes it forks start without importing them again."""
     from multiprocessing import forkserver
@@ -55,6 +61,8 @@ def start_forkserver(preload: list[str] = ()) -> None:
         del os.environ[PARENT]
 
 
-if PARENT in os.environ and sys.platform.startswith("linux"):  # imported as the forkserver's preload
+if PARENT in os.environ and sys.platform.startswith(
+    "linux"
+):  # imported as the forkserver's preload
     die_with(int(os.environ.pop(PARENT)))
     tie_forked_children()

@@ -9,6 +9,7 @@ The local executor runs the tasks of every phase of a curate on the same worker 
 in fresh processes that cost 0.3-1 s for each of a curate's ~20 phases, more than most tasks of a
 small corpus take.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 
 import dill
 from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor
+from datatrove.executor.base import PipelineExecutor
 from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
@@ -33,10 +35,17 @@ START_METHOD = "forkserver"
 
 # Imported once by the fork server, so that each task process starts without importing them again:
 # every registered filter and stage (stages/registry.py) and the libraries they run on.
-PRELOAD = ["pipeline.executors.local", "pyarrow.parquet", "pyarrow.dataset", "pyarrow.compute", "numpy", *step_modules()]
+PRELOAD = [
+    "pipeline.executors.local",
+    "pyarrow.parquet",
+    "pyarrow.dataset",
+    "pyarrow.compute",
+    "numpy",
+    *step_modules(),
+]
 
 
-class QuietTasks:
+class QuietTasks(PipelineExecutor):
     """Runs every task as datatrove runs tasks with ``local_rank != 0``, which only affects logging."""
 
     def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
@@ -67,9 +76,13 @@ class TaskProcesses:
     def __init__(self, workers: int):
         self.workers = workers
         tie_forked_children()
-        if START_METHOD == "forkserver":  # it dies with this process, and the task processes with it
+        if (
+            START_METHOD == "forkserver"
+        ):  # it dies with this process, and the task processes with it
             start_forkserver(PRELOAD)
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(START_METHOD))
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context(START_METHOD)
+        )
         self.pool.submit(int).result()  # a first process, now (with fork: all of them)
 
     def run(self, executor: LocalPipelineExecutor, ranks: list[int]) -> list[PipelineStats]:
@@ -79,8 +92,10 @@ class TaskProcesses:
         try:
             return [future.result() for future in as_completed(futures)]
         except BrokenProcessPool as error:
-            raise RuntimeError(f"a task process died (killed, or out of memory?): {error}; the task logs are under "
-                               f"{executor.logging_dir.path}/logs") from error
+            raise RuntimeError(
+                f"a task process died (killed, or out of memory?): {error}; the task logs are under "
+                f"{executor.logging_dir.path}/logs"
+            ) from error
         finally:
             for future in futures:
                 future.cancel()

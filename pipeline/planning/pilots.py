@@ -7,6 +7,7 @@ every domain: its rows appear under each domain at ratio 0.
 Pilots are independent single-thread processes, run ``plan.pilots.parallel`` at a time; a finished
 pilot is skipped, a killed one resumes.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
 from pipeline.planning.curricula import PlanError, base_curriculum, pilot_curriculum
+from pipeline.planning.trainer_runs import run_trainer, train_args
 from pipeline.progress import console, unit_progress
 from pipeline.rundir import RunDir
-from pipeline.planning.trainer_runs import run_trainer, train_args
-from core.files import atomic_write_text
 from stages.plan.data.curves import COLUMNS, OPTIONAL_COLUMNS
 from trainer.curriculum import write_curriculum
 
@@ -39,7 +40,9 @@ def ensure_base(config: CritmixConfig, run: RunDir, config_path: Path, tokens: P
     if config.plan.base_model:
         base = Path(config.plan.base_model)
         if not (base / "config.json").exists():
-            raise PlanError(f"plan.base_model={base} is not a Hugging Face model directory (no config.json)")
+            raise PlanError(
+                f"plan.base_model={base} is not a Hugging Face model directory (no config.json)"
+            )
         return base
     out = run / "plan/base"
     if not (out / "final/config.json").exists():
@@ -62,39 +65,68 @@ def pilot_dir(run: RunDir, domain: str, ratio: float, seed: int = 0) -> Path:
 def pilot_overrides(config: CritmixConfig, seed: int) -> list[str]:
     """Trainer overrides of one pilot: its evaluation points, and its seed (data order)."""
     pilots = config.plan.pilots
-    points = log_spaced_points(pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100)
-    return ["--set", f"eval.at_tokens={json.dumps(points)}", "--set", f"seed={config.train.seed + seed}"]
+    points = log_spaced_points(
+        pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100
+    )
+    return [
+        "--set",
+        f"eval.at_tokens={json.dumps(points)}",
+        "--set",
+        f"seed={config.train.seed + seed}",
+    ]
 
 
 def pilot_jobs(config: CritmixConfig) -> list[tuple[str, float, int]]:
     """(domain, ratio, seed) of every pilot; the controls train the general domain at R = 0."""
     pilots = config.plan.pilots
-    controls = [(config.plan.general_domain, 0.0, seed) for seed in range(pilots.seeds)] if pilots.control else []
-    return controls + [(domain, ratio, seed) for domain in config.plan_domains() for ratio in pilots.ratios
-                       for seed in range(pilots.seeds)]
+    controls = (
+        [(config.plan.general_domain, 0.0, seed) for seed in range(pilots.seeds)]
+        if pilots.control
+        else []
+    )
+    return controls + [
+        (domain, ratio, seed)
+        for domain in config.plan_domains()
+        for ratio in pilots.ratios
+        for seed in range(pilots.seeds)
+    ]
 
 
-def run_pilot(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, job: tuple) -> Path:
+def run_pilot(
+    config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, job: tuple
+) -> Path:
     domain, ratio, seed = job
     out = pilot_dir(run, domain, ratio, seed)
     if (out / "final/config.json").exists():
         return out
     spec = out.with_suffix(".curriculum.yaml")
     write_curriculum(pilot_curriculum(config, domain, ratio, base), spec)
-    run_trainer(train_args(config_path, spec, tokens, out, *pilot_overrides(config, seed)), out.with_suffix(".log"),
-                threads=1)
+    run_trainer(
+        train_args(config_path, spec, tokens, out, *pilot_overrides(config, seed)),
+        out.with_suffix(".log"),
+        threads=1,
+    )
     return out
 
 
-def run_pilots(config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path) -> None:
+def run_pilots(
+    config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path
+) -> None:
     jobs = pilot_jobs(config)
     started = time.time()
     parallel = config.plan.pilots.parallel
-    with ThreadPoolExecutor(max_workers=parallel) as pool, \
-            unit_progress(f"pilots ({parallel} at a time)", len(jobs), "pilot") as update:
-        running = {pool.submit(run_pilot, config, run, config_path, tokens, base, job): job for job in jobs}
+    with (
+        ThreadPoolExecutor(max_workers=parallel) as pool,
+        unit_progress(f"pilots ({parallel} at a time)", len(jobs), "pilot") as update,
+    ):
+        running = {
+            pool.submit(run_pilot, config, run, config_path, tokens, base, job): job for job in jobs
+        }
         for done, finished in enumerate(as_completed(running), 1):
-            update(done, pilot_summary(running[finished], finished.result(), config.plan.general_domain))
+            update(
+                done,
+                pilot_summary(running[finished], finished.result(), config.plan.general_domain),
+            )
     console.print(f"pilots: {len(jobs)} done in {time.time() - started:.0f}s")
 
 
@@ -109,10 +141,22 @@ def pilot_summary(job: tuple[str, float, int], out: Path, general_domain: str) -
     return f"{domain} r={ratio:.3g} seed {seed}: {losses}"
 
 
-def pilot_curve(metrics_path: Path, domains: list[str], ratio: float, seed: int, general_domain: str) -> list[dict]:
+def pilot_curve(
+    metrics_path: Path, domains: list[str], ratio: float, seed: int, general_domain: str
+) -> list[dict]:
     """One pilot's evaluations as curve rows, one row per evaluation and planned domain in ``domains``."""
-    return [{"domain": domain, "ratio": ratio, "tokens": record["tokens"], "general_loss": record["val"][general_domain],
-             "domain_loss": record["val"][domain], "seed": seed} for record in evaluations(metrics_path) for domain in domains]
+    return [
+        {
+            "domain": domain,
+            "ratio": ratio,
+            "tokens": record["tokens"],
+            "general_loss": record["val"][general_domain],
+            "domain_loss": record["val"][domain],
+            "seed": seed,
+        }
+        for record in evaluations(metrics_path)
+        for domain in domains
+    ]
 
 
 def evaluations(metrics_path: Path) -> list[dict]:

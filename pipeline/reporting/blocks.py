@@ -1,12 +1,21 @@
 """What every report section builds on: ``RunData`` (the run a section reads) and the HTML and
 figure helpers. ``pipeline/commands/report.py`` and ``pipeline/reporting/plan_sections.py`` both use them."""
+
 from __future__ import annotations
 
 import html
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
+
+
+class Connection(Protocol):
+    """What sections use of a DuckDB connection."""
+
+    def execute(self, query: str) -> Any: ...
 
 
 @dataclass
@@ -15,19 +24,24 @@ class RunData:
 
     path: Path
     manifest: dict
-    con: object = field(repr=False)
+    con: Connection = field(repr=False)
 
     def rows(self, query: str) -> list[tuple]:
         return self.con.execute(query).fetchall()
 
     def has(self, view: str) -> bool:
-        return bool(self.rows(f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{view}'")[0][0])
+        return bool(
+            self.rows(
+                f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{view}'"
+            )[0][0]
+        )
 
     def tiers(self) -> list[str]:
         """The run's quality tiers, lowest first, as ``curate.buckets.tiers`` configured them."""
         return (self.json_file("work/buckets/edges.json") or {}).get("tiers", [])
 
-    def json_file(self, relative: str) -> dict | None:
+    def json_file(self, relative: str) -> Any:
+        """The run's JSON file at ``relative`` (a mapping or a list), None when there is none."""
         path = self.path / relative
         return json.loads(path.read_text()) if path.is_file() else None
 
@@ -40,14 +54,25 @@ def svg(figure) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
-def table(header: list[str] | None, rows: list[list], numeric_from: int = 1) -> str:
+def table(header: list[str] | None, rows: Sequence[Sequence], numeric_from: int = 1) -> str:
     """An HTML table; ``header`` None for a list of facts (first column: what, second: its value)."""
-    head = "" if header is None else "<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr></thead>"
+    head = (
+        ""
+        if header is None
+        else "<thead><tr>"
+        + "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+        + "</tr></thead>"
+    )
     body = "".join(
-        "<tr>" + "".join(f"<td class='{'num' if i >= numeric_from else ''}'>{cell(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td class='{'num' if i >= numeric_from else ''}'>{cell(v)}</td>"
+            for i, v in enumerate(row)
+        )
+        + "</tr>"
         for row in rows
     )
     return f"<table>{head}<tbody>{body}</tbody></table>"
@@ -69,7 +94,9 @@ def cell(value) -> str:
     if isinstance(value, Share):
         return f"{value:.1%}"
     if isinstance(value, Size):
-        scale, unit = next(((s, u) for s, u in ((1e6, "MB"), (1e3, "KB")) if value >= s), (None, "B"))
+        scale, unit = next(
+            ((s, u) for s, u in ((1e6, "MB"), (1e3, "KB")) if value >= s), (None, "B")
+        )
         return f"{value:,} B" if scale is None else f"{value / scale:,.1f} {unit}"
     if isinstance(value, float):
         return f"{value:,.3f}"

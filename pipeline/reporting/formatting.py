@@ -1,4 +1,5 @@
 """Numbers as the command line and the report show them."""
+
 from __future__ import annotations
 
 

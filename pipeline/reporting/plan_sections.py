@@ -11,6 +11,7 @@ the end of its general phase. With several domains the pilots saw one domain at 
 domain's row predicts for that domain alone; the joint row reads every domain's prediction at R = all
 domains' shares together (the assumption of the rule that combined them) and takes the largest.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,8 @@ import json
 import numpy as np
 import yaml
 
-from pipeline.reporting.formatting import format_interval
 from pipeline.reporting.blocks import RunData, figure, svg, table
+from pipeline.reporting.formatting import format_interval
 from stages.plan.laws.power import PowerLaw
 
 
@@ -37,18 +38,48 @@ def law_fits(run: RunData) -> str | None:
     rows, images = [], []
     for domain, fit in fits.items():
         views = fit.get("epsilon_views") or {}
-        rows.append([domain, fit.get("cmr"), format_interval(fit.get("ci") or [None, None]), fit.get("used"),
-                     fit.get("binding") or "-", fit.get("epsilon_reference"), fit.get("control_general_change"),
-                     views.get("law_free"), views.get("joint"), views.get("per_ratio"), fit.get("cmr_turnaround"),
-                     "; ".join(fit.get("warnings") or [])])
+        rows.append(
+            [
+                domain,
+                fit.get("cmr"),
+                format_interval(fit.get("ci") or [None, None]),
+                fit.get("used"),
+                fit.get("binding") or "-",
+                fit.get("epsilon_reference"),
+                fit.get("control_general_change"),
+                views.get("law_free"),
+                views.get("joint"),
+                views.get("per_ratio"),
+                fit.get("cmr_turnaround"),
+                "; ".join(fit.get("warnings") or []),
+            ]
+        )
         plot = run.path / f"plan/plots/{domain}.png"
         if plot.is_file():
             data = base64.b64encode(plot.read_bytes()).decode()
-            images.append(f"<img alt='CMR fit for {html.escape(domain)}' src='data:image/png;base64,{data}' style='max-width:100%'>")
-    header = ["domain", "CMR", "CI", "view used", "binding", "ε against", "control ΔL_gen vs base", "ε view: law-free",
-              "joint law", "per-ratio laws", "turnaround view", "warnings"]
-    return ("<h2>Critical mixture ratio per domain</h2>" + table(header, rows) + backtest_table(fits)
-            + "".join(images))
+            images.append(
+                f"<img alt='CMR fit for {html.escape(domain)}' src='data:image/png;base64,{data}' style='max-width:100%'>"
+            )
+    header = [
+        "domain",
+        "CMR",
+        "CI",
+        "view used",
+        "binding",
+        "ε against",
+        "control ΔL_gen vs base",
+        "ε view: law-free",
+        "joint law",
+        "per-ratio laws",
+        "turnaround view",
+        "warnings",
+    ]
+    return (
+        "<h2>Critical mixture ratio per domain</h2>"
+        + table(header, rows)
+        + backtest_table(fits)
+        + "".join(images)
+    )
 
 
 def backtest_table(fits: dict) -> str:
@@ -57,17 +88,38 @@ def backtest_table(fits: dict) -> str:
     for domain, fit in fits.items():
         report = fit.get("backtest") or {}
         for cut in report.get("cuts", []):
-            rows.append([domain, cut["share"], cut.get("cmr"), format_interval(cut.get("ci") or [None, None]),
-                         report.get("law_free"), cut.get("error_vs_law_free"), cut.get("covers_law_free"),
-                         cut.get("per_ratio_view"), cut.get("note", "")])
+            rows.append(
+                [
+                    domain,
+                    cut["share"],
+                    cut.get("cmr"),
+                    format_interval(cut.get("ci") or [None, None]),
+                    report.get("law_free"),
+                    cut.get("error_vs_law_free"),
+                    cut.get("covers_law_free"),
+                    cut.get("per_ratio_view"),
+                    cut.get("note", ""),
+                ]
+            )
     if not rows:
         return ""
-    header = ["domain", "pilots cut at", "predicted CMR", "interval", "law-free at full length", "error", "covered",
-              "per-ratio laws", "note"]
-    return ("<h3>Backtest: the plan from shorter pilots against the full ones</h3>"
-            "<p>Every pilot cut at 1/2 and 1/4 of its tokens predicts the CMR at the full pilot length; the truth "
-            "is the law-free crossing of the full curves' measured losses (<code>critmix law validate</code>).</p>"
-            + table(header, rows, numeric_from=1))
+    header = [
+        "domain",
+        "pilots cut at",
+        "predicted CMR",
+        "interval",
+        "law-free at full length",
+        "error",
+        "covered",
+        "per-ratio laws",
+        "note",
+    ]
+    return (
+        "<h3>Backtest: the plan from shorter pilots against the full ones</h3>"
+        "<p>Every pilot cut at 1/2 and 1/4 of its tokens predicts the CMR at the full pilot length; the truth "
+        "is the law-free crossing of the full curves' measured losses (<code>critmix law validate</code>).</p>"
+        + table(header, rows, numeric_from=1)
+    )
 
 
 def curriculum_figure(run: RunData) -> str | None:
@@ -86,22 +138,43 @@ def curriculum_figure(run: RunData) -> str | None:
     ax.invert_yaxis()
     ax.set_xlabel("share of the phase's tokens")
     ax.legend(loc="lower right", fontsize=8)
-    rows = [[p["name"], p["tokens"], p["lr"]["schedule"], p["lr"]["peak"], p["init"], sequence_label(p),
-             metadata_label(p)] for p in phases]
-    header = ["phase", "tokens", "LR schedule", "peak LR", "starts from", "sequences (token share per length)",
-              "metadata prefix"]
+    rows = [
+        [
+            p["name"],
+            p["tokens"],
+            p["lr"]["schedule"],
+            p["lr"]["peak"],
+            p["init"],
+            sequence_label(p),
+            metadata_label(p),
+        ]
+        for p in phases
+    ]
+    header = [
+        "phase",
+        "tokens",
+        "LR schedule",
+        "peak LR",
+        "starts from",
+        "sequences (token share per length)",
+        "metadata prefix",
+    ]
     return "<h2>Curriculum</h2>" + svg(fig) + table(header, rows, numeric_from=1)
 
 
 def sequence_label(phase: dict) -> str:
     """What a phase trains on: concatenated windows, or its mix of decomposed piece lengths and their order."""
-    spec = phase.get("sequence") or {}
+    spec: dict = phase.get("sequence") or {}
     if spec.get("mode", "concat") == "concat":
         return "concatenated windows of the context"
     lengths = spec["lengths"]
     total = sum(lengths.values())
-    order = {"cyclic": f"cyclic x{spec.get('cycles', 8)}", "short_to_long": "short to long"}.get(spec.get("schedule"), "fixed")
-    return f"decomposed, {order}: " + ", ".join(f"{n} {100 * w / total:.0f}%" for n, w in sorted(lengths.items()))
+    order = {"cyclic": f"cyclic x{spec.get('cycles', 8)}", "short_to_long": "short to long"}.get(
+        spec.get("schedule", "fixed"), "fixed"
+    )
+    return f"decomposed, {order}: " + ", ".join(
+        f"{n} {100 * w / total:.0f}%" for n, w in sorted(lengths.items())
+    )
 
 
 def metadata_label(phase: dict) -> str:
@@ -128,15 +201,28 @@ def training_curves(run: RunData) -> str | None:
     if not evals:
         return None
     fig, ax = figure(9, 4)
-    starts = {}
-    for record in records:  # the trainer counts tokens over the whole run; a phase starts at its first record
+    starts: dict[str, int] = {}
+    for record in (
+        records
+    ):  # the trainer counts tokens over the whole run; a phase starts at its first record
         starts.setdefault(record["phase"], record["tokens"])
     for phase, tokens in starts.items():
         ax.axvline(tokens, color="#bbb", lw=0.8)
         ax.text(tokens, 1.0, f" {phase}", transform=ax.get_xaxis_transform(), fontsize=7, va="top")
     for index, domain in enumerate(sorted(evals[-1]["val"])):
-        ax.plot([r["tokens"] for r in evals], [r["val"].get(domain) for r in evals], "-o", ms=2, color=f"C{index}", label=domain)
-    ax.set(xlabel="training tokens", ylabel="validation loss", title="Per-domain validation loss over the curriculum")
+        ax.plot(
+            [r["tokens"] for r in evals],
+            [r["val"].get(domain) for r in evals],
+            "-o",
+            ms=2,
+            color=f"C{index}",
+            label=domain,
+        )
+    ax.set(
+        xlabel="training tokens",
+        ylabel="validation loss",
+        title="Per-domain validation loss over the curriculum",
+    )
     ax.legend(fontsize=8)
     return "<h2>Training</h2>" + svg(fig)
 
@@ -146,12 +232,16 @@ def last_eval_of(evals: list[dict], phase_prefix: str) -> dict | None:
     return chosen[-1]["val"] if chosen else None
 
 
-def predicted_change(fit: dict, share: float) -> tuple[float, float, float] | None:
+def predicted_change(fit: dict, share: float) -> tuple[float, float, float]:
     """The plan's general-loss change at R = ``share`` against its reference, with its interval."""
     change = fit.get("general_change") or {}
-    if not change.get("ratios"):
-        return None
-    return tuple(float(np.interp(share, change["ratios"], change[k])) for k in ("change", "low", "high"))
+    if not change.get("ratios"):  # callers pass only fits that have one
+        raise ValueError("the plan's fit has no general_change ratios to predict the change from")
+
+    def at(key: str) -> float:
+        return float(np.interp(share, change["ratios"], change[key]))
+
+    return at("change"), at("low"), at("high")
 
 
 def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) -> list[list]:
@@ -161,23 +251,61 @@ def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) 
         return []
     mixture = next(p for p in spec["phases"] if p["name"].startswith("cpt"))["mixture"]
     measured = after[spec["general_domain"]] - before[spec["general_domain"]]
-    shares = {d: mixture.get(d, {}).get("share", 0.0) for d, fit in fits.items() if fit.get("general_change")}
+    shares = {
+        d: mixture.get(d, {}).get("share", 0.0)
+        for d, fit in fits.items()
+        if fit.get("general_change")
+    }
     shares = {d: share for d, share in shares.items() if share}
 
-    def row(label: str, fit: dict, share: float, predicted, predicted_domain, measured_domain) -> list:
+    def row(
+        label: str, fit: dict, share: float, predicted, predicted_domain, measured_domain
+    ) -> list:
         control = fit.get("control_general_change")
-        against_reference = measured - (control if fit.get("epsilon_reference") == "control" else 0.0)
+        against_reference = measured - (
+            control if fit.get("epsilon_reference") == "control" else 0.0
+        )
         covered = predicted[1] <= against_reference <= predicted[2]
-        return [train_dir, label, share, predicted[0], format_interval(predicted[1:]), measured, control,
-                against_reference, fit["epsilon"], "yes" if against_reference <= fit["epsilon"] else "NO",
-                "yes" if covered else "NO", predicted_domain, measured_domain]
+        return [
+            train_dir,
+            label,
+            share,
+            predicted[0],
+            format_interval(predicted[1:]),
+            measured,
+            control,
+            against_reference,
+            fit["epsilon"],
+            "yes" if against_reference <= fit["epsilon"] else "NO",
+            "yes" if covered else "NO",
+            predicted_domain,
+            measured_domain,
+        ]
 
-    rows = [row(d, fits[d], share, predicted_change(fits[d], share),
-                float(PowerLaw(**fits[d]["domain_ratio_law"])(share)), after.get(d)) for d, share in shares.items()]
+    rows = [
+        row(
+            d,
+            fits[d],
+            share,
+            predicted_change(fits[d], share),
+            float(PowerLaw(**fits[d]["domain_ratio_law"])(share)),
+            after.get(d),
+        )
+        for d, share in shares.items()
+    ]
     if len(shares) > 1:
         together = sum(shares.values())
         worst = max(shares, key=lambda d: predicted_change(fits[d], together)[0])
-        rows.append(row("all domains (joint)", fits[worst], together, predicted_change(fits[worst], together), None, None))
+        rows.append(
+            row(
+                "all domains (joint)",
+                fits[worst],
+                together,
+                predicted_change(fits[worst], together),
+                None,
+                None,
+            )
+        )
     return rows
 
 
@@ -191,16 +319,29 @@ def plan_check(run: RunData) -> str | None:
         rows += predicted_vs_measured(run, fits, validate, "train-validate")
     if not rows:
         return None
-    header = ["run", "domain", "share", "predicted ΔL_gen", "interval", "measured ΔL_gen vs base",
-              "control ΔL_gen vs base (pilots)", "measured vs reference", "ε", "within ε", "inside interval",
-              "predicted L_dom", "measured L_dom"]
-    return ("<h2>Does the plan hold?</h2><p>Predicted: the plan's general-loss change at R = the planned share "
-            "(linear between pilot ratios), against its reference, with its 95% interval (the joint row: at R = all "
-            "domains' shares together, the largest of any domain). Measured: the change of the general validation "
-            "loss over the continual pre-training phases of the final run (train) and of the run at the domains' "
-            "shares scaled up to min(1.5×, 1) (train-validate, with <code>plan.validate</code>); against the control, "
-            "the control pilot's own change is subtracted.</p>"
-            + table(header, rows, numeric_from=2))
+    header = [
+        "run",
+        "domain",
+        "share",
+        "predicted ΔL_gen",
+        "interval",
+        "measured ΔL_gen vs base",
+        "control ΔL_gen vs base (pilots)",
+        "measured vs reference",
+        "ε",
+        "within ε",
+        "inside interval",
+        "predicted L_dom",
+        "measured L_dom",
+    ]
+    return (
+        "<h2>Does the plan hold?</h2><p>Predicted: the plan's general-loss change at R = the planned share "
+        "(linear between pilot ratios), against its reference, with its 95% interval (the joint row: at R = all "
+        "domains' shares together, the largest of any domain). Measured: the change of the general validation "
+        "loss over the continual pre-training phases of the final run (train) and of the run at the domains' "
+        "shares scaled up to min(1.5×, 1) (train-validate, with <code>plan.validate</code>); against the control, "
+        "the control pilot's own change is subtracted.</p>" + table(header, rows, numeric_from=2)
+    )
 
 
 PLAN_SECTIONS = [law_fits, curriculum_figure, training_curves, plan_check]

@@ -17,6 +17,7 @@ pairs by hash range; a task per range (or several: ``docs_per_range``) counts it
 strips. Memory: a keepers task holds one range's pairs at a time (about 40 bytes + id length each); a strip
 task holds only the boilerplate units.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from core.files import finished_files
 from stages.ingest.normalize import text_hash
 from stages.schema import estimate_tokens
-from core.files import finished_files
-from stages.tasks import Phase, StageDirs, hash_ranges, my_share, range_files, run_inline, write_by_range, write_table
+from stages.tasks import (
+    Phase,
+    StageDirs,
+    hash_ranges,
+    my_share,
+    range_files,
+    run_inline,
+    write_by_range,
+    write_table,
+)
 from stages.writers import rewrite_work_files
 
 STAGE = "boilerplate"
@@ -46,7 +56,9 @@ class BoilerplateConfig:
     min_docs: int = 10  # a unit found in at least this many documents is boilerplate
     min_chars: int = 20  # shorter units are never boilerplate
     domains: list[str] = field(default_factory=list)  # domains it reads and strips; empty: all
-    docs_per_range: int = 250_000  # documents per unit-hash range (a keepers task holds ~15 units of each at a time)
+    docs_per_range: int = (
+        250_000  # documents per unit-hash range (a keepers task holds ~15 units of each at a time)
+    )
 
 
 def unit_keys(text: str, config: BoilerplateConfig) -> list[int | None]:
@@ -66,7 +78,8 @@ def in_domains(table: pa.Table, config: BoilerplateConfig) -> pa.Table:
 def write_units(path: Path, units_dir: Path, ranges: int, config: BoilerplateConfig) -> None:
     """Pass 1, per input file: each document's distinct long-enough units, as (unit hash, id) by hash range."""
     table = in_domains(pq.read_table(path, columns=["id", "text", "domain"]), config)
-    hashes, ids = [], []
+    hashes: list[int] = []
+    ids: list[str] = []
     for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
         distinct = {key for key in unit_keys(text, config) if key is not None}
         hashes.extend(distinct)
@@ -77,8 +90,14 @@ def write_units(path: Path, units_dir: Path, ranges: int, config: BoilerplateCon
 
 def find_keepers(files: list[Path], config: BoilerplateConfig) -> pa.Table:
     """Pass 2, per hash range: the boilerplate units in it and the id of the one document that keeps each."""
-    groups = pa.concat_tables(pq.read_table(p) for p in files).group_by("unit").aggregate([("id", "count"), ("id", "min")])
-    return groups.filter(pc.greater_equal(groups["id_count"], config.min_docs)).select(["unit", "id_min"])
+    groups = (
+        pa.concat_tables(pq.read_table(p) for p in files)
+        .group_by("unit")
+        .aggregate([("id", "count"), ("id", "min")])
+    )
+    return groups.filter(pc.greater_equal(groups["id_count"], config.min_docs)).select(
+        ["unit", "id_min"]
+    )
 
 
 def read_keepers(keepers_dir: Path) -> dict[int, str]:
@@ -86,14 +105,22 @@ def read_keepers(keepers_dir: Path) -> dict[int, str]:
     return {k: v for t in tables for k, v in zip(t["unit"].to_pylist(), t["id_min"].to_pylist())}
 
 
-def strip_units(text: str, doc_id: str, keepers: dict[int, str], config: BoilerplateConfig) -> tuple[str, int]:
+def strip_units(
+    text: str, doc_id: str, keepers: dict[int, str], config: BoilerplateConfig
+) -> tuple[str, int]:
     """The text without the boilerplate units another document keeps, and how many went."""
     units = text.split(SEPARATORS[config.unit])
-    kept = [unit for unit, key in zip(units, unit_keys(text, config)) if keepers.get(key, doc_id) == doc_id]
+    kept = [
+        unit
+        for unit, key in zip(units, unit_keys(text, config))
+        if key is None or keepers.get(key, doc_id) == doc_id
+    ]
     return SEPARATORS[config.unit].join(kept).strip(), len(units) - len(kept)
 
 
-def strip_table(table: pa.Table, keepers: dict[int, str], config: BoilerplateConfig, counters: dict) -> tuple[pa.Table, pa.Table]:
+def strip_table(
+    table: pa.Table, keepers: dict[int, str], config: BoilerplateConfig, counters: dict
+) -> tuple[pa.Table, pa.Table]:
     """Pass 2 over one work file: rows with boilerplate stripped; rows left empty are removed."""
     kept_rows, removed_rows = [], []
     domains = frozenset(config.domains)
@@ -111,10 +138,17 @@ def strip_table(table: pa.Table, keepers: dict[int, str], config: BoilerplateCon
             removed_rows.append(dict(row, reason="empty_after_strip"))
             continue
         if stripped:
-            row.update(text=text, text_hash=text_hash(text), n_chars=len(text), n_tokens_est=estimate_tokens(len(text)))
+            row.update(
+                text=text,
+                text_hash=text_hash(text),
+                n_chars=len(text),
+                n_tokens_est=estimate_tokens(len(text)),
+            )
         kept_rows.append(row)
     removed_schema = table.schema.append(pa.field("reason", pa.string()))
-    return pa.Table.from_pylist(kept_rows, schema=table.schema), pa.Table.from_pylist(removed_rows, schema=removed_schema)
+    return pa.Table.from_pylist(kept_rows, schema=table.schema), pa.Table.from_pylist(
+        removed_rows, schema=removed_schema
+    )
 
 
 def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase]:
@@ -129,7 +163,9 @@ def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase
 
     def keepers(rank: int, world_size: int) -> dict:
         found = 0
-        for unit_range in range(rank, hash_ranges(dirs.input_files(), world_size, config.docs_per_range), world_size):
+        for unit_range in range(
+            rank, hash_ranges(dirs.input_files(), world_size, config.docs_per_range), world_size
+        ):
             files = range_files(units_dir, unit_range)
             table = find_keepers(files, config) if files else None
             if table is not None and table.num_rows:
@@ -138,13 +174,24 @@ def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase
         return {"boilerplate_units": found}
 
     def strip(rank: int, world_size: int) -> dict:
-        found, counters = read_keepers(keepers_dir), {}
-        counters.update(rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
-                                           lambda t, path: strip_table(t, found, config, counters)))
+        found = read_keepers(keepers_dir)
+        counters: dict[str, int] = {}
+        counters.update(
+            rewrite_work_files(
+                my_share(dirs.input_files(), rank, world_size),
+                dirs.out,
+                dirs.removed,
+                STAGE,
+                lambda t, path: strip_table(t, found, config, counters),
+            )
+        )
         return counters
 
-    return [Phase(f"{STAGE}/units", units, tasks), Phase(f"{STAGE}/keepers", keepers, tasks),
-            Phase(f"{STAGE}/strip", strip, tasks)]
+    return [
+        Phase(f"{STAGE}/units", units, tasks),
+        Phase(f"{STAGE}/keepers", keepers, tasks),
+        Phase(f"{STAGE}/strip", strip, tasks),
+    ]
 
 
 def run_boilerplate(dirs: StageDirs, config: BoilerplateConfig, tasks: int = 2) -> dict[str, int]:

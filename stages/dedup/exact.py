@@ -11,6 +11,7 @@ the order, the split into files or the worker count. Three phases:
 Memory: a groups task holds one range's (hash, id, file) rows at a time. There are at least as many ranges
 as tasks, and more when the corpus needs them (``stages.tasks.hash_ranges``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stages.tasks import (Phase, StageDirs, hash_ranges, my_share, range_files, read_tables, run_inline,
-                          write_by_range, write_table)
+from stages.tasks import (
+    Phase,
+    StageDirs,
+    hash_ranges,
+    my_share,
+    range_files,
+    read_tables,
+    run_inline,
+    write_by_range,
+    write_table,
+)
 from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "exact_dedup"
@@ -30,10 +40,14 @@ STAGE = "exact_dedup"
 @dataclass
 class ExactDedupConfig:
     enabled: bool = True
-    docs_per_range: int = 4_000_000  # documents per hash range: what one groups task holds at a time
+    docs_per_range: int = (
+        4_000_000  # documents per hash range: what one groups task holds at a time
+    )
 
 
-def phases(dirs: StageDirs, tasks: int, config: ExactDedupConfig = ExactDedupConfig()) -> list[Phase]:
+def phases(
+    dirs: StageDirs, tasks: int, config: ExactDedupConfig = ExactDedupConfig()
+) -> list[Phase]:
     keys, groups = dirs.scratch / "keys", dirs.scratch / "groups"
 
     def ranges(world_size: int) -> int:
@@ -43,8 +57,13 @@ def phases(dirs: StageDirs, tasks: int, config: ExactDedupConfig = ExactDedupCon
         key_ranges_here = ranges(world_size)
         for path in my_share(dirs.input_files(), rank, world_size):
             table = pq.read_table(path, columns=["text_hash", "id"])
-            write_by_range(table.append_column("file", pa.array([path.name] * table.num_rows, pa.string())),
-                           "text_hash", key_ranges_here, keys, path.name)
+            write_by_range(
+                table.append_column("file", pa.array([path.name] * table.num_rows, pa.string())),
+                "text_hash",
+                key_ranges_here,
+                keys,
+                path.name,
+            )
         return {}
 
     def find_groups(rank: int, world_size: int) -> dict:
@@ -55,20 +74,36 @@ def phases(dirs: StageDirs, tasks: int, config: ExactDedupConfig = ExactDedupCon
         return {}
 
     def rewrite(rank: int, world_size: int) -> dict:
-        return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
-                                  lambda table, path: mark_duplicates(table, read_tables(groups / path.stem)))
+        return rewrite_work_files(
+            my_share(dirs.input_files(), rank, world_size),
+            dirs.out,
+            dirs.removed,
+            STAGE,
+            lambda table, path: mark_duplicates(table, read_tables(groups / path.stem)),
+        )
 
-    return [Phase(f"{STAGE}/keys", write_keys, tasks), Phase(f"{STAGE}/groups", find_groups, tasks),
-            Phase(f"{STAGE}/rewrite", rewrite, tasks)]
+    return [
+        Phase(f"{STAGE}/keys", write_keys, tasks),
+        Phase(f"{STAGE}/groups", find_groups, tasks),
+        Phase(f"{STAGE}/rewrite", rewrite, tasks),
+    ]
 
 
 def write_groups(table: pa.Table, groups: Path, key_range: int) -> None:
     """One hash range's groups of two or more identical texts: each member's survivor, per input file."""
     survivors = table.group_by("text_hash").aggregate([("id", "min"), ("id", "count")])
-    survivors = survivors.filter(pc.greater(survivors["id_count"], 1)).select(["text_hash", "id_min"])
-    members = table.join(survivors.rename_columns(["text_hash", "survivor_id"]), "text_hash", join_type="inner")
+    survivors = survivors.filter(pc.greater(survivors["id_count"], 1)).select(
+        ["text_hash", "id_min"]
+    )
+    members = table.join(
+        survivors.rename_columns(["text_hash", "survivor_id"]), "text_hash", join_type="inner"
+    )
     for name in pc.unique(members["file"]).to_pylist():
-        in_file = members.filter(pc.equal(members["file"], name)).select(["id", "survivor_id"]).sort_by("id")
+        in_file = (
+            members.filter(pc.equal(members["file"], name))
+            .select(["id", "survivor_id"])
+            .sort_by("id")
+        )
         write_table(in_file, groups / Path(name).stem / f"range-{key_range:05d}.parquet")
 
 
@@ -77,11 +112,17 @@ def mark_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table
         return table, None
     joined = table.join(members, "id", join_type="left outer")
     in_group = pc.is_valid(joined["survivor_id"])
-    cluster = pc.if_else(in_group, pc.binary_join_element_wise("exact:", joined["survivor_id"], ""), joined["dup_cluster"])
+    cluster = pc.if_else(
+        in_group,
+        pc.binary_join_element_wise("exact:", joined["survivor_id"], ""),
+        joined["dup_cluster"],
+    )
     joined = joined.set_column(joined.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
     removed = pc.fill_null(pc.not_equal(joined["id"], joined["survivor_id"]), False)
     return split_removed(joined, removed, table.column_names, "duplicate")
 
 
-def run_exact_dedup(dirs: StageDirs, tasks: int = 2, config: ExactDedupConfig = ExactDedupConfig()) -> dict[str, int]:
+def run_exact_dedup(
+    dirs: StageDirs, tasks: int = 2, config: ExactDedupConfig = ExactDedupConfig()
+) -> dict[str, int]:
     return run_inline(phases(dirs, tasks, config))

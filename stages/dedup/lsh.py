@@ -16,6 +16,7 @@ union-find over the edges of all bands alone, so its memory grows with the numbe
 not of documents. Sorting by id hash (not file position) makes the pairs, hence the clusters,
 independent of how the input is split into files.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -45,7 +46,10 @@ def union(parent: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
         left_root, right_root = find_roots(parent, left), find_roots(parent, right)
         apart = left_root != right_root
         left, right = left[apart], right[apart]
-        low, high = np.minimum(left_root[apart], right_root[apart]), np.maximum(left_root[apart], right_root[apart])
+        low, high = (
+            np.minimum(left_root[apart], right_root[apart]),
+            np.maximum(left_root[apart], right_root[apart]),
+        )
         np.minimum.at(parent, high, low)
         parent[:] = parent[parent]
 
@@ -78,21 +82,31 @@ def band_runs(keys: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.take_along_axis(valid_keys, order, axis=1), rows[order]
 
 
-def band_slice(paths: list[dict[str, Path]], offsets: np.ndarray, band: int, key_range: int,
-               ranges: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def band_slice(
+    paths: list[dict[str, Path]], offsets: np.ndarray, band: int, key_range: int, ranges: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(keys, id hashes, document indices) of the valid documents whose key in ``band`` falls in ``key_range``."""
     low = np.uint64(range_start(key_range, ranges))
     parts = [(np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64))]
     for path, offset in zip(paths, offsets):
         keys = np.load(path["band_keys"], mmap_mode="r")[band]
         start = np.searchsorted(keys, low)
-        stop = np.searchsorted(keys, np.uint64(range_start(key_range + 1, ranges))) if key_range + 1 < ranges else len(keys)
+        stop = (
+            np.searchsorted(keys, np.uint64(range_start(key_range + 1, ranges)))
+            if key_range + 1 < ranges
+            else len(keys)
+        )
         rows = np.load(path["band_rows"], mmap_mode="r")[band, start:stop]
-        parts.append((keys[start:stop], np.load(path["id_hash"], mmap_mode="r")[rows], rows + offset))
-    return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
+        parts.append(
+            (keys[start:stop], np.load(path["id_hash"], mmap_mode="r")[rows], rows + offset)
+        )
+    keys, id_hashes, rows = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return keys, id_hashes, rows
 
 
-def sorted_slice(keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sorted_slice(
+    keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(keys, document indices) in (key, id hash, index) order: buckets are runs of equal keys, each in id-hash order."""
     order = np.lexsort((index, id_hash, keys))
     return keys[order], index[order]
@@ -107,8 +121,9 @@ def band_pairs(sorted_keys: np.ndarray, window: int):
         yield same, same + offset
 
 
-def band_edges(keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray, signatures: SignatureRows,
-               config) -> tuple[np.ndarray, dict[str, int]]:
+def band_edges(
+    keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray, signatures: SignatureRows, config
+) -> tuple[np.ndarray, dict[str, int]]:
     """The verified pairs of one band slice not yet in one set when checked, as a [2, edges] array of document
     indices, and counters."""
     keys, index = sorted_slice(keys, id_hash, index)
@@ -119,10 +134,15 @@ def band_edges(keys: np.ndarray, id_hash: np.ndarray, index: np.ndarray, signatu
     edges = []
     for left, right in band_pairs(keys, config.bucket_window):
         for start in range(0, len(left), config.verify_chunk):
-            a, b = left[start : start + config.verify_chunk], right[start : start + config.verify_chunk]
+            a, b = (
+                left[start : start + config.verify_chunk],
+                right[start : start + config.verify_chunk],
+            )
             apart = find_roots(parent, a) != find_roots(parent, b)
             a, b = a[apart], b[apart]
-            verified = (signatures.take(index[a]) == signatures.take(index[b])).sum(axis=1) >= min_equal
+            verified = (signatures.take(index[a]) == signatures.take(index[b])).sum(
+                axis=1
+            ) >= min_equal
             a, b = a[verified], b[verified]
             edges.append(np.stack([index[a], index[b]]).astype(np.int64))
             union(parent, a, b)

@@ -53,6 +53,7 @@ memory maps whose pages are dropped after each read, so a task holds at most one
 signatures. The clustering task holds the edges only, a survivors task its range's clustered
 documents. 1M documents: ~0.5 GB of signatures on disk, well under 1 GB resident per task.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,8 +68,18 @@ import xxhash
 
 from core.files import save_array
 from stages.dedup.lsh import SignatureRows, band_edges, band_runs, band_slice, components
-from stages.tasks import (Phase, StageDirs, add_counters, key_ranges, my_share, range_files, read_tables, run_inline, write_by_range,
-                          write_table)
+from stages.tasks import (
+    Phase,
+    StageDirs,
+    add_counters,
+    key_ranges,
+    my_share,
+    range_files,
+    read_tables,
+    run_inline,
+    write_by_range,
+    write_table,
+)
 from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "minhash"
@@ -89,7 +100,9 @@ class MinhashConfig:
     seed: int = 1
     batch_docs: int = 1024  # documents hashed together
     verify_chunk: int = 200_000  # candidate pairs verified at once
-    docs_per_band_task: int = 4_000_000  # documents per key range of a band: ~85 bytes each at a bands unit's peak
+    docs_per_band_task: int = (
+        4_000_000  # documents per key range of a band: ~85 bytes each at a bands unit's peak
+    )
 
     @property
     def num_perm(self) -> int:
@@ -125,7 +138,9 @@ class Hasher:
     def __init__(self, config: MinhashConfig):
         self.ngram = config.ngram
         rng = np.random.Generator(np.random.PCG64(config.seed))
-        self.a = rng.integers(0, 2**64, config.num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
+        self.a = rng.integers(
+            0, 2**64, config.num_perm, dtype=np.uint64, endpoint=False
+        ) | np.uint64(1)
         self.b = rng.integers(0, 2**64, config.num_perm, dtype=np.uint64, endpoint=False)
         self.weights = _mix64(np.arange(1, self.ngram + 1, dtype=np.uint64) * MIX) | np.uint64(1)
         self.chunk_rows = max(1, (4 << 20) // (8 * config.num_perm))  # ~4 MB of products at a time
@@ -140,11 +155,17 @@ class Hasher:
         """(signatures uint32 [docs, num_perm], has_shingles bool [docs])."""
         per_doc = [self.word_hashes(t) for t in texts]
         counts = np.array([len(h) for h in per_doc], dtype=np.int64)
-        flat = np.fromiter((h for doc in per_doc for h in doc), dtype=np.uint64, count=int(counts.sum()))
+        flat = np.fromiter(
+            (h for doc in per_doc for h in doc), dtype=np.uint64, count=int(counts.sum())
+        )
         shingles, doc_of_shingle = self._shingles(flat, counts)
         mins = np.full((len(texts), len(self.a)), MAX64, dtype=np.uint64)
         for start in range(0, len(shingles), self.chunk_rows):
-            self._fold_min(mins, shingles[start : start + self.chunk_rows], doc_of_shingle[start : start + self.chunk_rows])
+            self._fold_min(
+                mins,
+                shingles[start : start + self.chunk_rows],
+                doc_of_shingle[start : start + self.chunk_rows],
+            )
         return (mins >> np.uint64(32)).astype(np.uint32), counts > 0
 
     def _shingles(self, flat: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,30 +206,49 @@ def signature_paths(work_dir: Path, input_path: Path, config: MinhashConfig) -> 
     by an interrupted run are reused only when they are still right.
     """
     stat = Path(input_path).stat()
-    settings = (config.ngram, config.bands, config.rows, config.seed, stat.st_size, stat.st_mtime_ns)
+    settings = (
+        config.ngram,
+        config.bands,
+        config.rows,
+        config.seed,
+        stat.st_size,
+        stat.st_mtime_ns,
+    )
     stem = f"{Path(input_path).stem}.{xxhash.xxh3_64_hexdigest(repr(settings))}"
-    return {part: Path(work_dir) / f"{stem}.{part}.npy" for part in ("signatures", "id_hash", "band_keys", "band_rows")}
+    return {
+        part: Path(work_dir) / f"{stem}.{part}.npy"
+        for part in ("signatures", "id_hash", "band_keys", "band_rows")
+    }
 
 
-def compute_signatures(inputs: list[Path], work_dir: Path, config: MinhashConfig, rank: int = 0,
-                       world_size: int = 1) -> None:
+def compute_signatures(
+    inputs: list[Path], work_dir: Path, config: MinhashConfig, rank: int = 0, world_size: int = 1
+) -> None:
     """Signatures for this task's share of the input files; files already done are skipped."""
     hasher = Hasher(config)
     for path in map(Path, my_share(inputs, rank, world_size)):
         paths = signature_paths(work_dir, path, config)
         if paths["band_rows"].exists():  # written last: the file is complete
             continue
-        signatures, valid, ids = [], [], []
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=config.batch_docs, columns=["id", "text"]):
+        batches, valid, ids = [], [], []
+        for batch in pq.ParquetFile(path).iter_batches(
+            batch_size=config.batch_docs, columns=["id", "text"]
+        ):
             sig, has = hasher.signatures(batch.column("text").to_pylist())
-            signatures.append(sig)
+            batches.append(sig)
             valid.append(has)
             ids.extend(batch.column("id").to_pylist())
-        signatures = np.concatenate(signatures) if signatures else np.zeros((0, config.num_perm), np.uint32)
+        signatures = (
+            np.concatenate(batches) if batches else np.zeros((0, config.num_perm), np.uint32)
+        )
         Path(work_dir).mkdir(parents=True, exist_ok=True)
         save_array(paths["signatures"], signatures)
-        save_array(paths["id_hash"], np.array([xxhash.xxh3_64_intdigest(i) for i in ids], dtype=np.uint64))
-        keys, rows = band_runs(band_keys(signatures, config), np.concatenate(valid) if valid else np.zeros(0, bool))
+        save_array(
+            paths["id_hash"], np.array([xxhash.xxh3_64_intdigest(i) for i in ids], dtype=np.uint64)
+        )
+        keys, rows = band_runs(
+            band_keys(signatures, config), np.concatenate(valid) if valid else np.zeros(0, bool)
+        )
         save_array(paths["band_keys"], keys)
         save_array(paths["band_rows"], rows)
 
@@ -232,48 +272,84 @@ def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
         files = paths()
         signatures = SignatureRows(files)
         ranges = key_ranges(signatures.offsets[-1], config.docs_per_band_task)
-        for unit in range(rank, config.bands * ranges, world_size):  # fewer tasks than units: see "Key ranges"
+        for unit in range(
+            rank, config.bands * ranges, world_size
+        ):  # fewer tasks than units: see "Key ranges"
             band, key_range = unit % config.bands, unit // config.bands
-            edges, stats = band_edges(*band_slice(files, signatures.offsets, band, key_range, ranges), signatures, config)
+            edges, stats = band_edges(
+                *band_slice(files, signatures.offsets, band, key_range, ranges), signatures, config
+            )
             save_array(edges_dir / f"band-{band:03d}-range-{key_range:05d}.npy", edges)
             add_counters(counters, stats)
         return counters
 
     def clusters(rank: int, world_size: int) -> dict:
         edges = [np.load(p) for p in sorted(edges_dir.glob("band-*.npy"))]
-        members, roots = components(np.concatenate(edges, axis=1) if edges else np.zeros((2, 0), np.int64))
+        members, roots = components(
+            np.concatenate(edges, axis=1) if edges else np.zeros((2, 0), np.int64)
+        )
         save_array(clusters_path, np.stack([members, roots]))
         return {"minhash:clusters": len(np.unique(roots))}
 
     def gather(rank: int, world_size: int) -> dict:
-        members, roots = np.load(clusters_path, mmap_mode="r")  # a task reads only its files' slices
+        members, roots = np.load(
+            clusters_path, mmap_mode="r"
+        )  # a task reads only its files' slices
         inputs, offsets = dirs.input_files(), SignatureRows(paths()).offsets
         for i in my_share(list(range(len(inputs))), rank, world_size):
             lo, hi = np.searchsorted(members, offsets[i : i + 2])
             if hi > lo:
-                table = pq.read_table(inputs[i], columns=["id", "quality_score", "n_chars"]).take(pa.array(members[lo:hi] - offsets[i]))
-                table = table.append_column("index", pa.array(members[lo:hi])).append_column("root", pa.array(roots[lo:hi]))
-                table = table.append_column("file", pa.array([inputs[i].name] * (hi - lo), pa.string()))
-                cluster_key = pa.array(_mix64(roots[lo:hi].astype(np.uint64)))  # spreads clusters over the ranges
-                write_by_range(table.append_column("cluster_key", cluster_key), "cluster_key", world_size, gathered_dir, inputs[i].name)
+                table = pq.read_table(inputs[i], columns=["id", "quality_score", "n_chars"]).take(
+                    pa.array(members[lo:hi] - offsets[i])
+                )
+                table = table.append_column("index", pa.array(members[lo:hi])).append_column(
+                    "root", pa.array(roots[lo:hi])
+                )
+                table = table.append_column(
+                    "file", pa.array([inputs[i].name] * (hi - lo), pa.string())
+                )
+                cluster_key = pa.array(
+                    _mix64(roots[lo:hi].astype(np.uint64))
+                )  # spreads clusters over the ranges
+                write_by_range(
+                    table.append_column("cluster_key", cluster_key),
+                    "cluster_key",
+                    world_size,
+                    gathered_dir,
+                    inputs[i].name,
+                )
         return {}
 
     def choose(rank: int, world_size: int) -> dict:
         files = range_files(gathered_dir, rank)
         if files:
-            decided = survivors(pa.concat_tables(pq.read_table(p) for p in files), SignatureRows(paths()))
+            decided = survivors(
+                pa.concat_tables(pq.read_table(p) for p in files), SignatureRows(paths())
+            )
             for name in pc.unique(decided["file"]).to_pylist():
-                in_file = decided.filter(pc.equal(decided["file"], name)).drop(["file"]).sort_by("id")
+                in_file = (
+                    decided.filter(pc.equal(decided["file"], name)).drop(["file"]).sort_by("id")
+                )
                 write_table(in_file, decisions_dir / Path(name).stem / f"range-{rank:05d}.parquet")
         return {}
 
     def rewrite(rank: int, world_size: int) -> dict:
-        return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
-                                  lambda table, path: mark_near_duplicates(table, read_tables(decisions_dir / path.stem)))
+        return rewrite_work_files(
+            my_share(dirs.input_files(), rank, world_size),
+            dirs.out,
+            dirs.removed,
+            STAGE,
+            lambda table, path: mark_near_duplicates(table, read_tables(decisions_dir / path.stem)),
+        )
 
-    return [Phase(f"{STAGE}/signatures", signatures, tasks), Phase(f"{STAGE}/bands", bands, max(config.bands, tasks)),
-            Phase(f"{STAGE}/clusters", clusters, 1), Phase(f"{STAGE}/gather", gather, tasks),
-            Phase(f"{STAGE}/survivors", choose, tasks), Phase(f"{STAGE}/rewrite", rewrite, tasks)]
+    return [
+        Phase(f"{STAGE}/signatures", signatures, tasks),
+        Phase(f"{STAGE}/bands", bands, max(config.bands, tasks)),
+        Phase(f"{STAGE}/clusters", clusters, 1),
+        Phase(f"{STAGE}/gather", gather, tasks),
+        Phase(f"{STAGE}/survivors", choose, tasks),
+        Phase(f"{STAGE}/rewrite", rewrite, tasks),
+    ]
 
 
 def survivors(members: pa.Table, signatures: SignatureRows) -> pa.Table:
@@ -283,22 +359,39 @@ def survivors(members: pa.Table, signatures: SignatureRows) -> pa.Table:
     the smallest id.
     """
     ranked = members.sort_by(
-        [("root", "ascending"), ("quality_score", "descending"), ("n_chars", "descending"), ("id", "ascending")])
+        [
+            ("root", "ascending"),
+            ("quality_score", "descending"),
+            ("n_chars", "descending"),
+            ("id", "ascending"),
+        ]
+    )
     root = ranked["root"].to_numpy()
     first = np.diff(root, prepend=-1) != 0
     survivor_of = np.flatnonzero(first)[np.cumsum(first) - 1]
     index = ranked["index"].to_numpy()
-    similarity = (signatures.take(index) == signatures.take(index[survivor_of])).mean(axis=1).astype(np.float32)
+    similarity = (
+        (signatures.take(index) == signatures.take(index[survivor_of]))
+        .mean(axis=1)
+        .astype(np.float32)
+    )
     ids = np.asarray(ranked["id"].to_pylist(), dtype=object)
-    return pa.table({
-        "id": ranked["id"], "file": ranked["file"],
-        "fuzzy_cluster": pa.array(["fuzzy:" + s for s in ids[survivor_of]], pa.string()),
-        "fuzzy_removed": pa.array(~first),
-        "survivor_similarity": pa.array(np.where(first, np.nan, similarity), pa.float32(), from_pandas=True),
-    })
+    return pa.table(
+        {
+            "id": ranked["id"],
+            "file": ranked["file"],
+            "fuzzy_cluster": pa.array(["fuzzy:" + s for s in ids[survivor_of]], pa.string()),
+            "fuzzy_removed": pa.array(~first),
+            "survivor_similarity": pa.array(
+                np.where(first, np.nan, similarity), pa.float32(), from_pandas=True
+            ),
+        }
+    )
 
 
-def mark_near_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table, pa.Table | None]:
+def mark_near_duplicates(
+    table: pa.Table, members: pa.Table | None
+) -> tuple[pa.Table, pa.Table | None]:
     if members is None:
         return table, None
     joined = table.join(members, "id", join_type="left outer")
@@ -306,8 +399,12 @@ def mark_near_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.
     # removed copies keep "exact:<id>" in removed/, so the chain can still be followed.
     cluster = pc.coalesce(joined["fuzzy_cluster"], joined["dup_cluster"])
     joined = joined.set_column(joined.schema.get_field_index("dup_cluster"), "dup_cluster", cluster)
-    kept, removed = split_removed(joined, pc.fill_null(joined["fuzzy_removed"], False),
-                                  table.column_names + ["survivor_similarity"], REASON)
+    kept, removed = split_removed(
+        joined,
+        pc.fill_null(joined["fuzzy_removed"], False),
+        table.column_names + ["survivor_similarity"],
+        REASON,
+    )
     return kept.drop(["survivor_similarity"]), removed
 
 

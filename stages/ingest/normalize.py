@@ -1,9 +1,11 @@
 """Text normalization: Unicode NFC, line endings, control characters; empty documents removed."""
+
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 import xxhash
 from datatrove.data import Document
@@ -16,14 +18,17 @@ _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
+UnicodeForm = Literal["NFC", "NFD", "NFKC", "NFKD"]  # the forms unicodedata.normalize takes
+
+
 @dataclass
 class NormalizeConfig:
-    unicode_form: str = "NFC"
+    unicode_form: UnicodeForm = "NFC"
     min_chars: int = 1
     max_chars: int = 5_000_000
 
 
-def normalize_text(text: str, unicode_form: str = "NFC") -> str:
+def normalize_text(text: str, unicode_form: UnicodeForm = "NFC") -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = unicodedata.normalize(unicode_form, text)
     text = _CONTROL.sub("", text)

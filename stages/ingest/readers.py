@@ -1,23 +1,26 @@
 """Reading sources into Documents: JSONL (plain, .gz, .zst), Parquet, text files.
 
 Every record read becomes exactly one Document, including records that cannot be used (broken
-JSON, missing text): those come out already marked removed by stage ``read`` so that the
-per-source count check holds. A file that cannot be opened at all is one removed Document
-with the file's path as its id.
+JSON, missing text, nesting past Python's recursion limit, a number too long to convert, a lone
+surrogate): those come out already marked removed by stage ``read``, and the file goes on, so
+that the per-source count check holds. A file that cannot be read on is one more removed
+Document after the records read before it.
 """
+
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import xxhash
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from stages.base import mark_removed
+
 
 @dataclass
 class SourceSpec:
@@ -38,7 +41,11 @@ class SourceSpec:
         for pattern in self.paths:
             pattern_path = Path(pattern)
             if pattern_path.is_absolute():
-                found.update(Path(pattern_path.anchor).glob(str(pattern_path.relative_to(pattern_path.anchor))))
+                found.update(
+                    Path(pattern_path.anchor).glob(
+                        str(pattern_path.relative_to(pattern_path.anchor))
+                    )
+                )
             else:
                 found.update(base.glob(pattern))
         return sorted(p for p in found if p.is_file())
@@ -79,7 +86,7 @@ def _binary_lines(path: Path) -> Iterator[bytes]:
     if path.suffix == ".zst":
         yield from _zstd_lines(path)
         return
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")) as handle:
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
         yield from handle
 
 
@@ -89,8 +96,21 @@ def _removed_doc(spec: SourceSpec, file_key: str, offset: int, reason: str) -> D
     return doc
 
 
+# What one record can raise on its way to a Document (RecursionError: nesting deeper than the interpreter's
+# limit; ValueError: an integer of more than 4,300 digits; UnicodeEncodeError: a lone surrogate). Each is
+# that record's fault alone, so it is removed and the file reads on.
+RECORD_ERRORS = (RecursionError, ValueError, TypeError)
+
+
 def _record_document(spec: SourceSpec, file_key: str, offset: int, record) -> Document:
-    """A Document from one parsed record (a dict), or a removed one saying what was wrong."""
+    """A Document from one parsed record, or a removed one saying what was wrong."""
+    try:
+        return _usable_document(spec, file_key, offset, record)
+    except RECORD_ERRORS as err:
+        return _removed_doc(spec, file_key, offset, f"unusable_record:{type(err).__name__}")
+
+
+def _usable_document(spec: SourceSpec, file_key: str, offset: int, record) -> Document:
     if not isinstance(record, dict):
         return _removed_doc(spec, file_key, offset, "not_an_object")
     doc = Document(text="", id=stable_id(spec.name, file_key, offset))
@@ -106,22 +126,29 @@ def _record_document(spec: SourceSpec, file_key: str, offset: int, record) -> Do
     meta = dict(record["meta"]) if isinstance(record.get("meta"), dict) else {}
     meta.update((k, v) for k, v in record.items() if k not in (spec.text_key, spec.id_key, "meta"))
     doc.metadata["meta"] = meta
+    # Shards store text, id and meta as UTF-8 JSON: a record that cannot be written must fail here, alone.
+    json.dumps([doc.text, doc.id, meta], ensure_ascii=False, default=str).encode("utf-8")
     return doc
+
+
+def _line_document(spec: SourceSpec, file_key: str, offset: int, line: bytes) -> Document:
+    """The Document of one JSONL line."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _removed_doc(spec, file_key, offset, "invalid_utf8")
+    except json.JSONDecodeError:
+        return _removed_doc(spec, file_key, offset, "invalid_json")
+    except RECORD_ERRORS as err:
+        return _removed_doc(spec, file_key, offset, f"unusable_record:{type(err).__name__}")
+    return _record_document(spec, file_key, offset, record)
 
 
 def _read_jsonl(spec: SourceSpec, path: Path, file_key: str) -> Iterator[Document]:
     offset = -1
     try:
         for offset, line in enumerate(_binary_lines(path)):
-            try:
-                record = json.loads(line.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield _removed_doc(spec, file_key, offset, "invalid_utf8")
-                continue
-            except json.JSONDecodeError:
-                yield _removed_doc(spec, file_key, offset, "invalid_json")
-                continue
-            yield _record_document(spec, file_key, offset, record)
+            yield _line_document(spec, file_key, offset, line)
     except (EOFError, OSError, ValueError) as err:
         # The rest of the file is unreadable: account for it as one removed document.
         yield _removed_doc(spec, file_key, offset + 1, f"truncated_file:{type(err).__name__}")
@@ -162,13 +189,20 @@ def read_file(spec: SourceSpec, path: Path) -> Iterator[Document]:
     """All documents of one file, tagged with source, domain and where they came from."""
     file_key = str(path.relative_to(spec.root)) if path.is_relative_to(spec.root) else str(path)
     reader = READERS[file_format(spec, path)]
+    offset = 0
     try:
-        for offset, doc in enumerate(reader(spec, path, file_key)):
-            doc.metadata.update(source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset})
+        for doc in reader(spec, path, file_key):
+            doc.metadata.update(
+                source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset}
+            )
             yield doc
+            offset += 1
     except Exception as err:  # noqa: BLE001 - any unreadable file is quarantined, never fatal
+        # The documents before it were yielded and are accounted for; this one says where reading stopped.
         doc = _removed_doc(spec, file_key, -1, f"unreadable_file:{type(err).__name__}")
-        doc.metadata.update(source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": -1})
+        doc.metadata.update(
+            source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset}
+        )
         yield doc
 
 
@@ -182,7 +216,9 @@ class SourceReader(PipelineStep):
         super().__init__()
         self.units = [(spec, path) for spec in sources for path in spec.files()]
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
         for spec, path in self.units[rank::world_size]:
             for doc in read_file(spec, path):
                 self.stat_update(f"read:{spec.name}")

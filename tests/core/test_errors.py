@@ -1,4 +1,5 @@
 """What each kind of error becomes on the command line: a message that says what to do, and an exit code."""
+
 import errno
 
 import pytest
@@ -9,6 +10,7 @@ from core.errors import ConfigError, CritmixError, exit_code
 def raising(err):
     def work():
         raise err
+
     return work
 
 

@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from trainer.curriculum import load_curriculum, write_curriculum
 from core.errors import ConfigError
+from trainer.curriculum import load_curriculum, write_curriculum
 
 EXAMPLE = """
 version: 1
@@ -39,20 +39,43 @@ def test_phases_without_sequence_or_metadata_keep_plain_concatenated_windows(tmp
     assert phase.sequence.mode == "concat" and phase.metadata is None
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d["phases"][0]["mixture"]["legal"].update(share=0.5), "shares must be >= 0 and sum to 1"),
-    (lambda d: d["phases"][0]["lr"].update(schedule="cosin"), "phases[0].lr.schedule: 'cosin' is not one of"),
-    (lambda d: d["phases"][0].update(tokenz=5), "unknown config key 'phases[0].tokenz'"),
-    (lambda d: d["phases"][0].update(tokens=0), "phases[0] (cpt).tokens"),
-    (lambda d: d["phases"][0]["sequence"]["lengths"].update({300: 1}), "sequence.lengths: give piece lengths that are"),
-    (lambda d: d["phases"][0]["sequence"].update(mode="concat"), "sequence.lengths: only mode: decomposed reads"),
-    (lambda d: d["phases"][0]["sequence"].update(schedule="cyclc"), "'cyclc' is not one of"),
-    (lambda d: d["phases"][0]["metadata"].update(template="{site}"), "metadata.template: name only the fields"),
-    (lambda d: d["phases"][0]["metadata"].update(until=0), "metadata.until: the share of the phase"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda d: d["phases"][0]["mixture"]["legal"].update(share=0.5),
+            "shares must be >= 0 and sum to 1",
+        ),
+        (
+            lambda d: d["phases"][0]["lr"].update(schedule="cosin"),
+            "phases[0].lr.schedule: 'cosin' is not one of",
+        ),
+        (lambda d: d["phases"][0].update(tokenz=5), "unknown config key 'phases[0].tokenz'"),
+        (lambda d: d["phases"][0].update(tokens=0), "phases[0] (cpt).tokens"),
+        (
+            lambda d: d["phases"][0]["sequence"]["lengths"].update({300: 1}),
+            "sequence.lengths: give piece lengths that are",
+        ),
+        (
+            lambda d: d["phases"][0]["sequence"].update(mode="concat"),
+            "sequence.lengths: only mode: decomposed reads",
+        ),
+        (lambda d: d["phases"][0]["sequence"].update(schedule="cyclc"), "'cyclc' is not one of"),
+        (
+            lambda d: d["phases"][0]["metadata"].update(template="{site}"),
+            "metadata.template: name only the fields",
+        ),
+        (
+            lambda d: d["phases"][0]["metadata"].update(until=0),
+            "metadata.until: the share of the phase",
+        ),
+    ],
+)
 def test_errors_name_the_key(tmp_path, edit, message):
     data = yaml.safe_load(EXAMPLE)
     edit(data)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")
+    ):
         load_curriculum(tmp_path / "c.yaml")

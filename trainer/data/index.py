@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.config import to_mapping
+from core.config import to_mapping
 from trainer.curriculum import Phase
 from trainer.data.loader import Bucket, SampleIndex, Sampling, apportion, blend, draws, warn_capped
 from trainer.data.pieces import decomposed_index
-from trainer.data.tokens import atomic_write
+from core.files import atomic_write_bytes
 
 
 def concat_index(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampling) -> SampleIndex:
@@ -62,5 +62,5 @@ def build_index(phase: Phase, buckets: list[Bucket], steps: int, sampling: Sampl
         cache.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         np.savez(buffer, rows=index.rows, step_starts=index.step_starts)
-        atomic_write(cache, buffer.getvalue())
+        atomic_write_bytes(cache, buffer.getvalue())
     return index

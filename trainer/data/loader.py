@@ -19,6 +19,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from trainer.curriculum import Phase
@@ -81,7 +82,7 @@ class SampleIndex:
         return len(self.step_starts) - 1
 
 
-def apportion(weights: np.ndarray, total: int, caps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def apportion(weights: npt.ArrayLike, total: int, caps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer counts summing to ``total`` (or to the caps' sum) in proportion to ``weights``, none over
     its cap: a capped entry's excess goes to the others in proportion to their weights. Returns (counts, capped)."""
     weights = np.asarray(weights, dtype=np.float64)
@@ -154,11 +155,11 @@ IGNORE = -100  # cross-entropy's ignore_index: targets that carry no loss (metad
 
 def split(tokens: np.ndarray, is_prefix: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, targets) of a batch of ``length + 1`` tokens; targets inside a prefix carry no loss."""
-    tokens = torch.from_numpy(tokens.astype(np.int64))
-    targets = tokens[:, 1:].clone()
+    ids = torch.from_numpy(tokens.astype(np.int64))
+    targets = ids[:, 1:].clone()
     if is_prefix is not None:
         targets[torch.from_numpy(is_prefix[:, 1:])] = IGNORE
-    return tokens[:, :-1], targets
+    return ids[:, :-1], targets
 
 
 class PhaseLoader:

@@ -25,8 +25,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from trainer.config import TrainConfig
 from core.errors import ConfigError
-from trainer.data.tokens import (atomic_write, bucket_stem, dtype_for, piece_lengths, read_header, remove_leftovers,
-                           val_stem, write_shard)
+from core.files import atomic_write_bytes, remove_leftovers
+from trainer.data.tokens import bucket_stem, dtype_for, piece_lengths, read_header, val_stem, write_shard
 
 EOS = "<|endoftext|>"
 
@@ -40,7 +40,7 @@ def train_tokenizer(texts, vocab_size: int, path: Path) -> Tokenizer:
     tokenizer.train_from_iterator(texts, trainer)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Renamed into place: a run killed mid-save must not find a truncated tokenizer.json and keep it.
-    atomic_write(path, tokenizer.to_str().encode())
+    atomic_write_bytes(path, tokenizer.to_str().encode())
     return tokenizer
 
 
@@ -157,7 +157,7 @@ def tokenize_shards(shards_dir: str | Path, tokens_dir: str | Path, config: Trai
     tok_file = tokens_dir / "tokenizer.json"
     if config.tokenizer.path:
         tokens_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(tok_file, load_tokenizer_file(config.tokenizer.path).read_bytes())
+        atomic_write_bytes(tok_file, load_tokenizer_file(config.tokenizer.path).read_bytes())
     elif not tok_file.is_file():
         train_tokenizer(sample_texts(groups, config.tokenizer.sample_chars), config.tokenizer.vocab_size, tok_file)
     tokenizer = Tokenizer.from_file(str(tok_file))

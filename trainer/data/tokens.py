@@ -16,15 +16,17 @@ A piece of length n reads n + 1 tokens from its start (n predictions, like a win
 concatenated stream) and lies inside one document: ``decompose`` cuts each document's predictions
 into as many pieces of the longest length as fit, then the binary digits of the remainder down to
 the shortest length (dataset decomposition, Pouransari et al. 2024); a remainder shorter than that is dropped.
-``write_shard`` and ``atomic_write`` write to a temporary name, then rename; ``TokenShard(path_stem)`` memory-maps one for reading.
+``write_shard`` writes each file to a temporary name, then renames it (``core.files``); ``TokenShard(path_stem)`` memory-maps one for reading.
 """
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from core.files import atomic_write_bytes
 
 
 def dtype_for(vocab_size: int) -> np.dtype:
@@ -38,25 +40,6 @@ def bucket_stem(tokens_dir: Path, domain: str, bucket: str) -> Path:
 
 def val_stem(tokens_dir: Path, domain: str) -> Path:
     return Path(tokens_dir) / "val" / domain
-
-
-TMP_SUFFIX = ".tmp"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` under a name no other process uses, then rename it into place. The name carries the
-    pid because DDP ranks may write the same file at once; ``remove_leftovers`` clears those a kill left."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def remove_leftovers(folder: Path) -> int:
-    """Delete temporary files under ``folder`` left by killed writers; call only while holding the folder."""
-    leftovers = [p for p in Path(folder).rglob(f".*{TMP_SUFFIX}") if p.is_file()]
-    for path in leftovers:
-        path.unlink(missing_ok=True)
-    return len(leftovers)
 
 
 def decompose(offsets: np.ndarray, shortest: int, longest: int) -> np.ndarray:
@@ -87,7 +70,7 @@ def piece_lengths(seq_len: int, shortest: int) -> list[int]:
 
 
 def write_shard(stem: Path, documents: list[np.ndarray], dtype: np.dtype, header: dict, fields: list[dict],
-                lengths: list[int] = ()) -> dict:
+                lengths: Sequence[int] = ()) -> dict:
     """Concatenate token arrays (each ending in EOS) into ``stem.bin`` with its index, the documents'
     metadata ``fields``, their pieces of ``lengths`` (none when empty) and the header."""
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -95,15 +78,15 @@ def write_shard(stem: Path, documents: list[np.ndarray], dtype: np.dtype, header
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     flat = np.concatenate(documents).astype(dtype) if documents else np.zeros(0, dtype)
     header = dict(header, dtype=str(np.dtype(dtype)), documents=len(documents), tokens=int(offsets[-1]))
-    atomic_write(stem.with_suffix(".bin"), flat.tobytes())
-    atomic_write(stem.with_suffix(".idx"), offsets.tobytes())
-    atomic_write(stem.with_suffix(".docs.jsonl"), "".join(json.dumps(f, sort_keys=True) + "\n" for f in fields).encode())
+    atomic_write_bytes(stem.with_suffix(".bin"), flat.tobytes())
+    atomic_write_bytes(stem.with_suffix(".idx"), offsets.tobytes())
+    atomic_write_bytes(stem.with_suffix(".docs.jsonl"), "".join(json.dumps(f, sort_keys=True) + "\n" for f in fields).encode())
     if lengths:
         pieces = decompose(offsets, min(lengths), max(lengths))
-        atomic_write(stem.with_suffix(".pieces"), pieces.tobytes())
+        atomic_write_bytes(stem.with_suffix(".pieces"), pieces.tobytes())
         header["pieces"] = {str(n): int((pieces[:, 1] == n).sum()) for n in lengths}
     # The header goes last: its presence marks the shard complete.
-    atomic_write(stem.with_suffix(".json"), json.dumps(header, sort_keys=True, indent=1).encode())
+    atomic_write_bytes(stem.with_suffix(".json"), json.dumps(header, sort_keys=True, indent=1).encode())
     return header
 
 
@@ -115,9 +98,10 @@ def read_header(stem: Path) -> dict | None:
 class TokenShard:
     def __init__(self, stem: Path):
         self.stem = Path(stem)
-        self.header = read_header(self.stem)
-        if self.header is None:
+        header = read_header(self.stem)
+        if header is None:
             raise FileNotFoundError(f"{self.stem}.json is missing; run `python -m trainer tokenize` first")
+        self.header = header
         n = self.header["tokens"]
         self.tokens = (np.memmap(self.stem.with_suffix(".bin"), dtype=self.header["dtype"], mode="r", shape=(n,))
                        if n else np.zeros(0, self.header["dtype"]))

@@ -11,6 +11,7 @@ errors, over cuts and ratios, give the half-width at a level as their conformal 
 finite-sample (n + 1) correction): a stated level holds without assuming how the errors are
 distributed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -23,15 +23,24 @@ differs, so each result carries ``lambda_balance`` (domain-loss drop at the budg
 general-loss rise, median over ratios): λ ≫ lambda_balance means the turnaround is essentially the
 peak of ΔL_gen (the λ → ∞ limit), λ ≪ lambda_balance means the domain term decides.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from stages.plan.cmr.interval import IntervalInputs, epsilon_interval, percentile_interval
 from stages.plan.cmr.views import LawFit, Views, fit_laws, point_fit, scalar, views
-from stages.plan.data.curves import MIN_POINTS_PER_RATIO, MIN_RATIOS, Pilots, at_tokens, law_free_cmr, pilots_of
+from stages.plan.data.curves import (
+    MIN_POINTS_PER_RATIO,
+    MIN_RATIOS,
+    Pilots,
+    at_tokens,
+    law_free_cmr,
+    pilots_of,
+)
 from stages.plan.data.resample import resample
 from stages.plan.laws.joint import DECAY_EXPONENTS
 from stages.plan.laws.power import INCREMENT_EXPONENTS, PowerLaw
@@ -55,6 +64,7 @@ class RatioPoint:
 @dataclass
 class CMRResult:
     """One domain's plan; ``to_dict()`` gives YAML-friendly values for curriculum.yaml."""
+
     domain: str
     cmr: float | None
     ci: tuple[float, float] | None
@@ -70,11 +80,19 @@ class CMRResult:
     lambda_balance: float | None
     seeds: int = 1
     level: float = 0.95  # of every interval
-    epsilon_reference: str = "base"  # the general-loss change is measured against: base | control (R = 0 pilot)
-    control_general_change: float | None = None  # the R = 0 control's general-loss change against the base
+    epsilon_reference: str = (
+        "base"  # the general-loss change is measured against: base | control (R = 0 pilot)
+    )
+    control_general_change: float | None = (
+        None  # the R = 0 control's general-loss change against the base
+    )
     epsilon_views: dict = field(default_factory=dict)  # per_ratio, joint, law_free
-    ci_parts: dict = field(default_factory=dict)  # bootstrap intervals; within the pilots the law-free one is added
-    ci_errors: dict = field(default_factory=dict)  # systematic half-widths at the level, added in quadrature
+    ci_parts: dict = field(
+        default_factory=dict
+    )  # bootstrap intervals; within the pilots the law-free one is added
+    ci_errors: dict = field(
+        default_factory=dict
+    )  # systematic half-widths at the level, added in quadrature
     # past the pilots: the extrapolation term's calibration (factor, cuts, errors pooled, quantile)
     extrapolation_calibration: dict = field(default_factory=dict)
     # The ε view's general-loss change at the budget per pilot ratio (against the reference), with its
@@ -112,6 +130,7 @@ def plain_values(value):
 @dataclass
 class Choice:
     """Which view the plan takes, and why."""
+
     cmr: float
     used: str  # min | epsilon
     reason: str
@@ -122,10 +141,20 @@ def _choose(point: Views, eps, flags) -> Choice:
     turn = float(point.turnaround[0])
     if flags["reliable"] and np.isfinite(turn):
         binding = "turnaround" if turn < eps else "epsilon"
-        law = "turnaround law clipped to [0, 1] at the budget" if point.turnaround_clipped[0] else "turnaround law is reliable"
-        return Choice(min(turn, eps), "min", f"{law}, so the tighter of the two views binds", binding)
-    return Choice(eps, "epsilon", f"turnaround law unreliable: {describe(flags, point.t0[0], _first(point.cmr_law))}",
-                  "epsilon")
+        law = (
+            "turnaround law clipped to [0, 1] at the budget"
+            if point.turnaround_clipped[0]
+            else "turnaround law is reliable"
+        )
+        return Choice(
+            min(turn, eps), "min", f"{law}, so the tighter of the two views binds", binding
+        )
+    return Choice(
+        eps,
+        "epsilon",
+        f"turnaround law unreliable: {describe(flags, point.t0[0], _first(point.cmr_law))}",
+        "epsilon",
+    )
 
 
 def _first(law):
@@ -144,46 +173,82 @@ def _warnings(point: Views, fit: LawFit, pilots: Pilots, cmr, budget):
     pilot_tokens, ratio_list, laws = pilots.pilot_tokens, pilots.ratios, fit.laws
     notes = []
     if cmr == 0:
-        notes.append(f"no ratio is feasible at budget {budget:.3g} tokens: the general loss has not come back "
-                     f"within tolerance; try a larger budget (or a larger ε)")
+        notes.append(
+            f"no ratio is feasible at budget {budget:.3g} tokens: the general loss has not come back "
+            f"within tolerance; try a larger budget (or a larger ε)"
+        )
     if cmr == 1:
-        notes.append("every ratio is feasible (CMR = 1): the general loss stays within tolerance even on "
-                     "domain data alone; check ε and the budget")
-    if point.turnaround_clipped[0]:
-        notes.append(f"the CMR law gives {float(point.cmr_law(budget / pilot_tokens)[0]):.3f} at the budget, "
-                     f"outside [0, 1]; clipped")
+        notes.append(
+            "every ratio is feasible (CMR = 1): the general loss stays within tolerance even on "
+            "domain data alone; check ε and the budget"
+        )
+    if point.turnaround_clipped[0] and point.cmr_law is not None:
+        notes.append(
+            f"the CMR law gives {float(point.cmr_law(budget / pilot_tokens)[0]):.3f} at the budget, "
+            f"outside [0, 1]; clipped"
+        )
     general_law = scalar(point.general_law)
     if general_law.exponent_at_bound() or general_law.r2 < LOW_R2:
-        notes.append(f"the general-loss L(R) law fits poorly (s = {general_law.s:.2f}, R² {general_law.r2:.2f}); "
-                     f"the per-ratio ε view interpolates it, so check it against the per-ratio table")
+        notes.append(
+            f"the general-loss L(R) law fits poorly (s = {general_law.s:.2f}, R² {general_law.r2:.2f}); "
+            f"the per-ratio ε view interpolates it, so check it against the per-ratio table"
+        )
     if budget > EXTRAPOLATION_WARN * pilot_tokens:
-        notes.append(f"budget is {budget / pilot_tokens:.1f}× the pilot budget ({pilot_tokens:.3g} tokens): "
-                     f"the laws are extrapolated that far; run longer pilots to trust it")
+        notes.append(
+            f"budget is {budget / pilot_tokens:.1f}× the pilot budget ({pilot_tokens:.3g} tokens): "
+            f"the laws are extrapolated that far; run longer pilots to trust it"
+        )
     if 0 < cmr < min(ratio_list):
-        notes.append(f"CMR {cmr:.3f} is below the smallest pilot ratio {min(ratio_list):g}: extrapolated in R")
-    first_eval = np.where(pilots.weights[:, :, 1:] > 0, pilots.tokens[:, :, 1:], np.inf).min(axis=(1, 2))
-    early = [f"{r:g}" for r, t0, first in zip(ratio_list, point.t0[0], first_eval) if t0 * pilot_tokens < first]
+        notes.append(
+            f"CMR {cmr:.3f} is below the smallest pilot ratio {min(ratio_list):g}: extrapolated in R"
+        )
+    first_eval = np.where(pilots.weights[:, :, 1:] > 0, pilots.tokens[:, :, 1:], np.inf).min(
+        axis=(1, 2)
+    )
+    early = [
+        f"{r:g}"
+        for r, t0, first in zip(ratio_list, point.t0[0], first_eval)
+        if t0 * pilot_tokens < first
+    ]
     if early:
-        notes.append(f"T0 lies before the first evaluation at ratio(s) {', '.join(early)}: evaluate earlier to see it")
+        notes.append(
+            f"T0 lies before the first evaluation at ratio(s) {', '.join(early)}: evaluate earlier to see it"
+        )
     margin = 1e-3 * (INCREMENT_EXPONENTS[1] - INCREMENT_EXPONENTS[0])
-    at_bound = [f"{r:g}" for r, *exps in zip(ratio_list, laws.s1[:, 0], laws.s2[:, 0], laws.s3[:, 0])
-                if any(min(e - INCREMENT_EXPONENTS[0], INCREMENT_EXPONENTS[1] - e) < margin for e in exps)]
+    at_bound = [
+        f"{r:g}"
+        for r, *exps in zip(ratio_list, *(np.asarray(s)[:, 0] for s in (laws.s1, laws.s2, laws.s3)))
+        if any(min(e - INCREMENT_EXPONENTS[0], INCREMENT_EXPONENTS[1] - e) < margin for e in exps)
+    ]
     if at_bound:
-        notes.append(f"an increment-law exponent sits at its bound {INCREMENT_EXPONENTS} at ratio(s) "
-                     f"{', '.join(at_bound)}: that law's shape is forced, not measured")
+        notes.append(
+            f"an increment-law exponent sits at its bound {INCREMENT_EXPONENTS} at ratio(s) "
+            f"{', '.join(at_bound)}: that law's shape is forced, not measured"
+        )
     decay = float(fit.joint.exponent[0])
     if min(abs(decay - bound) for bound in DECAY_EXPONENTS) < margin:
-        notes.append(f"the joint law's decay exponent sits at its bound ({-decay:g}, bounds "
-                     f"{-DECAY_EXPONENTS[1]:g}-{-DECAY_EXPONENTS[0]:g}): its tail shape is forced, not "
-                     f"measured, and the bootstrap has no spread in it; run longer pilots")
+        notes.append(
+            f"the joint law's decay exponent sits at its bound ({-decay:g}, bounds "
+            f"{-DECAY_EXPONENTS[1]:g}-{-DECAY_EXPONENTS[0]:g}): its tail shape is forced, not "
+            f"measured, and the bootstrap has no spread in it; run longer pilots"
+        )
     return notes
 
 
 def _no_fit(pilots: Pilots, described) -> CMRResult:
-    return CMRResult(cmr=None, ci=None, cmr_epsilon=None, cmr_turnaround=None, used="none", binding=None,
-                     reason=f"only {pilots.ratios.size} usable ratios; a CMR needs pilots at ≥ {MIN_RATIOS} ratios "
-                     f"with ≥ {MIN_POINTS_PER_RATIO} points each", lambda_balance=None, warnings=pilots.warnings,
-                     **described)
+    return CMRResult(
+        cmr=None,
+        ci=None,
+        cmr_epsilon=None,
+        cmr_turnaround=None,
+        used="none",
+        binding=None,
+        reason=f"only {pilots.ratios.size} usable ratios; a CMR needs pilots at ≥ {MIN_RATIOS} ratios "
+        f"with ≥ {MIN_POINTS_PER_RATIO} points each",
+        lambda_balance=None,
+        warnings=pilots.warnings,
+        **described,
+    )
 
 
 def fit_domain(curves, domain, settings: FitSettings = FitSettings()) -> CMRResult:
@@ -191,7 +256,9 @@ def fit_domain(curves, domain, settings: FitSettings = FitSettings()) -> CMRResu
     return fit_pilots(pilots_of(curves, str(domain), settings.reference), settings)
 
 
-def interval_at(curves, domain, settings: FitSettings = FitSettings()) -> tuple[float, float] | None:
+def interval_at(
+    curves, domain, settings: FitSettings = FitSettings()
+) -> tuple[float, float] | None:
     """The CMR's interval at ``settings.level``: what an adaptive pilot design asks of the planner."""
     return fit_domain(curves, domain, settings).ci
 
@@ -199,10 +266,19 @@ def interval_at(curves, domain, settings: FitSettings = FitSettings()) -> tuple[
 def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResult:
     pilot_tokens = pilots.pilot_tokens
     settings = settings.with_budget(pilot_tokens)
-    budget, level = settings.budget, settings.level
-    described = dict(domain=pilots.domain, level=level, lam=settings.lam, epsilon=settings.epsilon, budget=budget,
-                     pilot_tokens=pilot_tokens, baseline_losses=pilots.baseline, seeds=pilots.seeds,
-                     epsilon_reference=pilots.reference, control_general_change=pilots.control_general_change)
+    budget, level = settings.resolved_budget(), settings.level
+    described: dict[str, Any] = dict(
+        domain=pilots.domain,
+        level=level,
+        lam=settings.lam,
+        epsilon=settings.epsilon,
+        budget=budget,
+        pilot_tokens=pilot_tokens,
+        baseline_losses=pilots.baseline,
+        seeds=pilots.seeds,
+        epsilon_reference=pilots.reference,
+        control_general_change=pilots.control_general_change,
+    )
     if pilots.ratios.size < MIN_RATIOS:
         return _no_fit(pilots, described)
     fit = point_fit(pilots)
@@ -213,28 +289,54 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
     eps = free if free is not None else float(point.chosen_epsilon[0])
     choice = _choose(point, eps, flags)
     fitted, from_seeds = _centre(pilots, fit.laws)
-    d_gen, d_dom = resample(pilots, fitted, settings.draws, np.random.default_rng(settings.seed), from_seeds)
-    boot = views(pilots, fit_laws(pilots, d_gen, d_dom, start=fit, tol=2e-3), settings, start=point, tol=1e-3)
-    interval = epsilon_interval(IntervalInputs(pilots, point, boot, fit.joint, fitted[0], d_gen, free, settings))
+    d_gen, d_dom = resample(
+        pilots, fitted, settings.draws, np.random.default_rng(settings.seed), from_seeds
+    )
+    boot = views(
+        pilots, fit_laws(pilots, d_gen, d_dom, start=fit, tol=2e-3), settings, start=point, tol=1e-3
+    )
+    interval = epsilon_interval(
+        IntervalInputs(pilots, point, boot, fit.joint, fitted[0], d_gen, free, settings)
+    )
     by_epsilon = choice.used == "epsilon" or choice.binding == "epsilon"
-    ci = interval.interval if by_epsilon else percentile_interval(np.fmin(boot.turnaround, boot.chosen_epsilon), level)
+    ci = (
+        interval.interval
+        if by_epsilon
+        else percentile_interval(np.fmin(boot.turnaround, boot.chosen_epsilon), level)
+    )
     laws = fit.laws
     return CMRResult(
-        cmr=choice.cmr, ci=ci, cmr_epsilon=eps,
+        cmr=choice.cmr,
+        ci=ci,
+        cmr_epsilon=eps,
         cmr_turnaround=None if np.isnan(point.turnaround[0]) else float(point.turnaround[0]),
-        used=choice.used, reason=choice.reason, binding=choice.binding,
+        used=choice.used,
+        reason=choice.reason,
+        binding=choice.binding,
         lambda_balance=_lambda_balance(laws.map(lambda v: v[:, 0]), budget, pilot_tokens),
         epsilon_views={**{k: float(v[0]) for k, v in point.epsilon.items()}, "law_free": free},
-        ci_parts={**interval.parts, "epsilon": interval.interval}, ci_errors=interval.errors,
+        ci_parts={**interval.parts, "epsilon": interval.interval},
+        ci_errors=interval.errors,
         extrapolation_calibration=interval.calibration,
-        general_change=_general_change(pilots, point, boot, fitted[0], d_gen, free is not None, budget, level),
+        general_change=_general_change(
+            pilots, point, boot, fitted[0], d_gen, free is not None, budget, level
+        ),
         ratios=_ratio_points(pilots, point, laws, settings.epsilon, budget),
-        cmr_law=None if point.cmr_law is None else {**scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
+        cmr_law=None
+        if point.cmr_law is None
+        else {**scalar(point.cmr_law).to_dict(), "t_scale": pilot_tokens},
         general_ratio_law=scalar(point.general_law).to_dict(),
-        domain_ratio_law=PowerLaw.fit(pilots.ratios, pilots.baseline[1] + laws.d_domain(budget)[:, 0]).to_dict(),
+        domain_ratio_law=PowerLaw.fit(
+            pilots.ratios, pilots.baseline[1] + laws.d_domain(budget)[:, 0]
+        ).to_dict(),
         reliability=flags,
-        warnings=pilots.warnings + _warnings(point, fit, pilots, choice.cmr, budget) + interval.notes,
-        ci_epsilon=interval.interval, ci_turnaround=percentile_interval(boot.turnaround, level), **described)
+        warnings=pilots.warnings
+        + _warnings(point, fit, pilots, choice.cmr, budget)
+        + interval.notes,
+        ci_epsilon=interval.interval,
+        ci_turnaround=percentile_interval(boot.turnaround, level),
+        **described,
+    )
 
 
 def _centre(pilots: Pilots, laws):
@@ -242,26 +344,43 @@ def _centre(pilots: Pilots, laws):
     the same tokens (their differences are noise alone), else the per-ratio laws (whose residuals also
     carry the law's misfit, so one seed gives a wider, cruder interval)."""
     same_grid = (pilots.weights == pilots.weights[:, :1]).all() and np.allclose(
-        pilots.tokens * pilots.weights, pilots.tokens[:, :1] * pilots.weights[:, :1])
+        pilots.tokens * pilots.weights, pilots.tokens[:, :1] * pilots.weights[:, :1]
+    )
     if pilots.seeds > 1 and same_grid:
-        means = tuple(np.broadcast_to(v.mean(axis=1, keepdims=True), v.shape) for v in (pilots.d_general, pilots.d_domain))
+        means = tuple(
+            np.broadcast_to(v.mean(axis=1, keepdims=True), v.shape)
+            for v in (pilots.d_general, pilots.d_domain)
+        )
         return means, True
-    per_curve = laws.map(lambda v: v[..., None])  # (ratios, 1, 1) against tokens (ratios, seeds, points)
+    per_curve = laws.map(
+        lambda v: v[..., None]
+    )  # (ratios, 1, 1) against tokens (ratios, seeds, points)
     return (per_curve.d_general(pilots.tokens), per_curve.d_domain(pilots.tokens)), False
 
 
-def _general_change(pilots: Pilots, point: Views, boot: Views, centre_general, d_gen, measured, budget, level):
+def _general_change(
+    pilots: Pilots, point: Views, boot: Views, centre_general, d_gen, measured, budget, level
+):
     """Per pilot ratio, the ε view's general-loss change at the budget and its bootstrap interval:
     measured (with the spread of the draws around their centre) within the pilots, the joint law past them."""
     if measured:
         value = at_tokens(pilots, pilots.d_general, budget)
-        draws = value[:, None] + at_tokens(pilots, d_gen, budget) - at_tokens(pilots, centre_general, budget)[:, None]
+        draws = (
+            value[:, None]
+            + at_tokens(pilots, d_gen, budget)
+            - at_tokens(pilots, centre_general, budget)[:, None]
+        )
     else:
         value, draws = point.joint_at_budget[0], boot.joint_at_budget.T
     tail = 50 * (1 - level)
     low, high = np.nanpercentile(draws, [tail, 100 - tail], axis=1)
-    return {"ratios": pilots.ratios.tolist(), "change": value.tolist(), "low": low.tolist(), "high": high.tolist(),
-            "source": "measured" if measured else "joint law"}
+    return {
+        "ratios": pilots.ratios.tolist(),
+        "change": value.tolist(),
+        "low": low.tolist(),
+        "high": high.tolist(),
+        "source": "measured" if measured else "joint law",
+    }
 
 
 def _ratio_points(pilots: Pilots, point: Views, laws, epsilon, budget) -> list[RatioPoint]:
@@ -269,10 +388,17 @@ def _ratio_points(pilots: Pilots, point: Views, laws, epsilon, budget) -> list[R
     out = []
     for i, (r, t0) in enumerate(zip(pilots.ratios, point.t0[0])):
         fit = laws.take((i, 0))
-        out.append(RatioPoint(float(r), None if np.isnan(t0) else float(t0 * pilots.pilot_tokens),
-                              bool(np.isfinite(t0) and t0 <= budget / pilots.pilot_tokens),
-                              float(pilots.baseline[0] + fit.d_general(budget)),
-                              bool(fit.d_general(budget) <= epsilon), float(fit.d_domain(budget)), fit.to_dict()))
+        out.append(
+            RatioPoint(
+                float(r),
+                None if np.isnan(t0) else float(t0 * pilots.pilot_tokens),
+                bool(np.isfinite(t0) and t0 <= budget / pilots.pilot_tokens),
+                float(pilots.baseline[0] + fit.d_general(budget)),
+                bool(fit.d_general(budget) <= epsilon),
+                float(fit.d_domain(budget)),
+                fit.to_dict(),
+            )
+        )
     return out
 
 

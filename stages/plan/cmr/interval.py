@@ -9,6 +9,7 @@ or a (below, above) pair; empty when it does not apply) at ``inputs.settings.lev
 at one level are independent sources, so they add in quadrature; a new source of error (say, a
 model-size law's backtest) is one more term.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ def extrapolation_term(inputs: IntervalInputs):
     if inputs.free is not None:
         return {}, []
     pilots, settings = inputs.pilots, inputs.settings
-    calibration = extrapolation.calibrate(pilots, settings.budget / pilots.pilot_tokens)
+    calibration = extrapolation.calibrate(pilots, settings.resolved_budget() / pilots.pilot_tokens)
     quantile = calibration.quantile(settings.level)
     record = {**calibration.to_dict(), "quantile": quantile}
     if not np.isfinite(quantile):
@@ -89,7 +90,7 @@ def ratio_interpolation(inputs: IntervalInputs):
     pilots, epsilon = inputs.pilots, inputs.settings.epsilon
     curves = [inputs.point.joint_at_budget[0]]
     if inputs.free is not None:
-        curves.append(at_tokens(pilots, pilots.d_general, inputs.settings.budget))
+        curves.append(at_tokens(pilots, pilots.d_general, inputs.settings.resolved_budget()))
     bound = max(ratio_interpolation_error(pilots.ratios, v, epsilon) for v in curves)
     return {"ratio_interpolation": inputs.settings.level * bound}, []
 
@@ -99,11 +100,13 @@ SYSTEMATIC_TERMS = [extrapolation_term, ratio_interpolation]
 
 def bootstrap_parts(inputs: IntervalInputs) -> dict:
     """The bootstrap intervals: of the plan's law, and within the pilots of the law-free crossing."""
-    level, pilots, budget = inputs.settings.level, inputs.pilots, inputs.settings.budget
+    level, pilots, budget = inputs.settings.level, inputs.pilots, inputs.settings.resolved_budget()
     epsilon = inputs.settings.epsilon
     parts = {"bootstrap_law": percentile_interval(inputs.boot.chosen_epsilon, level)}
     if inputs.free is not None:
-        noisy = piecewise_crossing(pilots.ratios, at_tokens(pilots, inputs.d_general, budget).T, epsilon)
+        noisy = piecewise_crossing(
+            pilots.ratios, at_tokens(pilots, inputs.d_general, budget).T, epsilon
+        )
         centre = at_tokens(pilots, inputs.centre_general, budget)
         clean = float(piecewise_crossing(pilots.ratios, centre, epsilon)[0])
         spread = percentile_interval(noisy - clean, level)
@@ -115,7 +118,9 @@ def bootstrap_parts(inputs: IntervalInputs) -> dict:
 
 def epsilon_interval(inputs: IntervalInputs, terms=SYSTEMATIC_TERMS) -> EpsilonInterval:
     parts = bootstrap_parts(inputs)
-    errors, notes, calibration = {}, [], {}
+    errors: dict = {}
+    notes: list[str] = []
+    calibration: dict = {}
     for term in terms:
         found, said = term(inputs)
         calibration = found.pop("calibration", calibration)

@@ -1,4 +1,5 @@
 """One mixture from several domains' CMRs."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -15,17 +16,23 @@ class Mixture:
         return asdict(self)
 
 
-COMBINATION_RULE = ("the domains together take the smallest feasible domain CMR, split in proportion to "
-                    "weights (default: each domain's CMR); general data takes the rest. So every domain's share "
-                    "is at most its own CMR, the general share is at least what every domain's CMR leaves, and "
-                    "the shares sum to 1. Domains with no feasible ratio get 0 and do not constrain the others.")
+COMBINATION_RULE = (
+    "the domains together take the smallest feasible domain CMR, split in proportion to "
+    "weights (default: each domain's CMR); general data takes the rest. So every domain's share "
+    "is at most its own CMR, the general share is at least what every domain's CMR leaves, and "
+    "the shares sum to 1. Domains with no feasible ratio get 0 and do not constrain the others."
+)
 
 
-def combine_domains(cmrs: dict[str, float | None], weights: dict[str, float] | None = None) -> Mixture:
+def combine_domains(
+    cmrs: dict[str, float | None], weights: dict[str, float] | None = None
+) -> Mixture:
     """One mixture from several domains' CMRs, by COMBINATION_RULE (conservative: one domain's CMR
     was measured against general data alone, so the domain total must respect the tightest CMR)."""
     usable = {d: c for d, c in cmrs.items() if c}
-    notes = [f"domain {d!r} has no feasible ratio; it gets share 0" for d in cmrs if d not in usable]
+    notes = [
+        f"domain {d!r} has no feasible ratio; it gets share 0" for d in cmrs if d not in usable
+    ]
     if not usable:
         return Mixture(1.0, {d: 0.0 for d in cmrs}, COMBINATION_RULE, notes)
     weights = weights or usable

@@ -6,6 +6,7 @@
 - ε tolerance, joint: the (R, T) law of ``stages.plan.laws.joint`` read at the budget, linear in R between
   pilot ratios, read where it reaches ε.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ EPSILON_LAW = "joint"
 @dataclass
 class Views:
     """Every view for a batch of B refits; NaN where a view has no answer."""
+
     t0: np.ndarray  # (B, ratios), in units of the pilot length
     cmr_law: PowerLaw | None
     turnaround: np.ndarray  # (B,)
@@ -42,6 +44,7 @@ class Views:
 @dataclass
 class LawFit:
     """The per-ratio increment laws (parameters (ratios, B)) and the joint law (B, ratios)."""
+
     laws: IncrementLaws
     joint: TailLaw
 
@@ -49,14 +52,39 @@ class LawFit:
 def fit_laws(pilots: Pilots, d_general, d_domain, start: LawFit | None = None, tol=1e-6) -> LawFit:
     """Both laws on draws of shape (ratios, B, seeds, points); ``start``: a point fit to warm-start from."""
     ratios, batch = d_general.shape[:2]
-    rows = lambda a: np.broadcast_to(pilots.flat(a)[:, None], (ratios, batch, a.shape[1] * a.shape[2])).reshape(ratios * batch, -1)
-    draws = lambda a: a.reshape(ratios * batch, -1)
-    law_start = None if start is None else start.laws.map(lambda v: np.repeat(v.reshape(ratios, -1)[:, :1], batch, axis=1).ravel())
-    laws = IncrementLaws.fit(rows(pilots.tokens), draws(d_general), draws(d_domain), weights=rows(pilots.weights),
-                             t_scale=pilots.pilot_tokens, start=law_start, tol=tol)
-    joint = TailLaw.fit(pilots.flat(pilots.tokens), d_general.reshape(ratios, batch, -1).swapaxes(0, 1),
-                                  pilots.flat(pilots.weights), pilots.pilot_tokens,
-                                  start=None if start is None else start.joint, tol=tol)
+
+    def rows(a):
+        return np.broadcast_to(
+            pilots.flat(a)[:, None], (ratios, batch, a.shape[1] * a.shape[2])
+        ).reshape(ratios * batch, -1)
+
+    def draws(a):
+        return a.reshape(ratios * batch, -1)
+
+    law_start = (
+        None
+        if start is None
+        else start.laws.map(
+            lambda v: np.repeat(v.reshape(ratios, -1)[:, :1], batch, axis=1).ravel()
+        )
+    )
+    laws = IncrementLaws.fit(
+        rows(pilots.tokens),
+        draws(d_general),
+        draws(d_domain),
+        weights=rows(pilots.weights),
+        t_scale=pilots.pilot_tokens,
+        start=law_start,
+        tol=tol,
+    )
+    joint = TailLaw.fit(
+        pilots.flat(pilots.tokens),
+        d_general.reshape(ratios, batch, -1).swapaxes(0, 1),
+        pilots.flat(pilots.weights),
+        pilots.pilot_tokens,
+        start=None if start is None else start.joint,
+        tol=tol,
+    )
     return LawFit(laws.map(lambda v: v.reshape(ratios, batch)), joint)
 
 
@@ -64,7 +92,7 @@ def point_fit(pilots: Pilots) -> LawFit:
     return fit_laws(pilots, pilots.d_general[:, None], pilots.d_domain[:, None])
 
 
-def point_views(pilots: Pilots, settings: FitSettings) -> "Views":
+def point_views(pilots: Pilots, settings: FitSettings) -> Views:
     """Every view of one fit (no bootstrap), e.g. of pilots cut short for a backtest."""
     return views(pilots, point_fit(pilots), settings.with_budget(pilots.pilot_tokens))
 
@@ -82,29 +110,45 @@ def general_law_weights(ratios):
 def power_crossing(law: PowerLaw, threshold: float, size=2001):
     """Largest R in (0, 1] with law(R) ≤ threshold per batch member; 0 where none (linear interpolation)."""
     grid = np.linspace(0, 1, size)[1:]
-    values = np.asarray(law.alpha)[..., None] * grid ** np.asarray(law.s)[..., None] + np.asarray(law.beta)[..., None]
+    values = (
+        np.asarray(law.alpha)[..., None] * grid ** np.asarray(law.s)[..., None]
+        + np.asarray(law.beta)[..., None]
+    )
     return piecewise_crossing(grid, values, threshold)
 
 
 def views(pilots: Pilots, fit: LawFit, settings: FitSettings, start=None, tol=1e-8) -> Views:
     """Every view from one batch of fitted laws, at ``settings.budget`` (resolved)."""
-    laws, joint, epsilon, budget = fit.laws, fit.joint, settings.epsilon, settings.budget
+    laws, joint, epsilon, budget = fit.laws, fit.joint, settings.epsilon, settings.resolved_budget()
     ratios = pilots.ratios
     budget_scaled = budget / pilots.pilot_tokens
     t0 = turnaround_points(laws, settings.lam).T
     batch = t0.shape[0]
     general = laws.d_general(budget).T
-    general_law = PowerLaw.fit(ratios, pilots.baseline[0] + general, weights=general_law_weights(ratios),
-                               start=None if start is None else start.general_law.s, tol=tol)
+    general_law = PowerLaw.fit(
+        ratios,
+        pilots.baseline[0] + general,
+        weights=general_law_weights(ratios),
+        start=None if start is None else start.general_law.s,
+        tol=tol,
+    )
     joint_general = joint.d_general(budget)
-    eps = {"per_ratio": power_crossing(general_law, pilots.baseline[0] + epsilon),
-           "joint": piecewise_crossing(ratios, joint_general, epsilon)}
+    eps = {
+        "per_ratio": power_crossing(general_law, pilots.baseline[0] + epsilon),
+        "joint": piecewise_crossing(ratios, joint_general, epsilon),
+    }
     has_t0 = np.isfinite(t0)
     cmr_law, turn, clipped = None, np.full(batch, np.nan), np.zeros(batch, bool)
     if has_t0.sum(axis=-1).max() >= MIN_RATIOS:
         law_start = None if start is None or start.cmr_law is None else start.cmr_law.s
-        cmr_law = PowerLaw.fit(np.where(has_t0, t0, 1.0), np.broadcast_to(ratios, t0.shape),
-                               weights=has_t0.astype(float), bounds=CMR_LAW_EXPONENTS, start=law_start, tol=tol)
+        cmr_law = PowerLaw.fit(
+            np.where(has_t0, t0, 1.0),
+            np.broadcast_to(ratios, t0.shape),
+            weights=has_t0.astype(float),
+            bounds=CMR_LAW_EXPONENTS,
+            start=law_start,
+            tol=tol,
+        )
         raw = cmr_law(budget_scaled)
         enough = has_t0.sum(axis=-1) >= MIN_RATIOS
         turn = np.where(enough, np.clip(raw, 0, 1), np.nan)
@@ -114,5 +158,7 @@ def views(pilots: Pilots, fit: LawFit, settings: FitSettings, start=None, tol=1e
 
 def scalar(law: PowerLaw) -> PowerLaw:
     """The first member of a batch-fitted law, as floats."""
-    return PowerLaw(*(float(np.asarray(v).reshape(-1)[0]) for v in (law.alpha, law.s, law.beta, law.mse, law.r2)),
-                    bounds=law.bounds)
+    alpha, s, beta, mse, r2 = (
+        float(np.asarray(v).reshape(-1)[0]) for v in (law.alpha, law.s, law.beta, law.mse, law.r2)
+    )
+    return PowerLaw(alpha, s, beta, mse, r2, bounds=law.bounds)

@@ -9,6 +9,7 @@ saturating tail extrapolates conservatively where the paper's two-term increment
 term may grow like t^3, predicts a recovery that keeps accelerating. The backtest chose it
 (README, "How sure is the CMR?"); the paper's per-ratio laws stay beside it as a view.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,21 +25,27 @@ DECAY_EXPONENTS = (-3.0, -0.01)
 @dataclass
 class TailLaw:
     """Fields hold arrays: exponent −β (B,), coefficients (B, ratios)."""
+
     t_scale: float
     exponent: np.ndarray
     b: np.ndarray
     c: np.ndarray
 
     @classmethod
-    def fit(cls, tokens, d_general, weights, t_scale, start: "TailLaw | None" = None, tol=1e-6) -> "TailLaw":
+    def fit(
+        cls, tokens, d_general, weights, t_scale, start: TailLaw | None = None, tol=1e-6
+    ) -> TailLaw:
         """tokens, weights: (ratios, n); d_general: (B, ratios, n), B batches of all ratios' curves."""
         d_general = np.asarray(d_general, dtype=float)
         scaled = np.asarray(tokens, dtype=float) / t_scale
         tail = np.where(scaled >= cls.tail_start(scaled, weights), weights, 0.0)
         f = np.broadcast_to(log_tokens(scaled), d_general.shape)
-        begin = None if start is None else np.broadcast_to(start.exponent[:, None], (len(d_general), 1))
-        exps, coefs, _ = fit_separable(f, d_general, np.broadcast_to(tail, d_general.shape), 1, DECAY_EXPONENTS,
-                                       begin, tol)
+        begin = (
+            None if start is None else np.broadcast_to(start.exponent[:, None], (len(d_general), 1))
+        )
+        exps, coefs, _ = fit_separable(
+            f, d_general, np.broadcast_to(tail, d_general.shape), 1, DECAY_EXPONENTS, begin, tol
+        )
         return cls(t_scale, exps[:, 0], coefs[..., 0], coefs[..., 1])
 
     @staticmethod

@@ -1,5 +1,6 @@
 """The turnaround T0(R), the root of ∂F/∂T = ∂ΔL_dom/∂T + λ·∂ΔL_gen/∂T where F stops rising (Eq. 7),
 and the flags that say when the turnaround law through the points (T0(R), R) cannot be planned with."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,10 @@ def turnaround_points(laws: IncrementLaws, lam: float, t_range=TURNAROUND_SEARCH
     Scans ∂F/∂t on a log grid for the first change from rising to falling and bisects it. Where F
     falls from the start, T0 is the start of the search (≈ 0): the ratio is feasible at once, the
     paper's reading, not infeasible."""
-    grid = np.geomspace(*t_range, grid_size)
-    params = {k: np.asarray(v, dtype=float)[..., None] for k, v in vars(laws).items() if k != "t_scale"}
+    grid = np.geomspace(t_range[0], t_range[1], grid_size)
+    params = {
+        k: np.asarray(v, dtype=float)[..., None] for k, v in vars(laws).items() if k != "t_scale"
+    }
     batch_laws = IncrementLaws(laws.t_scale, **params)
 
     def slope(t):
@@ -37,7 +40,9 @@ def turnaround_points(laws: IncrementLaws, lam: float, t_range=TURNAROUND_SEARCH
             mid = (lo + hi) / 2
             rising = slope(np.exp(mid)) > 0
             lo, hi = np.where(rising, mid, lo), np.where(rising, hi, mid)
-    return np.where(falling_at_once, grid[0], np.where(found, np.exp((lo + hi)[..., 0] / 2), np.nan))
+    return np.where(
+        falling_at_once, grid[0], np.where(found, np.exp((lo + hi)[..., 0] / 2), np.nan)
+    )
 
 
 def turnaround(laws: IncrementLaws, lam: float) -> float | None:
@@ -54,7 +59,9 @@ def reliability(t0_scaled, ratios, cmr_law) -> dict:
     flags = {"too_few_points": bool(t0.size < MIN_RATIOS)}
     if cmr_law is not None and not flags["too_few_points"]:
         flags["turnarounds_bunched_early"] = bool(t0.max() <= BUNCHED_SHARE)
-        flags["t0_not_monotone_in_ratio"] = bool(np.any(np.diff(t0[np.argsort(np.asarray(ratios)[found])]) < 0))
+        flags["t0_not_monotone_in_ratio"] = bool(
+            np.any(np.diff(t0[np.argsort(np.asarray(ratios)[found])]) < 0)
+        )
         flags["exponent_at_bound"] = cmr_law.exponent_at_bound()
         flags["low_r2"] = bool(cmr_law.r2 < LOW_R2)
     flags["reliable"] = not any(flags.values())
@@ -63,10 +70,16 @@ def reliability(t0_scaled, ratios, cmr_law) -> dict:
 
 def describe(flags, t0_scaled, cmr_law) -> str:
     t0 = t0_scaled[np.isfinite(t0_scaled)]
-    text = {"too_few_points": f"only {t0.size} ratios have a turnaround (need ≥ {MIN_RATIOS})",
-            "turnarounds_bunched_early": (f"all turnarounds sit in the first {100 * t0.max():.0f}% of the pilots, "
-                                          f"so they say nothing about R" if t0.size else ""),
-            "t0_not_monotone_in_ratio": "T0 does not grow with R, so no law R(T) runs through the points",
-            "exponent_at_bound": "the CMR-law exponent sits at its bound",
-            "low_r2": f"the CMR law fits poorly (R² {float(cmr_law.r2) if cmr_law else 0:.2f})"}
+    text = {
+        "too_few_points": f"only {t0.size} ratios have a turnaround (need ≥ {MIN_RATIOS})",
+        "turnarounds_bunched_early": (
+            f"all turnarounds sit in the first {100 * t0.max():.0f}% of the pilots, "
+            f"so they say nothing about R"
+            if t0.size
+            else ""
+        ),
+        "t0_not_monotone_in_ratio": "T0 does not grow with R, so no law R(T) runs through the points",
+        "exponent_at_bound": "the CMR-law exponent sits at its bound",
+        "low_r2": f"the CMR law fits poorly (R² {float(cmr_law.r2) if cmr_law else 0:.2f})",
+    }
     return "; ".join(text[k] for k, v in flags.items() if k != "reliable" and v)

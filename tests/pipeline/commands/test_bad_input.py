@@ -1,4 +1,5 @@
 """Bad input is quarantined with a reason, never fatal, and never lost (issue: reliability)."""
+
 import gzip
 import json
 
@@ -22,7 +23,9 @@ def make_bad_corpus(root):
     (root / "text").mkdir()
     good = jsonl([{"text": f"{GOOD} {i}"} for i in range(300)])
     (root / "jsonl/mixed.jsonl").write_bytes(
-        jsonl([{"text": GOOD}]) + b'{"text": "caf\xe9 in latin-1"}\n' + b"not json at all\n"
+        jsonl([{"text": GOOD}])
+        + b'{"text": "caf\xe9 in latin-1"}\n'
+        + b"not json at all\n"
         + jsonl([{"body": "no text field"}, {"text": 42}, {"text": ""}, {"text": "x" * 50_000_000}])
     )
     gz = gzip.compress(good)
@@ -41,20 +44,43 @@ def make_bad_corpus(root):
 def test_every_bad_record_and_file_is_accounted_for(tmp_path, in_repo):
     make_bad_corpus(tmp_path / "in")
     run = tmp_path / "run"
-    args = ["curate", "--run", str(run), "--config", "tests/data/tiny/config.yaml", "--set", "sources=[]",
-            "--set", "curate.quality.enabled=false",  # no reference set among these files
-            "--set", "curate.minhash.enabled=false"]  # every good document here repeats one sentence
+    args = [
+        "curate",
+        "--run",
+        str(run),
+        "--config",
+        "tests/data/tiny/config.yaml",
+        "--set",
+        "sources=[]",
+        "--set",
+        "curate.quality.enabled=false",  # no reference set among these files
+        "--set",
+        "curate.minhash.enabled=false",
+    ]  # every good document here repeats one sentence
     for fmt in ("jsonl", "parquet", "text"):
         args += ["--source", f"{fmt}:general:{tmp_path}/in/{fmt}/*"]
     assert main([*args, "--set", "curate.normalize.max_chars=10000000"]) == 0
     counts = json.loads((run / "manifest.json").read_text())["counts"]
     assert all(c["in"] == c["kept"] + c["removed"] for c in counts.values())
-    removed = ds.dataset(run / "removed", partitioning="hive").to_table(columns=["source", "stage", "reason"]).to_pylist()
+    removed = (
+        ds.dataset(run / "removed", partitioning="hive")
+        .to_table(columns=["source", "stage", "reason"])
+        .to_pylist()
+    )
     reasons = {(r["source"], r["reason"].split(":")[0]) for r in removed}
     assert reasons >= {
-        ("jsonl", "invalid_utf8"), ("jsonl", "invalid_json"), ("jsonl", "missing_text"), ("jsonl", "text_not_string"),
-        ("jsonl", "empty"), ("jsonl", "too_long"), ("jsonl", "truncated_file"), ("jsonl", "empty_file"),
-        ("parquet", "unreadable_file"), ("parquet", "wrong_schema"), ("text", "invalid_utf8"), ("text", "empty"),
+        ("jsonl", "invalid_utf8"),
+        ("jsonl", "invalid_json"),
+        ("jsonl", "missing_text"),
+        ("jsonl", "text_not_string"),
+        ("jsonl", "empty"),
+        ("jsonl", "too_long"),
+        ("jsonl", "truncated_file"),
+        ("jsonl", "empty_file"),
+        ("parquet", "unreadable_file"),
+        ("parquet", "wrong_schema"),
+        ("text", "invalid_utf8"),
+        ("text", "empty"),
     }
     truncated = [r for r in removed if r["reason"].startswith("truncated_file")]
     assert len(truncated) == 2  # the .gz and the .zst, each after keeping what could be read

@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.config import load_config
 from core.errors import ConfigError
+from pipeline.config import load_config
 
 
 def write(tmp_path, text):
@@ -40,13 +40,20 @@ def test_bad_format_suggests(tmp_path):
 
 def test_source_from_command_line(tmp_path):
     config = load_config(write(tmp_path, "name: x\n"), extra_sources=["lic:legal:data/*.jsonl"])
-    assert (config.sources[0].name, config.sources[0].domain, config.sources[0].paths) == ("lic", "legal", ["data/*.jsonl"])
+    assert (config.sources[0].name, config.sources[0].domain, config.sources[0].paths) == (
+        "lic",
+        "legal",
+        ["data/*.jsonl"],
+    )
     with pytest.raises(ConfigError, match="NAME:DOMAIN:GLOB"):
         load_config(write(tmp_path, "name: x\n"), extra_sources=["lic-legal"])
 
 
 def test_duplicate_source_names_refused(tmp_path):
-    path = write(tmp_path, "sources:\n  - {name: a, domain: d, paths: [x]}\n  - {name: a, domain: e, paths: [y]}\n")
+    path = write(
+        tmp_path,
+        "sources:\n  - {name: a, domain: d, paths: [x]}\n  - {name: a, domain: e, paths: [y]}\n",
+    )
     with pytest.raises(ConfigError, match="unique"):
         load_config(path)
 

@@ -18,25 +18,43 @@ def trace(run, doc_id, capsys):
 
 
 def one(run, query):
-    return duckdb.sql(query.replace("shards", f"read_parquet('{run}/shards/**/*.parquet', hive_partitioning = false)")
-                      .replace("removed", f"read_parquet('{run}/removed/**/*.parquet', hive_partitioning = false)")).fetchall()[0]
+    return duckdb.sql(
+        query.replace(
+            "shards", f"read_parquet('{run}/shards/**/*.parquet', hive_partitioning = false)"
+        ).replace(
+            "removed", f"read_parquet('{run}/removed/**/*.parquet', hive_partitioning = false)"
+        )
+    ).fetchall()[0]
 
 
 def test_a_kept_document_shows_origin_stages_quality_and_shard(run, capsys):
-    doc_id, tier, score, shard_domain = one(run, "SELECT id, quality_tier, quality_score, domain FROM shards WHERE dup_cluster IS NULL ORDER BY id LIMIT 1")
+    doc_id, tier, score, shard_domain = one(
+        run,
+        "SELECT id, quality_tier, quality_score, domain FROM shards WHERE dup_cluster IS NULL ORDER BY id LIMIT 1",
+    )
     info = trace(run, doc_id, capsys)
     assert info["origin"]["file"].startswith("tests/data/tiny/") and info["origin"]["offset"] >= 0
     assert [d["stage"] for d in info["decisions"]] == ["ingest", *stage_order(run)]
     assert {"exact_dedup", "quality", "buckets"} <= set(stage_order(run))
     assert {d["decision"] for d in info["decisions"]} == {"kept"}
     assert info["quality_tier"] == tier and info["quality_score"] == pytest.approx(score)
-    assert info["shard"].startswith(f"shards/domain={shard_domain}/quality={tier}/") and info["dup_cluster"] is None
+    assert (
+        info["shard"].startswith(f"shards/domain={shard_domain}/quality={tier}/")
+        and info["dup_cluster"] is None
+    )
 
 
 def test_a_duplicate_shows_its_cluster_and_survivor(run, capsys):
-    doc_id, cluster = one(run, "SELECT id, dup_cluster FROM removed WHERE stage = 'exact_dedup' ORDER BY id LIMIT 1")
+    doc_id, cluster = one(
+        run, "SELECT id, dup_cluster FROM removed WHERE stage = 'exact_dedup' ORDER BY id LIMIT 1"
+    )
     info = trace(run, doc_id, capsys)
-    assert info["decisions"][-1] == {"stage": "exact_dedup", "decision": "removed", "reason": "duplicate", "rule": None}
+    assert info["decisions"][-1] == {
+        "stage": "exact_dedup",
+        "decision": "removed",
+        "reason": "duplicate",
+        "rule": None,
+    }
     survivor = cluster.removeprefix("exact:")
     assert info["dup_cluster"]["survivor"] == survivor and info["dup_cluster"]["members"] >= 2
     assert trace(run, survivor, capsys)["shard"] is not None

@@ -1,4 +1,5 @@
 """The whole flow on configs/tiny.yaml: curate -> plan (pilots, CMR fit, curriculum) -> train -> report."""
+
 import csv
 
 import pytest
@@ -32,7 +33,9 @@ def load(path):
 def test_pilot_curves_cover_every_ratio_and_seed_and_the_control_from_the_base_model(flow_run):
     rows = list(csv.DictReader((flow_run / "plan/curves.csv").open()))
     assert sorted({float(r["ratio"]) for r in rows}) == [0.0, 0.25, 0.5, 1.0]  # 0: the control
-    assert {(r["ratio"], r["seed"]) for r in rows} == {(ratio, seed) for ratio in {r["ratio"] for r in rows} for seed in "01"}
+    assert {(r["ratio"], r["seed"]) for r in rows} == {
+        (ratio, seed) for ratio in {r["ratio"] for r in rows} for seed in "01"
+    }
     starts = {(r["ratio"], r["general_loss"]) for r in rows if float(r["tokens"]) == 0}
     assert len({loss for _, loss in starts}) == 1  # every pilot starts from the same base model
     assert all(len([r for r in rows if r["ratio"] == ratio]) >= 12 for ratio, _ in starts)
@@ -44,25 +47,48 @@ def test_pilot_curves_cover_every_ratio_and_seed_and_the_control_from_the_base_m
 @pytest.mark.slow
 def test_the_fit_carries_its_backtest_and_the_control(flow_run):
     fit = load(flow_run / "plan/fit.yaml")["legal"]
-    assert fit["seeds"] == 2 and fit["epsilon_reference"] == "base" and fit["control_general_change"] < 0
+    assert (
+        fit["seeds"] == 2
+        and fit["epsilon_reference"] == "base"
+        and fit["control_general_change"] < 0
+    )
     backtest = fit["backtest"]
     assert [cut["share"] for cut in backtest["cuts"]] == [0.5, 0.25]
     assert backtest["law_free"] == pytest.approx(fit["epsilon_views"]["law_free"], abs=0.05)
-    assert backtest["leave_one_ratio_out"] == []  # three ratios, the least a CMR needs: none to spare
+    assert (
+        backtest["leave_one_ratio_out"] == []
+    )  # three ratios, the least a CMR needs: none to spare
 
 
 @pytest.mark.slow
 def test_curriculum_records_how_each_share_was_chosen(flow_run):
     spec = load(flow_run / "plan/curriculum.yaml")
-    assert [p["name"] for p in spec["phases"]] == ["general", "cpt-low", "cpt-mid", "cpt-high", "anneal"]
+    assert [p["name"] for p in spec["phases"]] == [
+        "general",
+        "cpt-low",
+        "cpt-mid",
+        "cpt-high",
+        "anneal",
+    ]
     for phase in spec["phases"]:
         assert sum(m["share"] for m in phase["mixture"].values()) == pytest.approx(1.0)
     legal = spec["phases"][1]["mixture"]["legal"]
     how = legal["chosen_by"]
     assert how["method"] == "cmr_law"
-    assert {"lam", "epsilon", "budget", "ci", "binding", "cmr_epsilon", "cmr_turnaround", "reliability"} <= set(how)
+    assert {
+        "lam",
+        "epsilon",
+        "budget",
+        "ci",
+        "binding",
+        "cmr_epsilon",
+        "cmr_turnaround",
+        "reliability",
+    } <= set(how)
     assert 0 < legal["share"] <= how["cmr"] + 1e-9
-    assert set(spec["phases"][-1]["mixture"]["legal"]["buckets"]) <= {k for k in legal["buckets"] if k.startswith("high/")}
+    assert set(spec["phases"][-1]["mixture"]["legal"]["buckets"]) <= {
+        k for k in legal["buckets"] if k.startswith("high/")
+    }
 
 
 @pytest.mark.slow
@@ -78,13 +104,32 @@ def test_training_logs_per_domain_losses_and_a_loadable_model(flow_run):
 @pytest.mark.slow
 def test_report_compares_plan_with_the_run(flow_run):
     page = (flow_run / "report.html").read_text()
-    for heading in ("Critical mixture ratio per domain", "Backtest", "Curriculum", "Training", "Does the plan hold?"):
+    for heading in (
+        "Critical mixture ratio per domain",
+        "Backtest",
+        "Curriculum",
+        "Training",
+        "Does the plan hold?",
+    ):
         assert heading in page
 
 
 @pytest.mark.slow
 def test_a_hand_set_share_is_recorded_and_checked_against_the_cmr(flow_run, in_repo):
-    assert main(["plan", "--config", "configs/tiny.yaml", "--run", str(flow_run), "--set", "plan.ratios.legal=0.99"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--config",
+                "configs/tiny.yaml",
+                "--run",
+                str(flow_run),
+                "--set",
+                "plan.ratios.legal=0.99",
+            ]
+        )
+        == 0
+    )
     spec = load(flow_run / "plan/curriculum.yaml")
     legal = spec["phases"][1]["mixture"]["legal"]
     assert legal["share"] == pytest.approx(0.99) and legal["chosen_by"]["method"] == "manual"

@@ -26,33 +26,61 @@ def section(page: str, title: str) -> str:
 
 def test_report_is_self_contained_with_every_section(run):
     page = (run / "report.html").read_text()
-    for title in ("Funnel", "Removal reasons", "Toxicity filter per domain", "Quality scores per domain",
-                  "Tokens per bucket", "Sample documents per bucket", "Quality classifier"):
+    for title in (
+        "Funnel",
+        "Removal reasons",
+        "Toxicity filter per domain",
+        "Quality scores per domain",
+        "Tokens per bucket",
+        "Sample documents per bucket",
+        "Quality classifier",
+    ):
         assert f"<h2>{title}</h2>" in page
     assert page.count("<svg") >= 5
-    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", page)  # nothing loaded from elsewhere
+    assert not re.search(
+        r"""(src|href)=["']?(https?:|//|file:)""", page
+    )  # nothing loaded from elsewhere
 
 
 def test_funnel_accounts_for_every_document_read(run):
     funnel = section((run / "report.html").read_text(), "Funnel")
-    read = sum(json.loads((run / "manifest.json").read_text())["stages"]["ingest"]["counters"]["read"].values())
-    total_row = re.search(r"<tr><td class=''>all</td><td class=''></td><td class='num'>([\d,]+)</td>", funnel)
+    read = sum(
+        json.loads((run / "manifest.json").read_text())["stages"]["ingest"]["counters"][
+            "read"
+        ].values()
+    )
+    total_row = re.search(
+        r"<tr><td class=''>all</td><td class=''></td><td class='num'>([\d,]+)</td>", funnel
+    )
     assert int(total_row.group(1).replace(",", "")) == read == 24
 
 
 def test_toxicity_is_reported_per_domain(run):
     toxic = section((run / "report.html").read_text(), "Toxicity filter per domain")
-    removed = dict(duckdb.sql(f"SELECT domain, count(*) FROM read_parquet('{run}/removed/stage=toxicity/*.parquet') "
-                              "GROUP BY ALL").fetchall())
+    removed = dict(
+        duckdb.sql(
+            f"SELECT domain, count(*) FROM read_parquet('{run}/removed/stage=toxicity/*.parquet') "
+            "GROUP BY ALL"
+        ).fetchall()
+    )
     assert removed.get("legal", 0) > 0 and removed.get("general", 0) == 0
-    passed = dict(duckdb.sql(f"SELECT domain, count(*) FROM read_parquet('{run}/work/ingest/*.parquet') GROUP BY ALL").fetchall())
+    passed = dict(
+        duckdb.sql(
+            f"SELECT domain, count(*) FROM read_parquet('{run}/work/ingest/*.parquet') GROUP BY ALL"
+        ).fetchall()
+    )
     for domain in ("legal", "general"):
         judged = passed[domain] + removed.get(domain, 0)
-        assert f"<td class=''>{domain}</td><td class='num'>{judged}</td><td class='num'>{removed.get(domain, 0)}</td>" in toxic
+        assert (
+            f"<td class=''>{domain}</td><td class='num'>{judged}</td><td class='num'>{removed.get(domain, 0)}</td>"
+            in toxic
+        )
 
 
 def test_later_sections_plug_in_as_functions(run, monkeypatch):
-    monkeypatch.setattr(report, "SECTIONS", [*report.SECTIONS, lambda data: "<h2>Law fits</h2><p>fitted</p>"])
+    monkeypatch.setattr(
+        report, "SECTIONS", [*report.SECTIONS, lambda data: "<h2>Law fits</h2><p>fitted</p>"]
+    )
     page = report.build_report(run).read_text()
     assert page.index("<h2>Quality classifier</h2>") < page.index("<h2>Law fits</h2>")
 
@@ -64,9 +92,16 @@ def test_tiers_are_listed_in_the_configured_order_not_alphabetically(tmp_path):
     from pipeline.reporting.blocks import RunData
 
     (tmp_path / "work/buckets").mkdir(parents=True)
-    (tmp_path / "work/buckets/edges.json").write_text(json.dumps({"tiers": ["poor", "fair", "best"], "edges": {}}))
+    (tmp_path / "work/buckets/edges.json").write_text(
+        json.dumps({"tiers": ["poor", "fair", "best"], "edges": {}})
+    )
     tiers = RunData(tmp_path, {}, None).tiers()
-    assert sorted(["best", "unscored", "poor", "fair"], key=lambda tier: rank(tier, tiers)) == ["poor", "fair", "best", "unscored"]
+    assert sorted(["best", "unscored", "poor", "fair"], key=lambda tier: rank(tier, tiers)) == [
+        "poor",
+        "fair",
+        "best",
+        "unscored",
+    ]
 
 
 def cells(part: str) -> list[str]:
@@ -80,8 +115,15 @@ def test_stages_and_funnel_are_in_pipeline_order(run):
     funnel = section(page, "Funnel")
     removed_columns = re.findall(r"<th>removed: (\w+)</th>", funnel)
     assert removed_columns == ["read", "normalize", "toxicity", "exact_dedup"]
-    legend = [label for label in re.findall(r"<!-- (\w+) -->", funnel) if label in ["kept", *removed_columns]]
-    assert legend[-len(removed_columns) - 1:] == ["kept", *removed_columns]  # the legend's entries, in drawing order
+    legend = [
+        label
+        for label in re.findall(r"<!-- (\w+) -->", funnel)
+        if label in ["kept", *removed_columns]
+    ]
+    assert legend[-len(removed_columns) - 1 :] == [
+        "kept",
+        *removed_columns,
+    ]  # the legend's entries, in drawing order
 
 
 def test_numbers_are_formatted_one_way_and_tables_have_real_headers(run):
@@ -94,8 +136,10 @@ def test_numbers_are_formatted_one_way_and_tables_have_real_headers(run):
 
 def test_removed_documents_of_the_top_reasons_are_shown_beside_the_kept_samples(run):
     samples = section((run / "report.html").read_text(), "Sample documents per bucket")
-    reasons = duckdb.sql(f"SELECT stage || ': ' || reason FROM read_parquet('{run}/removed/**/*.parquet', hive_partitioning = true) "
-                         "GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 5").fetchall()
+    reasons = duckdb.sql(
+        f"SELECT stage || ': ' || reason FROM read_parquet('{run}/removed/**/*.parquet', hive_partitioning = true) "
+        "GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 5"
+    ).fetchall()
     for (reason,) in reasons:
         assert f"<div class='tag'>{reason} &middot;" in samples
 

@@ -1,4 +1,5 @@
 """A curate run killed with SIGKILL inside each stage and run again gives the same shards."""
+
 import json
 import os
 import random
@@ -28,11 +29,29 @@ def write_corpus(root, files=8, docs=400):
 
 def curate(run, corpus, cwd, *options):
     """Start ``critmix curate`` in its own session (process group); its stderr goes to ``<run>.log``."""
-    cmd = [sys.executable, "-m", "pipeline", "curate", "--config", "tests/data/tiny/config.yaml", "--run", str(run),
-           "--set", "sources=[]", "--source", f"synthetic:general:{corpus}/*.jsonl", "--set", "curate.tasks=8",
-           "--set", "curate.quality.enabled=false", *options]  # the synthetic corpus has no reference set
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "curate",
+        "--config",
+        "tests/data/tiny/config.yaml",
+        "--run",
+        str(run),
+        "--set",
+        "sources=[]",
+        "--source",
+        f"synthetic:general:{corpus}/*.jsonl",
+        "--set",
+        "curate.tasks=8",
+        "--set",
+        "curate.quality.enabled=false",
+        *options,
+    ]  # the synthetic corpus has no reference set
     log = open(f"{run}.log", "ab")
-    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+    )
 
 
 def finish(run, corpus, cwd):
@@ -40,7 +59,13 @@ def finish(run, corpus, cwd):
     assert code == 0, open(f"{run}.log").read()[-3000:]
 
 
-STAGES = ["ingest", "exact_dedup", "minhash", "buckets", "shards"]  # quality is off: no reference set here
+STAGES = [
+    "ingest",
+    "exact_dedup",
+    "minhash",
+    "buckets",
+    "shards",
+]  # quality is off: no reference set here
 
 
 def kill_inside(stage, run, corpus, cwd, delay) -> bool:
@@ -65,11 +90,16 @@ def test_runs_killed_inside_each_stage_resume_to_identical_shards(tmp_path, in_r
     reference = tmp_path / "reference"
     finish(reference, corpus, in_repo)
     expected = tree_checksums(reference / "shards")
-    seconds = {name: entry["seconds"] for name, entry in json.loads((reference / "manifest.json").read_text())["stages"].items()}
+    seconds = {
+        name: entry["seconds"]
+        for name, entry in json.loads((reference / "manifest.json").read_text())["stages"].items()
+    }
     rng = random.Random(1)
     run = tmp_path / "killed"
     hit = []
-    for stage in STAGES:  # each attempt resumes the previous one's leftovers, then dies inside the next stage
+    for stage in (
+        STAGES
+    ):  # each attempt resumes the previous one's leftovers, then dies inside the next stage
         if kill_inside(stage, run, corpus, in_repo, delay=rng.uniform(0, 0.5 * seconds[stage])):
             hit.append(stage)
         for path in run.glob("**/*.parquet"):  # whatever is visible under a final name is whole
@@ -97,13 +127,17 @@ def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monke
         real_replace(src, dst)
 
     monkeypatch.setattr(stages.writers.os, "replace", full_disk)
-    monkeypatch.setattr("pipeline.executors.local.START_METHOD", "fork")  # the tasks inherit the patch
+    monkeypatch.setattr(
+        "pipeline.executors.local.START_METHOD", "fork"
+    )  # the tasks inherit the patch
     assert main(args) == 1
     assert "free disk space" in capsys.readouterr().err
     assert not list((tmp_path / "run").glob("shards/**/*.parquet"))
     monkeypatch.setattr(stages.writers.os, "replace", real_replace)
     assert main(args) == 0
-    assert "exact_dedup: up to date, skipped" in capsys.readouterr().err  # finished stages were kept
+    assert (
+        "exact_dedup: up to date, skipped" in capsys.readouterr().err
+    )  # finished stages were kept
     assert list((tmp_path / "run").glob("shards/**/*.parquet"))
 
 
@@ -124,8 +158,12 @@ def test_a_stage_that_failed_in_one_task_resumes_at_that_task(tmp_path, in_repo,
         return rewrite(inputs, *rest)
 
     monkeypatch.setattr(stages.dedup.minhash, "rewrite_work_files", second_file_fails)
-    monkeypatch.setattr("pipeline.executors.local.START_METHOD", "fork")  # the tasks inherit the patch
-    with pytest.raises(RuntimeError, match="task 1 crashed"):  # a bug, not a user error: it propagates
+    monkeypatch.setattr(
+        "pipeline.executors.local.START_METHOD", "fork"
+    )  # the tasks inherit the patch
+    with pytest.raises(
+        RuntimeError, match="task 1 crashed"
+    ):  # a bug, not a user error: it propagates
         main(args)
     first_task_output = run / "work/minhash/ingest-00000-0000.parquet"
     written = first_task_output.stat().st_mtime_ns

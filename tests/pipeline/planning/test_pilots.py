@@ -1,4 +1,5 @@
 """The pilots the planner runs: seeds per ratio, the R = 0 control, and the curves they become."""
+
 import csv
 import json
 import re
@@ -6,16 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.planning.curricula import pilot_curriculum
-from pipeline.planning import pilots
-from pipeline.planning.pilots import collect_curves, pilot_dir, pilot_jobs, pilot_overrides, run_pilots
-from pipeline.rundir import RunDir
 from core.errors import ConfigError
+from pipeline.config import load_config
+from pipeline.planning import pilots
+from pipeline.planning.curricula import pilot_curriculum
+from pipeline.planning.pilots import (
+    collect_curves,
+    pilot_dir,
+    pilot_jobs,
+    pilot_overrides,
+    run_pilots,
+)
+from pipeline.rundir import RunDir
 
 
 def config(*overrides):
-    return load_config("configs/tiny.yaml", ["plan.domains=[legal,code]", "plan.pilots.ratios=[0.5,1.0]", *overrides])
+    return load_config(
+        "configs/tiny.yaml",
+        ["plan.domains=[legal,code]", "plan.pilots.ratios=[0.5,1.0]", *overrides],
+    )
 
 
 def test_every_ratio_runs_once_per_seed_and_the_control_once_per_seed(in_repo):
@@ -29,7 +39,10 @@ def test_a_seed_changes_the_data_order_and_seed_zero_keeps_the_old_name(in_repo,
     cfg = config("train.seed=7")
     assert pilot_overrides(cfg, 2)[-1] == "seed=9"
     run = RunDir(tmp_path)
-    assert pilot_dir(run, "legal", 0.5, 0).name == "legal-r0500" and pilot_dir(run, "legal", 0.5, 1).name == "legal-r0500-s1"
+    assert (
+        pilot_dir(run, "legal", 0.5, 0).name == "legal-r0500"
+        and pilot_dir(run, "legal", 0.5, 1).name == "legal-r0500-s1"
+    )
 
 
 def test_the_control_trains_on_general_data_and_is_evaluated_on_every_planned_domain(in_repo):
@@ -44,7 +57,10 @@ def test_the_control_appears_under_every_domain_in_the_curves(in_repo, tmp_path)
     for domain, ratio, seed in pilot_jobs(cfg):
         out = pilot_dir(run, domain, ratio, seed)
         out.mkdir(parents=True)
-        evals = [{"tokens": t, "val": {"general": 3.0 + ratio, "legal": 5.0 - t / 1e4, "code": 6.0}} for t in (0, 1000)]
+        evals = [
+            {"tokens": t, "val": {"general": 3.0 + ratio, "legal": 5.0 - t / 1e4, "code": 6.0}}
+            for t in (0, 1000)
+        ]
         (out / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
     rows = list(csv.DictReader(collect_curves(cfg, run).open()))
     control = [r for r in rows if float(r["ratio"]) == 0]
@@ -60,22 +76,35 @@ def test_seeds_and_the_epsilon_reference_are_checked(in_repo):
         config("plan.epsilon_reference=control", "plan.pilots.control=false")
 
 
-def test_off_a_terminal_each_finished_pilot_gets_a_line_with_its_losses_and_an_eta(in_repo, tmp_path, monkeypatch, capsys):
+def test_off_a_terminal_each_finished_pilot_gets_a_line_with_its_losses_and_an_eta(
+    in_repo, tmp_path, monkeypatch, capsys
+):
     def fake_pilot(config, run, config_path, tokens, base, job):
         domain, ratio, seed = job
         out = pilot_dir(run, domain, ratio, seed)
         out.mkdir(parents=True)
-        evals = [{"tokens": t, "val": {"general": 3.0 + ratio + t, "legal": 5.0 - t, "code": 6.0 - seed}} for t in (0, 1)]
-        (out / "metrics.jsonl").write_text("".join(json.dumps({"tokens": 0, "train_loss": 9.0}) + "\n" + json.dumps(e) + "\n"
-                                                   for e in evals))
+        evals = [
+            {"tokens": t, "val": {"general": 3.0 + ratio + t, "legal": 5.0 - t, "code": 6.0 - seed}}
+            for t in (0, 1)
+        ]
+        (out / "metrics.jsonl").write_text(
+            "".join(
+                json.dumps({"tokens": 0, "train_loss": 9.0}) + "\n" + json.dumps(e) + "\n"
+                for e in evals
+            )
+        )
         return out
 
     monkeypatch.setattr(pilots, "run_pilot", fake_pilot)
     cfg = config("plan.pilots.seeds=2")
-    run_pilots(cfg, RunDir(tmp_path), tmp_path / "config.yaml", tmp_path / "tokens", tmp_path / "base")
+    run_pilots(
+        cfg, RunDir(tmp_path), tmp_path / "config.yaml", tmp_path / "tokens", tmp_path / "base"
+    )
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pilot ")]
-    pattern = re.compile(r"pilot (\d+)/10 (\w+) r=([\d.]+) seed (\d): loss (\d\.\d{3})(, general \d\.\d{3})? "
-                         r"\(\d+s elapsed, ETA \d+s\)")
+    pattern = re.compile(
+        r"pilot (\d+)/10 (\w+) r=([\d.]+) seed (\d): loss (\d\.\d{3})(, general \d\.\d{3})? "
+        r"\(\d+s elapsed, ETA \d+s\)"
+    )
     matches = [pattern.fullmatch(line) for line in said]
     assert all(matches) and [int(m[1]) for m in matches] == list(range(1, 11)), said
     assert sorted((m[2], float(m[3]), int(m[4])) for m in matches) == sorted(pilot_jobs(cfg))

@@ -1,4 +1,5 @@
 """The "Does the plan hold?" rows, from synthetic laws whose predictions are known in closed form."""
+
 import json
 
 import pytest
@@ -14,54 +15,117 @@ def law(alpha, s, beta):
 def change(slope, half_width=0.01):
     """A general-loss change of slope·R at the budget, known at the pilot ratios."""
     ratios = [0.1, 0.2, 0.3, 0.5, 1.0]
-    return {"ratios": ratios, "change": [slope * r for r in ratios], "low": [slope * r - half_width for r in ratios],
-            "high": [slope * r + half_width for r in ratios], "source": "measured"}
+    return {
+        "ratios": ratios,
+        "change": [slope * r for r in ratios],
+        "low": [slope * r - half_width for r in ratios],
+        "high": [slope * r + half_width for r in ratios],
+        "source": "measured",
+    }
 
 
 # General-loss change at ratio R: 0.1·R (legal, against the base) and 0.2·R (code, against the control
 # pilot, whose own change against the base is -0.02).
 FITS = {
-    "legal": {"general_change": change(0.1), "domain_ratio_law": law(-1.0, 1.0, 6.0), "epsilon": 0.05,
-              "epsilon_reference": "base", "control_general_change": -0.02},
-    "code": {"general_change": change(0.2), "domain_ratio_law": law(-2.0, 1.0, 7.0), "epsilon": 0.08,
-             "epsilon_reference": "control", "control_general_change": -0.02},
+    "legal": {
+        "general_change": change(0.1),
+        "domain_ratio_law": law(-1.0, 1.0, 6.0),
+        "epsilon": 0.05,
+        "epsilon_reference": "base",
+        "control_general_change": -0.02,
+    },
+    "code": {
+        "general_change": change(0.2),
+        "domain_ratio_law": law(-2.0, 1.0, 7.0),
+        "epsilon": 0.08,
+        "epsilon_reference": "control",
+        "control_general_change": -0.02,
+    },
 }
-SPEC = {"general_domain": "general", "phases": [
-    {"name": "general", "mixture": {"general": {"share": 1.0}}},
-    {"name": "cpt-low", "mixture": {"general": {"share": 0.7}, "legal": {"share": 0.2}, "code": {"share": 0.1}}},
-]}
+SPEC = {
+    "general_domain": "general",
+    "phases": [
+        {"name": "general", "mixture": {"general": {"share": 1.0}}},
+        {
+            "name": "cpt-low",
+            "mixture": {"general": {"share": 0.7}, "legal": {"share": 0.2}, "code": {"share": 0.1}},
+        },
+    ],
+}
 
 
 @pytest.fixture
 def run(tmp_path):
-    evals = [{"phase": "general", "val": {"general": 3.00, "legal": 6.0, "code": 7.0}},
-             {"phase": "cpt-low", "val": {"general": 3.04, "legal": 5.9, "code": 6.9}}]
+    evals = [
+        {"phase": "general", "val": {"general": 3.00, "legal": 6.0, "code": 7.0}},
+        {"phase": "cpt-low", "val": {"general": 3.04, "legal": 5.9, "code": 6.9}},
+    ]
     (tmp_path / "train").mkdir()
     (tmp_path / "train/metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
     return RunData(tmp_path, {}, None)
 
 
-def test_each_domain_is_predicted_at_its_share_against_its_reference_and_the_mixture_at_their_sum(run):
+def test_each_domain_is_predicted_at_its_share_against_its_reference_and_the_mixture_at_their_sum(
+    run,
+):
     rows = {row[1]: row for row in predicted_vs_measured(run, FITS, SPEC, "train")}
-    (_, _, share, predicted, interval, measured, control, against, epsilon, within, inside, predicted_domain,
-     measured_domain) = rows["legal"]
-    assert (share, control, epsilon, within, inside, measured_domain) == (0.2, -0.02, 0.05, "yes", "NO", 5.9)
+    (
+        _,
+        _,
+        share,
+        predicted,
+        interval,
+        measured,
+        control,
+        against,
+        epsilon,
+        within,
+        inside,
+        predicted_domain,
+        measured_domain,
+    ) = rows["legal"]
+    assert (share, control, epsilon, within, inside, measured_domain) == (
+        0.2,
+        -0.02,
+        0.05,
+        "yes",
+        "NO",
+        5.9,
+    )
     assert predicted == pytest.approx(0.02) and interval == "[0.010, 0.030]"
-    assert measured == pytest.approx(0.04) == against and predicted_domain == pytest.approx(5.8)  # against the base
+    assert measured == pytest.approx(0.04) == against and predicted_domain == pytest.approx(
+        5.8
+    )  # against the base
     code = rows["code"]
     assert code[3] == pytest.approx(0.02) and code[6] == -0.02  # 0.2 x 0.1, against the control
-    assert code[7] == pytest.approx(0.06) and code[9] == "yes" and code[10] == "NO"  # 0.04 + 0.02 within 0.08
+    assert (
+        code[7] == pytest.approx(0.06) and code[9] == "yes" and code[10] == "NO"
+    )  # 0.04 + 0.02 within 0.08
     joint = rows["all domains (joint)"]
     # At R = 0.3 the steeper change (code's) is the largest: 0.06, against code's control and tolerance.
-    assert joint[2] == pytest.approx(0.3) and joint[3] == pytest.approx(0.06) and joint[8:11] == [0.08, "yes", "yes"]
+    assert (
+        joint[2] == pytest.approx(0.3)
+        and joint[3] == pytest.approx(0.06)
+        and joint[8:11] == [0.08, "yes", "yes"]
+    )
 
 
 def test_each_phase_shows_its_length_mix_and_metadata_setting():
     plain = {"name": "cpt", "mixture": {"general": {"share": 1.0}}}
     assert sequence_label(plain) == "concatenated windows of the context"
     assert metadata_label(plain) == "none (plain text)"
-    decomposed = dict(plain, sequence={"mode": "decomposed", "lengths": {256: 1, 128: 1, 512: 2}, "schedule": "cyclic",
-                                       "cycles": 4},
-                      metadata={"template": "{source} {domain}\n\n", "until": 0.9})
+    decomposed = dict(
+        plain,
+        sequence={
+            "mode": "decomposed",
+            "lengths": {256: 1, 128: 1, 512: 2},
+            "schedule": "cyclic",
+            "cycles": 4,
+        },
+        metadata={"template": "{source} {domain}\n\n", "until": 0.9},
+    )
     assert sequence_label(decomposed) == "decomposed, cyclic x4: 128 25%, 256 25%, 512 50%"
-    assert metadata_label(decomposed) == '"{source} {domain}\\n\\n" for the first 90% of the tokens, then plain'
+    assert (
+        metadata_label(decomposed)
+        == '"{source} {domain}\\n\\n" for the first 90% of the tokens, then plain'
+    )

@@ -6,6 +6,7 @@ deletions and shuffled paragraphs, at edit rates (skewed to light edits) drawn s
 from about 0.2 to 1. Families never mix, so the true nearest neighbour of a document is found by
 comparing it with its own family only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,24 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "do", "gu", "fe", "hi", "bo", "xa"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "ti",
+    "vo",
+    "ze",
+    "pa",
+    "do",
+    "gu",
+    "fe",
+    "hi",
+    "bo",
+    "xa",
+]
 
 
 def vocabulary(rng: np.random.Generator, size: int = 4000) -> np.ndarray:
@@ -45,7 +63,9 @@ class Doc:
     quality_score: float | None
 
 
-def _text(tokens: np.ndarray, vocab: list[str], rng: np.random.Generator, shuffle: bool = False) -> str:
+def _text(
+    tokens: np.ndarray, vocab: list[str], rng: np.random.Generator, shuffle: bool = False
+) -> str:
     """Word indices -> text of four paragraphs, in shuffled order if asked."""
     words = [vocab[i] for i in tokens.tolist()]
     cuts = [0, *sorted(rng.integers(1, max(2, len(words)), 3).tolist()), len(words)]
@@ -58,7 +78,9 @@ def _text(tokens: np.ndarray, vocab: list[str], rng: np.random.Generator, shuffl
 def mutate(tokens: np.ndarray, rate: float, vocab: list[str], rng: np.random.Generator) -> str:
     """Substitute, insert after or delete about ``rate`` of the words; sometimes shuffle paragraphs."""
     n = len(tokens)
-    edit = np.where(rng.random(n) < rate, rng.integers(1, 4, n), 0)  # 1 substitute, 2 insert, 3 delete
+    edit = np.where(
+        rng.random(n) < rate, rng.integers(1, 4, n), 0
+    )  # 1 substitute, 2 insert, 3 delete
     fresh = rng.integers(0, len(vocab), (2, n))
     copies = np.choose(edit, [1, 1, 2, 0])
     out = np.repeat(np.where(edit == 1, fresh[0], tokens), copies)
@@ -66,7 +88,9 @@ def mutate(tokens: np.ndarray, rate: float, vocab: list[str], rng: np.random.Gen
     return _text(out if len(out) else tokens, vocab, rng, shuffle=rng.random() < 0.3)
 
 
-def make_corpus(families: int, variants: int, seed: int = 0, words: tuple[int, int] = (80, 300)) -> list[Doc]:
+def make_corpus(
+    families: int, variants: int, seed: int = 0, words: tuple[int, int] = (80, 300)
+) -> list[Doc]:
     """``families`` base documents, each with ``variants`` near-duplicates; random ids."""
     rng = np.random.default_rng(seed)
     vocab = vocabulary(rng).tolist()
@@ -76,7 +100,9 @@ def make_corpus(families: int, variants: int, seed: int = 0, words: tuple[int, i
         texts = [_text(tokens, vocab, rng)]
         texts += [mutate(tokens, rate, vocab, rng) for rate in 0.2 * rng.random(variants) ** 2]
         ids = rng.integers(0, 2**40, len(texts))
-        qualities = np.where(rng.random(len(texts)) < 0.2, np.nan, rng.random(len(texts)).astype(np.float32))
+        qualities = np.where(
+            rng.random(len(texts)) < 0.2, np.nan, rng.random(len(texts)).astype(np.float32)
+        )
         for text, id_, quality in zip(texts, ids.tolist(), qualities.tolist()):
             docs.append(Doc(f"d{id_:011x}", text, family, None if np.isnan(quality) else quality))
     return docs
@@ -115,8 +141,16 @@ def _by_family(docs: list[Doc]) -> dict[int, list[Doc]]:
 def work_table(docs: list[Doc]) -> pa.Table:
     """The documents as a work file (the input of a global stage)."""
     rows = [
-        {"id": d.id, "text": d.text, "domain": "general", "source": "synth", "quality_score": d.quality_score,
-         "n_chars": len(d.text), "n_tokens_est": (len(d.text) + 3) // 4, "text_hash": i}
+        {
+            "id": d.id,
+            "text": d.text,
+            "domain": "general",
+            "source": "synth",
+            "quality_score": d.quality_score,
+            "n_chars": len(d.text),
+            "n_tokens_est": (len(d.text) + 3) // 4,
+            "text_hash": i,
+        }
         for i, d in enumerate(docs)
     ]
     return pa.Table.from_pylist(rows, schema=WORK_SCHEMA)

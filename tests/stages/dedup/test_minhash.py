@@ -7,11 +7,24 @@ import pyarrow.parquet as pq
 import pytest
 
 from stages.dedup.lsh import SignatureRows, band_pairs, band_slice, sorted_slice
-from stages.tasks import key_ranges
-from stages.dedup.minhash import Hasher, MinhashConfig, phases, run_minhash, s_curve, signature_paths
+from stages.dedup.minhash import (
+    Hasher,
+    MinhashConfig,
+    phases,
+    run_minhash,
+    s_curve,
+    signature_paths,
+)
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA
-from stages.tasks import StageDirs
-from tests.stages.dedup.dedup_synth import jaccard, make_corpus, nearest_neighbour_jaccard, pairs_above, shingle_set, work_table
+from stages.tasks import StageDirs, key_ranges
+from tests.stages.dedup.dedup_synth import (
+    jaccard,
+    make_corpus,
+    nearest_neighbour_jaccard,
+    pairs_above,
+    shingle_set,
+    work_table,
+)
 
 CONFIG = MinhashConfig()
 
@@ -43,7 +56,11 @@ def dirs(root: Path) -> StageDirs:
 
 def read(root: Path, pattern: str, schema: pa.Schema) -> pa.Table:
     files = sorted(root.glob(pattern))
-    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files]).sort_by("id") if files else schema.empty_table()
+    return (
+        pa.concat_tables([pq.read_table(f, schema=schema) for f in files]).sort_by("id")
+        if files
+        else schema.empty_table()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +91,9 @@ def test_signatures_estimate_the_true_jaccard(corpus):
 
 def test_near_duplicates_found_with_high_recall(corpus, result):
     cluster = dict(zip(result["kept"]["id"].to_pylist(), result["kept"]["dup_cluster"].to_pylist()))
-    cluster.update(zip(result["removed"]["id"].to_pylist(), result["removed"]["dup_cluster"].to_pylist()))
+    cluster.update(
+        zip(result["removed"]["id"].to_pylist(), result["removed"]["dup_cluster"].to_pylist())
+    )
     pairs = pairs_above(corpus, 0.85)
     assert len(pairs) > 200
     found = sum(cluster[a] is not None and cluster[a] == cluster[b] for a, b in pairs)
@@ -99,8 +118,12 @@ def test_without_verification_the_same_bands_remove_distant_documents(corpus, tm
 
 
 def test_survivor_is_best_quality_then_longest_then_smallest_id(result):
-    members = pa.concat_tables([result["kept"].select(["id", "quality_score", "n_chars", "dup_cluster"]),
-                                result["removed"].select(["id", "quality_score", "n_chars", "dup_cluster"])])
+    members = pa.concat_tables(
+        [
+            result["kept"].select(["id", "quality_score", "n_chars", "dup_cluster"]),
+            result["removed"].select(["id", "quality_score", "n_chars", "dup_cluster"]),
+        ]
+    )
     clusters: dict[str, list] = {}
     for row in members.to_pylist():
         if row["dup_cluster"]:
@@ -108,7 +131,15 @@ def test_survivor_is_best_quality_then_longest_then_smallest_id(result):
     assert clusters
     kept = set(result["kept"]["id"].to_pylist())
     for name, rows in clusters.items():
-        best = min(rows, key=lambda r: (r["quality_score"] is None, -(r["quality_score"] or 0), -r["n_chars"], r["id"]))
+        best = min(
+            rows,
+            key=lambda r: (
+                r["quality_score"] is None,
+                -(r["quality_score"] or 0),
+                -r["n_chars"],
+                r["id"],
+            ),
+        )
         assert name == f"fuzzy:{best['id']}"
         assert [r["id"] for r in rows if r["id"] in kept] == [best["id"]]
 
@@ -122,10 +153,14 @@ def test_counts_conserved(corpus, result):
 
 def test_output_is_deterministic_and_independent_of_the_file_split(corpus, result, tmp_path):
     again = run(corpus, tmp_path / "again")
-    assert (again["root"] / "out/part-0.parquet").read_bytes() == (result["root"] / "out/part-0.parquet").read_bytes()
+    assert (again["root"] / "out/part-0.parquet").read_bytes() == (
+        result["root"] / "out/part-0.parquet"
+    ).read_bytes()
     split = run(corpus, tmp_path / "split", parts=3)
     assert read(split["root"], "out/*.parquet", WORK_SCHEMA).equals(result["kept"])
-    assert read(split["root"], "removed/stage=minhash/*.parquet", REMOVED_SCHEMA).equals(result["removed"])
+    assert read(split["root"], "removed/stage=minhash/*.parquet", REMOVED_SCHEMA).equals(
+        result["removed"]
+    )
 
 
 def test_signatures_from_separate_tasks_give_the_same_result(corpus, result, tmp_path):
@@ -136,7 +171,9 @@ def test_signatures_from_separate_tasks_give_the_same_result(corpus, result, tmp
     for path in inputs:
         texts = pq.read_table(path, columns=["text"])["text"].to_pylist()
         expected, _ = Hasher(CONFIG).signatures(texts)
-        assert np.array_equal(np.load(signature_paths(tmp_path / "scratch", path, CONFIG)["signatures"]), expected)
+        assert np.array_equal(
+            np.load(signature_paths(tmp_path / "scratch", path, CONFIG)["signatures"]), expected
+        )
     run_minhash(dirs(tmp_path), CONFIG)
     assert read(tmp_path, "out/*.parquet", WORK_SCHEMA).equals(result["kept"])
 
@@ -166,10 +203,19 @@ def test_many_key_ranges_give_the_clusters_and_shards_of_one(corpus, result, tmp
     split = dataclasses.replace(CONFIG, docs_per_band_task=50)
     counters = run_minhash(dirs(tmp_path), split, tasks=3)
     ranges = key_ranges(len(corpus), split.docs_per_band_task)
-    assert ranges > 20 and len(list((tmp_path / "scratch/edges").glob("band-*.npy"))) == CONFIG.bands * ranges
-    assert np.array_equal(np.load(tmp_path / "scratch/clusters.npy"), np.load(result["root"] / "scratch/clusters.npy"))
-    assert (tmp_path / "out/part-0.parquet").read_bytes() == (result["root"] / "out/part-0.parquet").read_bytes()
-    assert read(tmp_path, "removed/stage=minhash/*.parquet", REMOVED_SCHEMA).equals(result["removed"])
+    assert (
+        ranges > 20
+        and len(list((tmp_path / "scratch/edges").glob("band-*.npy"))) == CONFIG.bands * ranges
+    )
+    assert np.array_equal(
+        np.load(tmp_path / "scratch/clusters.npy"), np.load(result["root"] / "scratch/clusters.npy")
+    )
+    assert (tmp_path / "out/part-0.parquet").read_bytes() == (
+        result["root"] / "out/part-0.parquet"
+    ).read_bytes()
+    assert read(tmp_path, "removed/stage=minhash/*.parquet", REMOVED_SCHEMA).equals(
+        result["removed"]
+    )
     assert counters["minhash:clusters"] == result["counters"]["minhash:clusters"]
 
 

@@ -3,6 +3,7 @@
 Each kind is drawn with random sizes so that documents land on both sides of several
 thresholds; ``bench/bench_filters.py`` falls back to them when the demo corpus is absent.
 """
+
 from __future__ import annotations
 
 import random
@@ -24,12 +25,17 @@ def sentence(rng: random.Random, words: int) -> str:
 def prose(rng: random.Random) -> str:
     paragraphs = []
     for _ in range(rng.randint(1, 6)):
-        paragraphs.append(" ".join(sentence(rng, rng.randint(6, 18)) for _ in range(rng.randint(1, 5))))
+        paragraphs.append(
+            " ".join(sentence(rng, rng.randint(6, 18)) for _ in range(rng.randint(1, 5)))
+        )
     return "\n\n".join(paragraphs)
 
 
 def bullet_list(rng: random.Random) -> str:
-    items = [f"- {' '.join(rng.choice(CONTENT) for _ in range(rng.randint(1, 6)))}" for _ in range(rng.randint(5, 40))]
+    items = [
+        f"- {' '.join(rng.choice(CONTENT) for _ in range(rng.randint(1, 6)))}"
+        for _ in range(rng.randint(5, 40))
+    ]
     return sentence(rng, 12) + "\n" + "\n".join(items)
 
 
@@ -39,7 +45,10 @@ def repetitive(rng: random.Random) -> str:
 
 
 def code(rng: random.Random) -> str:
-    body = [f"    {rng.choice(CONTENT)} = {rng.choice(CONTENT)}({rng.randint(0, 99)})" for _ in range(rng.randint(3, 20))]
+    body = [
+        f"    {rng.choice(CONTENT)} = {rng.choice(CONTENT)}({rng.randint(0, 99)})"
+        for _ in range(rng.randint(3, 20))
+    ]
     return f"def {rng.choice(CONTENT)}():\n" + "\n".join(body) + "\n    return {}\n"
 
 

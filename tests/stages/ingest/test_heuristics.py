@@ -4,23 +4,44 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from datatrove.data import Document
-from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
-from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_top_duplicate, get_n_grams
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+)
+from datatrove.pipeline.filters.gopher_repetition_filter import (
+    find_all_duplicate,
+    find_top_duplicate,
+    get_n_grams,
+)
 
 from stages.base import is_removed
 from stages.ingest.heuristics import (
-    C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, HeuristicFilters, HeuristicsConfig,
-    ngram_ids, repeated_ngram_chars, top_ngram_chars,
+    C4QualityConfig,
+    FineWebQualityConfig,
+    GopherQualityConfig,
+    GopherRepetitionConfig,
+    HeuristicFilters,
+    HeuristicsConfig,
+    ngram_ids,
+    repeated_ngram_chars,
+    top_ngram_chars,
 )
 from stages.ingest.normalize import text_hash
 from tests.stages.ingest.heuristics_synth import CONTENT, generated_corpus
 from tests.stages.manual_synth import manual_corpus
 
-WORDS = [f"{w}{s}" for w in CONTENT for s in ("", "s", "ed")]  # distinct enough that no 5-gram repeats by chance
+WORDS = [
+    f"{w}{s}" for w in CONTENT for s in ("", "s", "ed")
+]  # distinct enough that no 5-gram repeats by chance
 
 
 def line(rng: random.Random, words: int = 12) -> str:
-    picked = [rng.choice(["the", "of", "and", "with"]) if i % 3 == 0 else rng.choice(WORDS) for i in range(words)]
+    picked = [
+        rng.choice(["the", "of", "and", "with"]) if i % 3 == 0 else rng.choice(WORDS)
+        for i in range(words)
+    ]
     return " ".join(picked).capitalize() + "."
 
 
@@ -31,8 +52,12 @@ def good_text(seed: int = 0, lines: int = 10) -> str:
 
 def only(family: str, **overrides) -> HeuristicsConfig:
     """Every rule family off but one, tuned by ``overrides``."""
-    families = {"gopher": GopherQualityConfig, "gopher_repetition": GopherRepetitionConfig, "c4": C4QualityConfig,
-                "fineweb": FineWebQualityConfig}
+    families = {
+        "gopher": GopherQualityConfig,
+        "gopher_repetition": GopherRepetitionConfig,
+        "c4": C4QualityConfig,
+        "fineweb": FineWebQualityConfig,
+    }
     parts = {name: cls(enabled=(name == family)) for name, cls in families.items()}
     parts[family] = replace(parts[family], **overrides)
     return HeuristicsConfig(**parts)
@@ -70,29 +95,101 @@ def test_a_clean_document_passes_every_rule():
 CASES = {
     "gopher:min_doc_words": ("gopher", {}, "A short note with the cat."),
     "gopher:max_doc_words": ("gopher", {"max_doc_words": 60}, good_text()),
-    "gopher:min_avg_word_length": ("gopher", {}, "\n".join(" ".join(["it is the ox", "of a cat", "to be in"] * 2) + "." for _ in range(5))),
-    "gopher:max_avg_word_length": ("gopher", {}, "\n".join("The characteristically incomprehensible administrations of responsibilities." for _ in range(12))),
+    "gopher:min_avg_word_length": (
+        "gopher",
+        {},
+        "\n".join(" ".join(["it is the ox", "of a cat", "to be in"] * 2) + "." for _ in range(5)),
+    ),
+    "gopher:max_avg_word_length": (
+        "gopher",
+        {},
+        "\n".join(
+            "The characteristically incomprehensible administrations of responsibilities."
+            for _ in range(12)
+        ),
+    ),
     "gopher:max_hash_word_ratio": ("gopher", {}, good_text() + "\n" + "#" * 30),
-    "gopher:max_ellipsis_word_ratio": ("gopher", {}, good_text() + "\nThe end ... " + "... " * 15 + "and the rest."),
-    "gopher:max_bullet_lines_ratio": ("gopher", {}, "\n".join("- " + x for x in good_text().split("\n"))),
-    "gopher:max_ellipsis_lines_ratio": ("gopher", {}, "\n".join(x[:-1] + "..." for x in good_text().split("\n"))),
-    "gopher:min_alpha_words_ratio": ("gopher", {}, good_text() + "\n" + " ".join(str(i) for i in range(40))),
-    "gopher:min_stop_words": ("gopher", {}, " ".join(random.Random(1).choice(WORDS) for _ in range(80)) + "."),
-    "gopher_rep:dup_para_frac": ("gopher_repetition", {}, "\n\n".join(["Short para here."] * 4 + good_text(2).split("\n")[:5])),
-    "gopher_rep:dup_para_char_frac": ("gopher_repetition", {}, "\n\n".join(good_text(3).split("\n") + [good_text(4, 5)] * 2)),
-    "gopher_rep:dup_line_frac": ("gopher_repetition", {}, "\n".join(good_text(5).split("\n") + ["Yes."] * 7)),
-    "gopher_rep:dup_line_char_frac": ("gopher_repetition", {}, "\n".join(good_text(6, 5).split("\n") + [good_text(7, 1) * 3] * 2)),
+    "gopher:max_ellipsis_word_ratio": (
+        "gopher",
+        {},
+        good_text() + "\nThe end ... " + "... " * 15 + "and the rest.",
+    ),
+    "gopher:max_bullet_lines_ratio": (
+        "gopher",
+        {},
+        "\n".join("- " + x for x in good_text().split("\n")),
+    ),
+    "gopher:max_ellipsis_lines_ratio": (
+        "gopher",
+        {},
+        "\n".join(x[:-1] + "..." for x in good_text().split("\n")),
+    ),
+    "gopher:min_alpha_words_ratio": (
+        "gopher",
+        {},
+        good_text() + "\n" + " ".join(str(i) for i in range(40)),
+    ),
+    "gopher:min_stop_words": (
+        "gopher",
+        {},
+        " ".join(random.Random(1).choice(WORDS) for _ in range(80)) + ".",
+    ),
+    "gopher_rep:dup_para_frac": (
+        "gopher_repetition",
+        {},
+        "\n\n".join(["Short para here."] * 4 + good_text(2).split("\n")[:5]),
+    ),
+    "gopher_rep:dup_para_char_frac": (
+        "gopher_repetition",
+        {},
+        "\n\n".join(good_text(3).split("\n") + [good_text(4, 5)] * 2),
+    ),
+    "gopher_rep:dup_line_frac": (
+        "gopher_repetition",
+        {},
+        "\n".join(good_text(5).split("\n") + ["Yes."] * 7),
+    ),
+    "gopher_rep:dup_line_char_frac": (
+        "gopher_repetition",
+        {},
+        "\n".join(good_text(6, 5).split("\n") + [good_text(7, 1) * 3] * 2),
+    ),
     "gopher_rep:top_2_gram": ("gopher_repetition", {}, bigram_heavy(2)),
-    "gopher_rep:top_3_gram": ("gopher_repetition", {"top_n_grams": {2: 0.5, 3: 0.18}}, bigram_heavy(3)),
+    "gopher_rep:top_3_gram": (
+        "gopher_repetition",
+        {"top_n_grams": {2: 0.5, 3: 0.18}},
+        bigram_heavy(3),
+    ),
     "gopher_rep:dup_5_gram": ("gopher_repetition", {}, repeated_passage(0.3)),
-    "gopher_rep:dup_8_gram": ("gopher_repetition", {"dup_n_grams": {5: 0.5, 6: 0.5, 7: 0.5, 8: 0.12}}, repeated_passage(0.3)),
+    "gopher_rep:dup_8_gram": (
+        "gopher_repetition",
+        {"dup_n_grams": {5: 0.5, 6: 0.5, 7: 0.5, 8: 0.12}},
+        repeated_passage(0.3),
+    ),
     "c4:lorem_ipsum": ("c4", {}, good_text() + "\nLorem ipsum dolor sit amet, consectetur."),
     "c4:curly_bracket": ("c4", {}, good_text() + "\nThe set {a, b} is small."),
-    "c4:min_num_sentences": ("c4", {}, "\n".join(x[:-1] for x in good_text().split("\n")[:7]) + "\nOne. Two three four.\nFive six seven."),
+    "c4:min_num_sentences": (
+        "c4",
+        {},
+        "\n".join(x[:-1] for x in good_text().split("\n")[:7])
+        + "\nOne. Two three four.\nFive six seven.",
+    ),
     "fineweb:line_punct_ratio": ("fineweb", {}, "\n".join(x[:-1] for x in good_text().split("\n"))),
-    "fineweb:short_line_ratio": ("fineweb", {}, "\n".join(x[:25].strip() + "." for x in good_text(lines=20).split("\n"))),
-    "fineweb:char_dup_ratio": ("fineweb", {}, good_text() + "\n" + good_text(9, 1) + "\n" + good_text(9, 1)),
-    "fineweb:list_ratio": ("fineweb", {}, "\n".join(f"Extraordinarily unprecedented{i}." for i in range(20))),
+    "fineweb:short_line_ratio": (
+        "fineweb",
+        {},
+        "\n".join(x[:25].strip() + "." for x in good_text(lines=20).split("\n")),
+    ),
+    "fineweb:char_dup_ratio": (
+        "fineweb",
+        {},
+        good_text() + "\n" + good_text(9, 1) + "\n" + good_text(9, 1),
+    ),
+    "fineweb:list_ratio": (
+        "fineweb",
+        {},
+        "\n".join(f"Extraordinarily unprecedented{i}." for i in range(20)),
+    ),
 }
 
 
@@ -110,16 +207,29 @@ def test_each_rule_trips_on_its_own_text_and_records_value_and_threshold(rule):
 def test_a_rule_set_to_null_is_switched_off():
     family, _, text = CASES["gopher:min_stop_words"]
     assert verdict(text, only(family, min_stop_words=None)) is None
-    assert verdict(text, replace(HeuristicsConfig(), gopher=GopherQualityConfig(enabled=False))) != "gopher:min_stop_words"
+    assert (
+        verdict(text, replace(HeuristicsConfig(), gopher=GopherQualityConfig(enabled=False)))
+        != "gopher:min_stop_words"
+    )
 
 
 def test_c4_rewrite_drops_lines_and_updates_the_exact_dedup_key():
-    text = good_text() + "\nEnable javascript to see this page, then reload it.\nA heading without punctuation"
+    text = (
+        good_text()
+        + "\nEnable javascript to see this page, then reload it.\nA heading without punctuation"
+    )
     doc = Document(text=text, id="d", metadata={"text_hash": text_hash(text)})
-    assert HeuristicFilters(replace(HeuristicsConfig(), c4=C4QualityConfig(rewrite_text=True))).check(doc) is None
+    assert (
+        HeuristicFilters(replace(HeuristicsConfig(), c4=C4QualityConfig(rewrite_text=True))).check(
+            doc
+        )
+        is None
+    )
     assert doc.text == good_text() and doc.metadata["text_hash"] == text_hash(good_text())
     kept_whole = Document(text=text, id="d")
-    assert HeuristicFilters(HeuristicsConfig()).check(kept_whole) is None and kept_whole.text == text
+    assert (
+        HeuristicFilters(HeuristicsConfig()).check(kept_whole) is None and kept_whole.text == text
+    )
 
 
 def test_domains_limit_where_the_rules_apply():
@@ -134,25 +244,42 @@ def test_domains_limit_where_the_rules_apply():
 def test_ngram_statistics_equal_datatrove_on_random_word_sequences():
     rng = random.Random(1)
     for _ in range(200):
-        vocabulary = ["a", "bb", "ccc", "dddd"][: rng.randint(1, 4)] + [f"w{i}" for i in range(rng.choice([0, 3, 30]))]
+        vocabulary = ["a", "bb", "ccc", "dddd"][: rng.randint(1, 4)] + [
+            f"w{i}" for i in range(rng.choice([0, 3, 30]))
+        ]
         words = [rng.choice(vocabulary) for _ in range(rng.randint(10, 80))]
         index = {}
         ids = np.array([index.setdefault(w, len(index)) for w in words])
         lengths = np.array([len(w) for w in words])
         for n in (2, 3, 4):
-            assert top_ngram_chars(ngram_ids(ids, n), lengths, n) == find_top_duplicate(get_n_grams(words, n))
+            assert top_ngram_chars(ngram_ids(ids, n), lengths, n) == find_top_duplicate(
+                get_n_grams(words, n)
+            )
         for n in range(5, 11):
-            assert repeated_ngram_chars(ngram_ids(ids, n), lengths, n) == find_all_duplicate(words, n)
+            assert repeated_ngram_chars(ngram_ids(ids, n), lengths, n) == find_all_duplicate(
+                words, n
+            )
 
 
 def datatrove_keeps(text: str) -> bool:
     doc = Document(text=text, id="d")
-    chain = [GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(), FineWebQualityFilter()]
-    return all(step.filter(doc) is True for step in chain)  # C4 rewrites doc.text for FineWeb, as in a pipeline
+    chain = [
+        GopherQualityFilter(),
+        GopherRepetitionFilter(),
+        C4QualityFilter(),
+        FineWebQualityFilter(),
+    ]
+    return all(
+        step.filter(doc) is True for step in chain
+    )  # C4 rewrites doc.text for FineWeb, as in a pipeline
 
 
 def test_keep_or_drop_agrees_with_datatrove_stock_filters():
-    texts = generated_corpus(60, seed=3) + [good_text(s) for s in range(5)] + [text for _, _, text in CASES.values()]
+    texts = (
+        generated_corpus(60, seed=3)
+        + [good_text(s) for s in range(5)]
+        + [text for _, _, text in CASES.values()]
+    )
     ours = [verdict(t) is None for t in texts]
     theirs = [datatrove_keeps(t) for t in texts]
     disagreements = [t[:80] for t, a, b in zip(texts, ours, theirs) if a != b]

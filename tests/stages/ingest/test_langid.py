@@ -1,9 +1,9 @@
 import pytest
 from datatrove.data import Document
 
+from core.errors import CritmixError
 from stages.base import is_removed
 from stages.ingest.langid import LanguageId, LanguageIdConfig, shipped_model_path
-from core.errors import CritmixError
 
 SAMPLES = {
     "en": "The committee met on Tuesday to discuss the new railway line and agreed to publish its report next month.",
@@ -24,7 +24,11 @@ def test_short_samples_get_their_language_and_only_english_is_kept():
     assert all(d.metadata["lang_score"] > 0.65 for d in docs)
     assert [is_removed(d) for d in docs] == [False, True, True]
     assert docs[1].metadata["removed"]["reason"] == "lang_de"
-    assert docs[2].metadata["meta"]["filter"] == {"rule": "langid:lang_fr", "value": round(docs[2].metadata["lang_score"], 4), "threshold": ["en"]}
+    assert docs[2].metadata["meta"]["filter"] == {
+        "rule": "langid:lang_fr",
+        "value": round(docs[2].metadata["lang_score"], 4),
+        "threshold": ["en"],
+    }
     stats = step.stats.to_dict()["stats"]
     assert stats["kept"] == 1 and stats["removed:lang_de"] == 1 and stats["removed:lang_fr"] == 1
 

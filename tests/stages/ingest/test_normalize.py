@@ -14,5 +14,9 @@ def test_empty_and_short_documents_are_removed_with_reason():
     step = Normalizer(NormalizeConfig(min_chars=5))
     docs = [Document(text=t, id=str(i)) for i, t in enumerate([" \n\t ", "abc", "long enough"])]
     out = list(step.run(iter(docs)))
-    assert [d.metadata.get("removed", {}).get("reason") for d in out] == ["empty", "too_short", None]
+    assert [d.metadata.get("removed", {}).get("reason") for d in out] == [
+        "empty",
+        "too_short",
+        None,
+    ]
     assert "text_hash" in out[2].metadata

@@ -26,7 +26,9 @@ def texts_and_ids(docs):
 def test_jsonl_plain_gz_zst_read_alike(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(RECORDS))
     (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(RECORDS)))
-    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(jsonl_bytes(RECORDS)))
+    (tmp_path / "c.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(jsonl_bytes(RECORDS))
+    )
     for name in ("a.jsonl", "b.jsonl.gz", "c.jsonl.zst"):
         docs = list(read_file(spec(tmp_path, name, "jsonl"), tmp_path / name))
         assert [d.text for d in docs] == ["alpha", "beta"]
@@ -39,7 +41,10 @@ def test_jsonl_plain_gz_zst_read_alike(tmp_path):
 def test_parquet_and_text_files(tmp_path):
     pq.write_table(pa.Table.from_pylist(RECORDS), tmp_path / "x.parquet")
     (tmp_path / "doc.txt").write_text("one document per file")
-    assert [d.text for d in read_file(spec(tmp_path, "*"), tmp_path / "x.parquet")] == ["alpha", "beta"]
+    assert [d.text for d in read_file(spec(tmp_path, "*"), tmp_path / "x.parquet")] == [
+        "alpha",
+        "beta",
+    ]
     docs = list(read_file(spec(tmp_path, "*"), tmp_path / "doc.txt"))
     assert texts_and_ids(docs) == [("one document per file", stable_id("src", "doc.txt", 0))]
 
@@ -56,7 +61,9 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path):
     data = gzip.compress(jsonl_bytes([{"text": f"doc {i}"} for i in range(2000)]))
     (tmp_path / "t.jsonl.gz").write_bytes(data[: len(data) // 2])
     docs = list(read_file(spec(tmp_path, "t.jsonl.gz"), tmp_path / "t.jsonl.gz"))
-    assert is_removed(docs[-1]) and docs[-1].metadata["removed"]["reason"].startswith("truncated_file")
+    assert is_removed(docs[-1]) and docs[-1].metadata["removed"]["reason"].startswith(
+        "truncated_file"
+    )
     assert all(not is_removed(d) for d in docs[:-1]) and len(docs) > 1
 
 
@@ -69,6 +76,44 @@ def test_ranks_partition_the_files(tmp_path):
 
 
 def test_a_records_own_meta_object_is_not_nested(tmp_path):
-    (tmp_path / "m.jsonl").write_bytes(jsonl_bytes([{"text": "t", "meta": {"label": "ham"}, "group": 3}]))
+    (tmp_path / "m.jsonl").write_bytes(
+        jsonl_bytes([{"text": "t", "meta": {"label": "ham"}, "group": 3}])
+    )
     (doc,) = read_file(spec(tmp_path, "m.jsonl"), tmp_path / "m.jsonl")
     assert doc.metadata["meta"] == {"label": "ham", "group": 3}
+
+
+def reasons_of(docs):
+    return [d.metadata.get("removed", {}).get("reason") for d in docs]
+
+
+def test_one_unusable_record_is_removed_and_the_file_reads_on(tmp_path):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    unusable = [
+        b'{"text": ' + deep + b"}",  # deeper than the recursion limit
+        b'{"text": "n", "size": ' + b"9" * 5000 + b"}",  # an integer too long to convert
+        b'{"text": "\\ud800 lone surrogate"}',
+        b'{"text": "ok", "meta": {"deep": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}}",
+        b'{"text": "ok", "id": "\\udfff"}',
+    ]
+    good = [json.dumps({"text": f"doc {i}"}).encode() for i in range(16)]
+    (tmp_path / "mixed.jsonl").write_bytes(b"\n".join(good[:1] + unusable + good[1:]) + b"\n")
+    docs = list(read_file(spec(tmp_path, "mixed.jsonl"), tmp_path / "mixed.jsonl"))
+    assert len(docs) == 21
+    assert [d.metadata["origin"]["offset"] for d in docs] == list(range(21))
+    removed = [d for d in docs if is_removed(d)]
+    assert [d.metadata["origin"]["offset"] for d in removed] == [1, 2, 3, 4, 5]
+    assert all(r.startswith("unusable_record:") for r in reasons_of(removed))
+    assert [d.text for d in docs if not is_removed(d)] == [f"doc {i}" for i in range(16)]
+
+
+def test_an_unreadable_file_keeps_the_records_read_before_it(tmp_path):
+    data = zstandard.ZstdCompressor().compress(
+        jsonl_bytes([{"text": f"doc {i}"} for i in range(3000)])
+    )
+    cut = bytearray(data)
+    cut[len(cut) // 2 :] = b"\xff" * (len(cut) - len(cut) // 2)
+    (tmp_path / "c.jsonl.zst").write_bytes(bytes(cut))
+    docs = list(read_file(spec(tmp_path, "c.jsonl.zst"), tmp_path / "c.jsonl.zst"))
+    assert is_removed(docs[-1]) and not any(is_removed(d) for d in docs[:-1])
+    assert docs[-1].metadata["origin"]["offset"] == len(docs) - 1

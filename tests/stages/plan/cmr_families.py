@@ -57,6 +57,11 @@ def make_curves(family, shape, rng, length=1.0, seeds=2, noise=0.003):
     change += level * rng.standard_normal((len(grid), t.size))
     change[:, 0] = 0.0
     size = t.size
-    return {"domain": np.full(len(grid) * size, "synth"), "ratio": np.repeat(grid[:, 0], size),
-            "seed": np.repeat(grid[:, 1], size).astype(int), "tokens": np.tile(t * PILOT_TOKENS, len(grid)),
-            "general_loss": 3.1 + change.ravel(), "domain_loss": 4.2 - 0.3 * np.log1p(np.tile(t, len(grid)) / 0.05)}
+    return {
+        "domain": np.full(len(grid) * size, "synth"),
+        "ratio": np.repeat(grid[:, 0], size),
+        "seed": np.repeat(grid[:, 1], size).astype(int),
+        "tokens": np.tile(t * PILOT_TOKENS, len(grid)),
+        "general_loss": 3.1 + change.ravel(),
+        "domain_loss": 4.2 - 0.3 * np.log1p(np.tile(t, len(grid)) / 0.05),
+    }

@@ -9,6 +9,7 @@ Each pilot run (seed) scales its whole change by 1 + 0.02·z (the run-to-run var
 noise along its evaluations (correlation 0.8), so neighbouring evaluations sit high or low together.
 The true CMR is where the noise-free ΔL_gen(R, budget) reaches ε.
 """
+
 import numpy as np
 from scipy.optimize import brentq
 
@@ -19,14 +20,14 @@ BASE_GENERAL, BASE_DOMAIN = 3.1, 4.2
 
 
 def recovery(ratio, t):
-    a, b = 0.04 + 0.25 * ratio ** 2, 0.05 + 0.05 * ratio
+    a, b = 0.04 + 0.25 * ratio**2, 0.05 + 0.05 * ratio
     return a * (1 - np.exp(-t / 0.03)) - b * (1 - np.exp(-t / 0.5))
 
 
 def logistic(ratio, t):
     with np.errstate(divide="ignore"):
         rise = 1 / (1 + np.exp(-(np.log(t) - np.log(0.02)) / 0.5))
-    return (0.03 + 0.3 * ratio ** 1.5) * rise * (0.4 + 0.6 * np.exp(-t / 0.4))
+    return (0.03 + 0.3 * ratio**1.5) * rise * (0.4 + 0.6 * np.exp(-t / 0.4))
 
 
 SHAPES = {"recovery": recovery, "logistic": logistic}
@@ -41,16 +42,25 @@ def true_cmr(shape, budget=1.0, epsilon=EPSILON):
     return brentq(lambda r: SHAPES[shape](r, budget) - epsilon, 1e-3, 1.0)
 
 
-def make_curves(shape, seed=0, seeds=2, points=20, noise=0.004, correlation=0.8, run_spread=0.02,
-                domain="synth", ratios=RATIOS):
+def make_curves(
+    shape,
+    seed=0,
+    seeds=2,
+    points=20,
+    noise=0.004,
+    correlation=0.8,
+    run_spread=0.02,
+    domain="synth",
+    ratios=RATIOS,
+):
     """Columns of a pilot-curve CSV (with a seed column): ``seeds`` runs per ratio, ``points``
     log-spaced evaluations from 1% to 100% of PILOT_TOKENS, plus the model before CPT at tokens = 0."""
     rng = np.random.default_rng(seed)
     t = np.concatenate([[0.0], np.geomspace(0.01, 1, points)])
     grid = np.array([(r, s) for r in ratios for s in range(seeds)])
-    innovations = rng.standard_normal((2, len(grid), points)) * noise * np.sqrt(1 - correlation ** 2)
+    innovations = rng.standard_normal((2, len(grid), points)) * noise * np.sqrt(1 - correlation**2)
     ar = np.zeros_like(innovations)
-    ar[..., 0] = innovations[..., 0] / np.sqrt(1 - correlation ** 2)
+    ar[..., 0] = innovations[..., 0] / np.sqrt(1 - correlation**2)
     for i in range(1, points):
         ar[..., i] = correlation * ar[..., i - 1] + innovations[..., i]
     scale = 1 + run_spread * rng.standard_normal((len(grid), 1))
@@ -58,6 +68,11 @@ def make_curves(shape, seed=0, seeds=2, points=20, noise=0.004, correlation=0.8,
     general = BASE_GENERAL + scale * SHAPES[shape](ratio, t) + np.pad(ar[0], ((0, 0), (1, 0)))
     dom = BASE_DOMAIN + scale * domain_change(ratio, t) + np.pad(ar[1], ((0, 0), (1, 0)))
     size = len(t)
-    return {"domain": np.full(len(grid) * size, domain), "ratio": np.repeat(grid[:, 0], size),
-            "seed": np.repeat(grid[:, 1], size).astype(int), "tokens": np.tile(t * PILOT_TOKENS, len(grid)),
-            "general_loss": general.ravel(), "domain_loss": dom.ravel()}
+    return {
+        "domain": np.full(len(grid) * size, domain),
+        "ratio": np.repeat(grid[:, 0], size),
+        "seed": np.repeat(grid[:, 1], size).astype(int),
+        "tokens": np.tile(t * PILOT_TOKENS, len(grid)),
+        "general_loss": general.ravel(),
+        "domain_loss": dom.ravel(),
+    }

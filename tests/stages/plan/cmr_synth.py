@@ -1,11 +1,12 @@
 """Synthetic pilot curves with known laws: the general loss rises then falls, and its turnaround
 T0(R) follows a known CMR law R = A4·t^S4 + B3 exactly (t = tokens / PILOT_TOKENS) at a given λ."""
+
 import numpy as np
 
 PILOT_TOKENS = 20e9  # the paper's CPT budget
 RATIOS = (1 / 8, 1 / 4, 1 / 3, 1 / 2, 3 / 4, 1.0)
 S4, B3 = 0.8, -0.4
-A4 = (1 - B3) / 0.9 ** S4  # R = 1 turns around at 90% of the pilot
+A4 = (1 - B3) / 0.9**S4  # R = 1 turns around at 90% of the pilot
 S1, S2, S3, ALPHA3 = 0.35, 0.3, 1.0, -0.08
 BASE_GENERAL, BASE_DOMAIN = 2.3, 2.9
 
@@ -15,7 +16,7 @@ def true_t0(ratio):
 
 
 def true_cmr(t):
-    return A4 * t ** S4 + B3
+    return A4 * t**S4 + B3
 
 
 def true_laws(ratio, lam):
@@ -29,7 +30,7 @@ def true_laws(ratio, lam):
 
 def true_general_change(ratio, t, lam):
     _, alpha2 = true_laws(ratio, lam)
-    return alpha2 * t ** S2 + ALPHA3 * t ** S3
+    return alpha2 * t**S2 + ALPHA3 * t**S3
 
 
 def make_curves(lam=1000.0, noise=1e-3, seed=0, ratios=RATIOS, points=40, domain="finance"):
@@ -43,8 +44,10 @@ def make_curves(lam=1000.0, noise=1e-3, seed=0, ratios=RATIOS, points=40, domain
         columns["domain"] += [domain] * len(t)
         columns["ratio"] += [ratio] * len(t)
         columns["tokens"] += list(t * PILOT_TOKENS)
-        columns["general_loss"] += list(BASE_GENERAL + true_general_change(ratio, t, lam) + jitter[0])
-        columns["domain_loss"] += list(BASE_DOMAIN + alpha1 * t ** S1 + jitter[1])
+        columns["general_loss"] += list(
+            BASE_GENERAL + true_general_change(ratio, t, lam) + jitter[0]
+        )
+        columns["domain_loss"] += list(BASE_DOMAIN + alpha1 * t**S1 + jitter[1])
     return {k: np.array(v) for k, v in columns.items()}
 
 

@@ -15,7 +15,9 @@ def test_reference_curves_cut_at_half_predict_an_interval_holding_the_measured_c
     assert report["law_free"] == pytest.approx(0.538, abs=1e-3)
     half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
     assert half["ci"][0] <= 0.538 <= half["ci"][1] and half["covers_law_free"]
-    assert abs(half["error_vs_law_free"]) < 0.05  # the paper's per-ratio laws said 0.645 from the same half
+    assert (
+        abs(half["error_vs_law_free"]) < 0.05
+    )  # the paper's per-ratio laws said 0.645 from the same half
     assert half["per_ratio_view"] > 0.6
     rows = {row["ratio"]: row for row in report["leave_one_ratio_out"]}
     assert sorted(rows) == pytest.approx([0.125, 0.25, 1 / 3, 0.5, 0.75, 1.0], abs=1e-6)

@@ -4,6 +4,7 @@
 two shapes, AR(1) noise along each curve, a 2% run-to-run spread, two seeds per ratio). At the pilot
 length the goal is coverage ≥ 0.9 with a median width ≤ 0.25; with pilots stopped at half the budget,
 coverage ≥ 0.85. With 100 draws a true coverage of 0.95 falls below 0.9 with probability ≈ 0.03."""
+
 import numpy as np
 import pytest
 
@@ -19,7 +20,9 @@ def coverage(shape, pilot_share):
     truth = true_cmr(shape)
     covered, widths = 0, []
     for draw in range(DRAWS):
-        pilots = pilots_of(make_curves(shape, seed=1000 + draw), "synth").cut(pilot_share * PILOT_TOKENS)
+        pilots = pilots_of(make_curves(shape, seed=1000 + draw), "synth").cut(
+            pilot_share * PILOT_TOKENS
+        )
         result = fit_pilots(pilots, FitSettings(budget=PILOT_TOKENS, draws=50, seed=draw))
         covered += result.ci[0] <= truth <= result.ci[1]
         widths.append(result.ci[1] - result.ci[0])

@@ -3,17 +3,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.plan.data.curves import (at_tokens, law_free_cmr, piecewise_crossing, pilots_of, ratio_interpolation_error,
-                                read_curves)
-from tests.stages.plan.cmr_shapes import PILOT_TOKENS, make_curves
 from core.errors import CritmixError
+from stages.plan.data.curves import (
+    at_tokens,
+    law_free_cmr,
+    piecewise_crossing,
+    pilots_of,
+    ratio_interpolation_error,
+    read_curves,
+)
+from tests.stages.plan.cmr_shapes import PILOT_TOKENS, make_curves
 
 REAL_CURVES = Path(__file__).parents[2] / "data" / "cmr-small-scale-curves.csv"
 
 
 def write(path, curves, columns):
     rows = zip(*(curves[c] for c in columns))
-    path.write_text(",".join(columns) + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
+    path.write_text(
+        ",".join(columns) + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows)
+    )
     return path
 
 
@@ -22,7 +30,9 @@ def test_the_seed_column_is_optional_and_every_seed_is_kept(tmp_path):
     with_seed = read_curves(write(tmp_path / "a.csv", curves, list(curves)))
     assert sorted(set(with_seed["seed"])) == [0, 1, 2]
     pilots = pilots_of(with_seed, "synth")
-    assert pilots.tokens.shape == (6, 3, 9) and pilots.seeds == 3  # 6 ratios, 3 seeds, origin + 8 points
+    assert (
+        pilots.tokens.shape == (6, 3, 9) and pilots.seeds == 3
+    )  # 6 ratios, 3 seeds, origin + 8 points
     one = read_curves(REAL_CURVES)
     assert set(one["seed"]) == {0} and pilots_of(one, "legal").seeds == 1
 
@@ -31,22 +41,31 @@ def test_cutting_pilots_keeps_only_what_they_had_seen():
     pilots = pilots_of(make_curves("logistic", points=20), "synth")
     half = pilots.cut(PILOT_TOKENS / 2)
     assert half.pilot_tokens <= PILOT_TOKENS / 2 < pilots.pilot_tokens
-    assert half.weights.sum() < pilots.weights.sum() and (half.tokens[half.weights > 0] <= PILOT_TOKENS / 2).all()
+    assert (
+        half.weights.sum() < pilots.weights.sum()
+        and (half.tokens[half.weights > 0] <= PILOT_TOKENS / 2).all()
+    )
     assert half.ratios.size == pilots.ratios.size
 
 
 def test_measured_losses_are_interpolated_between_evaluations_and_averaged_over_seeds():
-    pilots = pilots_of(make_curves("recovery", seeds=2, points=10, noise=0.0, run_spread=0.0), "synth")
+    pilots = pilots_of(
+        make_curves("recovery", seeds=2, points=10, noise=0.0, run_spread=0.0), "synth"
+    )
     exact = pilots.d_general[:, 0, -1]
     assert at_tokens(pilots, pilots.d_general, PILOT_TOKENS) == pytest.approx(exact)
     between = at_tokens(pilots, pilots.d_general, 0.8 * PILOT_TOKENS)
     last_two = pilots.d_general[:, 0, -2:]
-    assert ((between - last_two.min(axis=1)) >= -1e-12).all() and ((last_two.max(axis=1) - between) >= -1e-12).all()
+    assert ((between - last_two.min(axis=1)) >= -1e-12).all() and (
+        (last_two.max(axis=1) - between) >= -1e-12
+    ).all()
     assert np.isnan(at_tokens(pilots, pilots.d_general, 2 * PILOT_TOKENS)).all()
 
 
 def test_the_law_free_crossing_of_the_reference_curves_is_the_measured_0538():
-    assert law_free_cmr(pilots_of(read_curves(REAL_CURVES), "legal"), 0.05, 999424) == pytest.approx(0.538, abs=1e-3)
+    assert law_free_cmr(
+        pilots_of(read_curves(REAL_CURVES), "legal"), 0.05, 999424
+    ) == pytest.approx(0.538, abs=1e-3)
 
 
 def test_piecewise_crossing_takes_the_largest_ratio_within_tolerance():
@@ -59,7 +78,7 @@ def test_piecewise_crossing_takes_the_largest_ratio_within_tolerance():
 def test_ratio_interpolation_error_is_zero_on_a_line_and_covers_a_curved_truth():
     ratios = np.array([0.125, 0.25, 1 / 3, 0.5, 0.75])
     assert ratio_interpolation_error(ratios, 0.2 * ratios, 0.08) == pytest.approx(0.0, abs=1e-12)
-    curved = 0.3 * ratios ** 2
+    curved = 0.3 * ratios**2
     truth = np.sqrt(0.05 / 0.3)
     error = abs(piecewise_crossing(ratios, curved, 0.05)[0] - truth)
     assert error > 0.005 and ratio_interpolation_error(ratios, curved, 0.05) >= error
@@ -84,7 +103,9 @@ def test_the_control_pilot_is_the_default_reference_and_shifts_the_general_chang
     assert against_control.reference == "control" and against_base.reference == "base"
     assert against_control.control_general_change == pytest.approx(-0.04)
     end = at_tokens(against_control, against_control.d_general, PILOT_TOKENS)
-    assert end == pytest.approx(at_tokens(against_base, against_base.d_general, PILOT_TOKENS) + 0.04)
+    assert end == pytest.approx(
+        at_tokens(against_base, against_base.d_general, PILOT_TOKENS) + 0.04
+    )
     assert 0.0 not in against_control.ratios  # the control is a reference, not a ratio to fit
     with pytest.raises(CritmixError, match="no R = 0 control rows"):
         pilots_of(curves, "synth", reference="control")

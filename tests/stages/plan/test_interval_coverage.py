@@ -26,7 +26,9 @@ def draws_of(family, length, level, draws, boot=20):
         rng = np.random.default_rng(7000 + draw)
         shape = draw_shape(rng)
         pilots = pilots_of(make_curves(family, shape, rng, length=length), "synth")
-        result = fit_pilots(pilots, FitSettings(budget=PILOT_TOKENS, level=level, draws=boot, seed=draw))
+        result = fit_pilots(
+            pilots, FitSettings(budget=PILOT_TOKENS, level=level, draws=boot, seed=draw)
+        )
         out.append((true_cmr(family, shape), result.cmr_epsilon, result.ci))
     return out
 
@@ -37,8 +39,12 @@ def coverage(rows) -> float:
 
 def narrowest_rescaling(rows, share=0.95) -> float:
     """The smallest factor by which every interval, scaled about the plan's value, covers ``share``."""
-    needed = [(centre - truth) / max(centre - low, 1e-12) if truth < centre else
-              (truth - centre) / max(high - centre, 1e-12) for truth, centre, (low, high) in rows]
+    needed = [
+        (centre - truth) / max(centre - low, 1e-12)
+        if truth < centre
+        else (truth - centre) / max(high - centre, 1e-12)
+        for truth, centre, (low, high) in rows
+    ]
     return float(np.quantile(needed, share))
 
 
@@ -47,7 +53,9 @@ BANDS = {0.5: (0.40, 0.60), 0.8: (0.72, 0.88), 0.95: (0.90, 1.0)}
 
 @pytest.mark.parametrize("level", sorted(BANDS))
 def test_few_draws_cover_within_their_binomial_spread_of_the_level(level):
-    rows = [r for family in FAMILIES for r in draws_of(family, 1 / DEMO_FACTOR, level, draws=12, boot=4)]
+    rows = [
+        r for family in FAMILIES for r in draws_of(family, 1 / DEMO_FACTOR, level, draws=12, boot=4)
+    ]
     spread = 2.5 * np.sqrt(level * (1 - level) / len(rows))
     assert level - spread <= coverage(rows) <= min(level + spread, 1.0), coverage(rows)
 

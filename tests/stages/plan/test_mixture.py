@@ -7,7 +7,9 @@ from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves, merge
 
 
 def test_several_domains_give_one_cmr_each_and_a_valid_mixture():
-    curves = merge(make_curves(seed=6, domain="finance"), make_curves(lam=200.0, seed=7, domain="papers"))
+    curves = merge(
+        make_curves(seed=6, domain="finance"), make_curves(lam=200.0, seed=7, domain="papers")
+    )
     results = fit_cmr(curves, FitSettings(budget=0.6 * PILOT_TOKENS, epsilon=0.1, draws=16))
     cmrs = {d: r.cmr for d, r in results.items()}
     assert set(cmrs) == {"finance", "papers"} and cmrs["finance"] != cmrs["papers"]

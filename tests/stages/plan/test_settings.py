@@ -1,15 +1,17 @@
 import pytest
 
-from pipeline.config import CritmixConfig
+from core.errors import ConfigError
 from pipeline.commands.plan import fit_settings
+from pipeline.config import CritmixConfig
 from stages.plan.cmr.fit import fit_domain
 from stages.plan.settings import FitSettings
 from tests.stages.plan.cmr_shapes import make_curves
-from core.errors import ConfigError
 
 
-@pytest.mark.parametrize("change", [{"level": 1.0}, {"level": 0.0}, {"draws": 1}, {"epsilon": -0.1},
-                                    {"reference": "nothing"}])
+@pytest.mark.parametrize(
+    "change",
+    [{"level": 1.0}, {"level": 0.0}, {"draws": 1}, {"epsilon": -0.1}, {"reference": "nothing"}],
+)
 def test_settings_no_fit_can_use_are_refused_with_what_to_set(change):
     with pytest.raises(ConfigError):
         FitSettings(**change)
@@ -25,5 +27,9 @@ def test_the_plan_sets_the_interval_level_and_draws_from_its_config():
 
 def test_a_lower_level_gives_a_narrower_interval():
     curves = make_curves("recovery", seed=5)
-    wide, narrow = (fit_domain(curves, "synth", FitSettings(level=level, draws=30)).ci for level in (0.95, 0.5))
-    assert wide[0] <= narrow[0] <= narrow[1] <= wide[1] and narrow[1] - narrow[0] < wide[1] - wide[0]
+    wide, narrow = (
+        fit_domain(curves, "synth", FitSettings(level=level, draws=30)).ci for level in (0.95, 0.5)
+    )
+    assert (
+        wide[0] <= narrow[0] <= narrow[1] <= wide[1] and narrow[1] - narrow[0] < wide[1] - wide[0]
+    )

@@ -20,18 +20,22 @@ def test_a_curve_without_turnaround_gives_none():
 def test_a_general_loss_falling_from_the_start_turns_around_at_once():
     tokens = np.concatenate([[0], np.geomspace(1e6, 1e8, 20)])
     t = tokens / 1e8
-    laws = IncrementLaws.fit(tokens, -0.05 * t ** 0.4 - 0.02 * t, -0.4 * t ** 0.35)
+    laws = IncrementLaws.fit(tokens, -0.05 * t**0.4 - 0.02 * t, -0.4 * t**0.35)
     t0 = turnaround(laws, 1000.0)
-    assert t0 is not None and t0 <= 1e-3 * 1e8 * 1.0001  # T0 ≈ 0: feasible at once, the paper's reading
+    assert (
+        t0 is not None and t0 <= 1e-3 * 1e8 * 1.0001
+    )  # T0 ≈ 0: feasible at once, the paper's reading
 
 
 def test_turnaround_at_infinite_lambda_is_the_general_peak():
     tokens = np.concatenate([[0], np.geomspace(1e6, 1e8, 30)])
     t = tokens / 1e8
-    laws = IncrementLaws.fit(tokens, 0.05 * t ** 0.3 - 0.06 * t ** 0.9, -0.4 * t ** 0.35)
+    laws = IncrementLaws.fit(tokens, 0.05 * t**0.3 - 0.06 * t**0.9, -0.4 * t**0.35)
     peak = (0.05 * 0.3 / (0.06 * 0.9)) ** (1 / 0.6) * 1e8
     assert turnaround(laws, math.inf) == pytest.approx(peak, rel=1e-3)
-    assert turnaround(laws, 1000.0) < turnaround(laws, math.inf)  # the falling domain loss pulls it earlier
+    assert turnaround(laws, 1000.0) < turnaround(
+        laws, math.inf
+    )  # the falling domain loss pulls it earlier
 
 
 class _Law:

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from trainer.data.tokens import TokenShard, atomic_write, decompose, piece_lengths, remove_leftovers, write_shard
+from trainer.data.tokens import TokenShard, decompose, piece_lengths, write_shard
 
 
 def test_a_shard_reads_back_its_documents(tmp_path):
@@ -40,14 +40,3 @@ def test_pieces_stay_inside_their_document_and_cover_it_down_to_the_shortest_len
                                                         (32, 32, [32])])
 def test_piece_lengths_are_the_powers_of_two_up_to_the_context(seq_len, shortest, lengths):
     assert piece_lengths(seq_len, shortest) == lengths
-
-
-def test_temporary_names_are_per_process_and_leftovers_are_removed(tmp_path):
-    atomic_write(tmp_path / "a.bin", b"whole")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
-    # what a writer killed before its rename leaves; another process's writer would use another name
-    killed = tmp_path / "deep" / f".b.bin.{os.getpid() + 1}.tmp"
-    killed.parent.mkdir()
-    killed.write_bytes(b"half")
-    assert remove_leftovers(tmp_path) == 1
-    assert not killed.exists() and (tmp_path / "a.bin").read_bytes() == b"whole"

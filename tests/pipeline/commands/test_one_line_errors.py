@@ -1,0 +1,127 @@
+"""Errors the user can fix are one line on stderr with exit 2 (config, query) or 1 (input, environment),
+through the real command lines; Ctrl-C is one line and 130; a reader that closes the pipe sees silence."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+from pipeline.cli import main
+from tests.conftest import REPO, TINY_CONFIG
+
+# A YAML tag that PyYAML's full loader would call; its marker file shows whether anything ran.
+PYTHON_TAG = "train: !!python/object/apply:os.system ['touch {marker}']\n"
+
+
+def run_module(module: str, *args: str, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def one_line(done: subprocess.CompletedProcess) -> str:
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    return done.stderr
+
+
+def test_a_python_tag_in_a_recipe_is_a_one_line_config_error_and_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / "recipe.yaml").write_text(PYTHON_TAG.format(marker=marker))
+    done = run_module("pipeline", "sql", "--config", str(tmp_path / "recipe.yaml"), "SELECT 1")
+    assert done.returncode == 2
+    assert "recipe.yaml: not plain YAML at line 1" in one_line(done)
+    assert not marker.exists()
+
+
+def test_a_python_tag_in_a_curriculum_is_a_one_line_config_error_and_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / "curriculum.yaml").write_text(
+        PYTHON_TAG.format(marker=marker).replace("train", "phases")
+    )
+    done = run_module(
+        "trainer",
+        "train",
+        "--curriculum",
+        str(tmp_path / "curriculum.yaml"),
+        "--tokens",
+        str(tmp_path / "tokens"),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert done.returncode == 2
+    assert "curriculum.yaml: not plain YAML" in one_line(done)
+    assert not marker.exists()
+
+
+def test_sql_before_curate_names_the_curate_command_of_that_config(tmp_path):
+    done = run_module(
+        "pipeline",
+        "sql",
+        "--config",
+        str(TINY_CONFIG),
+        "--set",
+        "curate.tasks=1",
+        "SELECT 1",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert f"run `critmix curate --config {TINY_CONFIG} --set curate.tasks=1` first" in one_line(
+        done
+    )
+
+
+def test_sql_into_a_closed_pipe_is_silent(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"stages": {}}))
+    # JSON Lines go out row by row, so writes go on after the pipe is closed, whatever its buffer holds.
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "sql",
+            "--run",
+            str(tmp_path),
+            "--format",
+            "json",
+            "SELECT range AS n FROM range(2000000)",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout.read(100).startswith(b'{"n": 0}\n')
+    reader.stdout.close()  # what `| head` does once it has its lines
+    assert reader.stderr.read() == b"" and reader.wait(timeout=300) == 141
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    from pipeline.commands import sql
+
+    def interrupted(run_dir):
+        raise KeyboardInterrupt
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"stages": {}}))
+    monkeypatch.setattr(sql, "connect", interrupted)
+    assert main(["sql", "--run", str(tmp_path), "SELECT 1"]) == 130
+    assert (
+        capsys.readouterr().err
+        == "critmix sql: interrupted; run the same command again to resume\n"
+    )
+
+
+def test_lost_documents_are_one_line_saying_to_rerun_with_force(
+    tiny_run, tmp_path, in_repo, capsys
+):
+    from core.files import finished_files
+
+    run = shutil.copytree(tiny_run, tmp_path / "run")  # the tiny run is shared: damage a copy
+    next(iter(finished_files(run / "removed"))).unlink()
+    capsys.readouterr()
+    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run)]) == 1
+    *progress, error = (
+        capsys.readouterr().err.splitlines()
+    )  # the console's progress lines go to stderr too
+    assert error.startswith("critmix curate: documents lost or duplicated") and error.endswith(
+        "rerun with --force"
+    )
+    assert not any("Traceback" in line or line.startswith("critmix curate:") for line in progress)
