@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from core.errors import CritmixError
-from pipeline.reporting.formatting import format_interval, format_optional
+from pipeline.reporting.formatting import format_half_width, format_interval, format_optional
 
 CURVES_HELP = (
     "pilot curves CSV with columns domain,ratio,tokens,general_loss,domain_loss and optionally seed "
@@ -363,13 +363,14 @@ def print_result(r) -> None:
         print(
             "  interval: "
             + ", ".join(f"{k} {format_interval(v)}" for k, v in r.ci_parts.items() if v)
-            + "; systematic errors added in quadrature: "
-            + ", ".join(f"{k} {e:.3f}" for k, e in r.ci_errors.items())
+            + f"; half-widths at level {r.level:g} added in quadrature: "
+            + ", ".join(f"{k} {format_half_width(e)}" for k, e in r.ci_errors.items())
         )
-    if r.extrapolation_errors:
+    if r.extrapolation_calibration:
+        c = r.extrapolation_calibration
         print(
-            "  backtest error of the ε view at k× past the pilots: "
-            + ", ".join(f"{k}× {e:.3f}" for k, e in r.extrapolation_errors.items())
+            f"  extrapolation {c['factor']:.2f}× calibrated on {c['cuts']} cuts of the pilots "
+            f"({c['errors']} errors): conformal quantile {c['quantile']:.3g} of the predicted scale"
         )
     print(
         f"  {'ratio':>7} {'T0 tokens':>11} {'T0≤budget':>9} {'L_gen@budget':>12} {'within ε':>8} {'ΔL_dom':>8} "
