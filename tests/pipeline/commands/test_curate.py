@@ -15,8 +15,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.rundir import RunDir, RunInUse
 from tests.conftest import curate_tiny, tree_checksums
-from tests.pipeline.commands.test_resume import curate as curate_process
-from tests.pipeline.commands.test_resume import write_corpus
+from tests.curate_process import curate_process, write_corpus
 
 
 def test_counts_conserved_per_source(tiny_run):

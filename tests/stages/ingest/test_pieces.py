@@ -112,7 +112,7 @@ def test_parquet_is_cut_by_row_groups(tmp_path, monkeypatch, tasks):
 def test_one_file_curated_by_three_tasks_gives_the_output_of_one(tmp_path, in_repo, monkeypatch):
     """Three ingest tasks on one file, each reading a byte range: the same shards, removed documents and counts."""
     from tests.conftest import curate_tiny, tree_checksums
-    from tests.pipeline.commands.test_resume import WORDS
+    from tests.curate_process import WORDS
 
     rng = random.Random(5)
     lines = [
