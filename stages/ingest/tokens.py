@@ -22,6 +22,9 @@ from stages.ingest.words import EnglishWords, english_words
 MAX_CHUNKS = 500_000  # chunks remembered before the table starts again (a few hundred MB at most)
 # A token's part in spaCy's sentencizer: a sentence end, other punctuation, or a word.
 WORD, PUNCT, END = 0, 1, 2
+ASCII_PUNCTUATION = frozenset(
+    c for c in map(chr, range(128)) if unicodedata.category(c).startswith("P")
+)
 
 
 class Growing:
@@ -73,34 +76,43 @@ class TokenTable:
         sizes: list[int] = []
         pool: list[int] = []
         new_tokens: list[str] = []
-        offset = self.pool.size
+        token_ids, first_new = self.token_ids, self.length.size
         for chunk in dict.fromkeys(chunks):
-            ids = [self.token_id(token, new_tokens) for token in self.words.chunk_tokens(chunk)]
             self.chunk_ids[chunk] = self.chunk_start.size + len(starts)
-            starts.append(offset + len(pool))
-            sizes.append(len(ids))
-            pool += ids
+            starts.append(self.pool.size + len(pool))
+            tokens = self.words.chunk_tokens(chunk)
+            sizes.append(len(tokens))
+            for token in tokens:
+                id_ = token_ids.get(token)
+                if id_ is None:
+                    id_ = token_ids[token] = first_new + len(new_tokens)
+                    new_tokens.append(token)
+                pool.append(id_)
         self.chunk_start.extend(starts)
         self.chunk_size.extend(sizes)
         self.pool.extend(pool)
-        self.length.extend([len(token) for token in new_tokens])
+        self.length.extend(list(map(len, new_tokens)))
         self.non_symbol.extend([not PUNCTUATION_SET.issuperset(token) for token in new_tokens])
-        self.alpha.extend([any(char.isalpha() for char in token) for token in new_tokens])
-        self.role.extend([self.sentence_role(token) for token in new_tokens])
-
-    def token_id(self, token: str, new_tokens: list[str]) -> int:
-        id_ = self.token_ids.get(token)
-        if id_ is None:
-            id_ = self.token_ids[token] = self.length.size + len(new_tokens)
-            new_tokens.append(token)
-        return id_
+        self.alpha.extend(list(map(has_letter, new_tokens)))
+        self.role.extend(list(map(self.sentence_role, new_tokens)))
 
     def sentence_role(self, token: str) -> int:
         if token in self.words.sentence_ends:
             return END
-        if all(unicodedata.category(char).startswith("P") for char in token):
+        if ASCII_PUNCTUATION.issuperset(token) if token.isascii() else all_punctuation(token):
             return PUNCT
         return WORD
+
+
+def has_letter(token: str) -> bool:
+    """A character with ``str.isalpha`` (Gopher's alpha words); in ASCII, the letters are what has a case."""
+    if token.isascii():
+        return token.lower() != token.upper()
+    return any(char.isalpha() for char in token)
+
+
+def all_punctuation(token: str) -> bool:
+    return all(unicodedata.category(char).startswith("P") for char in token)
 
 
 def sentences_per_line(roles: np.ndarray, line_bounds: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ e-mail addresses, a hyphen at a line break (``infor-``) and runs of underscores 
 
 from __future__ import annotations
 
+import re._parser
 from functools import cache
 
 # An ASCII chunk without these characters has no infix (spaCy's infixes are hyphens, ellipses, icons and
@@ -20,8 +21,20 @@ INFIX_CHARS = frozenset(".,-~+*^:<>=/")
 SUFFIX_HINTS = frozenset("0123456789'’")
 
 
-def plain(chunk: str) -> bool:
-    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
+def suffix_reach(pattern: str) -> int | None:
+    """The longest suffix spaCy's pattern matches, but for the run of dots (``\\.\\.+$``), which needs a chunk
+    ending in ".."; None if another alternative is unbounded. A suffix of any other chunk starts within
+    its last ``reach`` characters, so the search starts there (lookbehinds still see what comes before)."""
+    parsed = re._parser.parse(pattern).data
+    if len(parsed) != 1 or parsed[0][0] is not re._parser.BRANCH:
+        return None
+    dots = str(re._parser.parse(r"\.\.+$"))
+    reach = max(branch.getwidth()[1] for branch in parsed[0][1][1] if str(branch) != dots)
+    return reach if reach < re._parser.MAXREPEAT else None
+
+
+# ASCII letters or digits alone: what matches no affix, infix or URL pattern.
+plain = re.compile("[A-Za-z]+|[0-9]+").fullmatch
 
 
 class EnglishWords:
@@ -37,6 +50,7 @@ class EnglishWords:
         self.sentence_ends = frozenset(Sentencizer.default_punct_chars)
         self.prefix = tokenizer.prefix_search
         self.suffix = tokenizer.suffix_search
+        self.suffix_reach = suffix_reach(self.suffix.__self__.pattern)
         self.infixes = tokenizer.infix_finditer
         self.url = tokenizer.url_match
         self.whole = tokenizer.token_match or (
@@ -76,8 +90,8 @@ class EnglishWords:
     def merge_special(self, tokens: list[str]) -> list[str]:
         """Runs of tokens that spell a special case, as spaCy's special-case matcher retokenizes them: the longest
         first, then the leftmost, none overlapping one already taken."""
-        if len(tokens) < 2:  # a whole chunk that is a special case was split as one already
-            return tokens
+        if len(tokens) < 2 or self.first_tokens.isdisjoint(tokens):
+            return tokens  # a whole chunk that is a special case was split as one already
         found = [
             (j - i, i)
             for i in range(len(tokens))
@@ -138,7 +152,7 @@ class EnglishWords:
             or whole(chunk)
             or self.url(chunk)
             or chunk.isascii()
-            and not INFIX_CHARS.intersection(chunk)
+            and INFIX_CHARS.isdisjoint(chunk)
         ):
             tokens.append(chunk)
         else:
@@ -149,11 +163,11 @@ class EnglishWords:
         """``suffix_search``, skipped where no suffix can end: an ASCII digit, or an ASCII letter that ends no
         "'s" and no unit after a number ("5km")."""
         last = chunk[-1:]
-        if last.isascii() and (
-            last.isdigit() or last.isalpha() and not SUFFIX_HINTS.intersection(chunk)
-        ):
+        if last.isascii() and (last.isdigit() or last.isalpha() and SUFFIX_HINTS.isdisjoint(chunk)):
             return None
-        return self.suffix(chunk)
+        if self.suffix_reach is None or chunk.endswith(".."):
+            return self.suffix(chunk)
+        return self.suffix(chunk, max(0, len(chunk) - self.suffix_reach))
 
     def split_infixes(self, chunk: str) -> list[str]:
         tokens, offset = [], 0
