@@ -47,9 +47,7 @@ class ExactDedupConfig:
     )
 
 
-def phases(
-    dirs: StageDirs, tasks: int, config: ExactDedupConfig = ExactDedupConfig()
-) -> list[Phase]:
+def phases(dirs: StageDirs, config: ExactDedupConfig, tasks: int) -> list[Phase]:
     keys, groups = dirs.scratch / "keys", dirs.scratch / "groups"
 
     def ranges(world_size: int) -> int:
@@ -128,4 +126,4 @@ def mark_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table
 def run_exact_dedup(
     dirs: StageDirs, tasks: int = 2, config: ExactDedupConfig = ExactDedupConfig()
 ) -> dict[str, int]:
-    return run_inline(phases(dirs, tasks, config))
+    return run_inline(phases(dirs, config, tasks))

@@ -85,7 +85,7 @@ def test_the_corpus_is_counted_once_per_stage_not_by_every_task(tmp_path, monkey
         stage_tasks.pq, "read_metadata", lambda path: footers.append(path) or real(path)
     )
     for name, phases in [
-        ("exact", lambda dirs: exact.phases(dirs, 4)),
+        ("exact", lambda dirs: exact.phases(dirs, exact.ExactDedupConfig(), 4)),
         ("boilerplate", lambda dirs: boilerplate.phases(dirs, boilerplate.BoilerplateConfig(), 4)),
     ]:
         footers.clear()

@@ -111,9 +111,8 @@ def test_parquet_is_cut_by_row_groups(tmp_path, monkeypatch, tasks):
 @pytest.mark.slow
 def test_one_file_curated_by_three_tasks_gives_the_output_of_one(tmp_path, in_repo, monkeypatch):
     """Three ingest tasks on one file, each reading a byte range: the same shards, removed documents and counts."""
-    from pipeline.cli import main
-    from tests.conftest import TINY_CONFIG, tree_checksums
-    from tests.pipeline.commands.test_resume import WORDS
+    from tests.conftest import curate_tiny, tree_checksums
+    from tests.curate_process import WORDS
 
     rng = random.Random(5)
     lines = [
@@ -134,7 +133,7 @@ def test_one_file_curated_by_three_tasks_gives_the_output_of_one(tmp_path, in_re
             "--tasks",
             str(tasks),
         ]
-        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), *options]) == 0
+        assert curate_tiny(run, *options) == 0
     assert len({p.name.split("-")[1] for p in (runs[3] / "work/ingest").glob("*.parquet")}) == 3
     assert tree_checksums(runs[1] / "shards") == tree_checksums(runs[3] / "shards")
     # removed/ is written per work file, whose names follow the tasks: the same rows, in other files
