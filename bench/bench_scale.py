@@ -8,8 +8,10 @@ per phase its largest task's peak RSS and its slowest task's seconds (each task 
 Every process's CPU time and peak RSS (VmHWM) are sampled from /proc while it runs.
 
 The single-file case: the web documents in one JSONL file (``--one-file-docs``; 950k make about 1.1 GB),
-curated with 1 worker and 1 task (the file read by one task) and with 2 workers and 2 tasks (two byte
-ranges of it); the shards must be byte-identical.
+curated with 1 and 2 workers and the tasks of the other sizes (``tasks_for``), so that ingest cuts the file
+into that many byte ranges (before, a file was one task whatever the task count); the shards must be
+byte-identical. (With as many tasks as workers, ingest writes full 128 MiB work files, and a rewrite task
+holding one such file peaks near 0.9 GiB.)
 
 Then datatrove's pipeline, stock settings, on the smallest corpus with the same 2 workers and
 tasks: JsonlReader -> LanguageFilter -> GopherRepetition/GopherQuality/C4Quality/FineWebQuality
@@ -305,7 +307,7 @@ def main() -> None:
     )
     results = {}
     for size in args.sizes:
-        tasks = max(8, size // 25_000)
+        tasks = tasks_for(size)
         results[size] = compare_workers(make_corpus(args.root, size), args, lambda _, n=tasks: n)
     if args.one_file_docs:
         one_file(args)
@@ -314,9 +316,7 @@ def main() -> None:
     smallest, most = min(args.sizes), max(args.workers)
     if not args.no_datatrove:
         ours_there = results[smallest][most]
-        theirs = datatrove(
-            make_corpus(args.root, smallest), args.root, most, max(8, smallest // 25_000)
-        )
+        theirs = datatrove(make_corpus(args.root, smallest), args.root, most, tasks_for(smallest))
         print(row(smallest, most, theirs) + "  <- datatrove", flush=True)
         print(
             f"ours vs datatrove end to end, {smallest} docs, {most} workers: "
@@ -330,6 +330,11 @@ def main() -> None:
         f"per-core rate at {largest} docs: {1 / cpu_per_doc:.0f} docs/s/core; 1 TB (~{TB_DOCS / 1e6:.0f}M docs) at that rate, "
         f"perfectly parallel: {TB_DOCS * cpu_per_doc / 64 / 3600:.1f} h on 64 cores, {TB_DOCS * cpu_per_doc / 1000 / 3600:.2f} h on 1,000"
     )
+
+
+def tasks_for(docs: int) -> int:
+    """Tasks a phase for a corpus of ``docs`` documents: about 25k documents a task, 8 at least."""
+    return max(8, docs // 25_000)
 
 
 def compare_workers(corpus: Path, args, tasks_for) -> dict[int, dict]:
@@ -349,12 +354,13 @@ def compare_workers(corpus: Path, args, tasks_for) -> dict[int, dict]:
 
 
 def one_file(args) -> None:
-    """One large web JSONL (and one reference file), each worker count with as many tasks as workers: one
-    worker is the file read by one task; two split it in two byte ranges. The shards must not change."""
+    """One large web JSONL (and one reference file), curated with each worker count: ingest reads it in byte
+    ranges, a task each. The shards must not change."""
     corpus = make_corpus(args.root, args.one_file_docs, docs_per_file=args.one_file_docs)
     web = next((corpus / "web").glob("*.jsonl"))
-    print(f"single file: {web} ({web.stat().st_size / 2**30:.2f} GiB), tasks = workers", flush=True)
-    runs = compare_workers(corpus, args, lambda workers: workers)
+    tasks = tasks_for(args.one_file_docs)
+    print(f"single file: {web} ({web.stat().st_size / 2**30:.2f} GiB), {tasks} tasks", flush=True)
+    runs = compare_workers(corpus, args, lambda _: tasks)
     first, last = min(args.workers), max(args.workers)
     print(
         f"single file: {last} workers {runs[first]['wall'] / runs[last]['wall']:.2f}x the speed of {first}; "
