@@ -7,7 +7,7 @@ process (which runs many tasks, so this is the largest over them) and of any one
 per phase its largest task's peak RSS and its slowest task's seconds (each task logs both as it ends).
 Every process's CPU time and peak RSS (VmHWM) are sampled from /proc while it runs.
 
-The single-file case: the web documents in one JSONL file (``--one-file-docs``; 820k make about 1 GiB),
+The single-file case: the web documents in one JSONL file (``--one-file-docs``; 950k make about 1.1 GB),
 curated with 1 worker and 1 task (the file read by one task) and with 2 workers and 2 tasks (two byte
 ranges of it); the shards must be byte-identical.
 
@@ -19,7 +19,7 @@ lid.176.ftz that critmix uses, under the name it looks for. Last, the per-core r
 largest size, turned into hours for 1 TB (~700M documents) on 64 and 1,000 cores.
 
     make bench BENCH=scale BENCH_ARGS="--sizes 100000 400000 1600000"
-    make bench BENCH=scale BENCH_ARGS="--sizes --one-file-docs 820000"    # the single-file case alone
+    make bench BENCH=scale BENCH_ARGS="--sizes --one-file-docs 950000"    # the single-file case alone
 """
 
 from __future__ import annotations
@@ -291,8 +291,8 @@ def main() -> None:
     parser.add_argument(
         "--one-file-docs",
         type=int,
-        default=820_000,
-        help="documents of the single-file case (820k: a web JSONL of about 1 GiB); 0 skips it",
+        default=950_000,
+        help="documents of the single-file case (950k: a web JSONL of about 1.1 GB); 0 skips it",
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--root", type=Path, default=Path("/tmp/critmix-bench-scale"))
