@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from core.files import save_array  # noqa: E402
 from stages.dedup.lsh import band_runs  # noqa: E402
-from stages.dedup.minhash import MinhashConfig, band_keys  # noqa: E402
+from stages.dedup.signatures import MinhashConfig, band_keys  # noqa: E402
 
 DOCS_PER_FILE = 25_000
 PARTS = ("signatures", "id_hash", "band_keys", "band_rows")
@@ -34,7 +34,7 @@ PARTS = ("signatures", "id_hash", "band_keys", "band_rows")
 UNIT = """
 import json, sys
 from stages.dedup.lsh import SignatureRows, band_edges, band_slice
-from stages.dedup.minhash import MinhashConfig
+from stages.dedup.signatures import MinhashConfig
 from stages.tasks import key_ranges, peak_rss
 paths = [{part: f"{stem}.{part}.npy" for part in __PARTS__} for stem in json.loads(sys.argv[1])]
 signatures, config = SignatureRows(paths), MinhashConfig(docs_per_band_task=int(sys.argv[2]))

@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyarrow.parquet as pq  # noqa: E402
 
-from stages.dedup.minhash import Hasher, MinhashConfig, compute_signatures, run_minhash, words  # noqa: E402
+from stages.dedup.minhash import run_minhash  # noqa: E402
+from stages.dedup.signatures import Hasher, MinhashConfig, compute_signatures, words  # noqa: E402
 from stages.tasks import StageDirs  # noqa: E402
 from tests.stages.dedup.dedup_synth import (  # noqa: E402
     make_corpus,

@@ -22,7 +22,7 @@ from pipeline.executors import EXECUTORS
 from stages.buckets import BucketConfig
 from stages.dedup.boilerplate import BoilerplateConfig
 from stages.dedup.exact import ExactDedupConfig
-from stages.dedup.minhash import MinhashConfig
+from stages.dedup.signatures import MinhashConfig
 from stages.ingest.heuristics import HeuristicsConfig
 from stages.ingest.langid import LanguageIdConfig
 from stages.ingest.normalize import NormalizeConfig

@@ -11,6 +11,7 @@ the sum over tasks of what each task returns (datatrove's per-task stats on an e
 from __future__ import annotations
 
 import ctypes
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from loguru import logger
 
-from core.files import finished_files
+from core.files import finished_files, write_json
 from stages.writers import ParquetSink
 
 # task(rank, world_size) -> counters
@@ -139,13 +140,27 @@ def key_ranges(documents: int, docs_per_range: int) -> int:
     return max(1, -(-int(documents) // docs_per_range))
 
 
-def hash_ranges(files: list[Path], world_size: int, docs_per_range: int) -> int:
-    """How many hash ranges a phase over ``files`` splits its keys into: one per task at least, more when the
-    documents need them. Every task counts them alike, from the files' footers, because a phase's task count
-    is fixed before the corpus exists; task ``rank`` then owns ranges ``rank, rank + world_size, ...``."""
-    return max(
-        world_size, key_ranges(sum(pq.read_metadata(p).num_rows for p in files), docs_per_range)
-    )
+DOCUMENTS = "documents.json"  # under a stage's scratch directory: its input's document count
+
+
+def counting_phase(stage: str, dirs: StageDirs) -> Phase:
+    """One task counts the stage's input documents from the files' footers, once, and writes the count for the
+    phases after it (``hash_ranges``): a phase's task count is fixed before the corpus exists, so the count
+    cannot come with the plan, and each task counting for itself reads every footer (tasks x files reads)."""
+
+    def count(rank: int, world_size: int) -> dict:
+        documents = sum(pq.read_metadata(p).num_rows for p in dirs.input_files())
+        write_json(dirs.scratch / DOCUMENTS, {"documents": documents})
+        return {}
+
+    return Phase(f"{stage}/count", count, 1)
+
+
+def hash_ranges(dirs: StageDirs, world_size: int, docs_per_range: int) -> int:
+    """How many hash ranges a phase splits its keys into: one per task at least, more when the documents
+    (as ``counting_phase`` counted them) need them; task ``rank`` then owns ranges ``rank, rank + world_size, ...``."""
+    documents = json.loads((dirs.scratch / DOCUMENTS).read_text())["documents"]
+    return max(world_size, key_ranges(documents, docs_per_range))
 
 
 def range_start(r: int, ranges: int) -> int:

@@ -22,14 +22,11 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
@@ -48,124 +45,22 @@ from trainer.config import TrainConfig
 from trainer.curriculum import Curriculum, Phase
 from trainer.data.index import build_index
 from trainer.data.loader import (
-    IGNORE,
     PhaseLoader,
     Sampling,
     phase_buckets,
     realized_lengths,
     realized_shares,
-    split,
     validation_batches,
 )
 from trainer.data.meco import Prefixer
 from trainer.data.tokenize import hf_tokenizer
+from trainer.metrics import Metrics
 from trainer.model import build_model
+from trainer.runtime import Run, batch_loss, evaluate
 from trainer.schedule import lr_at
 
 # Set on SIGTERM (trainer/__main__.py): the run checkpoints after the step in progress and stops there.
 STOP_REQUESTED = threading.Event()
-
-
-class Run:
-    """Process-level facts: device, DDP rank and world, precision context."""
-
-    def __init__(self, config: TrainConfig):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        use_cuda = config.device == "cuda" or (
-            config.device == "auto" and torch.cuda.is_available()
-        )
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        self.device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
-        if use_cuda:
-            torch.cuda.set_device(self.device)
-            torch.backends.cuda.matmul.allow_tf32 = True
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        if self.world > 1 and not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
-        self.bf16 = config.precision == "bf16"
-        # Compiling the loss with the forward pass lets inductor fuse the fp32 upcast of the logits
-        # into the cross-entropy instead of writing them out (a large share of the step at vocab 50k).
-        self.loss = torch.compile(token_loss) if config.compile else token_loss
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self):
-        if self.world > 1:
-            torch.distributed.barrier()
-
-
-class Metrics:
-    def __init__(self, out_dir: Path, resumed_step: int, config: TrainConfig, main: bool):
-        self.path = out_dir / "metrics.jsonl"
-        self.main = main
-        self.board = None
-        if not main:
-            return
-        kept = []
-        if self.path.is_file():  # drop lines a killed run wrote after its last checkpoint
-            # and a last line cut short (no newline yet) by a kill or a full disk.
-            whole = self.path.read_text().split("\n")[:-1]
-            kept = [
-                line for line in whole if line and json.loads(line).get("step", 0) <= resumed_step
-            ]
-        atomic_write_bytes(self.path, "".join(line + "\n" for line in kept).encode())
-        if config.eval.tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard is optional
-                pass
-            else:
-                self.board = SummaryWriter(str(out_dir / "tensorboard"))
-
-    def write(self, record: dict) -> None:
-        if not self.main:
-            return
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.board is not None:
-            for key in ("train_loss", "lr", "tokens_per_s"):
-                if key in record:
-                    self.board.add_scalar(key, record[key], record["tokens"])
-            for domain, loss in record.get("val", {}).items():
-                self.board.add_scalar(f"val/{domain}", loss, record["tokens"])
-
-
-def token_loss(
-    model, inputs: torch.Tensor, targets: torch.Tensor, device_type: str, bf16: bool
-) -> torch.Tensor:
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
-        logits = model(input_ids=inputs).logits
-    return F.cross_entropy(
-        logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE
-    )
-
-
-def batch_loss(model, batch: tuple[torch.Tensor, torch.Tensor], run: Run) -> torch.Tensor:
-    inputs, targets = (t.to(run.device, non_blocking=True) for t in batch)
-    return run.loss(model, inputs, targets, run.device.type, run.bf16)
-
-
-@torch.no_grad()
-def evaluate(model, val: dict[str, np.ndarray], batch: int, run: Run, general_domain: str) -> dict:
-    model.eval()
-    losses = {
-        domain: float(
-            torch.stack(
-                [
-                    batch_loss(model, split(seqs[i : i + batch]), run) * len(seqs[i : i + batch])
-                    for i in range(0, len(seqs), batch)
-                ]
-            ).sum()
-            / len(seqs)
-        )
-        for domain, seqs in val.items()
-    }
-    model.train()
-    return {"val": losses, "general_loss": losses.get(general_domain)}
 
 
 def init_model(phase: Phase, previous, config: TrainConfig, vocab_size: int):

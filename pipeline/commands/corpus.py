@@ -293,10 +293,12 @@ def outputs_match(raw_dir: Path, source, entry: dict) -> bool:
 
 
 def converter_fingerprint() -> str:
-    """Hash of the converters' source: changing how any source is converted refetches it."""
-    from pipeline.corpus import sources as corpus_sources
+    """Hash of the converters' source (every module of pipeline/corpus/): changing how any source is converted
+    refetches it."""
+    import pipeline.corpus
 
-    return file_sha256(Path(corpus_sources.__file__))[:16]
+    modules = sorted(Path(pipeline.corpus.__file__).parent.glob("*.py"))
+    return hashlib.sha256("".join(file_sha256(m) for m in modules).encode()).hexdigest()[:16]
 
 
 def read_manifest(raw_dir: Path) -> dict:

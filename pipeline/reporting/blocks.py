@@ -1,5 +1,5 @@
 """What every report section builds on: ``RunData`` (the run a section reads) and the HTML and
-figure helpers. ``pipeline/commands/report.py`` and ``pipeline/reporting/plan_sections.py`` both use them."""
+figure helpers. ``curation_sections.py`` and ``plan_sections.py`` both use them."""
 
 from __future__ import annotations
 
@@ -113,3 +113,12 @@ def figure(width: float, height: float, rows: int = 1, columns: int = 1, **subpl
     import matplotlib.pyplot as plt
 
     return plt.subplots(rows, columns, figsize=(width, height), **subplots)
+
+
+# The default length bucket names, in the order the report lists them; the tiers are the run's own.
+LENGTHS = ["short", "medium", "long"]
+
+
+def rank(name: str | None, order: list[str]) -> tuple:
+    """Sort key: the names of ``order`` in that order, then any other name alphabetically."""
+    return (order.index(name) if name in order else len(order), name or "")

@@ -8,6 +8,13 @@ def format_optional(value, spec=".3f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def format_half_width(value) -> str:
+    """A symmetric half-width, or a (below, above) pair as -below/+above."""
+    if isinstance(value, (int, float)):
+        return f"{value:.3f}"
+    return f"-{value[0]:.3f}/+{value[1]:.3f}"
+
+
 def format_interval(interval) -> str:
     return f"[{format_optional(interval[0])}, {format_optional(interval[1])}]"
 

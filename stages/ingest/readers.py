@@ -5,6 +5,11 @@ JSON, missing text, nesting past Python's recursion limit, a number too long to 
 surrogate): those come out already marked removed by stage ``read``, and the file goes on, so
 that the per-source count check holds. A file that cannot be read on is one more removed
 Document after the records read before it.
+
+A large file is read by several tasks (``pieces``): plain JSONL as byte ranges, each task reading the lines
+that start in its range, Parquet as runs of row groups. A record's id and origin are its position in the
+whole file, whichever task reads it, so the documents do not depend on the task count. Compressed JSONL
+(gzip, zstd streams) cannot be entered in the middle and is read by one task.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import xxhash
 from datatrove.data import Document, DocumentsPipeline
@@ -144,82 +150,218 @@ def _line_document(spec: SourceSpec, file_key: str, offset: int, line: bytes) ->
     return _record_document(spec, file_key, offset, record)
 
 
-def _read_jsonl(spec: SourceSpec, path: Path, file_key: str) -> Iterator[Document]:
-    offset = -1
+def _read_jsonl(piece: Piece, file_key: str) -> Iterator[tuple[int, Document]]:
+    spec, offset = piece.spec, -1
     try:
-        for offset, line in enumerate(_binary_lines(path)):
-            yield _line_document(spec, file_key, offset, line)
+        for offset, line in _numbered_lines(piece):
+            yield offset, _line_document(spec, file_key, offset, line)
     except (EOFError, OSError, ValueError) as err:
         # The rest of the file is unreadable: account for it as one removed document.
-        yield _removed_doc(spec, file_key, offset + 1, f"truncated_file:{type(err).__name__}")
+        offset += 1
+        yield offset, _removed_doc(spec, file_key, offset, f"truncated_file:{type(err).__name__}")
         return
-    if offset == -1:
-        yield _removed_doc(spec, file_key, 0, "empty_file")
+    if offset == -1 and piece.start == 0:
+        yield 0, _removed_doc(spec, file_key, 0, "empty_file")
 
 
-def _read_parquet(spec: SourceSpec, path: Path, file_key: str) -> Iterator[Document]:
+def _numbered_lines(piece: Piece) -> Iterator[tuple[int, bytes]]:
+    """(line number in the file, line) of the lines of ``piece``: for a byte range, those that start in it."""
+    if piece.end is None and piece.start == 0:
+        yield from enumerate(_binary_lines(piece.path))
+        return
+    with piece.path.open("rb") as handle:
+        position = _next_line_start(handle, piece.start)
+        first = _newlines_before(handle, position)
+        handle.seek(position)
+        for number, line in enumerate(handle, start=first):
+            if piece.end is not None and position >= piece.end:
+                return
+            yield number, line
+            position += len(line)
+
+
+def _next_line_start(handle: BinaryIO, position: int) -> int:
+    """The first line start at or after byte ``position``: a line belongs to the range its first byte is in."""
+    if position == 0:
+        return 0
+    handle.seek(position - 1)
+    handle.readline()  # to the end of the line that holds byte position - 1 (just that byte if it is a newline)
+    return handle.tell()
+
+
+def _newlines_before(handle: BinaryIO, position: int, chunk: int = 1 << 24) -> int:
+    """How many lines start before byte ``position``: a count at memory speed, so that a task that starts in the
+    middle of a file numbers its lines as a task reading the whole file would."""
+    handle.seek(0)
+    count = 0
+    while position > 0:
+        data = handle.read(min(chunk, position))
+        count += data.count(b"\n")
+        position -= len(data)
+    return count
+
+
+def _read_parquet(piece: Piece, file_key: str) -> Iterator[tuple[int, Document]]:
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    spec, parquet = piece.spec, pq.ParquetFile(piece.path)
     if spec.text_key not in parquet.schema_arrow.names:
-        yield _removed_doc(spec, file_key, 0, f"wrong_schema:no column '{spec.text_key}'")
+        if piece.start == 0:
+            yield 0, _removed_doc(spec, file_key, 0, f"wrong_schema:no column '{spec.text_key}'")
         return
-    offset = 0
-    for batch in parquet.iter_batches(batch_size=1024):
+    groups = range(piece.start, parquet.num_row_groups if piece.end is None else piece.end)
+    offset = sum(parquet.metadata.row_group(g).num_rows for g in range(piece.start))
+    for batch in parquet.iter_batches(batch_size=1024, row_groups=list(groups)):
         for record in batch.to_pylist():
-            yield _record_document(spec, file_key, offset, record)
+            yield offset, _record_document(spec, file_key, offset, record)
             offset += 1
-    if offset == 0:
-        yield _removed_doc(spec, file_key, 0, "empty_file")
+    if offset == 0 and piece.start == 0:
+        yield 0, _removed_doc(spec, file_key, 0, "empty_file")
 
 
-def _read_text(spec: SourceSpec, path: Path, file_key: str) -> Iterator[Document]:
+def _read_text(piece: Piece, file_key: str) -> Iterator[tuple[int, Document]]:
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = piece.path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        yield _removed_doc(spec, file_key, 0, "invalid_utf8")
+        yield 0, _removed_doc(piece.spec, file_key, 0, "invalid_utf8")
         return
-    yield Document(text=text, id=stable_id(spec.name, file_key, 0))
+    yield 0, Document(text=text, id=stable_id(piece.spec.name, file_key, 0))
 
 
 READERS = {"jsonl": _read_jsonl, "parquet": _read_parquet, "text": _read_text}
 
 
 def read_file(spec: SourceSpec, path: Path) -> Iterator[Document]:
-    """All documents of one file, tagged with source, domain and where they came from."""
+    """All documents of one file."""
+    return read_piece(Piece(spec, path))
+
+
+def read_piece(piece: Piece) -> Iterator[Document]:
+    """The documents of one piece of a file, tagged with source, domain and where in the file they came from."""
+    spec, path = piece.spec, piece.path
     file_key = str(path.relative_to(spec.root)) if path.is_relative_to(spec.root) else str(path)
     reader = READERS[file_format(spec, path)]
-    offset = 0
+    offset = -1
     try:
-        for doc in reader(spec, path, file_key):
-            doc.metadata.update(
-                source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset}
-            )
-            yield doc
-            offset += 1
+        for offset, doc in reader(piece, file_key):
+            yield _tagged(doc, spec, file_key, offset)
     except Exception as err:  # noqa: BLE001 - any unreadable file is quarantined, never fatal
         # The documents before it were yielded and are accounted for; this one says where reading stopped.
         doc = _removed_doc(spec, file_key, -1, f"unreadable_file:{type(err).__name__}")
-        doc.metadata.update(
-            source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset}
-        )
-        yield doc
+        yield _tagged(doc, spec, file_key, offset + 1)
+
+
+def _tagged(doc: Document, spec: SourceSpec, file_key: str, offset: int) -> Document:
+    doc.metadata.update(
+        source=spec.name, domain=spec.domain, origin={"file": file_key, "offset": offset}
+    )
+    return doc
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What one task reads of a file: all of it, or (plain JSONL) the lines that start in bytes
+    ``[start, end)``, or (Parquet) row groups ``[start, end)``; ``end`` None: to the end of the file."""
+
+    spec: SourceSpec
+    path: Path
+    start: int = 0
+    end: int | None = None
+
+
+# A piece smaller than this is not worth a task of its own.
+MIN_PIECE_BYTES = 16 * 2**20
+
+
+def pieces(
+    units: list[tuple[SourceSpec, Path]], tasks: int, min_bytes: int = MIN_PIECE_BYTES
+) -> list[Piece]:
+    """The files cut so that ``tasks`` tasks get about equal shares: a file larger than a task's share of the
+    corpus (and than ``min_bytes``) becomes that many pieces, where its format can be entered in the middle."""
+    sizes = [path.stat().st_size for _, path in units]
+    share = task_share(sizes, tasks, min_bytes)
+    cut: list[Piece] = []
+    for (spec, path), size in zip(units, sizes):
+        count = -(-size // share)
+        kind = splittable(spec, path) if count > 1 else None
+        if kind == "bytes":
+            bounds = [size * i // count for i in range(count + 1)]
+        elif kind == "row_groups":
+            bounds = _row_group_bounds(path, count)
+        else:
+            bounds = [0, 0]
+        cut += [Piece(spec, path, a, b) for a, b in zip(bounds, bounds[1:])]
+        cut[-1] = Piece(spec, path, cut[-1].start)  # the last piece reads to the end of the file
+    return cut
+
+
+def task_share(sizes: list[int], tasks: int, min_bytes: int) -> int:
+    """The bytes one task reads when ``tasks`` tasks share files of ``sizes`` bytes, ``min_bytes`` at least."""
+    return max(1, min_bytes, -(-sum(sizes) // max(1, tasks)))
+
+
+def splittable(spec: SourceSpec, path: Path) -> str | None:
+    """How a file can be cut: "bytes" (plain JSONL), "row_groups" (Parquet), None (compressed JSONL, text)."""
+    fmt = file_format(spec, path)
+    if fmt == "jsonl" and path.suffix not in COMPRESSED:
+        return "bytes"
+    return "row_groups" if fmt == "parquet" else None
+
+
+COMPRESSED = (".gz", ".zst")
+
+
+def _row_group_bounds(path: Path, count: int) -> list[int]:
+    """Row-group indices that cut a Parquet file into at most ``count`` runs of about equal bytes; the whole
+    file when its footer cannot be read (its one task then removes it as unreadable)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, ValueError):
+        return [0, 0]
+    sizes = [meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)]
+    total, done, bounds = max(1, sum(sizes)), 0, [0]
+    for g, size in enumerate(sizes[:-1], start=1):
+        done += size
+        if done * count >= total * len(bounds) and len(bounds) < count:
+            bounds.append(g)
+    return bounds + [meta.num_row_groups]
+
+
+def unsplittable_files(
+    sources: list[SourceSpec], tasks: int, min_bytes: int = MIN_PIECE_BYTES
+) -> list[Path]:
+    """Files larger than a task's share of the corpus that one task reads alone, because their format
+    (compressed JSONL, text) cannot be entered in the middle."""
+    units = source_units(sources)
+    share = task_share([path.stat().st_size for _, path in units], tasks, min_bytes)
+    return [
+        path
+        for spec, path in units
+        if path.stat().st_size > share and splittable(spec, path) is None
+    ]
+
+
+def source_units(sources: list[SourceSpec]) -> list[tuple[SourceSpec, Path]]:
+    return [(spec, path) for spec in sources for path in spec.files()]
 
 
 class SourceReader(PipelineStep):
-    """Reads the files of all sources; task ``rank`` takes every ``world_size``-th file."""
+    """Reads the files of all sources; task ``rank`` takes every ``world_size``-th piece of them (``pieces``)."""
 
     name = "read"
     type = "📖 READER"
 
     def __init__(self, sources: list[SourceSpec]):
         super().__init__()
-        self.units = [(spec, path) for spec in sources for path in spec.files()]
+        self.units = source_units(sources)
+        self.min_piece_bytes = MIN_PIECE_BYTES
 
     def run(
         self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
     ) -> DocumentsPipeline:
-        for spec, path in self.units[rank::world_size]:
-            for doc in read_file(spec, path):
-                self.stat_update(f"read:{spec.name}")
+        for piece in pieces(self.units, world_size, self.min_piece_bytes)[rank::world_size]:
+            for doc in read_piece(piece):
+                self.stat_update(f"read:{piece.spec.name}")
                 yield doc

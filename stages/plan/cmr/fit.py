@@ -9,9 +9,10 @@ with no law at all. The plan's ε view is that law-free crossing within the pilo
 past them. The plan uses the smaller of the turnaround and the ε view when the turnaround law is
 reliable, and the ε view alone when it is not, saying why.
 
-The interval (README, "How sure is the CMR?") joins: a bootstrap that resamples whole seeds and blocks
-of residuals along each curve and refits every law; the law-free crossing and its own spread; and,
-past the pilots, the error the pilots' own backtest measured at that extrapolation factor.
+The interval (README, "How sure is the CMR?") is at the plan's level throughout: within the pilots,
+the law-free crossing's bootstrap spread (resampling whole seeds and blocks of residuals along each
+curve); past them, the plan's law's error at that extrapolation factor, calibrated on cuts of the
+pilots themselves; and the error of interpolating between ratios.
 
 Units. Tokens are raw token counts everywhere (CSV, budget, T0). λ needs no conversion from the
 paper's units (T = 100 ↔ 20B tokens): scaling T by a constant c scales both terms of ∂F/∂T by 1/c,
@@ -26,11 +27,12 @@ peak of ΔL_gen (the λ → ∞ limit), λ ≪ lambda_balance means the domain t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from stages.plan.cmr.interval import IntervalInputs, epsilon_interval, percentile_interval
-from stages.plan.cmr.views import Views, fit_laws, point_fit, scalar, views
+from stages.plan.cmr.views import LawFit, Views, fit_laws, point_fit, scalar, views
 from stages.plan.data.curves import (
     MIN_POINTS_PER_RATIO,
     MIN_RATIOS,
@@ -40,6 +42,7 @@ from stages.plan.data.curves import (
     pilots_of,
 )
 from stages.plan.data.resample import resample
+from stages.plan.laws.joint import DECAY_EXPONENTS
 from stages.plan.laws.power import INCREMENT_EXPONENTS, PowerLaw
 from stages.plan.laws.turnaround import LOW_R2, describe, reliability
 from stages.plan.settings import FitSettings
@@ -76,6 +79,7 @@ class CMRResult:
     pilot_tokens: float
     lambda_balance: float | None
     seeds: int = 1
+    level: float = 0.95  # of every interval
     epsilon_reference: str = (
         "base"  # the general-loss change is measured against: base | control (R = 0 pilot)
     )
@@ -83,11 +87,14 @@ class CMRResult:
         None  # the R = 0 control's general-loss change against the base
     )
     epsilon_views: dict = field(default_factory=dict)  # per_ratio, joint, law_free
-    ci_parts: dict = field(default_factory=dict)  # bootstrap intervals the ε interval starts from
-    ci_errors: dict = field(default_factory=dict)  # systematic errors added to them in quadrature
-    extrapolation_errors: dict = field(
+    ci_parts: dict = field(
         default_factory=dict
-    )  # factor -> measured error of the ε crossing
+    )  # bootstrap intervals; within the pilots the law-free one is added
+    ci_errors: dict = field(
+        default_factory=dict
+    )  # systematic half-widths at the level, added in quadrature
+    # past the pilots: the extrapolation term's calibration (factor, cuts, errors pooled, quantile)
+    extrapolation_calibration: dict = field(default_factory=dict)
     # The ε view's general-loss change at the budget per pilot ratio (against the reference), with its
     # bootstrap interval: what a mixture at share R is predicted to do, linear in R between ratios.
     general_change: dict = field(default_factory=dict)
@@ -162,8 +169,8 @@ def _lambda_balance(laws, budget, pilot_tokens):
     return float(np.median(np.abs(laws.d_domain(budget)) / rise))
 
 
-def _warnings(point: Views, laws, pilots: Pilots, cmr, budget):
-    pilot_tokens, ratio_list = pilots.pilot_tokens, pilots.ratios
+def _warnings(point: Views, fit: LawFit, pilots: Pilots, cmr, budget):
+    pilot_tokens, ratio_list, laws = pilots.pilot_tokens, pilots.ratios, fit.laws
     notes = []
     if cmr == 0:
         notes.append(
@@ -175,7 +182,7 @@ def _warnings(point: Views, laws, pilots: Pilots, cmr, budget):
             "every ratio is feasible (CMR = 1): the general loss stays within tolerance even on "
             "domain data alone; check ε and the budget"
         )
-    if point.turnaround_clipped[0]:
+    if point.turnaround_clipped[0] and point.cmr_law is not None:
         notes.append(
             f"the CMR law gives {float(point.cmr_law(budget / pilot_tokens)[0]):.3f} at the budget, "
             f"outside [0, 1]; clipped"
@@ -210,13 +217,20 @@ def _warnings(point: Views, laws, pilots: Pilots, cmr, budget):
     margin = 1e-3 * (INCREMENT_EXPONENTS[1] - INCREMENT_EXPONENTS[0])
     at_bound = [
         f"{r:g}"
-        for r, *exps in zip(ratio_list, laws.s1[:, 0], laws.s2[:, 0], laws.s3[:, 0])
+        for r, *exps in zip(ratio_list, *(np.asarray(s)[:, 0] for s in (laws.s1, laws.s2, laws.s3)))
         if any(min(e - INCREMENT_EXPONENTS[0], INCREMENT_EXPONENTS[1] - e) < margin for e in exps)
     ]
     if at_bound:
         notes.append(
             f"an increment-law exponent sits at its bound {INCREMENT_EXPONENTS} at ratio(s) "
             f"{', '.join(at_bound)}: that law's shape is forced, not measured"
+        )
+    decay = float(fit.joint.exponent[0])
+    if min(abs(decay - bound) for bound in DECAY_EXPONENTS) < margin:
+        notes.append(
+            f"the joint law's decay exponent sits at its bound ({-decay:g}, bounds "
+            f"{-DECAY_EXPONENTS[1]:g}-{-DECAY_EXPONENTS[0]:g}): its tail shape is forced, not "
+            f"measured, and the bootstrap has no spread in it; run longer pilots"
         )
     return notes
 
@@ -252,9 +266,10 @@ def interval_at(
 def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResult:
     pilot_tokens = pilots.pilot_tokens
     settings = settings.with_budget(pilot_tokens)
-    budget, level = settings.budget, settings.level
-    described = dict(
+    budget, level = settings.resolved_budget(), settings.level
+    described: dict[str, Any] = dict(
         domain=pilots.domain,
+        level=level,
         lam=settings.lam,
         epsilon=settings.epsilon,
         budget=budget,
@@ -281,7 +296,7 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
         pilots, fit_laws(pilots, d_gen, d_dom, start=fit, tol=2e-3), settings, start=point, tol=1e-3
     )
     interval = epsilon_interval(
-        IntervalInputs(pilots, point, boot, fitted[0], d_gen, free, settings)
+        IntervalInputs(pilots, point, boot, fit.joint, fitted[0], d_gen, free, settings)
     )
     by_epsilon = choice.used == "epsilon" or choice.binding == "epsilon"
     ci = (
@@ -302,7 +317,7 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
         epsilon_views={**{k: float(v[0]) for k, v in point.epsilon.items()}, "law_free": free},
         ci_parts={**interval.parts, "epsilon": interval.interval},
         ci_errors=interval.errors,
-        extrapolation_errors=interval.extrapolation_errors,
+        extrapolation_calibration=interval.calibration,
         general_change=_general_change(
             pilots, point, boot, fitted[0], d_gen, free is not None, budget, level
         ),
@@ -316,7 +331,7 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
         ).to_dict(),
         reliability=flags,
         warnings=pilots.warnings
-        + _warnings(point, laws, pilots, choice.cmr, budget)
+        + _warnings(point, fit, pilots, choice.cmr, budget)
         + interval.notes,
         ci_epsilon=interval.interval,
         ci_turnaround=percentile_interval(boot.turnaround, level),

@@ -1,10 +1,13 @@
-"""The ε view's interval (README, "How sure is the CMR?").
+"""The ε view's interval at the plan's level (README, "How sure is the CMR?").
 
-It starts from bootstrap spreads (of the plan's law, and of the law-free crossing within the pilots)
-and adds systematic errors in quadrature, as independent sources around the plan's value (the
-law-free crossing within the pilots, the law past them). Each systematic error is one term of
-SYSTEMATIC_TERMS: a function of the interval's inputs giving ``{name: error}`` (empty when it does
-not apply) and notes; a new source of error (say, a model-size law's backtest) is one more term.
+Within the pilots it starts from the bootstrap spread of the law-free crossing; past them, from the
+extrapolation error calibrated on the pilots at the plan's own factor (``backtests.extrapolation``:
+pooled, standardized errors of cut pilots, whose conformal quantile already holds the fit's noise, so
+the law's bootstrap is reported beside it and not added again). Every other systematic error is one
+term of SYSTEMATIC_TERMS: a function of the interval's inputs giving ``{name: half-width}`` (a float,
+or a (below, above) pair; empty when it does not apply) at ``inputs.settings.level``, and notes. Terms
+at one level are independent sources, so they add in quadrature; a new source of error (say, a
+model-size law's backtest) is one more term.
 """
 
 from __future__ import annotations
@@ -14,19 +17,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stages.plan.backtests import extrapolation
-from stages.plan.cmr.views import EPSILON_LAW, Views
+from stages.plan.cmr.views import Views
 from stages.plan.data.curves import Pilots, at_tokens, piecewise_crossing, ratio_interpolation_error
+from stages.plan.laws.joint import TailLaw
 from stages.plan.settings import FitSettings
 
 
 @dataclass
 class IntervalInputs:
-    """What every interval term may read: the pilots, the point and bootstrap views, the draws, the
-    law-free crossing (None past the pilots) and the settings (budget resolved)."""
+    """What every interval term may read: the pilots, the point and bootstrap views, the point fit's
+    joint law, the draws, the law-free crossing (None past the pilots) and the settings (budget
+    resolved)."""
 
     pilots: Pilots
     point: Views
     boot: Views
+    joint: TailLaw
     centre_general: np.ndarray  # what the draws scatter around, the pilots' shape
     d_general: np.ndarray  # the bootstrap draws of the general-loss change
     free: float | None
@@ -40,11 +46,9 @@ class IntervalInputs:
 @dataclass
 class EpsilonInterval:
     interval: tuple[float, float]
-    parts: dict  # the bootstrap intervals it starts from
-    errors: dict  # the systematic errors added to them in quadrature
-    extrapolation_errors: dict = field(
-        default_factory=dict
-    )  # factor -> measured error of the ε crossing
+    parts: dict  # the bootstrap intervals, reported; within the pilots the law-free one is added
+    errors: dict  # the systematic half-widths at the level, added to it in quadrature
+    calibration: dict = field(default_factory=dict)  # of the extrapolation term, past the pilots
     notes: list[str] = field(default_factory=list)
 
 
@@ -56,60 +60,55 @@ def percentile_interval(values, level) -> tuple[float, float] | None:
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
 
-def model_form(inputs: IntervalInputs):
-    """Within the pilots: the law against the law-free crossing."""
-    return ({} if inputs.free is None else {"model_form": abs(inputs.law_point - inputs.free)}), []
-
-
 def extrapolation_term(inputs: IntervalInputs):
-    """Past the pilots: the error the pilots' own backtest measured at that extrapolation factor."""
+    """Past the pilots: the plan's law's error at this factor, calibrated on cuts of the pilots, read
+    as a band around the law's general-loss change per ratio and carried to the ε crossing."""
     if inputs.free is not None:
         return {}, []
-    settings = inputs.settings
-    measured = extrapolation.measured_errors(inputs.pilots, settings, EPSILON_LAW)
-    error = extrapolation.error_at(measured, settings.budget / inputs.pilots.pilot_tokens)
-    if error is None:
-        return {"extrapolation": 1.0}, [
-            "the pilots are too short to cut for a backtest, so nothing bounds the "
-            "extrapolation error: the interval is [0, 1]"
+    pilots, settings = inputs.pilots, inputs.settings
+    calibration = extrapolation.calibrate(pilots, settings.resolved_budget() / pilots.pilot_tokens)
+    quantile = calibration.quantile(settings.level)
+    record = {**calibration.to_dict(), "quantile": quantile}
+    if not np.isfinite(quantile):
+        needed = int(np.ceil(settings.level / (1 - settings.level)))
+        return {"extrapolation": 1.0, "calibration": record}, [
+            f"the pilots give {calibration.errors.size} extrapolation errors to calibrate on, and a "
+            f"{settings.level:g} interval needs {needed}: the interval is [0, 1]; evaluate the pilots "
+            f"more often, run them longer or lower the level"
         ]
-    return {"extrapolation": error, "measured": measured}, []
+    scale = extrapolation.prediction_scale(pilots, inputs.joint)
+    change, epsilon = inputs.point.joint_at_budget[0], settings.epsilon
+    low = float(piecewise_crossing(pilots.ratios, change + quantile * scale, epsilon)[0])
+    high = float(piecewise_crossing(pilots.ratios, change - quantile * scale, epsilon)[0])
+    point = inputs.law_point
+    return {"extrapolation": (point - low, high - point), "calibration": record}, []
 
 
 def ratio_interpolation(inputs: IntervalInputs):
-    """Between pilot ratios: how far the linear-in-R crossing may sit from the truth."""
+    """Between pilot ratios: the linear-in-R crossing errs by at most the leave-one-ratio-out shift,
+    anywhere within it, so at a level it is that share of the bound."""
     pilots, epsilon = inputs.pilots, inputs.settings.epsilon
     curves = [inputs.point.joint_at_budget[0]]
     if inputs.free is not None:
-        curves.append(at_tokens(pilots, pilots.d_general, inputs.settings.budget))
-    return {
-        "ratio_interpolation": max(
-            ratio_interpolation_error(pilots.ratios, v, epsilon) for v in curves
-        )
-    }, []
+        curves.append(at_tokens(pilots, pilots.d_general, inputs.settings.resolved_budget()))
+    bound = max(ratio_interpolation_error(pilots.ratios, v, epsilon) for v in curves)
+    return {"ratio_interpolation": inputs.settings.level * bound}, []
 
 
-SYSTEMATIC_TERMS = [model_form, extrapolation_term, ratio_interpolation]
+SYSTEMATIC_TERMS = [extrapolation_term, ratio_interpolation]
 
 
 def bootstrap_parts(inputs: IntervalInputs) -> dict:
     """The bootstrap intervals: of the plan's law, and within the pilots of the law-free crossing."""
-    level, pilots, budget, epsilon = (
-        inputs.settings.level,
-        inputs.pilots,
-        inputs.settings.budget,
-        inputs.settings.epsilon,
-    )
+    level, pilots, budget = inputs.settings.level, inputs.pilots, inputs.settings.resolved_budget()
+    epsilon = inputs.settings.epsilon
     parts = {"bootstrap_law": percentile_interval(inputs.boot.chosen_epsilon, level)}
     if inputs.free is not None:
         noisy = piecewise_crossing(
             pilots.ratios, at_tokens(pilots, inputs.d_general, budget).T, epsilon
         )
-        clean = float(
-            piecewise_crossing(
-                pilots.ratios, at_tokens(pilots, inputs.centre_general, budget), epsilon
-            )[0]
-        )
+        centre = at_tokens(pilots, inputs.centre_general, budget)
+        clean = float(piecewise_crossing(pilots.ratios, centre, epsilon)[0])
         spread = percentile_interval(noisy - clean, level)
         parts["bootstrap_law_free"] = (
             None if spread is None else (inputs.free + spread[0], inputs.free + spread[1])
@@ -119,24 +118,19 @@ def bootstrap_parts(inputs: IntervalInputs) -> dict:
 
 def epsilon_interval(inputs: IntervalInputs, terms=SYSTEMATIC_TERMS) -> EpsilonInterval:
     parts = bootstrap_parts(inputs)
-    errors, notes, measured = {}, [], {}
+    errors: dict = {}
+    notes: list[str] = []
+    calibration: dict = {}
     for term in terms:
         found, said = term(inputs)
-        measured = found.pop("measured", measured)
+        calibration = found.pop("calibration", calibration)
         errors.update(found)
         notes += said
-    law_point = inputs.law_point
-    centre = law_point if inputs.free is None else inputs.free
-    below, above = [0.0], [0.0]
-    if parts["bootstrap_law"]:
-        below.append(law_point - parts["bootstrap_law"][0])
-        above.append(parts["bootstrap_law"][1] - law_point)
+    centre = inputs.law_point if inputs.free is None else inputs.free
+    sides = [np.broadcast_to(np.asarray(e, dtype=float), 2) for e in errors.values()]
     if parts.get("bootstrap_law_free"):
-        below.append(inputs.free - parts["bootstrap_law_free"][0])
-        above.append(parts["bootstrap_law_free"][1] - inputs.free)
-    systematic = float(np.hypot.reduce(list(errors.values()))) if errors else 0.0
-    interval = (
-        max(centre - np.hypot(max(below), systematic), 0.0),
-        min(centre + np.hypot(max(above), systematic), 1.0),
-    )
-    return EpsilonInterval((float(interval[0]), float(interval[1])), parts, errors, measured, notes)
+        low, high = parts["bootstrap_law_free"]
+        sides.append(np.array([centre - low, high - centre]))
+    below, above = np.sqrt(np.sum(np.square(sides), axis=0)) if sides else (0.0, 0.0)
+    interval = (float(max(centre - below, 0.0)), float(min(centre + above, 1.0)))
+    return EpsilonInterval(interval, parts, errors, calibration, notes)

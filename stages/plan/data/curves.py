@@ -6,6 +6,7 @@ ratio are replicate runs (other data order, other initial noise); without a ``se
 ratio has one. An optional ``params`` column holds each pilot model's parameter count: curves at
 several sizes, each fitted apart (stages/plan/cmr/sizes.py); without it the curves are one size.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,10 @@ def read_curves(path) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(handle))
     missing = [c for c in COLUMNS if not rows or c not in rows[0]]
     if missing:
-        raise CritmixError(f"{path}: missing column(s) {', '.join(missing)}; the CSV needs the header "
-                         f"{','.join(COLUMNS)} (optionally ,seed) and at least one row")
+        raise CritmixError(
+            f"{path}: missing column(s) {', '.join(missing)}; the CSV needs the header "
+            f"{','.join(COLUMNS)} (optionally ,seed) and at least one row"
+        )
     curves = {"domain": np.array([r["domain"] for r in rows])}
     try:
         for name in COLUMNS[1:]:
@@ -38,10 +41,14 @@ def read_curves(path) -> dict[str, np.ndarray]:
         if SIZE_COLUMN in rows[0]:
             curves[SIZE_COLUMN] = np.array([float(r[SIZE_COLUMN]) for r in rows])
     except (TypeError, ValueError) as err:
-        raise CritmixError(f"{path}: a value is not a number ({err}); ratio, tokens and the losses are numbers, "
-                           f"seed a whole number, on every row") from err
+        raise CritmixError(
+            f"{path}: a value is not a number ({err}); ratio, tokens and the losses are numbers, "
+            f"seed a whole number, on every row"
+        ) from err
     if SIZE_COLUMN in curves and not (curves[SIZE_COLUMN] > 0).all():
-        raise CritmixError(f"{path}: every params value must be a positive parameter count (e.g. 1.57e6)")
+        raise CritmixError(
+            f"{path}: every params value must be a positive parameter count (e.g. 1.57e6)"
+        )
     return curves
 
 
@@ -49,6 +56,7 @@ def read_curves(path) -> dict[str, np.ndarray]:
 class Pilots:
     """One domain's CPT curves, shape (ratios, seeds, points): each curve starts at (0, 0, 0), the
     model before CPT, and is padded with weight-0 points to the longest one."""
+
     domain: str
     baseline: tuple[float, float]  # (general, domain) loss of the model before CPT
     ratios: np.ndarray
@@ -58,7 +66,9 @@ class Pilots:
     weights: np.ndarray
     warnings: list[str]
     reference: str = "base"  # what the general-loss change is measured against (see pilots_of)
-    control_general_change: float | None = None  # the R = 0 control's change against the base, at its end
+    control_general_change: float | None = (
+        None  # the R = 0 control's change against the base, at its end
+    )
 
     @property
     def pilot_tokens(self) -> float:
@@ -68,18 +78,35 @@ class Pilots:
     def seeds(self) -> int:
         return self.tokens.shape[1]
 
-    def cut(self, max_tokens: float) -> "Pilots":
+    def cut(self, max_tokens: float) -> Pilots:
         """The same pilots as if they had stopped at ``max_tokens``; ratios left with too few points drop out."""
         weights = np.where(self.tokens <= max_tokens * (1 + 1e-9), self.weights, 0.0)
         keep = (weights[:, :, 1:].sum(axis=-1) >= MIN_POINTS_PER_RATIO).all(axis=1)
-        pick = lambda a: a[keep]
-        return replace(self, ratios=pick(self.ratios), tokens=pick(self.tokens), d_general=pick(self.d_general),
-                       d_domain=pick(self.d_domain), weights=pick(weights), warnings=[])
 
-    def without(self, index: int) -> "Pilots":
+        def pick(a):
+            return a[keep]
+
+        return replace(
+            self,
+            ratios=pick(self.ratios),
+            tokens=pick(self.tokens),
+            d_general=pick(self.d_general),
+            d_domain=pick(self.d_domain),
+            weights=pick(weights),
+            warnings=[],
+        )
+
+    def without(self, index: int) -> Pilots:
         keep = np.arange(self.ratios.size) != index
-        return replace(self, ratios=self.ratios[keep], tokens=self.tokens[keep], d_general=self.d_general[keep],
-                       d_domain=self.d_domain[keep], weights=self.weights[keep], warnings=[])
+        return replace(
+            self,
+            ratios=self.ratios[keep],
+            tokens=self.tokens[keep],
+            d_general=self.d_general[keep],
+            d_domain=self.d_domain[keep],
+            weights=self.weights[keep],
+            warnings=[],
+        )
 
     def flat(self, array):
         """(ratios, seeds, points) -> (ratios, seeds·points): every seed of a ratio in one fitted row."""
@@ -103,16 +130,20 @@ def pilots_of(curves, domain: str, reference: str | None = None) -> Pilots:
     gen, dom = curves["general_loss"][rows], curves["domain_loss"][rows]
     base = tokens == 0
     if not base.any():
-        raise CritmixError(f"domain {domain!r}: no rows at tokens = 0; add the model's general and domain "
-                         f"losses before CPT (one row per ratio with tokens = 0)")
+        raise CritmixError(
+            f"domain {domain!r}: no rows at tokens = 0; add the model's general and domain "
+            f"losses before CPT (one row per ratio with tokens = 0)"
+        )
     baseline = (float(gen[base].mean()), float(dom[base].mean()))
     control = _control_change(ratio, tokens, gen, baseline[0])
     reference = reference or ("control" if control else "base")
     if reference not in REFERENCES:
         raise CritmixError(f"reference {reference!r}: use one of {', '.join(REFERENCES)}")
     if reference == "control" and not control:
-        raise CritmixError(f"domain {domain!r}: no R = 0 control rows to measure the general loss against; "
-                         f"run the control pilot (plan.pilots.control) or use the reference 'base'")
+        raise CritmixError(
+            f"domain {domain!r}: no R = 0 control rows to measure the general loss against; "
+            f"run the control pilot (plan.pilots.control) or use the reference 'base'"
+        )
     shift = control[0] if reference == "control" else (lambda t: np.zeros_like(t))
     warnings, usable = [], {}
     for r in np.unique(ratio[ratio > 0]):
@@ -123,12 +154,22 @@ def pilots_of(curves, domain: str, reference: str | None = None) -> Pilots:
             t = tokens[pick][order]
             # (0, 0) belongs to every curve: without it a rise that ends before the first evaluation
             # is invisible and the fit misses the turnaround.
-            runs.append([np.concatenate([[0.0], v]) for v in
-                         (t, gen[pick][order] - baseline[0] - shift(t), dom[pick][order] - baseline[1])])
+            runs.append(
+                [
+                    np.concatenate([[0.0], v])
+                    for v in (
+                        t,
+                        gen[pick][order] - baseline[0] - shift(t),
+                        dom[pick][order] - baseline[1],
+                    )
+                ]
+            )
         fewest = min(len(run[0]) - 1 for run in runs)
         if fewest < MIN_POINTS_PER_RATIO:
-            warnings.append(f"ratio {r:g}: only {fewest} CPT points, need ≥ {MIN_POINTS_PER_RATIO}; "
-                            f"ratio skipped (evaluate the pilot more often)")
+            warnings.append(
+                f"ratio {r:g}: only {fewest} CPT points, need ≥ {MIN_POINTS_PER_RATIO}; "
+                f"ratio skipped (evaluate the pilot more often)"
+            )
             continue
         usable[float(r)] = runs
     pilots = _padded(domain, baseline, usable, warnings)
@@ -156,12 +197,15 @@ def _padded(domain, baseline, usable, warnings) -> Pilots:
     weights = np.zeros((len(usable), seeds, width))
     for row, runs in enumerate(usable.values()):
         for column, run in enumerate(runs):
-            arrays[:, row, column, :len(run[0])] = run
-            weights[row, column, :len(run[0])] = 1.0
+            arrays[:, row, column, : len(run[0])] = run
+            weights[row, column, : len(run[0])] = 1.0
     arrays[0][weights == 0] = 1.0  # tokens of padding: any positive value, it has weight 0
     if len({len(runs) for runs in usable.values()}) > 1:
         warnings.append("ratios have different numbers of seeds; every fit uses all of them")
-    return Pilots(domain, baseline, np.array(list(usable)), *arrays, weights, warnings)
+    tokens, d_general, d_domain = arrays
+    return Pilots(
+        domain, baseline, np.array(list(usable)), tokens, d_general, d_domain, weights, warnings
+    )
 
 
 def at_tokens(pilots: Pilots, values, budget: float):
@@ -171,17 +215,26 @@ def at_tokens(pilots: Pilots, values, budget: float):
     points). NaN for a ratio whose pilots stop before the budget."""
     tokens = np.where(pilots.weights > 0, pilots.tokens, np.inf)
     count = (pilots.weights > 0).sum(axis=-1)
-    upper = np.minimum((tokens < budget).sum(axis=-1), count - 1)  # first evaluation at or past the budget
+    upper = np.minimum(
+        (tokens < budget).sum(axis=-1), count - 1
+    )  # first evaluation at or past the budget
     lower = np.maximum(upper - 1, 0)
-    take = lambda a, i: np.take_along_axis(a, i[..., None], axis=-1)[..., 0]
+
+    def take(a, i):
+        return np.take_along_axis(a, i[..., None], axis=-1)[..., 0]
+
     t0, t1 = take(pilots.tokens, lower), take(pilots.tokens, upper)
     frac = np.where(t1 > t0, (budget - t0) / np.where(t1 > t0, t1 - t0, 1.0), 1.0)
     reached = take(pilots.tokens, count - 1) >= budget * (1 - 1e-9)
     extra = values.ndim - pilots.tokens.ndim
-    expand = lambda a: a.reshape(a.shape[:1] + (1,) * extra + a.shape[1:])
+
+    def expand(a):
+        return a.reshape(a.shape[:1] + (1,) * extra + a.shape[1:])
+
     lower, upper, frac, reached = map(expand, (lower, upper, frac, reached))
-    value = (1 - frac) * take(values, np.broadcast_to(lower, values.shape[:-1])) + \
-        frac * take(values, np.broadcast_to(upper, values.shape[:-1]))
+    value = (1 - frac) * take(values, np.broadcast_to(lower, values.shape[:-1])) + frac * take(
+        values, np.broadcast_to(upper, values.shape[:-1])
+    )
     return np.where(reached.all(axis=-1), value.mean(axis=-1), np.nan)
 
 
@@ -204,16 +257,31 @@ def piecewise_crossing(ratios, values, threshold):
 def law_free_cmr(pilots: Pilots, epsilon: float, budget: float) -> float | None:
     """The ε crossing read off the measured general losses at the budget, linear in R: no law at all.
     None when the pilots stop before the budget."""
-    value = float(piecewise_crossing(pilots.ratios, at_tokens(pilots, pilots.d_general, budget), epsilon)[0])
+    value = float(
+        piecewise_crossing(pilots.ratios, at_tokens(pilots, pilots.d_general, budget), epsilon)[0]
+    )
     return None if np.isnan(value) else value
 
 
 def ratio_interpolation_error(ratios, values, threshold) -> float:
-    """How far the linear-in-R crossing may sit from the truth between two pilot ratios: the largest
-    shift of the crossing when one interior ratio is left out. Linear interpolation errs by the
-    curvature times the squared spacing; leaving a ratio out at least doubles the spacing around it
-    in these sweeps, so where the curvature is even the shift is at least the error itself."""
+    """How far the linear-in-R crossing sits from the truth between two pilot ratios, estimated.
+
+    Linear interpolation errs by about the curvature times the squared spacing h² of the two ratios
+    around the crossing. Leaving out one of them widens that spacing to H and shifts the crossing by
+    about the curvature times H² − h², so the shift times h² / (H² − h²) estimates the error; the
+    largest estimate over the interior ratios is the answer."""
     crossing = piecewise_crossing(ratios, values, threshold)[0]
-    shifts = [abs(piecewise_crossing(np.delete(ratios, i), np.delete(values, i), threshold)[0] - crossing)
-              for i in range(1, ratios.size - 1)]
-    return float(np.nanmax(shifts, initial=0.0))
+    estimates = [0.0]
+    for i in range(1, ratios.size - 1):
+        kept = np.delete(ratios, i)
+        h, wide = _spacing_at(ratios, crossing), _spacing_at(kept, crossing)
+        if wide > h:
+            shift = abs(piecewise_crossing(kept, np.delete(values, i), threshold)[0] - crossing)
+            estimates.append(shift * h**2 / (wide**2 - h**2))
+    return float(np.nanmax(estimates))
+
+
+def _spacing_at(ratios, r) -> float:
+    """The spacing of the two pilot ratios around ``r`` (the first or last one at the ends)."""
+    upper = int(np.clip(np.searchsorted(ratios, r), 1, ratios.size - 1))
+    return float(ratios[upper] - ratios[upper - 1])

@@ -38,7 +38,7 @@ class TailLaw:
         """tokens, weights: (ratios, n); d_general: (B, ratios, n), B batches of all ratios' curves."""
         d_general = np.asarray(d_general, dtype=float)
         scaled = np.asarray(tokens, dtype=float) / t_scale
-        tail = np.where(scaled >= TAIL_SHARE * scaled[weights > 0].max(), weights, 0.0)
+        tail = np.where(scaled >= cls.tail_start(scaled, weights), weights, 0.0)
         f = np.broadcast_to(log_tokens(scaled), d_general.shape)
         begin = (
             None if start is None else np.broadcast_to(start.exponent[:, None], (len(d_general), 1))
@@ -47,6 +47,11 @@ class TailLaw:
             f, d_general, np.broadcast_to(tail, d_general.shape), 1, DECAY_EXPONENTS, begin, tol
         )
         return cls(t_scale, exps[:, 0], coefs[..., 0], coefs[..., 1])
+
+    @staticmethod
+    def tail_start(scaled, weights) -> float:
+        """Where the fitted tail begins, in the units of ``scaled``: TAIL_SHARE of the longest curve."""
+        return TAIL_SHARE * float(np.asarray(scaled)[np.asarray(weights) > 0].max())
 
     def d_general(self, tokens):
         """ΔL_gen at ``tokens`` for every batch member and pilot ratio: shape (B, ratios)."""

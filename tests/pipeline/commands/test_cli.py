@@ -28,7 +28,7 @@ def test_a_config_mistake_found_by_a_stage_exits_2_and_a_bug_keeps_its_traceback
     import pytest
 
     from pipeline.cli import main
-    from pipeline.commands import curate
+    from pipeline.curation import preflight
 
     run = ["curate", "--config", "configs/tiny.yaml", "--run", str(tmp_path / "run")]
     assert main([*run, "--set", "curate.toxicity.enabled=true"]) == 2
@@ -38,7 +38,7 @@ def test_a_config_mistake_found_by_a_stage_exits_2_and_a_bug_keeps_its_traceback
     def broken(*args):
         raise RuntimeError("a library's internal failure")
 
-    monkeypatch.setattr(curate, "check_sources", broken)
+    monkeypatch.setattr(preflight, "check_sources", broken)
     with pytest.raises(RuntimeError, match="internal failure"):
         main(run)
 

@@ -14,15 +14,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.commands import corpus
-from pipeline.corpus.sources import (
+from pipeline.corpus.prose import (
     GENSIM_DATA,
     WIKI_DUMP,
-    Package,
-    Source,
     austen_documents,
     brown_documents,
-    email_body,
-    licence_documents,
     news_documents,
     read_rdb_character_vectors,
     split_chapters,
@@ -30,6 +26,8 @@ from pipeline.corpus.sources import (
     untag_brown,
     wikipedia_documents,
 )
+from pipeline.corpus.sources import Package, Source
+from pipeline.corpus.technical import email_body, licence_documents
 
 # ---------------------------------------------------------------- archive builders
 

@@ -79,7 +79,9 @@ def test_toxicity_is_reported_per_domain(run):
 
 def test_later_sections_plug_in_as_functions(run, monkeypatch):
     monkeypatch.setattr(
-        report, "SECTIONS", [*report.SECTIONS, lambda data: "<h2>Law fits</h2><p>fitted</p>"]
+        report,
+        "CURATION_SECTIONS",
+        [*report.CURATION_SECTIONS, lambda data: "<h2>Law fits</h2><p>fitted</p>"],
     )
     page = report.build_report(run).read_text()
     assert page.index("<h2>Quality classifier</h2>") < page.index("<h2>Law fits</h2>")
@@ -88,8 +90,7 @@ def test_later_sections_plug_in_as_functions(run, monkeypatch):
 def test_tiers_are_listed_in_the_configured_order_not_alphabetically(tmp_path):
     import json
 
-    from pipeline.commands.report import rank
-    from pipeline.reporting.blocks import RunData
+    from pipeline.reporting.blocks import RunData, rank
 
     (tmp_path / "work/buckets").mkdir(parents=True)
     (tmp_path / "work/buckets/edges.json").write_text(

@@ -12,7 +12,7 @@ from pipeline.planning import joint_pilot
 from pipeline.planning.curricula import joint_pilot_curriculum
 from pipeline.rundir import RunDir
 from stages.plan.cmr.joint_mixture import JointCheck
-from tests.stages.plan.test_joint_mixture import effective_displacement, fits_of
+from tests.stages.plan.mixture_synth import effective_displacement, fits_of
 
 
 def tiny(*overrides):

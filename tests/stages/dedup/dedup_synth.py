@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from stages.dedup.minhash import words
+from stages.dedup.signatures import words
 from stages.schema import WORK_SCHEMA
 
 

@@ -7,14 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from stages.dedup.lsh import SignatureRows, band_pairs, band_slice, sorted_slice
-from stages.dedup.minhash import (
-    Hasher,
-    MinhashConfig,
-    phases,
-    run_minhash,
-    s_curve,
-    signature_paths,
-)
+from stages.dedup.minhash import phases, run_minhash
+from stages.dedup.signatures import Hasher, MinhashConfig, s_curve, signature_paths
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA
 from stages.tasks import StageDirs, key_ranges
 from tests.stages.dedup.dedup_synth import (
