@@ -167,11 +167,15 @@ def joint_mixture(config: CritmixConfig, run: RunDir, trained: dict, curves: dic
     if not check.offset:
         return mixture, {**mixture_record(config, mixture), "check": check.to_dict()}
     corrected = planned_mixture(config, fits, check.offset)
+    outcome = (
+        f"the shares corrected from {format_shares(mixture.domains)} to {format_shares(corrected.domains)}"
+        if corrected.domains != mixture.domains
+        else "the shares stand: they are set by hand or by a rule that does not read the prediction"
+    )
     corrected.warnings.append(
         f"the joint check pilot measured a general-loss change of {check.measured:+.4f} where "
         f"{check.predicted.change:+.4f} {format_interval([check.predicted.low, check.predicted.high])} "
-        f"was predicted: every joint prediction is shifted by {check.offset:+.4f} and the shares "
-        f"corrected from {format_shares(mixture.domains)} to {format_shares(corrected.domains)}"
+        f"was predicted: every joint prediction is shifted by {check.offset:+.4f} and {outcome}"
     )
     correction = {"offset": check.offset, "shares_before": mixture.domains}
     record = mixture_record(config, corrected)

@@ -43,7 +43,7 @@ def test_the_measured_change_is_against_the_plans_reference(tmp_path):
     assert joint_pilot.measured_change(metrics, "general", control)[1] == pytest.approx(0.06)
 
 
-def planned_with_check(fits, tmp_path, monkeypatch, miss):
+def planned_with_check(fits, tmp_path, monkeypatch, miss, config=None):
     """The plan with its check pilot measuring the prediction at the planned shares plus ``miss``."""
     base = tmp_path / "base"
     base.mkdir()
@@ -55,7 +55,7 @@ def planned_with_check(fits, tmp_path, monkeypatch, miss):
 
     monkeypatch.setattr(joint_pilot, "check_joint", check)
     trained = {"config_path": None, "tokens": None, "base": base}
-    return joint_mixture(tiny(), RunDir(tmp_path / "run"), trained, {}, fits)
+    return joint_mixture(config or tiny(), RunDir(tmp_path / "run"), trained, {}, fits)
 
 
 def test_a_check_inside_the_interval_keeps_the_shares(in_repo, fits, tmp_path, monkeypatch):
@@ -74,6 +74,14 @@ def test_a_check_that_misses_by_more_than_the_interval_corrects_the_shares(
     assert mixture.domains["legal"] > before.domains["legal"]  # it cost less than predicted
     assert record["predicted"]["high"] == pytest.approx(0.05, abs=1e-7)  # ε spent, shifted
     assert "corrected from legal" in mixture.warnings[-1]
+
+
+def test_a_miss_leaves_hand_set_shares_as_they_are_and_says_so(
+    in_repo, fits, tmp_path, monkeypatch
+):
+    config = tiny("plan.ratios.legal=0.4")
+    mixture, record = planned_with_check(fits, tmp_path, monkeypatch, miss=-0.02, config=config)
+    assert mixture.domains == {"legal": 0.4} and "the shares stand" in mixture.warnings[-1]
 
 
 def test_without_the_base_models_weights_the_check_is_skipped_and_said(in_repo, fits, tmp_path):
