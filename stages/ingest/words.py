@@ -3,20 +3,16 @@
 datatrove's Gopher, Gopher-repetition and FineWeb filters split text with ``spacy.blank("en")``.
 ``EnglishWords`` applies the same rules (spaCy's prefix, suffix and infix patterns, its URL match and
 its special cases such as "don't" -> "do", "n't", in the order ``Tokenizer.explain`` documents)
-to each whitespace-separated chunk, and remembers every chunk it has split. Text repeats its chunks,
-so nearly every chunk is a dictionary look-up; spaCy's cost is building a ``Doc`` of ``Token``
-objects, which this never does. Paths (``/etc``, ``/``, ``passwd``), options (``--dev``, ``=``),
+to each whitespace-separated chunk (``stages/ingest/tokens.py`` remembers every chunk split, so that
+text, which repeats its chunks, is nearly all dictionary look-ups); spaCy's cost is building a ``Doc``
+of ``Token`` objects, which this never does. Paths (``/etc``, ``/``, ``passwd``), options (``--dev``, ``=``),
 e-mail addresses, a hyphen at a line break (``infor-``) and runs of underscores (one token per
 ``_``) come out as datatrove sees them, so word ratios near a threshold agree.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from functools import cache
-
-MAX_CACHED = 500_000  # chunks remembered before the cache starts again (a few hundred MB at most)
-
 
 # An ASCII chunk without these characters has no infix (spaCy's infixes are hyphens, ellipses, icons and
 # '.', ',', ':', '<', '>', '=', '/', '+', '*', '^' between letters or digits).
@@ -58,30 +54,13 @@ class EnglishWords:
         }
         self.longest = max(map(len, self.spanning))
         self.first_tokens = {tokens[0] for tokens in self.spanning}
-        self.cache: dict[str, list[str]] = {}
 
     def __call__(self, line: str) -> list[str]:
-        words: list[str] = []
-        cache = self.cache
-        for chunk in line.split():
-            split = cache.get(chunk)
-            if split is None:
-                if len(cache) >= MAX_CACHED:
-                    cache.clear()
-                split = cache[chunk] = self.merge_special(self.split(chunk, self.special))
-            words += split
-        return words
+        return [token for chunk in line.split() for token in self.chunk_tokens(chunk)]
 
-    def sentences(self, words: list[str]) -> int:
-        """How many sentences spaCy's sentencizer (datatrove's C4 filter) finds in a line of these words: one, and
-        another at each word that follows a sentence end and is not itself punctuation."""
-        count, ended = 1, False
-        for word in words:
-            if word in self.sentence_ends:
-                ended = True
-            elif ended and not all(unicodedata.category(char).startswith("P") for char in word):
-                count, ended = count + 1, False
-        return count
+    def chunk_tokens(self, chunk: str) -> list[str]:
+        """The tokens of one chunk without whitespace."""
+        return self.merge_special(self.split(chunk, self.special))
 
     def has_affix(self, text: str) -> bool:
         """A non-empty prefix, suffix or infix (spaCy's ``find_prefix or find_suffix or find_infix``)."""
