@@ -28,6 +28,8 @@ from stages.ingest.langid import LanguageIdConfig
 from stages.ingest.normalize import NormalizeConfig
 from stages.ingest.readers import SourceSpec
 from stages.ingest.toxicity import ToxicityConfig
+from stages.plan.cmr.mixture import MIXTURE_RULES
+from stages.plan.settings import RISKS
 from stages.quality.scoring import QualityConfig
 from trainer.config import TrainConfig
 from trainer.curriculum import MetadataSpec
@@ -102,6 +104,7 @@ class PilotConfig:
     control: bool = (
         True  # an R = 0 pilot per seed: general data only, the same tokens (the ε reference)
     )
+    joint: bool = True  # one more pilot at the planned mixture, to check its joint prediction
 
 
 @dataclass
@@ -125,6 +128,10 @@ class PlanConfig:
     target: TargetConfig = field(default_factory=TargetConfig)
     lam: float = 1000.0  # the Lagrange multiplier of the CMR objective
     epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
+    mixture: str = "predicted"  # how the domains' shares are chosen: a rule of MIXTURE_RULES
+    risk: str = (
+        "interval"  # what of the predicted change is held to ε: interval (its upper end) | point
+    )
     # What the general-loss change is measured against: "control" (the R = 0 pilot at the same tokens)
     # or "base" (the model before CPT, the paper's). Default: control when plan.pilots.control.
     epsilon_reference: str | None = None
@@ -232,6 +239,12 @@ def load_config(
             f"plan.epsilon_reference: {reference!r} must be 'base', or 'control' with "
             f"plan.pilots.control: true"
         )
+    if config.plan.mixture not in MIXTURE_RULES:
+        raise ConfigError(
+            f"plan.mixture: {config.plan.mixture!r} is not one of {list(MIXTURE_RULES)}"
+        )
+    if config.plan.risk not in RISKS:
+        raise ConfigError(f"plan.risk: {config.plan.risk!r} is not one of {list(RISKS)}")
     names = [s.name for s in config.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -10,7 +10,6 @@ the sum over tasks of what each task returns (datatrove's per-task stats on an e
 
 from __future__ import annotations
 
-import ctypes
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from loguru import logger
 
 from core.files import finished_files, write_json
+from stages.memory import measured_task
 from stages.writers import ParquetSink
 
 # task(rank, world_size) -> counters
@@ -72,46 +71,10 @@ class TaskStep(PipelineStep):
         self.task = phase.task
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        with self.track_time():
-            reset_peak_rss()
+        with self.track_time(), measured_task(self.name, rank):
             for label, value in self.task(rank, world_size).items():
                 self.stat_update(label, value=int(value))
-            logger.info(f"{self.name} task {rank}: peak RSS {peak_rss() / 2**20:.0f} MiB")
-            release_memory()
         yield from data or ()
-
-
-def release_memory() -> None:
-    """Give freed memory back to the system between tasks: Arrow's pool and glibc's malloc keep it for reuse,
-    so a warm task process otherwise carries every earlier task's high tide (724 MiB before an empty task
-    at 1.6M documents)."""
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-# Task processes run many tasks: each task's own peak is measured from its start, so the task log says which
-# task needed the memory (the process's VmHWM is the largest of every task it ran). Linux only; elsewhere
-# the peak is the process's.
-def reset_peak_rss() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def peak_rss(pid: int | str = "self") -> int:
-    """A process's peak resident memory in bytes since its start or last reset (VmHWM); 0 where /proc is missing."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    return next(
-        (int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")),
-        0,
-    )
 
 
 def add_counters(total: dict, more: dict) -> dict:

@@ -22,7 +22,7 @@ def test_range_starts_split_sorted_hashes_as_hash_range_does():
 
 def test_a_task_peak_is_its_own_not_the_peak_of_tasks_before_it():
     """Measured against this process's own resident size, so what earlier tests left behind does not matter."""
-    from stages.tasks import peak_rss, reset_peak_rss
+    from stages.memory import peak_rss, reset_peak_rss
 
     reset_peak_rss()
     base = peak_rss()
@@ -36,7 +36,7 @@ def test_a_task_peak_is_its_own_not_the_peak_of_tasks_before_it():
 
 
 def test_memory_a_task_freed_goes_back_to_the_system_before_the_next_task():
-    from stages.tasks import release_memory
+    from stages.memory import release_memory
 
     def resident() -> int:
         return next(
