@@ -35,7 +35,8 @@ UNIT = """
 import json, sys
 from stages.dedup.lsh import SignatureRows, band_edges, band_slice
 from stages.dedup.signatures import MinhashConfig
-from stages.tasks import key_ranges, peak_rss
+from stages.memory import peak_rss
+from stages.tasks import key_ranges
 paths = [{part: f"{stem}.{part}.npy" for part in __PARTS__} for stem in json.loads(sys.argv[1])]
 signatures, config = SignatureRows(paths), MinhashConfig(docs_per_band_task=int(sys.argv[2]))
 ranges = key_ranges(signatures.offsets[-1], config.docs_per_band_task)

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyarrow as pa  # noqa: E402
 
 from stages.quality.examples import jsonl_texts, new_sample  # noqa: E402
-from stages.quality.scoring import QualityConfig, score_table, train  # noqa: E402
+from stages.quality.scores import score_table  # noqa: E402
+from stages.quality.scoring import QualityConfig, train  # noqa: E402
 
 DOCS = 4000
 

@@ -1,12 +1,17 @@
 """Curation at scale: wall time, CPU share and memory of ``critmix curate`` on synthetic corpora, and
 datatrove's own pipeline on the smallest one.
 
-Per size: the corpus (English-like prose in lines of sentences, 10% of it a reference source for the
-quality model, 3% exact copies and 5% near-duplicates) is curated with 1 and 2 workers; each run
-prints its wall time, the main process's share of all CPU time, the main process's peak RSS, the
-largest peak RSS of any worker process (which runs many tasks, so this is the largest over them)
-and of any one task, with its phase (each task logs its own peak). Every process's CPU time and
-peak RSS (VmHWM) are sampled from /proc while it runs.
+Per size: the corpus (``scale_corpus.py``) is curated with 1 and 2 workers; each run prints its wall time,
+the main process's share of all CPU time, the main process's peak RSS, the largest peak RSS of any worker
+process (which runs many tasks, so this is the largest over them) and of any one task, with its phase, and
+per phase its largest task's peak RSS and its slowest task's seconds (each task logs both as it ends).
+Every process's CPU time and peak RSS (VmHWM) are sampled from /proc while it runs.
+
+The single-file case: the web documents in one JSONL file (``--one-file-docs``; 950k make about 1.1 GB),
+curated with 1 and 2 workers and the tasks of the other sizes (``tasks_for``), so that ingest cuts the file
+into that many byte ranges (before, a file was one task whatever the task count); the shards must be
+byte-identical. (With as many tasks as workers, ingest writes full 128 MiB work files, and a rewrite task
+holding one such file peaks near 0.9 GiB.)
 
 Then datatrove's pipeline, stock settings, on the smallest corpus with the same 2 workers and
 tasks: JsonlReader -> LanguageFilter -> GopherRepetition/GopherQuality/C4Quality/FineWebQuality
@@ -16,6 +21,7 @@ lid.176.ftz that critmix uses, under the name it looks for. Last, the per-core r
 largest size, turned into hours for 1 TB (~700M documents) on 64 and 1,000 cores.
 
     make bench BENCH=scale BENCH_ARGS="--sizes 100000 400000 1600000"
+    make bench BENCH=scale BENCH_ARGS="--sizes --one-file-docs 950000"    # the single-file case alone
 """
 
 from __future__ import annotations
@@ -31,79 +37,14 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stages.tasks import peak_rss  # noqa: E402 - after the repository is on the path
+from scale_corpus import make_corpus  # noqa: E402 - the bench directory is on the path when run
 
-STOP = "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they".split()
-CONTENT = (
-    "river valley settlement century scholars architecture language trade region evidence survey village market "
-    "farmer letter garden lake spring bread wheel water morning house children committee records history city "
-    "road bridge harbour ship merchant winter summer field forest mountain church school teacher student book "
-    "paper report council family friend journey letter story music painting science engine railway station "
-    "island coast weather harvest grain cattle mill factory worker street window table kitchen evening night "
-    "described examined compared grew built opened carried reached followed noticed returned explained written "
-    "old new small large early late careful quiet long short bright dark northern southern local public"
-).split()
-SPAM = "click here now to win free money cheap pills buy today limited offer act fast guaranteed cash prize claim reward".split()
+from stages.memory import peak_rss  # noqa: E402 - after the repository is on the path
+
 TB_DOCS = 700_000_000
-DOCS_PER_FILE = 10_000
-
-
-def sentences(rng: np.random.Generator, n_words: int) -> str:
-    """Lines of sentences with stop words mixed in, as the heuristic filters expect of prose."""
-    vocabulary = np.array(STOP + CONTENT)
-    weights = np.r_[np.full(len(STOP), 3.0), np.ones(len(CONTENT))]
-    chosen = vocabulary[rng.choice(len(vocabulary), n_words, p=weights / weights.sum())]
-    lines, start = [], 0
-    while start < n_words:
-        line = []
-        for _ in range(int(rng.integers(2, 5))):
-            length = int(rng.integers(8, 18))
-            words = chosen[start : start + length]
-            if len(words):
-                line.append(" ".join(words).capitalize() + ".")
-            start += length
-        lines.append(" ".join(line))
-    return "\n".join(lines)
-
-
-def make_corpus(root: Path, docs: int, seed: int = 0) -> Path:
-    """``docs`` documents in JSONL files under ``root/corpus`` (kept between runs), and spam e-mails."""
-    corpus = root / f"corpus-{docs}"
-    if (corpus / "done").exists():
-        return corpus
-    shutil.rmtree(corpus, ignore_errors=True)
-    (corpus / "web").mkdir(parents=True)
-    (corpus / "reference").mkdir()
-    rng = np.random.default_rng(seed)
-    texts: list[str] = []
-    for _ in range(docs):
-        roll = rng.random()
-        if texts and roll < 0.03:
-            texts.append(texts[int(rng.integers(len(texts)))])
-        elif texts and roll < 0.08:
-            words = texts[int(rng.integers(len(texts)))].split(" ")
-            for j in rng.integers(0, len(words), max(1, len(words) // 30)):
-                words[j] = str(rng.choice(CONTENT))
-            texts.append(" ".join(words))
-        else:
-            texts.append(sentences(rng, int(rng.integers(80, 350))))
-    for part, (first, last) in (("reference", (0, docs // 10)), ("web", (docs // 10, docs))):
-        for start in range(first, last, DOCS_PER_FILE):
-            with (corpus / part / f"part-{start // DOCS_PER_FILE:05d}.jsonl").open("w") as handle:
-                for i in range(start, min(last, start + DOCS_PER_FILE)):
-                    handle.write(json.dumps({"id": f"doc-{i:08d}", "text": texts[i]}) + "\n")
-    with (corpus / "spam.jsonl").open("w") as handle:
-        for i in range(3000):
-            handle.write(
-                json.dumps({"id": f"spam-{i}", "text": " ".join(rng.choice(SPAM, 60)) + "."}) + "\n"
-            )
-    (corpus / "done").touch()
-    return corpus
 
 
 class TreeSampler:
@@ -146,7 +87,7 @@ class TreeSampler:
 # once held 2 GB (this bench, building a corpus) reports 2 GB however little it used itself.
 WRAPPER = """import json, resource, sys
 from pipeline.cli import main
-from stages.tasks import peak_rss
+from stages.memory import peak_rss
 code = main(sys.argv[1:])
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime, "peak_rss": peak_rss()}), file=sys.stderr)
@@ -220,7 +161,8 @@ def ours(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
     result["shards"] = json.loads((run / "manifest.json").read_text())["stages"]["shards"][
         "outputs"
     ]
-    result["largest_task"] = largest_task(run / "logs")
+    result["phases"] = task_measures(run / "logs")
+    result["largest_task"] = largest_task(result["phases"])
     shutil.rmtree(run / "work", ignore_errors=True)  # keep shards, free the disk
     return result
 
@@ -290,17 +232,40 @@ def datatrove(corpus: Path, root: Path, workers: int, tasks: int) -> dict:
     return result
 
 
-TASK_PEAK = re.compile(r"- (\S+) task (\d+): peak RSS (\d+) MiB")
+TASK_LINE = re.compile(r"- (\S+) task (\d+): peak RSS (\d+) MiB, ([\d.]+) s")
 
 
-def largest_task(logs: Path) -> tuple[int, str]:
-    """(peak RSS in bytes, "phase task N") of the task that needed the most memory, from the task logs."""
-    peaks = [
-        (int(m[3]) * 2**20, f"{m[1]} task {m[2]}")
-        for log in logs.glob("**/logs/task_*.log")
-        for m in TASK_PEAK.finditer(log.read_text(errors="replace"))
-    ]
-    return max(peaks, default=(0, "none"))
+def task_measures(logs: Path) -> dict[str, list[tuple[int, float, int]]]:
+    """Per phase, every task's (peak RSS in bytes, seconds, rank), from the line each task logs as it ends."""
+    phases: dict[str, list[tuple[int, float, int]]] = {}
+    for log in sorted(logs.glob("**/logs/task_*.log")):
+        for m in TASK_LINE.finditer(log.read_text(errors="replace")):
+            phases.setdefault(m[1], []).append((int(m[3]) * 2**20, float(m[4]), int(m[2])))
+    return phases
+
+
+def largest_task(phases: dict[str, list[tuple[int, float, int]]]) -> tuple[int, str]:
+    """(peak RSS in bytes, "phase task N") of the task that needed the most memory."""
+    return max(
+        (
+            (peak, f"{phase} task {rank}")
+            for phase, tasks in phases.items()
+            for peak, _, rank in tasks
+        ),
+        default=(0, "none"),
+    )
+
+
+def print_phases(phases: dict[str, list[tuple[int, float, int]]]) -> None:
+    """Per phase: its largest task by peak RSS and its slowest task by seconds."""
+    for phase, tasks in phases.items():
+        peak, _, peak_rank = max(tasks)
+        _, seconds, slow_rank = max(tasks, key=lambda t: t[1])
+        print(
+            f"{'':>9}   {phase:<22} {len(tasks):>3} tasks  largest {gib(peak)} GiB (task {peak_rank})  "
+            f"slowest {seconds:.1f} s (task {slow_rank})",
+            flush=True,
+        )
 
 
 def gib(n: float) -> str:
@@ -324,7 +289,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 400_000, 1_600_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 400_000, 1_600_000])
+    parser.add_argument(
+        "--one-file-docs",
+        type=int,
+        default=950_000,
+        help="documents of the single-file case (950k: a web JSONL of about 1.1 GB); 0 skips it",
+    )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--root", type=Path, default=Path("/tmp/critmix-bench-scale"))
     parser.add_argument("--no-datatrove", action="store_true", help="skip datatrove's pipeline")
@@ -336,33 +307,65 @@ def main() -> None:
     )
     results = {}
     for size in args.sizes:
-        corpus = make_corpus(args.root, size)
-        tasks = max(8, size // 25_000)
-        for workers in args.workers:
-            results[size, workers] = ours(corpus, args.root, workers, tasks)
-            print(row(size, workers, results[size, workers]), flush=True)
-        sums = [results[size, w]["shards"] for w in args.workers]
-        print(
-            f"{'':>9} shards identical across worker counts: {all(s == sums[0] for s in sums)}",
-            flush=True,
-        )
+        tasks = tasks_for(size)
+        results[size] = compare_workers(make_corpus(args.root, size), args, lambda _, n=tasks: n)
+    if args.one_file_docs:
+        one_file(args)
+    if not args.sizes:
+        return
     smallest, most = min(args.sizes), max(args.workers)
     if not args.no_datatrove:
-        theirs = datatrove(
-            make_corpus(args.root, smallest), args.root, most, max(8, smallest // 25_000)
-        )
+        ours_there = results[smallest][most]
+        theirs = datatrove(make_corpus(args.root, smallest), args.root, most, tasks_for(smallest))
         print(row(smallest, most, theirs) + "  <- datatrove", flush=True)
         print(
             f"ours vs datatrove end to end, {smallest} docs, {most} workers: "
-            f"{theirs['wall'] / results[smallest, most]['wall']:.2f}x faster (wall), "
-            f"{(theirs['main_cpu'] + theirs['other_cpu']) / (results[smallest, most]['main_cpu'] + results[smallest, most]['other_cpu']):.2f}x less CPU"
+            f"{theirs['wall'] / ours_there['wall']:.2f}x faster (wall), "
+            f"{(theirs['main_cpu'] + theirs['other_cpu']) / (ours_there['main_cpu'] + ours_there['other_cpu']):.2f}x less CPU"
         )
     largest = max(args.sizes)
-    r = results[largest, most]
+    r = results[largest][most]
     cpu_per_doc = (r["main_cpu"] + r["other_cpu"]) / largest
     print(
         f"per-core rate at {largest} docs: {1 / cpu_per_doc:.0f} docs/s/core; 1 TB (~{TB_DOCS / 1e6:.0f}M docs) at that rate, "
         f"perfectly parallel: {TB_DOCS * cpu_per_doc / 64 / 3600:.1f} h on 64 cores, {TB_DOCS * cpu_per_doc / 1000 / 3600:.2f} h on 1,000"
+    )
+
+
+def tasks_for(docs: int) -> int:
+    """Tasks a phase for a corpus of ``docs`` documents: about 25k documents a task, 8 at least."""
+    return max(8, docs // 25_000)
+
+
+def compare_workers(corpus: Path, args, tasks_for) -> dict[int, dict]:
+    """Curate ``corpus`` once per worker count (``tasks_for(workers)`` tasks a phase): a row and the per-phase
+    lines for each, then whether the shards are byte-identical across the runs."""
+    size = int(corpus.name.split("-")[1])
+    runs = {}
+    for workers in args.workers:
+        runs[workers] = ours(corpus, args.root, workers, tasks_for(workers))
+        print(row(size, workers, runs[workers]), flush=True)
+        print_phases(runs[workers]["phases"])
+    sums = [r["shards"] for r in runs.values()]
+    print(
+        f"{'':>9} shards identical across the runs: {all(s == sums[0] for s in sums)}", flush=True
+    )
+    return runs
+
+
+def one_file(args) -> None:
+    """One large web JSONL (and one reference file), curated with each worker count: ingest reads it in byte
+    ranges, a task each. The shards must not change."""
+    corpus = make_corpus(args.root, args.one_file_docs, docs_per_file=args.one_file_docs)
+    web = next((corpus / "web").glob("*.jsonl"))
+    tasks = tasks_for(args.one_file_docs)
+    print(f"single file: {web} ({web.stat().st_size / 2**30:.2f} GiB), {tasks} tasks", flush=True)
+    runs = compare_workers(corpus, args, lambda _: tasks)
+    first, last = min(args.workers), max(args.workers)
+    print(
+        f"single file: {last} workers {runs[first]['wall'] / runs[last]['wall']:.2f}x the speed of {first}; "
+        f"largest task peak {gib(max(r['largest_task'][0] for r in runs.values()))} GiB",
+        flush=True,
     )
 
 

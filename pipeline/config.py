@@ -28,13 +28,16 @@ from stages.ingest.langid import LanguageIdConfig
 from stages.ingest.normalize import NormalizeConfig
 from stages.ingest.readers import SourceSpec
 from stages.ingest.toxicity import ToxicityConfig
+from stages.plan.cmr.mixture import MIXTURE_RULES
+from stages.plan.settings import RISKS
 from stages.quality.scoring import QualityConfig
 from trainer.config import TrainConfig
 from trainer.curriculum import MetadataSpec
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
-EXECUTION_KEYS = ("executor", "workers", "slurm")
+# How a curate runs and what it says, not what it writes: left out of the key of its output.
+EXECUTION_KEYS = ("executor", "workers", "slurm", "warn_removed_share")
 # A run name becomes a directory under runs/, so it may not climb out of it.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
@@ -73,6 +76,8 @@ class CurateConfig:
     # An ingest task's kept documents go to work files of about this much text each: every later per-file task
     # reads a whole file, so this, not the corpus size over ``tasks``, bounds their memory.
     work_file_mb: float = 128
+    # A stage that removes more than this share of a source's documents is named on the console, with its key.
+    warn_removed_share: float = 0.25
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     langid: LanguageIdConfig = field(default_factory=LanguageIdConfig)
@@ -102,6 +107,7 @@ class PilotConfig:
     control: bool = (
         True  # an R = 0 pilot per seed: general data only, the same tokens (the ε reference)
     )
+    joint: bool = True  # one more pilot at the planned mixture, to check its joint prediction
 
 
 @dataclass
@@ -125,6 +131,10 @@ class PlanConfig:
     target: TargetConfig = field(default_factory=TargetConfig)
     lam: float = 1000.0  # the Lagrange multiplier of the CMR objective
     epsilon: float = 0.05  # tolerated rise of the general loss, in loss units
+    mixture: str = "predicted"  # how the domains' shares are chosen: a rule of MIXTURE_RULES
+    risk: str = (
+        "interval"  # what of the predicted change is held to ε: interval (its upper end) | point
+    )
     # What the general-loss change is measured against: "control" (the R = 0 pilot at the same tokens)
     # or "base" (the model before CPT, the paper's). Default: control when plan.pilots.control.
     epsilon_reference: str | None = None
@@ -222,6 +232,14 @@ def load_config(
         raise ConfigError(
             f"curate.executor: {config.curate.executor!r} is not one of {list(EXECUTORS)}"
         )
+    for key in (
+        "workers",
+        "tasks",
+    ):  # 0 or less would be no work at all, or a pool that cannot start
+        if getattr(config.curate, key) < 1:
+            raise ConfigError(
+                f"curate.{key}: {getattr(config.curate, key)} must be at least 1 (curate --{key} sets it)"
+            )
     if config.plan.pilots.seeds < 1:
         raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")
     reference = config.plan.epsilon_reference
@@ -232,6 +250,12 @@ def load_config(
             f"plan.epsilon_reference: {reference!r} must be 'base', or 'control' with "
             f"plan.pilots.control: true"
         )
+    if config.plan.mixture not in MIXTURE_RULES:
+        raise ConfigError(
+            f"plan.mixture: {config.plan.mixture!r} is not one of {list(MIXTURE_RULES)}"
+        )
+    if config.plan.risk not in RISKS:
+        raise ConfigError(f"plan.risk: {config.plan.risk!r} is not one of {list(RISKS)}")
     names = [s.name for s in config.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

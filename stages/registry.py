@@ -44,11 +44,18 @@ class Stage:
 
 @dataclass(frozen=True)
 class RegisteredStage:
-    """A stage's key under ``curate.``, its module, and how to build it from the settings, run folder and tasks."""
+    """A stage's key under ``curate.``, its module, and how to build it from the settings, run folder and tasks;
+    without a builder the stage is its module's ``phases(dirs, settings, tasks)`` and the counters."""
 
     key: str
     module: ModuleType
-    build: Callable[[Any, Any, int], Stage]  # (its settings, the run directory, tasks)
+    # (its settings, the run directory, tasks) -> the stage
+    builder: Callable[[Any, Any, int], Stage] | None = None
+
+    def build(self, settings: Any, run: Any, tasks: int) -> Stage:
+        if self.builder is not None:
+            return self.builder(settings, run, tasks)
+        return Stage(self.key, lambda dirs: self.module.phases(dirs, settings, tasks))
 
 
 def quality_stage(settings: scoring.QualityConfig, run: Any, tasks: int) -> Stage:
@@ -62,40 +69,26 @@ def quality_stage(settings: scoring.QualityConfig, run: Any, tasks: int) -> Stag
 
 # Quality scoring comes before MinHash, so that the best-scored document of a near-duplicate cluster survives.
 GLOBAL_STAGES: list[RegisteredStage] = [
-    RegisteredStage(
-        "boilerplate",
-        boilerplate,
-        lambda settings, run, tasks: Stage(
-            "boilerplate", lambda dirs: boilerplate.phases(dirs, settings, tasks)
-        ),
-    ),
-    RegisteredStage(
-        "exact_dedup",
-        exact,
-        lambda settings, run, tasks: Stage(
-            "exact_dedup", lambda dirs: exact.phases(dirs, tasks, settings)
-        ),
-    ),
+    RegisteredStage("boilerplate", boilerplate),
+    RegisteredStage("exact_dedup", exact),
     RegisteredStage("quality", scoring, quality_stage),
-    RegisteredStage(
-        "minhash",
-        minhash,
-        lambda settings, run, tasks: Stage(
-            "minhash", lambda dirs: minhash.phases(dirs, settings, tasks)
-        ),
-    ),
-    RegisteredStage(
-        "buckets",
-        buckets,
-        lambda settings, run, tasks: Stage(
-            "buckets", lambda dirs: buckets.phases(dirs, settings, tasks)
-        ),
-    ),
+    RegisteredStage("minhash", minhash),
+    RegisteredStage("buckets", buckets),
 ]
 
 
 def enabled(curate: Any, key: str) -> bool:
     return getattr(getattr(curate, key), "enabled", True)
+
+
+def switches(curate: Any) -> dict[str, bool]:
+    """Each filter and stage that has a switch, by its key (``curate.<name>.enabled``): on or off."""
+    names = [key for key, _ in FILTERS] + [s.key for s in GLOBAL_STAGES]
+    return {
+        f"curate.{name}.enabled": enabled(curate, name)
+        for name in names
+        if hasattr(getattr(curate, name), "enabled")
+    }
 
 
 def filter_steps(curate: Any) -> list:

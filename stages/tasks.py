@@ -10,7 +10,7 @@ the sum over tasks of what each task returns (datatrove's per-task stats on an e
 
 from __future__ import annotations
 
-import ctypes
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from loguru import logger
 
-from core.files import finished_files
+from core.files import finished_files, write_json
+from stages.memory import measured_task
 from stages.writers import ParquetSink
 
 # task(rank, world_size) -> counters
@@ -71,46 +71,10 @@ class TaskStep(PipelineStep):
         self.task = phase.task
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        with self.track_time():
-            reset_peak_rss()
+        with self.track_time(), measured_task(self.name, rank):
             for label, value in self.task(rank, world_size).items():
                 self.stat_update(label, value=int(value))
-            logger.info(f"{self.name} task {rank}: peak RSS {peak_rss() / 2**20:.0f} MiB")
-            release_memory()
         yield from data or ()
-
-
-def release_memory() -> None:
-    """Give freed memory back to the system between tasks: Arrow's pool and glibc's malloc keep it for reuse,
-    so a warm task process otherwise carries every earlier task's high tide (724 MiB before an empty task
-    at 1.6M documents)."""
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-# Task processes run many tasks: each task's own peak is measured from its start, so the task log says which
-# task needed the memory (the process's VmHWM is the largest of every task it ran). Linux only; elsewhere
-# the peak is the process's.
-def reset_peak_rss() -> None:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def peak_rss(pid: int | str = "self") -> int:
-    """A process's peak resident memory in bytes since its start or last reset (VmHWM); 0 where /proc is missing."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    return next(
-        (int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")),
-        0,
-    )
 
 
 def add_counters(total: dict, more: dict) -> dict:
@@ -139,13 +103,27 @@ def key_ranges(documents: int, docs_per_range: int) -> int:
     return max(1, -(-int(documents) // docs_per_range))
 
 
-def hash_ranges(files: list[Path], world_size: int, docs_per_range: int) -> int:
-    """How many hash ranges a phase over ``files`` splits its keys into: one per task at least, more when the
-    documents need them. Every task counts them alike, from the files' footers, because a phase's task count
-    is fixed before the corpus exists; task ``rank`` then owns ranges ``rank, rank + world_size, ...``."""
-    return max(
-        world_size, key_ranges(sum(pq.read_metadata(p).num_rows for p in files), docs_per_range)
-    )
+DOCUMENTS = "documents.json"  # under a stage's scratch directory: its input's document count
+
+
+def counting_phase(stage: str, dirs: StageDirs) -> Phase:
+    """One task counts the stage's input documents from the files' footers, once, and writes the count for the
+    phases after it (``hash_ranges``): a phase's task count is fixed before the corpus exists, so the count
+    cannot come with the plan, and each task counting for itself reads every footer (tasks x files reads)."""
+
+    def count(rank: int, world_size: int) -> dict:
+        documents = sum(pq.read_metadata(p).num_rows for p in dirs.input_files())
+        write_json(dirs.scratch / DOCUMENTS, {"documents": documents})
+        return {}
+
+    return Phase(f"{stage}/count", count, 1)
+
+
+def hash_ranges(dirs: StageDirs, world_size: int, docs_per_range: int) -> int:
+    """How many hash ranges a phase splits its keys into: one per task at least, more when the documents
+    (as ``counting_phase`` counted them) need them; task ``rank`` then owns ranges ``rank, rank + world_size, ...``."""
+    documents = json.loads((dirs.scratch / DOCUMENTS).read_text())["documents"]
+    return max(world_size, key_ranges(documents, docs_per_range))
 
 
 def range_start(r: int, ranges: int) -> int:

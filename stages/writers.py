@@ -13,6 +13,7 @@ from datatrove.pipeline.base import PipelineStep
 
 from core.files import temp_path
 from stages.base import REMOVED_KEY
+from stages.memory import measured_task
 from stages.schema import REMOVED_SCHEMA, WORK_SCHEMA, document_row
 
 ROW_GROUP_BYTES = 128 * 1024 * 1024
@@ -148,9 +149,13 @@ class WorkWriter(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         removed = RemovedSinks(self.removed_dir, f"{self.prefix}-{rank:05d}.parquet")
-        with RollingSink(
-            self.out_dir, f"{self.prefix}-{rank:05d}", WORK_SCHEMA, self.file_bytes
-        ) as kept:
+        # this generator's body starts when the first document is asked for, before the reader starts
+        with (
+            measured_task(self.prefix, rank),
+            RollingSink(
+                self.out_dir, f"{self.prefix}-{rank:05d}", WORK_SCHEMA, self.file_bytes
+            ) as kept,
+        ):
             for doc in data:
                 row = document_row(doc)
                 verdict = doc.metadata.get(REMOVED_KEY)

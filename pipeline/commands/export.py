@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import CritmixError
-from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
+from pipeline.commands.args import add_config_args, load_args_config, require_curated, run_dir_for
 from pipeline.export import FORMATS
-from pipeline.planning.trainer_runs import ensure_tokens, save_resolved_config
 from pipeline.progress import console
 from pipeline.rundir import RunDir
 from trainer.curriculum import load_curriculum
@@ -17,9 +16,9 @@ from trainer.curriculum import load_curriculum
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="write the run's tokens and curriculum for Megatron-Core (and other trainers)",
-        description="Tokenize the run's shards if needed (the trainer's own tokenizer and token shards), then "
-        "write one file set per domain x bucket and per phase the config the trainer reads to sample it.",
+        help="write the run's tokens and curriculum for Megatron-Core, OLMo-core or nanotron",
+        description="Tokenize the run's shards on the executor (a task per shard file, resumable), then write "
+        "one file set per domain x bucket and per phase the config the trainer reads to sample it.",
     )
     add_config_args(parser)
     parser.add_argument(
@@ -32,6 +31,17 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--out", metavar="DIR", help="output directory (default: <run>/export/<format>)"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="a local tokenizer.json or Hugging Face tokenizer directory (default: train.tokenizer.path, "
+        "else the run's own BPE, trained on the shards if the run has none yet)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=sorted({str(d) for writer in FORMATS.values() for d in writer.dtypes}),
+        help="the token dtype (default: the format's choice for the vocabulary size)",
     )
     parser.add_argument(
         "--global-batch",
@@ -51,9 +61,13 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from pipeline.export.run import export
+    from pipeline.export.run import ExportSettings, export
+    from pipeline.export.tokenize import load_tokenizer
 
     config = load_args_config(args)
+    if args.global_batch < 1 or (args.seq_len is not None and args.seq_len < 1):
+        raise CritmixError("--global-batch and --seq-len must be positive")
+    require_curated(run_dir_for(args, config), args)
     with RunDir(run_dir_for(args, config)) as run:
         spec = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"
         if not spec.exists():
@@ -64,16 +78,30 @@ def main(args) -> int:
         if not (run / "shards").exists():
             raise CritmixError(f"{run.path} has no shards: run `make curate` first")
         curriculum = load_curriculum(spec)
-        tokens = ensure_tokens(run, save_resolved_config(config, run))
-        out = Path(args.out) if args.out else run / f"export/{args.format}"
-        if args.global_batch < 1 or (args.seq_len is not None and args.seq_len < 1):
-            raise CritmixError("--global-batch and --seq-len must be positive")
-        step_tokens = args.global_batch * (args.seq_len or config.train.model.seq_len)
-        manifest = export(
-            tokens, curriculum, FORMATS[args.format], out, str(run.path.absolute()), step_tokens
+        tokenizer = load_tokenizer(
+            args.tokenizer or config.train.tokenizer.path or run_tokenizer(run, config)
         )
+        settings = ExportSettings(
+            run_id=str(run.path.absolute()),
+            tokenizer=tokenizer,
+            global_batch=args.global_batch,
+            seq_len=args.seq_len or config.train.model.seq_len,
+            max_epochs=config.train.data.max_epochs,
+            val_fraction=config.train.data.val_fraction,
+            curate=config.curate,
+            dtype=args.dtype,
+        )
+        out = Path(args.out) if args.out else run / f"export/{args.format}"
+        manifest = export(run / "shards", curriculum, FORMATS[args.format], out, settings)
     console.print(
         f"done: {len(manifest['files'])} file sets and {len(manifest['phases'])} phase configs in "
         f"{out}; see {out / 'manifest.json'}"
     )
     return 0
+
+
+def run_tokenizer(run: RunDir, config) -> Path:
+    """The run's own BPE, ``<run>/tokens/tokenizer.json``, the one its trainer uses (trained if missing)."""
+    from trainer.data.tokenize import discover_buckets, ensure_tokenizer
+
+    return ensure_tokenizer(discover_buckets(run / "shards"), run / "tokens", config.train)

@@ -3,9 +3,11 @@
 1. Tokenize the run's shards (skipped when up to date; ``pipeline/planning/trainer_runs.py``).
 2. Base model and pilots (``pipeline/planning/pilots.py``), here or exported to another host
    (``pipeline/planning/remote_pilots.py``).
-3. ``plan/curves.csv``, the CMR fit per domain, the combined mixture, and the curriculum
-   (``pipeline/planning/curricula.py``): a general phase, continual pre-training at the planned mixture with
-   quality ascending within it, and a short anneal on the top quality tier.
+3. ``plan/curves.csv``, the CMR fit per domain, the mixture of rule ``plan.mixture``
+   (``stages/plan/cmr/mixture.py``), by default planned on the joint prediction of every domain's
+   pilots and checked by one pilot at the planned mixture (``pipeline/planning/joint_pilot.py``), and
+   the curriculum (``pipeline/planning/curricula.py``): a general phase, continual pre-training at the
+   planned mixture with quality ascending within it, and a short anneal on the top quality tier.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pipeline.planning.trainer_runs import ensure_tokens, save_resolved_config, 
 from pipeline.progress import console
 from pipeline.reporting.formatting import format_interval, format_optional
 from pipeline.rundir import RunDir
+from stages.plan.cmr.mixture import JOINT_KEY
 from stages.plan.cmr.sizes import largest_size
 from stages.plan.data.curves import read_curves
 from trainer.curriculum import load_curriculum, write_curriculum
@@ -88,11 +91,10 @@ def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[st
     return reports
 
 
-def planned_shares(
-    config: CritmixConfig, fits: dict
-) -> tuple[dict[str, float], dict[str, dict], list[str]]:
-    """Per-domain shares and how each was chosen: by hand (``plan.ratios``) or from the CMR law."""
-    from stages.plan.cmr.mixture import combine_domains
+def planned_mixture(config: CritmixConfig, fits: dict[str, dict], offset: float = 0.0):
+    """The mixture of rule ``plan.mixture`` over the planned domains' fits (fit.yaml's form), keeping the
+    hand-set shares (``plan.ratios``); ``offset`` shifts every joint prediction (the check's correction)."""
+    from stages.plan.cmr.mixture import MixtureInputs, plan_mixture
 
     manual = config.plan.ratios
     unknown = sorted(set(manual) - set(config.plan_domains()))
@@ -100,12 +102,21 @@ def planned_shares(
         raise PlanError(
             f"plan.ratios names {unknown}, which are not planned domains {config.plan_domains()}"
         )
-    mixture = combine_domains({d: fits[d].cmr for d in config.plan_domains() if d not in manual})
+    planned = {d: fits[d] for d in config.plan_domains()}
+    inputs = MixtureInputs(planned, dict(manual), config.plan.epsilon, config.plan.risk, offset)
+    return plan_mixture(config.plan.mixture, inputs)
+
+
+def planned_shares(
+    config: CritmixConfig, fits: dict[str, dict], mixture, joint: dict
+) -> tuple[dict[str, float], dict[str, dict], list[str]]:
+    """Per-domain shares and how each was chosen: by hand (``plan.ratios``) or by the mixture rule,
+    with the joint prediction of the whole mixture and, with the check pilot, its measurement."""
+    manual = config.plan.ratios
     shares, chosen, notes = dict(mixture.domains), {}, list(mixture.warnings)
     for domain in config.plan_domains():
-        fit = fits[domain].to_dict()
+        fit = fits[domain]
         if domain in manual:
-            shares[domain] = manual[domain]
             upper = (fit["ci"] or [fit["cmr"]] * 2)[1]
             chosen[domain] = {"method": "manual", "cmr": fit["cmr"], "ci": fit["ci"]}
             if upper is not None and manual[domain] > upper:
@@ -114,11 +125,112 @@ def planned_shares(
                     f"the general loss is predicted to rise by more than epsilon={config.plan.epsilon}"
                 )
         else:
-            chosen[domain] = {"method": "cmr_law", "rule": mixture.rule, **fit}
+            check = joint.get("check") or {}
+            rule = {
+                "mixture": config.plan.mixture,
+                "rule": mixture.rule,
+                "joint_predicted": joint["predicted"],
+                "joint_measured": check.get("measured"),
+                "joint_corrected_by": (joint.get("correction") or {}).get("offset"),
+            }
+            if domain in mixture.efficiency:
+                rule["domain_loss_per_general_loss"] = mixture.efficiency[domain]
+            chosen[domain] = {"method": "cmr_law", **rule, **fit}
     general = 1.0 - sum(shares.values())
     if general < 0:
         raise PlanError(f"the domain shares sum to {1 - general:.3f} > 1; lower plan.ratios")
     return shares, chosen, notes
+
+
+def joint_mixture(config: CritmixConfig, run: RunDir, trained: dict, curves: dict, fits: dict):
+    """The planned mixture, checked by the joint pilot (``plan.pilots.joint``) and planned again with
+    the pilot's miss when it falls outside the predicted interval; and its record for fit.yaml.
+    ``trained``: what training the check pilot needs (config_path, tokens, base)."""
+    from pipeline.planning.joint_pilot import check_joint, has_weights
+
+    mixture = planned_mixture(config, fits)
+    if not (config.plan.pilots.joint and mixture.prediction):
+        return mixture, mixture_record(config, mixture)
+    if not has_weights(trained["base"]):
+        mixture.warnings.append(
+            f"plan.pilots.joint: the base model {trained['base']} has no weights here (imported without "
+            "them), so the joint check pilot did not run; copy them back and plan again"
+        )
+        return mixture, mixture_record(config, mixture)
+    check = check_joint(
+        config,
+        run,
+        **trained,
+        fits_at_pilot_length=pilot_length_fits(config, curves, fits),
+        shares=mixture.domains,
+    )
+    if not check.offset:
+        return mixture, {**mixture_record(config, mixture), "check": check.to_dict()}
+    corrected = planned_mixture(config, fits, check.offset)
+    outcome = (
+        f"the shares corrected from {format_shares(mixture.domains)} to {format_shares(corrected.domains)}"
+        if corrected.domains != mixture.domains
+        else "the shares stand: they are set by hand or by a rule that does not read the prediction"
+    )
+    corrected.warnings.append(
+        f"the joint check pilot measured a general-loss change of {check.measured:+.4f} where "
+        f"{check.predicted.change:+.4f} {format_interval([check.predicted.low, check.predicted.high])} "
+        f"was predicted: every joint prediction is shifted by {check.offset:+.4f} and {outcome}"
+    )
+    correction = {"offset": check.offset, "shares_before": mixture.domains}
+    record = mixture_record(config, corrected)
+    return corrected, {**record, "check": check.to_dict(), "correction": correction}
+
+
+def format_shares(shares: dict[str, float]) -> str:
+    return ", ".join(f"{d} {s:.3f}" for d, s in shares.items())
+
+
+def pilot_length_fits(config: CritmixConfig, curves: dict, fits: dict) -> dict[str, dict]:
+    """The domains' fits at the pilots' own length and size, where the check pilot measures."""
+    from stages.plan.cmr.fit import fit_cmr
+
+    settings = fit_settings(config)
+    if settings.budget == config.plan.pilots.tokens and settings.target_params is None:
+        return fits
+    at_pilots = settings.at(budget=config.plan.pilots.tokens, target_params=None)
+    return {d: f.to_dict() for d, f in fit_cmr(largest_size(curves), at_pilots).items()}
+
+
+def mixture_record(config: CritmixConfig, mixture) -> dict:
+    """fit.yaml's ``joint mixture``: the rule, its shares and their joint prediction at the budget."""
+    plan = config.plan
+    return {
+        "rule": plan.mixture,
+        "how": mixture.rule,
+        "risk": plan.risk,
+        "epsilon": plan.epsilon,
+        "level": plan.level,
+        "shares": mixture.domains,
+        "predicted": mixture.prediction and mixture.prediction.to_dict(),
+        "domain_loss_per_general_loss": mixture.efficiency,
+        "warnings": list(mixture.warnings),
+    }
+
+
+def print_joint(record: dict) -> None:
+    predicted, check = record["predicted"], record.get("check")
+    if predicted:
+        console.print(
+            f"joint mixture ({record['rule']}, risk {record['risk']}): predicted ΔL_gen at the budget "
+            f"{predicted['change']:+.4f} {format_interval([predicted['low'], predicted['high']])} "
+            f"for epsilon {record['epsilon']}"
+        )
+    if check:
+        console.print(
+            f"joint check pilot at {check['tokens']:,.0f} tokens: measured {check['measured']:+.4f}, predicted "
+            f"{check['predicted']['change']:+.4f} {format_interval([check['predicted']['low'], check['predicted']['high']])}"
+            + (
+                ""
+                if check["inside"]
+                else f": outside, every prediction shifted by {check['offset']:+.4f}"
+            )
+        )
 
 
 def plan(config: CritmixConfig, run: RunDir) -> Path:
@@ -129,22 +241,26 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     base = ensure_base(config, run, config_path, tokens)
     run_pilots(config, run, config_path, tokens, base)
     curves = read_curves(collect_curves(config, run))
-    fits, size_laws = fit_domains(config, curves)
-    backtests = backtest_domains(config, curves, fits)
-    shares, chosen, notes = planned_shares(config, fits)
+    results, size_laws = fit_domains(config, curves)
+    backtests = backtest_domains(config, curves, results)
+    fits = {d: f.to_dict() for d, f in results.items()}
+    trained = {"config_path": config_path, "tokens": tokens, "base": base}
+    mixture, joint = joint_mixture(config, run, trained, curves, fits)
+    print_joint(joint)
+    shares, chosen, notes = planned_shares(config, fits, mixture, joint)
     buckets = bucket_tokens(run / "shards")
     spec = planned_curriculum(config, shares, chosen, buckets, notes)
-    for note in spec.warnings + [w for fit in fits.values() for w in fit.warnings]:
+    for note in spec.warnings + [w for fit in results.values() for w in fit.warnings]:
         console.print(f"[yellow]warning:[/] {note}")
     sized = {d: {"size_law": law} for d, law in size_laws.items()}  # only with a target size
     write_yaml(
         run / "plan/fit.yaml",
         {
-            d: {**f.to_dict(), "backtest": backtests.get(d), **sized.get(d, {})}
-            for d, f in fits.items()
+            **{d: {**f, "backtest": backtests.get(d), **sized.get(d, {})} for d, f in fits.items()},
+            JOINT_KEY: joint,  # not a domain name: those have no spaces
         },
     )
-    plot_fits(fits, largest_size(curves), run)
+    plot_fits(results, largest_size(curves), run)
     if config.plan.validate:
         write_curriculum(
             validation_curriculum(config, shares, buckets), run / "plan/curriculum.validate.yaml"

@@ -16,19 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # run.py imports the trainer's loader (torch); `critmix --help` must stay instant
-    from pipeline.export.run import ExportFile, PhaseWeights
-    from trainer.data.tokens import TokenShard
+    from pipeline.export.files import Parts
+    from pipeline.export.run import ExportSettings, PhaseWeights
 
 INDEX_HEADER = b"MMIDIDX\x00\x00"
 DTYPE_CODES = {
-    np.dtype(np.int32): 4,
     np.dtype(np.uint16): 8,
+    np.dtype(np.int32): 4,
 }  # megatron.core.datasets.indexed_dataset.DType
-
-
-def megatron_dtype(vocab_size: int) -> np.dtype:
-    """``DType.optimal_dtype``: uint16 below 65,500 tokens, else int32."""
-    return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
 
 
 def index_bytes(offsets: np.ndarray, dtype: np.dtype) -> bytes:
@@ -65,23 +60,32 @@ class MegatronWriter:
         "guard (train.data.max_epochs) is not enforced",
     }
 
-    def __init__(self, vocab_size: int, tokenizer: Path):
-        self.dtype = megatron_dtype(vocab_size)
+    format = "megatron"
+    dtypes = tuple(DTYPE_CODES)
 
-    def write_file(self, shard: TokenShard, folder: Path, name: str) -> tuple[dict, list[Path]]:
-        """The shard as ``<name>.bin``/``.idx``; returns its manifest entry and the files written."""
+    @staticmethod
+    def dtype_for(vocab_size: int) -> np.dtype:
+        """``DType.optimal_dtype``: uint16 below 65,500 tokens, else int32."""
+        return np.dtype(np.uint16 if vocab_size < 65500 else np.int32)
+
+    def __init__(self, settings: ExportSettings, dtype: np.dtype):
+        self.dtype = dtype
+
+    def write_file(self, parts: Parts, folder: Path) -> tuple[dict, list[Path]]:
+        """The file set as ``<name>.bin``/``.idx``; returns its manifest entry and the files written."""
+        name = parts.file_set.name
         bin_path, idx_path = (folder / f"{name}.{ext}" for ext in ("bin", "idx"))
-        bin_path.parent.mkdir(parents=True, exist_ok=True)
-        bin_path.write_bytes(np.asarray(shard.tokens).astype(self.dtype).tobytes())
-        idx_path.write_bytes(index_bytes(shard.offsets, self.dtype))
-        return {"prefix": name, "dtype": str(self.dtype)}, [bin_path, idx_path]
+        parts.write_tokens(bin_path)
+        offsets = np.concatenate([[0], np.cumsum(parts.lengths())])
+        idx_path.write_bytes(index_bytes(offsets, self.dtype))
+        return {"prefix": name}, [bin_path, idx_path]
 
     def write_phase(self, phase: PhaseWeights, folder: Path, final: Path) -> Path:
         """The per-split JSON (train: the phase's buckets, valid: the held-out documents by domain
         share) and the same train blend as a ``--data-path`` line; prefixes are absolute final paths."""
 
-        def entries(files: list[tuple[ExportFile, float]]) -> list[str]:
-            return blend_list([(weight, str(final / file.name)) for file, weight in files])
+        def entries(files: list[tuple[Parts, float]]) -> list[str]:
+            return blend_list([(weight, str(final / p.file_set.name)) for p, weight in files])
 
         config = folder / "phases" / f"{phase.name}.json"
         config.parent.mkdir(parents=True, exist_ok=True)

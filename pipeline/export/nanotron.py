@@ -13,8 +13,8 @@ import numpy as np
 import yaml
 
 if TYPE_CHECKING:  # run.py imports the trainer's loader (torch); `critmix --help` must stay instant
-    from pipeline.export.run import PhaseWeights
-    from trainer.data.tokens import TokenShard
+    from pipeline.export.files import Parts
+    from pipeline.export.run import ExportSettings, PhaseWeights
 
 FILE = "00000.ds"
 
@@ -29,25 +29,32 @@ class NanotronWriter:
         "repetition guard (train.data.max_epochs) is not enforced",
     }
 
-    def __init__(self, vocab_size: int, tokenizer: Path):
-        self.dtype = np.dtype(np.uint16 if vocab_size <= 65536 else np.uint32)
-        self.tokenizer = tokenizer
+    format = "nanotron"
+    dtypes = (np.dtype(np.uint16), np.dtype(np.uint32))
 
-    def write_file(self, shard: TokenShard, folder: Path, name: str) -> tuple[dict, list[Path]]:
-        """The shard as ``<name>/00000.ds`` with index and metadata; returns its entry and files."""
+    @staticmethod
+    def dtype_for(vocab_size: int) -> np.dtype:
+        """datatrove's token size: 2 bytes up to 65,536 tokens of vocabulary, else 4."""
+        return np.dtype(np.uint16 if vocab_size <= 65536 else np.uint32)
+
+    def __init__(self, settings: ExportSettings, dtype: np.dtype):
+        self.dtype = dtype
+        self.tokenizer = settings.tokenizer.path
+
+    def write_file(self, parts: Parts, folder: Path) -> tuple[dict, list[Path]]:
+        """The file set as ``<name>/00000.ds`` with index and metadata; returns its entry and files."""
         import humanize  # a datatrove dependency: its metadata files carry the humanized count
 
-        data = folder / name / FILE
-        data.parent.mkdir(parents=True, exist_ok=True)
-        data.write_bytes(np.asarray(shard.tokens).astype(self.dtype).tobytes())
-        index = data.with_name(f"{FILE}.index")
-        index.write_bytes(shard.offsets[1:].astype(np.uint64).tobytes())
+        data = folder / parts.file_set.name / FILE
+        parts.write_tokens(data)
+        ends = np.cumsum(parts.lengths())
+        data.with_name(f"{FILE}.index").write_bytes(ends.astype(np.uint64).tobytes())
         metadata = data.with_name(f"{FILE}.metadata")
-        count = len(shard)
+        count = int(ends[-1])
         metadata.write_text(
             f"{self.tokenizer}|{self.dtype.itemsize}\n{count}\n{humanize.metric(count, unit='T')}"
         )
-        return {"path": name, "dtype": str(self.dtype)}, [data, index, metadata]
+        return {"path": parts.file_set.name}, [data, data.with_name(f"{FILE}.index"), metadata]
 
     def write_phase(self, phase: PhaseWeights, folder: Path, final: Path) -> Path:
         """``phases/<phase>.yaml``: the phase's ``data_stages`` entry (folders weighted by domain share x
@@ -57,7 +64,7 @@ class NanotronWriter:
             "name": phase.name,
             "data": {
                 "dataset": {
-                    "dataset_folder": [str(final / file.name) for file, _ in phase.train],
+                    "dataset_folder": [str(final / p.file_set.name) for p, _ in phase.train],
                     "dataset_weights": [round(weight / total, 10) for _, weight in phase.train],
                 }
             },

@@ -1,10 +1,12 @@
-"""What every export format shares: the run's token shards as file sets (one per domain x bucket for
-training, one per domain for the held-out validation documents), each phase's per-file weights from
-the trainer's own ``phase_buckets``, the manifest, and the all-or-nothing write.
+"""What every export format shares: tokenizing the run's Parquet shards on the executor
+(pipeline/export/tokenize.py) into file sets (one per domain x bucket for training, one per domain
+for the held-out validation documents), each phase's per-file weights from the trainer's own
+``bucket_weights``, the manifest, and the all-or-nothing write.
 
-Everything is written into ``.<out>.partial`` next to ``--out`` and renamed into place at the end, so
-an export that fails or is killed leaves the previous one (or nothing) and its rerun starts afresh;
-files carry no timestamps, so a rerun is byte-identical."""
+Everything is written under ``.<out>.partial`` next to ``--out``: the tasks' parts in ``work/`` (kept
+for a rerun while its key, ``work/key.json``, matches: a killed export resumes at the task), the
+format's files in ``export/``, which is renamed into place at the end, so an export that fails or is
+killed leaves the previous one (or nothing). Files carry no timestamps: a rerun is byte-identical."""
 
 from __future__ import annotations
 
@@ -13,74 +15,95 @@ import itertools
 import json
 import math
 import shutil
+from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
-from tokenizers import Tokenizer
+import numpy as np
 
 from core.errors import CritmixError
 from core.files import file_sha256
-from trainer.curriculum import Curriculum
-from trainer.data.loader import phase_buckets
-from trainer.data.tokens import TokenShard, bucket_stem, val_stem
-
-VALID_BUCKET = "val"
+from pipeline.export.files import FileSet, Parts, collect_parts
+from pipeline.export.tokenize import (
+    ExportTokenizer,
+    SourceFile,
+    TokenizeTask,
+    document_counts,
+    source_files,
+    work_key,
+)
+from trainer.curriculum import Curriculum, Phase
+from trainer.data.loader import bucket_weights
 
 
 @dataclasses.dataclass(frozen=True)
-class ExportFile:
-    domain: str
-    bucket: str  # "<quality>/<length>", or "val" for the held-out documents
-    split: str  # train | valid
-    stem: Path  # the critmix token shard it is made from
+class ExportSettings:
+    run_id: str  # the run's directory: an --out holding another run's export is refused
+    tokenizer: ExportTokenizer
+    global_batch: int  # the target trainer's sequences per optimizer step
+    seq_len: int  # and their length
+    max_epochs: float  # train.data.max_epochs, the repetition guard
+    val_fraction: (
+        float  # train.data.val_fraction: the held-out documents, as the trainer chooses them
+    )
+    curate: (
+        Any  # pipeline.config.CurateConfig: the executor the tokenizing runs on, and its workers
+    )
+    dtype: str | None = (
+        None  # the requested token dtype; None: the format's choice for the vocabulary
+    )
 
     @property
-    def name(self) -> str:
-        """Its path in the export, without extension."""
-        if self.split == "valid":
-            return f"valid/{self.domain}"
-        return f"train/{self.domain}/{self.bucket.replace('/', '__')}"
+    def step_tokens(self) -> int:
+        return self.global_batch * self.seq_len
 
 
 @dataclasses.dataclass
 class PhaseWeights:
     name: str
     tokens: int
-    train: list[tuple[ExportFile, float]]
-    valid: list[tuple[ExportFile, float]]
+    train: list[tuple[Parts, float]]
+    valid: list[tuple[Parts, float]]
 
 
-def token_files(tokens_dir: Path) -> list[ExportFile]:
-    """Every token shard, empty ones included (``export`` lists those apart: no format stores them)."""
-    files = []
-    for header in sorted((tokens_dir / "train").glob("*/*.json")):
-        domain, bucket = header.parent.name, header.stem.replace("__", "/")
-        files.append(ExportFile(domain, bucket, "train", bucket_stem(tokens_dir, domain, bucket)))
-    for header in sorted((tokens_dir / "val").glob("*.json")):
-        files.append(
-            ExportFile(header.stem, VALID_BUCKET, "valid", val_stem(tokens_dir, header.stem))
+def token_dtype(writer_class, tokenizer: ExportTokenizer, requested: str | None) -> np.dtype:
+    """The format's dtype for the vocabulary, or the requested one if the format stores it and the
+    tokenizer's ids fit (a uint16 overflow wraps ids silently: dolma's bug)."""
+    if requested is None:
+        return writer_class.dtype_for(tokenizer.vocab_size)
+    dtype = np.dtype(requested)
+    if dtype not in writer_class.dtypes:
+        stored = ", ".join(str(d) for d in writer_class.dtypes)
+        raise CritmixError(f"--dtype {requested}: {writer_class.format} token files are {stored}")
+    if tokenizer.vocab_size - 1 > np.iinfo(dtype).max:
+        raise CritmixError(
+            f"--dtype {requested}: the tokenizer's {tokenizer.vocab_size:,} token ids do not fit in it "
+            f"(at most {np.iinfo(dtype).max + 1:,}); pass a wider --dtype or leave it out"
         )
-    return files
+    return dtype
 
 
-def is_empty(file: ExportFile) -> bool:
-    return TokenShard(file.stem).header["documents"] == 0
-
-
-def phase_weights(tokens_dir: Path, phase, files: list[ExportFile]) -> PhaseWeights:
-    """The trainer's planned share of each bucket (domain share x bucket weight); the valid split
-    weights each domain's held-out documents by its share."""
-    by_key = {(f.domain, f.bucket, f.split): f for f in files}
+def phase_weights(
+    phase: Phase, sizes: Mapping[FileSet, int], parts: Mapping[FileSet, Parts | None], where: str
+) -> PhaseWeights:
+    """The trainer's planned share of each train file set (domain share x bucket weight, or x its
+    tokens when the mixture names no buckets; ``sizes``); the valid split weights each domain's
+    held-out documents by its share. Raises the trainer's one-line error for a bucket that is missing."""
+    buckets: dict[str, dict[str, int]] = {}
+    for file_set, size in sizes.items():
+        if file_set.split == "train":
+            buckets.setdefault(file_set.domain, {})[file_set.bucket] = size
     train = [
-        (by_key[b.domain, b.key, "train"], b.weight)
-        for b in phase_buckets(tokens_dir, phase)
-        if (b.domain, b.key, "train") in by_key
+        (parts[FileSet(domain, key, "train")], weight)
+        for domain, key, weight in bucket_weights(phase, buckets, where)
     ]
     valid = [
-        (by_key[d, VALID_BUCKET, "valid"], mix.share)
-        for d, mix in sorted(phase.mixture.items())
-        if mix.share > 0 and (d, VALID_BUCKET, "valid") in by_key
+        (parts[file_set], mix.share)
+        for domain, mix in sorted(phase.mixture.items())
+        if mix.share > 0 and (file_set := FileSet(domain, "val", "valid")) in parts
     ]
-    return PhaseWeights(phase.name, phase.tokens, train, valid)
+    return PhaseWeights(phase.name, phase.tokens, train, valid)  # type: ignore[arg-type]
 
 
 def dropped(curriculum: Curriculum, reasons: dict[str, str]) -> list[dict]:
@@ -126,62 +149,108 @@ def phase_iterations(curriculum: Curriculum, step_tokens: int) -> list[int]:
     return [math.ceil(phase.tokens / step_tokens) for phase in curriculum.phases]
 
 
-def export(
-    tokens_dir: Path, curriculum: Curriculum, writer_class, out: Path, run_id: str, step_tokens: int
-) -> dict:
-    """Write the export of ``tokens_dir`` for ``curriculum`` to ``out``; returns the manifest. The
-    manifest's ``phase_transition_iterations`` are the steps at which each phase after the first starts."""
-    out = Path(out).absolute()
-    check_out(out, run_id)
-    tokenizer = tokens_dir / "tokenizer.json"
-    every = token_files(tokens_dir)
-    files = [file for file in every if not is_empty(file)]
-    phases = [
-        phase_weights(tokens_dir, phase, files) for phase in curriculum.phases
-    ]  # errors before writing
-    writer = writer_class(
-        Tokenizer.from_file(str(tokenizer)).get_vocab_size(), tokenizer.absolute()
+def tokenize(
+    sources: list[SourceFile], settings: ExportSettings, dtype: np.dtype, work: Path
+) -> Path:
+    """Run the tokenize tasks not yet complete in ``work``; returns the folder of their parts."""
+    from pipeline.executors import EXECUTORS, make_executor
+    from pipeline.executors.local import task_processes
+    from pipeline.progress import run_with_task_progress
+    from stages.tasks import Phase as TaskPhase
+    from stages.tasks import TaskStep
+
+    if EXECUTORS[settings.curate.executor].writes_job_scripts:
+        raise CritmixError(
+            f"curate.executor {settings.curate.executor}: critmix export tokenizes here, on the local "
+            "or ray executor; set curate.executor to one of them"
+        )
+
+    key = work_key(sources, settings.tokenizer, str(dtype), settings.val_fraction)
+    key_file = work / "key.json"
+    if not key_file.is_file() or json.loads(key_file.read_text()) != key:
+        shutil.rmtree(work, ignore_errors=True)  # parts of other inputs, or of an older export
+        work.mkdir(parents=True)
+        key_file.write_text(json.dumps(key))
+    task = TokenizeTask(
+        sources, settings.tokenizer, str(dtype), settings.val_fraction, work / "parts"
     )
+    step = TaskStep(TaskPhase("export-tokenize", task, len(sources)))
+    executor = make_executor(settings.curate, [step], work / "logs", len(sources))
+    completions = work / "logs/completions"
+
+    def count_done() -> int:
+        return len(list(completions.glob("*"))) if completions.is_dir() else 0
+
+    # local: the task processes start here, in the calling thread (see pipeline/executors/local.py)
+    held = EXECUTORS[settings.curate.executor].holds_task_processes
+    with task_processes(settings.curate.workers) if held else nullcontext():
+        run_with_task_progress(executor.run, "tokenize", count_done, len(sources))
+    return work / "parts"
+
+
+def export(
+    shards_dir: Path, curriculum: Curriculum, writer_class, out: Path, settings: ExportSettings
+) -> dict:
+    """Write the export of the Parquet shards ``shards_dir`` for ``curriculum`` to ``out``; returns the
+    manifest. Its ``phase_transition_iterations`` are the steps at which each phase after the first starts."""
+    out = Path(out).absolute()
+    check_out(out, settings.run_id)
+    dtype = token_dtype(writer_class, settings.tokenizer, settings.dtype)
+    sources = source_files(shards_dir)
+    counts = document_counts(sources, settings.val_fraction)
+    for phase in curriculum.phases:  # a missing bucket errs before anything is written
+        phase_weights(phase, counts, dict.fromkeys(counts), str(shards_dir))
     staged = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
+    parts_dir = tokenize(sources, settings, dtype, staged / "work")
+    all_parts = {p.file_set: p for p in collect_parts(parts_dir, sorted(counts), dtype)}
+    sizes = {file_set: int(p.lengths().sum()) for file_set, p in all_parts.items()}
+    phases = [phase_weights(p, sizes, all_parts, str(shards_dir)) for p in curriculum.phases]
+    final = staged / "export"
+    shutil.rmtree(final, ignore_errors=True)
+    final.mkdir()
+    writer = writer_class(settings, dtype)
+    domains = sorted({file_set.domain for file_set in counts})
     manifest: dict = {
-        "run": run_id,
-        "tokenizer": str(tokenizer.absolute()),
+        "run": settings.run_id,
+        "tokenizer": str(settings.tokenizer.path),
+        "eos": {"token": settings.tokenizer.eos, "id": settings.tokenizer.eos_id},
+        "dtype": str(dtype),
         "files": [],
         "phases": [],
         "dropped": dropped(curriculum, writer.dropped_features),
         "empty": [
-            {"domain": f.domain, "bucket": f.bucket, "split": f.split} for f in every if is_empty(f)
+            {"domain": d, "bucket": "val", "split": "valid"}
+            for d in domains
+            if FileSet(d, "val", "valid") not in counts
         ],
     }
-    for file in files:
-        shard = TokenShard(file.stem)
-        entry, written = writer.write_file(shard, staged, file.name)
+    for file_set, parts in all_parts.items():
+        entry, written = writer.write_file(parts, final)
         manifest["files"].append(
             dict(
                 entry,
-                domain=file.domain,
-                bucket=file.bucket,
-                split=file.split,
-                documents=shard.header["documents"],
-                tokens=shard.header["tokens"],
+                domain=file_set.domain,
+                bucket=file_set.bucket,
+                split=file_set.split,
+                documents=counts[file_set],
+                tokens=sizes[file_set],
                 sha256={p.name: file_sha256(p) for p in written},
             )
         )
-    iterations = phase_iterations(curriculum, step_tokens)
-    for phase, steps in zip(phases, iterations):
-        config = writer.write_phase(phase, staged, out)
+    iterations = phase_iterations(curriculum, settings.step_tokens)
+    for weights, steps in zip(phases, iterations):
+        config = writer.write_phase(weights, final, out)
         manifest["phases"].append(
             {
-                "name": phase.name,
-                "tokens": phase.tokens,
+                "name": weights.name,
+                "tokens": weights.tokens,
                 "iterations": steps,
-                "config": str(config.relative_to(staged)),
+                "config": str(config.relative_to(final)),
             }
         )
-    manifest["step_tokens"] = step_tokens
+    manifest["step_tokens"] = settings.step_tokens
     manifest["phase_transition_iterations"] = list(itertools.accumulate(iterations))[:-1]
-    (staged / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    replace_dir(staged, out)
+    (final / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    replace_dir(final, out)
+    shutil.rmtree(staged)
     return manifest

@@ -1,5 +1,6 @@
 """The curricula ``critmix plan`` writes, built as ``trainer.curriculum.Curriculum`` and validated on
-write: the base model's, each pilot's, the planned one and its 1.5x validation run.
+write: the base model's, each pilot's, the joint check pilot's, the planned one and its 1.5x
+validation run.
 
 The planned curriculum is a general phase, continual pre-training (CPT) at the planned mixture (in
 one part per configured quality tier, ``curate.buckets.tiers``, each weighting its own tier up, when
@@ -66,9 +67,28 @@ def pilot_curriculum(
         mixture = {domain: DomainMix(ratio, chosen_by={"method": "pilot"})}
     if 0 < ratio < 1:
         mixture[plan.general_domain] = DomainMix(1 - ratio, chosen_by={"method": "pilot"})
-    tokens = plan.pilots.tokens
+    return one_phase_pilot(config, mixture, base_model)
+
+
+def joint_pilot_curriculum(
+    config: CritmixConfig, shares: dict[str, float], base_model: Path
+) -> Curriculum:
+    """The joint check pilot: a pilot at the planned mixture ``shares``, general data taking the rest."""
+    how = {"method": "joint check pilot"}
+    mixture = {d: DomainMix(share, chosen_by=how) for d, share in shares.items() if share > 0}
+    general = round(1.0 - sum(shares.values()), 12)  # float noise must not read as a share
+    if general > 0:
+        mixture[config.plan.general_domain] = DomainMix(general, chosen_by=how)
+    return one_phase_pilot(config, mixture, base_model)
+
+
+def one_phase_pilot(
+    config: CritmixConfig, mixture: dict[str, DomainMix], base_model: Path
+) -> Curriculum:
+    """A pilot's curriculum: ``plan.pilots.tokens`` of CPT from the base model at ``mixture``."""
+    tokens = config.plan.pilots.tokens
     phase = Phase("pilot", tokens, init=str(base_model), lr=cpt_lr(config, tokens), mixture=mixture)
-    return Curriculum(general_domain=plan.general_domain, phases=[phase])
+    return Curriculum(general_domain=config.plan.general_domain, phases=[phase])
 
 
 def bucket_tokens(shards: Path) -> dict[str, dict[str, int]]:

@@ -8,8 +8,12 @@ law. It is measured against the plan's reference: the R = 0 control pilot (its c
 at the pilots' end is added to compare with the final run) or the model before CPT. The measurement is
 the final run's validation loss at the end of its continual pre-training (the last CPT phase) against
 the end of its general phase. With several domains the pilots saw one domain at a time, so each
-domain's row predicts for that domain alone; the joint row reads every domain's prediction at R = all
-domains' shares together (the assumption of the rule that combined them) and takes the largest.
+domain's row predicts for that domain alone; the joint row is the joint model's prediction for the
+whole mixture (``stages/plan/cmr/joint_mixture.py``), as the planner made it.
+
+The joint mixture section (``joint_section.py``) sets fit.yaml's ``joint mixture`` beside its check pilot: the prediction
+at the budget, the check pilot's measured change against the prediction at its length, and the
+correction the plan made when the two differ by more than the interval.
 """
 
 from __future__ import annotations
@@ -19,20 +23,17 @@ import html
 import json
 
 import numpy as np
-import yaml
 
 from pipeline.reporting.blocks import RunData, figure, svg, table
 from pipeline.reporting.formatting import format_interval
+from pipeline.reporting.joint_section import joint_mixture
+from pipeline.reporting.plan_files import domain_fits, yaml_file
+from stages.plan.cmr.joint_mixture import DomainCurve, predict
 from stages.plan.laws.power import PowerLaw
 
 
-def yaml_file(run: RunData, relative: str):
-    path = run.path / relative
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
-
-
 def law_fits(run: RunData) -> str | None:
-    fits = yaml_file(run, "plan/fit.yaml")
+    fits = domain_fits(run)
     if not fits:
         return None
     rows, images = [], []
@@ -294,14 +295,16 @@ def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) 
         for d, share in shares.items()
     ]
     if len(shares) > 1:
+        curves = {d: DomainCurve.from_fit(d, fits[d]) for d in shares}
+        joint = predict({d: c for d, c in curves.items() if c is not None}, shares)
+        first = fits[next(iter(shares))]  # every domain's fit has the plan's reference and ε
         together = sum(shares.values())
-        worst = max(shares, key=lambda d: predicted_change(fits[d], together)[0])
         rows.append(
             row(
                 "all domains (joint)",
-                fits[worst],
+                first,
                 together,
-                predicted_change(fits[worst], together),
+                (joint.change, joint.low, joint.high),
                 None,
                 None,
             )
@@ -310,7 +313,7 @@ def predicted_vs_measured(run: RunData, fits: dict, spec: dict, train_dir: str) 
 
 
 def plan_check(run: RunData) -> str | None:
-    fits, spec = yaml_file(run, "plan/fit.yaml"), yaml_file(run, "plan/curriculum.yaml")
+    fits, spec = domain_fits(run), yaml_file(run, "plan/curriculum.yaml")
     if not (fits and spec):
         return None
     rows = predicted_vs_measured(run, fits, spec, "train")
@@ -336,12 +339,12 @@ def plan_check(run: RunData) -> str | None:
     ]
     return (
         "<h2>Does the plan hold?</h2><p>Predicted: the plan's general-loss change at R = the planned share "
-        "(linear between pilot ratios), against its reference, with its 95% interval (the joint row: at R = all "
-        "domains' shares together, the largest of any domain). Measured: the change of the general validation "
+        "(linear between pilot ratios), against its reference, with its interval (the joint row: the joint "
+        "model's prediction for the whole mixture). Measured: the change of the general validation "
         "loss over the continual pre-training phases of the final run (train) and of the run at the domains' "
         "shares scaled up to min(1.5×, 1) (train-validate, with <code>plan.validate</code>); against the control, "
         "the control pilot's own change is subtracted.</p>" + table(header, rows, numeric_from=2)
     )
 
 
-PLAN_SECTIONS = [law_fits, curriculum_figure, training_curves, plan_check]
+PLAN_SECTIONS = [law_fits, joint_mixture, curriculum_figure, training_curves, plan_check]

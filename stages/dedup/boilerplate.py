@@ -36,6 +36,7 @@ from stages.schema import estimate_tokens
 from stages.tasks import (
     Phase,
     StageDirs,
+    counting_phase,
     hash_ranges,
     my_share,
     range_files,
@@ -152,11 +153,11 @@ def strip_table(
 
 
 def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase]:
-    """units (a task per input file) -> keepers (a task per unit-hash range) -> strip (a task per input file)."""
+    """count (one task) -> units (a task per input file) -> keepers (a task per unit-hash range) -> strip (a task per input file)."""
     units_dir, keepers_dir = dirs.scratch / "units", dirs.scratch / "keepers"
 
     def units(rank: int, world_size: int) -> dict:
-        ranges = hash_ranges(dirs.input_files(), world_size, config.docs_per_range)
+        ranges = hash_ranges(dirs, world_size, config.docs_per_range)
         for path in my_share(dirs.input_files(), rank, world_size):
             write_units(path, units_dir, ranges, config)
         return {}
@@ -164,7 +165,7 @@ def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase
     def keepers(rank: int, world_size: int) -> dict:
         found = 0
         for unit_range in range(
-            rank, hash_ranges(dirs.input_files(), world_size, config.docs_per_range), world_size
+            rank, hash_ranges(dirs, world_size, config.docs_per_range), world_size
         ):
             files = range_files(units_dir, unit_range)
             table = find_keepers(files, config) if files else None
@@ -188,6 +189,7 @@ def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase
         return counters
 
     return [
+        counting_phase(STAGE, dirs),
         Phase(f"{STAGE}/units", units, tasks),
         Phase(f"{STAGE}/keepers", keepers, tasks),
         Phase(f"{STAGE}/strip", strip, tasks),

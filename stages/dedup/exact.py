@@ -1,7 +1,8 @@
 """Exact deduplication on the hash of normalized text, as executor tasks over hash ranges.
 
 The survivor of each group of identical texts is the document with the smallest id, whatever
-the order, the split into files or the worker count. Three phases:
+the order, the split into files or the worker count. A count of the input (one task,
+``stages.tasks.counting_phase``), then three phases:
   1. keys (a task per input file): each document's (text_hash, id, file) goes to the hash range
      that owns its hash;
   2. groups (a task per hash range, or several ranges per task): the groups of identical hashes in its range, and for each
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 from stages.tasks import (
     Phase,
     StageDirs,
+    counting_phase,
     hash_ranges,
     my_share,
     range_files,
@@ -45,13 +47,11 @@ class ExactDedupConfig:
     )
 
 
-def phases(
-    dirs: StageDirs, tasks: int, config: ExactDedupConfig = ExactDedupConfig()
-) -> list[Phase]:
+def phases(dirs: StageDirs, config: ExactDedupConfig, tasks: int) -> list[Phase]:
     keys, groups = dirs.scratch / "keys", dirs.scratch / "groups"
 
     def ranges(world_size: int) -> int:
-        return hash_ranges(dirs.input_files(), world_size, config.docs_per_range)
+        return hash_ranges(dirs, world_size, config.docs_per_range)
 
     def write_keys(rank: int, world_size: int) -> dict:
         key_ranges_here = ranges(world_size)
@@ -83,6 +83,7 @@ def phases(
         )
 
     return [
+        counting_phase(STAGE, dirs),
         Phase(f"{STAGE}/keys", write_keys, tasks),
         Phase(f"{STAGE}/groups", find_groups, tasks),
         Phase(f"{STAGE}/rewrite", rewrite, tasks),
@@ -125,4 +126,4 @@ def mark_duplicates(table: pa.Table, members: pa.Table | None) -> tuple[pa.Table
 def run_exact_dedup(
     dirs: StageDirs, tasks: int = 2, config: ExactDedupConfig = ExactDedupConfig()
 ) -> dict[str, int]:
-    return run_inline(phases(dirs, tasks, config))
+    return run_inline(phases(dirs, config, tasks))

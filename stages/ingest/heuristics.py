@@ -26,17 +26,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from datatrove.data import Document
-from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+from datatrove.utils.text import TERMINAL_PUNCTUATION
 
 from stages.base import CurationFilter, record_failed_rule
+from stages.ingest.ngrams import NgramKeys, repeated_ngram_chars, top_ngram_chars
 from stages.ingest.normalize import text_hash
-from stages.ingest.words import EnglishWords, english_words
+from stages.ingest.tokens import (
+    DocumentWords,
+    TokenTable,
+    line_tokens,
+    sentences_per_line,
+    token_table,
+)
 
-HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so distinct id windows rarely collide
-# Over the words joined by newlines, one word a line: words with a character that is not
-# punctuation, and words with a letter (str.isalpha), found at regex speed instead of word by word.
-NON_SYMBOL_WORDS = re.compile(f"(?m)^.*[^{re.escape(''.join(sorted(PUNCTUATION_SET)))}\n].*$")
-ALPHA_WORDS = re.compile(r"(?m)^.*[^\W\d_].*$")
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 LINE_BREAKS = re.compile(r"\n+")
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -137,87 +139,11 @@ def at_least(rule: str, value, limit) -> None:
         raise Failed(rule, value, limit)
 
 
-class Analysis:
-    """One document, split once: lines, their words, and the whole-document word list."""
-
-    def __init__(self, text: str, words: EnglishWords):
-        self.text = text
-        self.lines = text.splitlines()
-        self.line_words = [words(line) for line in self.lines]
-        self.words = [w for words in self.line_words for w in words]
-
-
 def duplicates(items: list[str]) -> tuple[int, int]:
-    """Items seen before and their characters (datatrove's ``find_duplicates``)."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
-
-
-class NgramIds:
-    """Ids of a document's word n-grams, equal for equal n-grams: a 64-bit polynomial hash of the word ids
-    (collisions are ~n²/2⁶⁴ per document), then ranked with ``np.unique``. Asked for growing n (as the
-    rules are), each n's hashes extend the previous n's instead of starting again."""
-
-    def __init__(self, word_ids: np.ndarray):
-        self.word_ids = word_ids.astype(np.uint64)
-        self.n, self.keys = 1, self.word_ids
-
-    def __call__(self, n: int) -> np.ndarray:
-        if n < self.n:
-            self.n, self.keys = 1, self.word_ids
-        while self.n < n:
-            self.keys = self.keys[:-1] * HASH_BASE + self.word_ids[self.n :]
-            self.n += 1
-        return np.unique(self.keys, return_inverse=True)[1].reshape(-1)
-
-
-def ngram_ids(word_ids: np.ndarray, n: int) -> np.ndarray:
-    return NgramIds(word_ids)(n)
-
-
-def top_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
-    """Characters of the most frequent n-gram times its count; ties go to the first seen, as in
-    ``Counter.most_common``. An n-gram's characters include the spaces that join its words."""
-    counts = np.bincount(ids)
-    first = np.full(len(counts), len(ids))
-    np.minimum.at(first, ids, np.arange(len(ids)))
-    top = np.flatnonzero(counts == counts.max())
-    start = int(first[top].min())
-    return (int(lengths[start : start + n].sum()) + n - 1) * int(counts.max())
-
-
-def repeated_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
-    """Characters in n-grams that repeat an earlier one, scanning as datatrove's
-    ``find_all_duplicate`` does: a repeat is counted and its words skipped. Positions whose n-gram
-    occurred nowhere before are new, so the scan jumps between the others."""
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    later = np.zeros(len(ids), dtype=bool)
-    later[order[1:][sorted_ids[1:] == sorted_ids[:-1]]] = True
-    candidates = np.flatnonzero(later)
-    if not len(candidates):
-        return 0
-    seen = np.zeros(int(ids.max()) + 1, dtype=bool)
-    ngram_chars = np.convolve(lengths, np.ones(n, dtype=np.int64), mode="valid")
-    chars, idx = 0, 0
-    for position in candidates:
-        if position < idx:
-            continue
-        seen[ids[idx:position]] = True
-        if seen[ids[position]]:
-            chars += int(ngram_chars[position])
-            idx = int(position) + n
-        else:
-            seen[ids[position]] = True
-            idx = int(position) + 1
-    return chars
+    """Items seen before and their characters (datatrove's ``find_duplicates``): what the items hold
+    beyond one of each."""
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
 class HeuristicFilters(CurationFilter):
@@ -230,13 +156,13 @@ class HeuristicFilters(CurationFilter):
         self.terminal = tuple(TERMINAL_PUNCTUATION)
 
     @property
-    def words(self) -> EnglishWords:
+    def table(self) -> TokenTable:
         """One per process, built where the filter runs (an executor's worker), never pickled with it."""
-        return english_words()
+        return token_table()
 
     def check(self, doc: Document) -> str | None:
         try:
-            kept_lines = self.evaluate(Analysis(doc.text, self.words))
+            kept_lines = self.evaluate(DocumentWords(doc.text, self.table))
         except Failed as failed:
             record_failed_rule(doc, failed.rule, failed.value, failed.threshold)
             return failed.rule
@@ -245,7 +171,7 @@ class HeuristicFilters(CurationFilter):
             doc.metadata["text_hash"] = text_hash(doc.text)
         return None
 
-    def evaluate(self, doc: Analysis) -> list[str] | None:
+    def evaluate(self, doc: DocumentWords) -> list[str] | None:
         """Raise ``Failed`` at the first rule the document fails; return C4's kept lines."""
         config = self.config
         if config.gopher.enabled:
@@ -254,7 +180,7 @@ class HeuristicFilters(CurationFilter):
             self.gopher_repetition(doc, config.gopher_repetition)
         if not config.c4.enabled:
             if config.fineweb.enabled:
-                self.fineweb_quality(doc.text, len(doc.words), config.fineweb)
+                self.fineweb_quality(doc.text, len(doc.tokens), config.fineweb)
             return None
         kept, kept_words = self.c4_quality(doc, config.c4)
         if config.fineweb.enabled:
@@ -262,15 +188,15 @@ class HeuristicFilters(CurationFilter):
             self.fineweb_quality("\n".join(kept).strip(), kept_words, config.fineweb)
         return kept
 
-    def gopher_quality(self, doc: Analysis, config: GopherQualityConfig) -> None:
-        words, text = doc.words, doc.text
-        joined = "\n".join(words)
-        non_symbol = NON_SYMBOL_WORDS.findall(joined)
-        at_least("gopher:min_doc_words", len(non_symbol), config.min_doc_words)
-        at_most("gopher:max_doc_words", len(non_symbol), config.max_doc_words)
-        n_words = max(1, len(words))
-        if non_symbol:
-            mean_length = sum(map(len, non_symbol)) / len(non_symbol)
+    def gopher_quality(self, doc: DocumentWords, config: GopherQualityConfig) -> None:
+        text, table = doc.text, doc.table
+        non_symbol = doc.property(table.non_symbol)
+        n_non_symbol = int(np.count_nonzero(non_symbol))
+        at_least("gopher:min_doc_words", n_non_symbol, config.min_doc_words)
+        at_most("gopher:max_doc_words", n_non_symbol, config.max_doc_words)
+        n_words = max(1, len(doc.tokens))
+        if n_non_symbol:
+            mean_length = int(doc.property(table.length)[non_symbol].sum()) / n_non_symbol
             at_least("gopher:min_avg_word_length", mean_length, config.min_avg_word_length)
             at_most("gopher:max_avg_word_length", mean_length, config.max_avg_word_length)
         at_most(
@@ -287,13 +213,13 @@ class HeuristicFilters(CurationFilter):
             ellipsis_ends / n_lines,
             config.max_ellipsis_lines_ratio,
         )
-        alpha = len(ALPHA_WORDS.findall(joined))
+        alpha = int(np.count_nonzero(doc.property(table.alpha)))
         at_least("gopher:min_alpha_words_ratio", alpha / n_words, config.min_alpha_words_ratio)
-        at_least(
-            "gopher:min_stop_words", len(self.stop_words.intersection(words)), config.min_stop_words
-        )
+        stop_ids = [table.token_ids.get(word) for word in self.stop_words]
+        present = sum(bool((doc.tokens == id_).any()) for id_ in stop_ids if id_ is not None)
+        at_least("gopher:min_stop_words", present, config.min_stop_words)
 
-    def gopher_repetition(self, doc: Analysis, config: GopherRepetitionConfig) -> None:
+    def gopher_repetition(self, doc: DocumentWords, config: GopherRepetitionConfig) -> None:
         text = doc.text
         n_chars = max(1, len(text))
         paragraphs = PARAGRAPH_BREAK.split(text.strip())
@@ -304,43 +230,37 @@ class HeuristicFilters(CurationFilter):
         count, chars = duplicates(lines)
         at_most("gopher_rep:dup_line_frac", count / len(lines), config.dup_line_frac)
         at_most("gopher_rep:dup_line_char_frac", chars / n_chars, config.dup_line_char_frac)
-        if not doc.words:
-            return
-        vocabulary: dict[str, int] = {}
-        word_ids = np.array(
-            [vocabulary.setdefault(w, len(vocabulary)) for w in doc.words], dtype=np.int64
-        )
-        lengths = np.array([len(w) for w in doc.words], dtype=np.int64)
-        ngram_ids = NgramIds(word_ids)
+        n_words = len(doc.tokens)
+        lengths = doc.property(doc.table.length)
+        ngram_keys = NgramKeys(doc.tokens)
         for n, limit in sorted(config.top_n_grams.items()):
-            if limit is not None and len(word_ids) >= n:
-                at_most(
-                    f"gopher_rep:top_{n}_gram",
-                    top_ngram_chars(ngram_ids(n), lengths, n) / n_chars,
-                    limit,
-                )
+            if limit is not None and n_words >= n:
+                top = top_ngram_chars(ngram_keys(n), lengths, n)
+                at_most(f"gopher_rep:top_{n}_gram", top / n_chars, limit)
         for n, limit in sorted(config.dup_n_grams.items()):
-            if limit is not None and len(word_ids) >= n:
-                at_most(
-                    f"gopher_rep:dup_{n}_gram",
-                    repeated_ngram_chars(ngram_ids(n), lengths, n) / n_chars,
-                    limit,
-                )
+            if limit is not None and n_words >= n:
+                # a hair under the limit, so that float rounding cannot pass a bound above it
+                enough = limit * n_chars * (1 - 1e-9)
+                repeated = repeated_ngram_chars(ngram_keys(n), lengths, n, enough)
+                at_most(f"gopher_rep:dup_{n}_gram", repeated / n_chars, limit)
+                if not repeated:
+                    return  # no n-gram repeats, so no longer one does
 
-    def c4_quality(self, doc: Analysis, config: C4QualityConfig) -> tuple[list[str], int]:
+    def c4_quality(self, doc: DocumentWords, config: C4QualityConfig) -> tuple[list[str], int]:
         """C4's kept lines and their word count; raises on a rule that drops the whole page."""
+        roles = doc.property(doc.table.role)
+        line_sentences = sentences_per_line(roles, doc.line_bounds).tolist()
+        line_words = np.diff(doc.line_bounds).tolist()
         kept, kept_words, sentences = [], 0, 0
-        for raw, raw_words in zip(doc.lines, doc.line_words):
+        for i, (raw, words) in enumerate(zip(doc.lines, doc.line_chunks)):
             line = raw.strip()
-            words = line.split()
             if config.max_word_length is not None and any(
                 len(w) > config.max_word_length for w in words
             ):
                 continue
-            if config.remove_citations:
+            cited = 0
+            if config.remove_citations and "[" in line:
                 line, cited = CITATION.subn("", line)
-                if cited:
-                    raw_words = self.words(line)
             if config.filter_no_terminal_punct and (
                 not line.endswith(C4_END_PUNCTUATION) or line.endswith("...")
             ):
@@ -356,9 +276,15 @@ class HeuristicFilters(CurationFilter):
                 raise Failed("c4:curly_bracket", 1, 0)
             if config.filter_policy and any(p in lowered for p in POLICY_SUBSTRINGS):
                 continue
-            sentences += self.words.sentences(raw_words)
+            if cited:  # the words of the line as C4 leaves it
+                tokens = line_tokens(doc.table, line)
+                bounds = np.array([0, len(tokens)])
+                sentences += int(sentences_per_line(doc.table.role.values[tokens], bounds)[0])
+                kept_words += len(tokens)
+            else:
+                sentences += line_sentences[i]
+                kept_words += line_words[i]
             kept.append(line)
-            kept_words += len(raw_words)
         at_least("c4:min_num_sentences", sentences, config.min_num_sentences)
         return kept, kept_words
 

@@ -273,9 +273,7 @@ class Piece:
 MIN_PIECE_BYTES = 16 * 2**20
 
 
-def pieces(
-    units: list[tuple[SourceSpec, Path]], tasks: int, min_bytes: int = MIN_PIECE_BYTES
-) -> list[Piece]:
+def pieces(units: list[tuple[SourceSpec, Path]], tasks: int, min_bytes: int) -> list[Piece]:
     """The files cut so that ``tasks`` tasks get about equal shares: a file larger than a task's share of the
     corpus (and than ``min_bytes``) becomes that many pieces, where its format can be entered in the middle."""
     sizes = [path.stat().st_size for _, path in units]
@@ -329,17 +327,17 @@ def _row_group_bounds(path: Path, count: int) -> list[int]:
     return bounds + [meta.num_row_groups]
 
 
-def unsplittable_files(
-    sources: list[SourceSpec], tasks: int, min_bytes: int = MIN_PIECE_BYTES
-) -> list[Path]:
-    """Files larger than a task's share of the corpus that one task reads alone, because their format
-    (compressed JSONL, text) cannot be entered in the middle."""
+def unsplittable_files(sources: list[SourceSpec], tasks: int, min_bytes: int) -> list[Path]:
+    """Compressed JSONL files larger than a task's share of the corpus: each is read by one task alone, because a
+    gzip or zstd stream cannot be entered in the middle."""
     units = source_units(sources)
     share = task_share([path.stat().st_size for _, path in units], tasks, min_bytes)
     return [
         path
         for spec, path in units
-        if path.stat().st_size > share and splittable(spec, path) is None
+        if path.stat().st_size > share
+        and file_format(spec, path) == "jsonl"
+        and path.suffix in COMPRESSED
     ]
 
 

@@ -18,7 +18,7 @@ from datatrove.data import Document
 from core.errors import ConfigError
 from stages.base import CurationFilter
 from stages.quality.examples import model_input
-from stages.quality.scoring import positive_probabilities
+from stages.quality.scores import positive_probabilities
 
 WORD = re.compile(r"\w+")
 

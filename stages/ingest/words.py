@@ -3,20 +3,17 @@
 datatrove's Gopher, Gopher-repetition and FineWeb filters split text with ``spacy.blank("en")``.
 ``EnglishWords`` applies the same rules (spaCy's prefix, suffix and infix patterns, its URL match and
 its special cases such as "don't" -> "do", "n't", in the order ``Tokenizer.explain`` documents)
-to each whitespace-separated chunk, and remembers every chunk it has split. Text repeats its chunks,
-so nearly every chunk is a dictionary look-up; spaCy's cost is building a ``Doc`` of ``Token``
-objects, which this never does. Paths (``/etc``, ``/``, ``passwd``), options (``--dev``, ``=``),
+to each whitespace-separated chunk (``stages/ingest/tokens.py`` remembers every chunk split, so that
+text, which repeats its chunks, is nearly all dictionary look-ups); spaCy's cost is building a ``Doc``
+of ``Token`` objects, which this never does. Paths (``/etc``, ``/``, ``passwd``), options (``--dev``, ``=``),
 e-mail addresses, a hyphen at a line break (``infor-``) and runs of underscores (one token per
 ``_``) come out as datatrove sees them, so word ratios near a threshold agree.
 """
 
 from __future__ import annotations
 
-import unicodedata
+import re._parser
 from functools import cache
-
-MAX_CACHED = 500_000  # chunks remembered before the cache starts again (a few hundred MB at most)
-
 
 # An ASCII chunk without these characters has no infix (spaCy's infixes are hyphens, ellipses, icons and
 # '.', ',', ':', '<', '>', '=', '/', '+', '*', '^' between letters or digits).
@@ -24,8 +21,20 @@ INFIX_CHARS = frozenset(".,-~+*^:<>=/")
 SUFFIX_HINTS = frozenset("0123456789'’")
 
 
-def plain(chunk: str) -> bool:
-    return chunk.isascii() and (chunk.isalpha() or chunk.isdigit())
+def suffix_reach(pattern: str) -> int | None:
+    """The longest suffix spaCy's pattern matches, but for the run of dots (``\\.\\.+$``), which needs a chunk
+    ending in ".."; None if another alternative is unbounded. A suffix of any other chunk starts within
+    its last ``reach`` characters, so the search starts there (lookbehinds still see what comes before)."""
+    parsed = re._parser.parse(pattern).data
+    if len(parsed) != 1 or parsed[0][0] is not re._parser.BRANCH:
+        return None
+    dots = str(re._parser.parse(r"\.\.+$"))
+    reach = max(branch.getwidth()[1] for branch in parsed[0][1][1] if str(branch) != dots)
+    return reach if reach < re._parser.MAXREPEAT else None
+
+
+# ASCII letters or digits alone: what matches no affix, infix or URL pattern.
+plain = re.compile("[A-Za-z]+|[0-9]+").fullmatch
 
 
 class EnglishWords:
@@ -41,6 +50,7 @@ class EnglishWords:
         self.sentence_ends = frozenset(Sentencizer.default_punct_chars)
         self.prefix = tokenizer.prefix_search
         self.suffix = tokenizer.suffix_search
+        self.suffix_reach = suffix_reach(self.suffix.__self__.pattern)
         self.infixes = tokenizer.infix_finditer
         self.url = tokenizer.url_match
         self.whole = tokenizer.token_match or (
@@ -58,30 +68,13 @@ class EnglishWords:
         }
         self.longest = max(map(len, self.spanning))
         self.first_tokens = {tokens[0] for tokens in self.spanning}
-        self.cache: dict[str, list[str]] = {}
 
     def __call__(self, line: str) -> list[str]:
-        words: list[str] = []
-        cache = self.cache
-        for chunk in line.split():
-            split = cache.get(chunk)
-            if split is None:
-                if len(cache) >= MAX_CACHED:
-                    cache.clear()
-                split = cache[chunk] = self.merge_special(self.split(chunk, self.special))
-            words += split
-        return words
+        return [token for chunk in line.split() for token in self.chunk_tokens(chunk)]
 
-    def sentences(self, words: list[str]) -> int:
-        """How many sentences spaCy's sentencizer (datatrove's C4 filter) finds in a line of these words: one, and
-        another at each word that follows a sentence end and is not itself punctuation."""
-        count, ended = 1, False
-        for word in words:
-            if word in self.sentence_ends:
-                ended = True
-            elif ended and not all(unicodedata.category(char).startswith("P") for char in word):
-                count, ended = count + 1, False
-        return count
+    def chunk_tokens(self, chunk: str) -> list[str]:
+        """The tokens of one chunk without whitespace."""
+        return self.merge_special(self.split(chunk, self.special))
 
     def has_affix(self, text: str) -> bool:
         """A non-empty prefix, suffix or infix (spaCy's ``find_prefix or find_suffix or find_infix``)."""
@@ -97,8 +90,8 @@ class EnglishWords:
     def merge_special(self, tokens: list[str]) -> list[str]:
         """Runs of tokens that spell a special case, as spaCy's special-case matcher retokenizes them: the longest
         first, then the leftmost, none overlapping one already taken."""
-        if len(tokens) < 2:  # a whole chunk that is a special case was split as one already
-            return tokens
+        if len(tokens) < 2 or self.first_tokens.isdisjoint(tokens):
+            return tokens  # a whole chunk that is a special case was split as one already
         found = [
             (j - i, i)
             for i in range(len(tokens))
@@ -159,7 +152,7 @@ class EnglishWords:
             or whole(chunk)
             or self.url(chunk)
             or chunk.isascii()
-            and not INFIX_CHARS.intersection(chunk)
+            and INFIX_CHARS.isdisjoint(chunk)
         ):
             tokens.append(chunk)
         else:
@@ -170,11 +163,11 @@ class EnglishWords:
         """``suffix_search``, skipped where no suffix can end: an ASCII digit, or an ASCII letter that ends no
         "'s" and no unit after a number ("5km")."""
         last = chunk[-1:]
-        if last.isascii() and (
-            last.isdigit() or last.isalpha() and not SUFFIX_HINTS.intersection(chunk)
-        ):
+        if last.isascii() and (last.isdigit() or last.isalpha() and SUFFIX_HINTS.isdisjoint(chunk)):
             return None
-        return self.suffix(chunk)
+        if self.suffix_reach is None or chunk.endswith(".."):
+            return self.suffix(chunk)
+        return self.suffix(chunk, max(0, len(chunk) - self.suffix_reach))
 
     def split_infixes(self, chunk: str) -> list[str]:
         tokens, offset = [], 0

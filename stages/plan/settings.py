@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 from core.errors import ConfigError
 from stages.plan.data.curves import REFERENCES
 
+# How a mixture spends ε (stages/plan/cmr/mixture.py): at the interval's upper end, or at the point prediction.
+RISKS = ("interval", "point")
+
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -21,6 +24,7 @@ class FitSettings:
     target_params: float | None = (
         None  # model size the CMR is planned for; None: the largest pilot size
     )
+    risk: str = "interval"  # one of RISKS: what of the predicted change a mixture holds to ε
 
     def __post_init__(self):
         if not 0 < self.level < 1:
@@ -40,6 +44,8 @@ class FitSettings:
                 f"target params {self.target_params}: a model size is a positive parameter count "
                 "(plan.target.params, --target-params)"
             )
+        if self.risk not in RISKS:
+            raise ConfigError(f"risk {self.risk!r}: use one of {', '.join(RISKS)}")
         if self.reference not in (None, *REFERENCES):
             raise ConfigError(f"reference {self.reference!r}: use one of {', '.join(REFERENCES)}")
 

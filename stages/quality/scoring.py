@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from core.errors import ConfigError, CritmixError
 from core.files import atomic_path, file_sha256, finished_files, write_json
@@ -39,11 +38,10 @@ from stages.quality.examples import (
     BottomKSample,
     jsonl_texts,
     merged_sample,
-    model_input,
     write_samples,
 )
+from stages.quality.scores import load_scoring_model, positive_probabilities, score_work_file
 from stages.tasks import Phase, StageDirs, my_share, run_inline
-from stages.writers import rewrite_work_files
 
 STAGE = "quality"
 POSITIVE = "__label__hq"
@@ -309,41 +307,9 @@ EVALUATED_ON = {
 }
 
 
-# ---- scoring ------------------------------------------------------------------------------------
-
-
-def positive_probabilities(model, lines: list[str], positive_label: str) -> np.ndarray:
-    labels, probs = model.predict(lines, k=-1)
-    return np.array(
-        [dict(zip(ls, ps)).get(positive_label, 0.0) for ls, ps in zip(labels, probs)],
-        dtype=np.float32,
-    )
-
-
-def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
-    """``table`` with its ``quality_score``s; a batch of texts at a time becomes Python strings."""
-    texts = table["text"]
-    scores = np.concatenate(
-        [np.zeros(0, np.float32)]
-        + [
-            positive_probabilities(
-                model,
-                [
-                    model_input(t, config.max_chars)
-                    for t in texts.slice(i, config.batch_size).to_pylist()
-                ],
-                config.positive_label,
-            )
-            for i in range(0, len(texts), config.batch_size)
-        ]
-    )
-    column = pa.array(np.clip(scores, 0.0, 1.0), pa.float32())
-    return table.set_column(table.schema.get_field_index("quality_score"), "quality_score", column)
-
-
 def phases(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int) -> list[Phase]:
     """A task per share of the files samples the model's examples, one task merges the samples and chooses (or
-    trains) the model, then a task per input file scores its documents."""
+    trains) the model, then a task per share of the files scores their documents, a batch at a time."""
     record_path, samples_dir = Path(models_dir) / RECORD, dirs.scratch / "samples"
 
     def sample(rank: int, world_size: int) -> dict:
@@ -357,31 +323,14 @@ def phases(dirs: StageDirs, config: QualityConfig, models_dir: Path, tasks: int)
 
     def score(rank: int, world_size: int) -> dict:
         model = load_scoring_model(json.loads(record_path.read_text()), config)
-        return rewrite_work_files(
-            my_share(dirs.input_files(), rank, world_size),
-            dirs.out,
-            dirs.removed,
-            STAGE,
-            lambda table, path: (score_table(model, table, config), None),
-        )
+        paths = my_share(dirs.input_files(), rank, world_size)
+        return {"kept": sum(score_work_file(model, path, dirs.out, config) for path in paths)}
 
     return [
         Phase(f"{STAGE}/sample", sample, tasks),
         Phase(f"{STAGE}/model", choose_model, 1),
         Phase(f"{STAGE}/score", score, tasks),
     ]
-
-
-def load_scoring_model(record: dict, config: QualityConfig):
-    import fasttext
-
-    model = fasttext.load_model(record["model"])
-    if config.positive_label not in model.get_labels():
-        raise ConfigError(
-            f"model {record['model']} has labels {model.get_labels()}, not curate.quality.positive_label "
-            f"'{config.positive_label}'; set curate.quality.positive_label to the label of good text"
-        )
-    return model
 
 
 def model_summary(models_dir: Path) -> dict:

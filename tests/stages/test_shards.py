@@ -11,15 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.schema import SHARD_SCHEMA, WORK_SCHEMA
-from stages.shards import (
-    RUN_GROUP_BYTES,
-    PartFiles,
-    Run,
-    cut_points,
-    merge_runs,
-    write_run,
-    write_shards,
-)
+from stages.shards import PartFiles, cut_points, merge_runs, write_shards
+from stages.sorted_runs import RUN_GROUP_BYTES, Run, write_run
 from stages.tasks import StageDirs
 
 
@@ -65,7 +58,7 @@ def test_merging_in_passes_of_few_runs_writes_the_same_bytes_as_one_merge(tmp_pa
 
 def test_equal_ids_keep_the_order_of_their_runs_across_row_groups(tmp_path, monkeypatch):
     """Runs read in row groups of a few rows, with ids repeated within and across runs and groups."""
-    monkeypatch.setattr("stages.shards.RUN_GROUP_BYTES", 2000)
+    monkeypatch.setattr("stages.sorted_runs.RUN_GROUP_BYTES", 2000)
     runs = sorted_runs(tmp_path / "runs", 12, seed=4)
     assert max(pq.ParquetFile(p).num_row_groups for p in runs) > 20
     files = merge_runs([Run(p) for p in runs], tmp_path / "one", 10**6, tmp_path / "scratch")
@@ -202,10 +195,11 @@ MERGE_MEMORY = """
 import sys
 from pathlib import Path
 import pyarrow as pa
-import stages.shards
+import stages.sorted_runs
 import pyarrow.parquet as pq
-from stages.shards import Run, merge_runs
-stages.shards.RUN_GROUP_BYTES = int(sys.argv[4])
+from stages.shards import merge_runs
+from stages.sorted_runs import Run
+stages.sorted_runs.RUN_GROUP_BYTES = int(sys.argv[4])
 runs = [Run(p) for p in sorted(Path(sys.argv[1]).glob("*.parquet"))]
 files = merge_runs(runs, Path(sys.argv[2]), rows_per_file=10**9, scratch=Path(sys.argv[3]), fan_in=4)
 print(sum(pq.ParquetFile(p).metadata.num_rows for p in files), pa.default_memory_pool().max_memory())
@@ -244,7 +238,7 @@ def merge_peak(tmp_path, runs: int) -> tuple[int, int]:
 
 def test_a_merge_holds_the_same_memory_for_a_partition_four_times_larger(tmp_path, monkeypatch):
     """Even as one part file: memory is a few runs' row groups and one part row group, not the partition."""
-    monkeypatch.setattr("stages.shards.RUN_GROUP_BYTES", GROUP_BYTES)
+    monkeypatch.setattr("stages.sorted_runs.RUN_GROUP_BYTES", GROUP_BYTES)
     small_rows, small = merge_peak(tmp_path, 8)
     large_rows, large = merge_peak(tmp_path, 32)
     assert (small_rows, large_rows) == (16_000, 64_000)

@@ -22,7 +22,7 @@ def test_range_starts_split_sorted_hashes_as_hash_range_does():
 
 def test_a_task_peak_is_its_own_not_the_peak_of_tasks_before_it():
     """Measured against this process's own resident size, so what earlier tests left behind does not matter."""
-    from stages.tasks import peak_rss, reset_peak_rss
+    from stages.memory import peak_rss, reset_peak_rss
 
     reset_peak_rss()
     base = peak_rss()
@@ -36,7 +36,7 @@ def test_a_task_peak_is_its_own_not_the_peak_of_tasks_before_it():
 
 
 def test_memory_a_task_freed_goes_back_to_the_system_before_the_next_task():
-    from stages.tasks import release_memory
+    from stages.memory import release_memory
 
     def resident() -> int:
         return next(
@@ -54,3 +54,43 @@ def test_memory_a_task_freed_goes_back_to_the_system_before_the_next_task():
     del tables
     release_memory()
     assert resident() < before + 32 * 2**20
+
+
+def test_the_corpus_is_counted_once_per_stage_not_by_every_task(tmp_path, monkeypatch):
+    """Every exact-dedup and boilerplate task needs the document count: one task reads the footers, once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stages import tasks as stage_tasks
+    from stages.dedup import boilerplate, exact
+    from stages.schema import WORK_SCHEMA
+    from stages.tasks import StageDirs, run_inline
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for f in range(5):
+        rows = [
+            {
+                "id": f"{f}-{i}",
+                "text": f"line {i % 3}\nother {f}",
+                "domain": "general",
+                "text_hash": i % 3,
+            }
+            for i in range(4)
+        ]
+        pq.write_table(pa.Table.from_pylist(rows, schema=WORK_SCHEMA), inputs / f"part-{f}.parquet")
+    footers = []
+    real = stage_tasks.pq.read_metadata
+    monkeypatch.setattr(
+        stage_tasks.pq, "read_metadata", lambda path: footers.append(path) or real(path)
+    )
+    for name, phases in [
+        ("exact", lambda dirs: exact.phases(dirs, exact.ExactDedupConfig(), 4)),
+        ("boilerplate", lambda dirs: boilerplate.phases(dirs, boilerplate.BoilerplateConfig(), 4)),
+    ]:
+        footers.clear()
+        dirs = StageDirs(
+            inputs, tmp_path / f"{name}-out", tmp_path / "removed", tmp_path / f"{name}-tmp"
+        )
+        run_inline(phases(dirs))
+        assert len(footers) == 5, name

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -107,3 +110,25 @@ def tokens_dir(shards_dir, tmp_path_factory):
 @pytest.fixture
 def curriculum() -> Curriculum:
     return Curriculum(phases=[two_domain_phase()])
+
+
+def folder_digest(folder):
+    """Every file under ``folder`` (relative path) -> its sha256."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+CURRICULUM = Curriculum(
+    phases=[
+        two_domain_phase("base", tokens=2048, init="scratch", legal=0.0),
+        two_domain_phase("cpt", tokens=2048, legal=0.3, schedule="wsd"),
+    ]
+)
+
+
+def train_lines(out: Path) -> list[dict]:
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [line for line in lines if "train_loss" in line]

@@ -17,9 +17,13 @@ from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
 from tests.conftest import REPO
-from tests.trainer.conftest import tiny_config, two_domain_phase
-from tests.trainer.data.test_tokenize import _digest
-from tests.trainer.test_loop import CURRICULUM, train_lines
+from tests.trainer.conftest import (
+    CURRICULUM,
+    folder_digest,
+    tiny_config,
+    train_lines,
+    two_domain_phase,
+)
 from trainer.__main__ import main as trainer_main
 from trainer.curriculum import Curriculum, write_curriculum
 from trainer.data.tokenize import tokenize_shards
@@ -120,7 +124,7 @@ def assert_tokens_whole(tokens: Path) -> None:
 def test_killed_tokenization_resumes_to_identical_shards(shards_dir, tmp_path):
     reference = tmp_path / "reference"
     tokenize_shards(shards_dir, reference, tiny_config())
-    expected = _digest(reference)
+    expected = folder_digest(reference)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(RECIPE)
     tokens, log = tmp_path / "killed", tmp_path / "tokenize.log"
@@ -142,7 +146,9 @@ def test_killed_tokenization_resumes_to_identical_shards(shards_dir, tmp_path):
             break
     finish(command, log)
     # No temporary file a kill left survives the finishing run.
-    got = {name: digest for name, digest in _digest(tokens).items() if name != ".trainer.lock"}
+    got = {
+        name: digest for name, digest in folder_digest(tokens).items() if name != ".trainer.lock"
+    }
     assert got == expected
 
 

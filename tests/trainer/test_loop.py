@@ -2,27 +2,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from tests.trainer.conftest import tiny_config, two_domain_phase
+from tests.trainer.conftest import CURRICULUM, tiny_config, train_lines, two_domain_phase
 from trainer.curriculum import Curriculum, MetadataSpec, SequenceSpec, write_curriculum
 from trainer.loop import train
-
-CURRICULUM = Curriculum(
-    phases=[
-        two_domain_phase("base", tokens=2048, init="scratch", legal=0.0),
-        two_domain_phase("cpt", tokens=2048, legal=0.3, schedule="wsd"),
-    ]
-)
-
-
-def train_lines(out: Path) -> list[dict]:
-    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return [line for line in lines if "train_loss" in line]
 
 
 def test_killed_and_resumed_run_repeats_the_uninterrupted_one(tokens_dir, tmp_path):

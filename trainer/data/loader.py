@@ -13,6 +13,7 @@ equal slices of a step's samples as (inputs, targets), so resuming needs only th
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import warnings
 import zlib
@@ -38,26 +39,36 @@ class Bucket:
         return max((len(self.shard) - 1) // seq_len, 0)
 
 
-def phase_buckets(tokens_dir: Path, phase: Phase) -> list[Bucket]:
-    buckets = []
+def bucket_weights(phase: Phase, tokens: dict[str, dict[str, int]], where: str) -> list[tuple[str, str, float]]:
+    """(domain, bucket, planned share) of a phase: each domain's share split over its buckets by the mixture's
+    bucket weights, or by their tokens when it names none. ``tokens``: domain -> bucket -> the token count of
+    each bucket found ``where`` (named in the errors); ``critmix export`` plans its files with this too."""
+    weights = []
     for domain, mix in sorted(phase.mixture.items()):
         if mix.share == 0:
             continue
-        found = {f"{p.stem.replace('__', '/')}": p for p in sorted((Path(tokens_dir) / "train" / domain).glob("*.json"))}
+        found = tokens.get(domain, {})
         if not found:
-            raise ConfigError(f"phase {phase.name}: domain '{domain}' has no token shards in {tokens_dir}/train; "
+            raise ConfigError(f"phase {phase.name}: domain '{domain}' has no documents in {where}; "
                               "check the domain name or run `python -m trainer tokenize`")
         missing = sorted(set(mix.buckets) - set(found))
         if missing:
             raise ConfigError(f"phase {phase.name}: mixture.{domain}.buckets names {missing}, which have no token "
                               f"shards; existing buckets: {sorted(found)}")
-        shards = {key: TokenShard(bucket_stem(tokens_dir, domain, key)) for key in (mix.buckets or found)}
-        raw = mix.buckets or {key: len(s) for key, s in shards.items()}
+        raw = mix.buckets or found
         total = sum(raw.values())
         if total <= 0:
             raise ConfigError(f"phase {phase.name}: domain '{domain}' has share {mix.share} but no tokens or weights")
-        buckets += [Bucket(domain, key, shards[key], mix.share * raw[key] / total) for key in sorted(shards)]
-    return buckets
+        weights += [(domain, key, mix.share * raw[key] / total) for key in sorted(raw)]
+    return weights
+
+
+def phase_buckets(tokens_dir: Path, phase: Phase) -> list[Bucket]:
+    train = Path(tokens_dir) / "train"
+    tokens = {domain: {p.stem.replace("__", "/"): json.loads(p.read_text())["tokens"]
+                       for p in sorted((train / domain).glob("*.json"))} for domain in phase.mixture}
+    return [Bucket(domain, key, TokenShard(bucket_stem(tokens_dir, domain, key)), weight)
+            for domain, key, weight in bucket_weights(phase, tokens, f"{train}")]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -150,16 +150,22 @@ def _up_to_date(domain: str, files: list[Path], tokens_dir: Path, tok_hash: str,
     return None
 
 
-def tokenize_shards(shards_dir: str | Path, tokens_dir: str | Path, config: TrainConfig) -> dict[str, list[dict]]:
-    shards_dir, tokens_dir = Path(shards_dir), Path(tokens_dir)
-    groups = discover_buckets(shards_dir)
-    remove_leftovers(tokens_dir)
+def ensure_tokenizer(groups: dict, tokens_dir: Path, config: TrainConfig) -> Path:
+    """``tokens_dir/tokenizer.json``: a copy of ``tokenizer.path``, else the run's BPE, trained once on ``groups``."""
     tok_file = tokens_dir / "tokenizer.json"
     if config.tokenizer.path:
         tokens_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(tok_file, load_tokenizer_file(config.tokenizer.path).read_bytes())
     elif not tok_file.is_file():
         train_tokenizer(sample_texts(groups, config.tokenizer.sample_chars), config.tokenizer.vocab_size, tok_file)
+    return tok_file
+
+
+def tokenize_shards(shards_dir: str | Path, tokens_dir: str | Path, config: TrainConfig) -> dict[str, list[dict]]:
+    shards_dir, tokens_dir = Path(shards_dir), Path(tokens_dir)
+    groups = discover_buckets(shards_dir)
+    remove_leftovers(tokens_dir)
+    tok_file = ensure_tokenizer(groups, tokens_dir, config)
     tokenizer = Tokenizer.from_file(str(tok_file))
     tok_hash = file_hash(tok_file)
     domains = sorted({d for d, _ in groups})

@@ -14,9 +14,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.rundir import RunDir, RunInUse
-from tests.conftest import TINY_CONFIG, tree_checksums
-from tests.pipeline.commands.test_resume import curate as curate_process
-from tests.pipeline.commands.test_resume import write_corpus
+from tests.conftest import curate_tiny, tree_checksums
+from tests.curate_process import curate_process, write_corpus
 
 
 def test_counts_conserved_per_source(tiny_run):
@@ -54,7 +53,7 @@ def test_removed_records_stage_and_reason(tiny_run):
 def test_rerun_is_a_noop_that_says_so(tiny_run, tmp_path, in_repo, capsys):
     run = shutil.copytree(tiny_run, tmp_path / "run")  # the session's run stays as it was built
     before = tree_checksums(run / "shards")
-    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run)]) == 0
+    assert curate_tiny(run) == 0
     assert "up to date, skipped" in capsys.readouterr().err
     assert tree_checksums(run / "shards") == before
 
@@ -71,20 +70,7 @@ def test_shards_identical_for_one_and_two_workers(tmp_path, in_repo):
     runs = []
     for workers in (1, 2):
         run = tmp_path / f"w{workers}"
-        assert (
-            main(
-                [
-                    "curate",
-                    "--config",
-                    str(TINY_CONFIG),
-                    "--run",
-                    str(run),
-                    "--workers",
-                    str(workers),
-                ]
-            )
-            == 0
-        )
+        assert curate_tiny(run, "--workers", str(workers)) == 0
         runs.append(tree_checksums(run / "shards"))
     assert runs[0] == runs[1]
 
@@ -92,20 +78,7 @@ def test_shards_identical_for_one_and_two_workers(tmp_path, in_repo):
 def test_shards_do_not_depend_on_how_ingest_split_its_work_files(tiny_run, tmp_path, in_repo):
     """Small work files (so that no per-file task's memory grows with the corpus) change nothing downstream."""
     run = tmp_path / "small-files"
-    assert (
-        main(
-            [
-                "curate",
-                "--config",
-                str(TINY_CONFIG),
-                "--run",
-                str(run),
-                "--set",
-                "curate.work_file_mb=0.002",
-            ]
-        )
-        == 0
-    )
+    assert curate_tiny(run, "--set", "curate.work_file_mb=0.002") == 0
     files = sorted(p.name for p in (run / "work/ingest").glob("*.parquet"))
     assert len(files) > 4 and {"ingest-00000-0000.parquet", "ingest-00001-0001.parquet"} <= set(
         files
@@ -136,17 +109,7 @@ def test_stale_lock_of_a_dead_process_is_cleared(tmp_path):
 
 def test_source_matching_no_file_stops_before_writing(tmp_path, in_repo, capsys):
     run = tmp_path / "r"
-    code = main(
-        [
-            "curate",
-            "--config",
-            str(TINY_CONFIG),
-            "--run",
-            str(run),
-            "--source",
-            "x:legal:nothing/*.jsonl",
-        ]
-    )
+    code = curate_tiny(run, "--source", "x:legal:nothing/*.jsonl")
     assert code == 2
     assert "source 'x': no file matches" in capsys.readouterr().err
     assert not run.exists()  # a config error writes nothing, not even the run directory
@@ -154,18 +117,12 @@ def test_source_matching_no_file_stops_before_writing(tmp_path, in_repo, capsys)
 
 def test_a_stage_setting_that_cannot_work_stops_before_writing(tmp_path, in_repo, capsys):
     run = tmp_path / "r"
-    code = main(
-        [
-            "curate",
-            "--config",
-            str(TINY_CONFIG),
-            "--run",
-            str(run),
-            "--set",
-            "curate.toxicity.enabled=true",
-            "--set",
-            f"curate.toxicity.word_list={tmp_path / 'absent.txt'}",
-        ]
+    code = curate_tiny(
+        run,
+        "--set",
+        "curate.toxicity.enabled=true",
+        "--set",
+        f"curate.toxicity.word_list={tmp_path / 'absent.txt'}",
     )
     assert code == 2 and "curate.toxicity.word_list" in capsys.readouterr().err
     assert not run.exists()
@@ -175,18 +132,12 @@ def test_a_run_the_default_quality_model_cannot_score_stops_before_writing(
     tmp_path, in_repo, capsys
 ):
     run = tmp_path / "r"
-    code = main(
-        [
-            "curate",
-            "--config",
-            str(TINY_CONFIG),
-            "--run",
-            str(run),
-            "--set",
-            "curate.quality.positives=[wikipedia]",
-            "--set",
-            f"curate.quality.demo_corpus={tmp_path / 'absent'}",
-        ]
+    code = curate_tiny(
+        run,
+        "--set",
+        "curate.quality.positives=[wikipedia]",
+        "--set",
+        f"curate.quality.demo_corpus={tmp_path / 'absent'}",
     )
     assert code == 2
     err = capsys.readouterr().err
@@ -256,7 +207,7 @@ def test_sources_given_without_a_recipe_are_curated_alone_into_a_run_named_after
 
 def test_a_run_directory_that_cannot_be_one_stops_before_writing(tmp_path, in_repo, capsys):
     (tmp_path / "file").write_text("not a directory")
-    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(tmp_path / "file/run")]) == 2
+    assert curate_tiny(tmp_path / "file/run") == 2
     assert "pass --run a directory path" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
@@ -336,24 +287,18 @@ def test_the_near_duplicate_survivor_is_the_best_scored_and_removed_copies_say_w
     write_jsonl(corpus / "forum.jsonl", pairs)
     run = tmp_path / "run"
     assert (
-        main(
-            [
-                "curate",
-                "--config",
-                str(TINY_CONFIG),
-                "--run",
-                str(run),
-                "--set",
-                "sources=[]",
-                "--source",
-                f"reference:general:{corpus}/reference.jsonl",
-                "--source",
-                f"forum:general:{corpus}/forum.jsonl",
-                "--set",
-                "curate.quality.positives=[reference]",
-                "--set",
-                f"curate.quality.negative_paths=[{corpus}/spam.jsonl]",
-            ]
+        curate_tiny(
+            run,
+            "--set",
+            "sources=[]",
+            "--source",
+            f"reference:general:{corpus}/reference.jsonl",
+            "--source",
+            f"forum:general:{corpus}/forum.jsonl",
+            "--set",
+            "curate.quality.positives=[reference]",
+            "--set",
+            f"curate.quality.negative_paths=[{corpus}/spam.jsonl]",
         )
         == 0
     )

@@ -85,7 +85,15 @@ def test_curriculum_records_how_each_share_was_chosen(flow_run):
         "cmr_turnaround",
         "reliability",
     } <= set(how)
-    assert 0 < legal["share"] <= how["cmr"] + 1e-9
+    # The joint mixture spends ε at its interval's upper end, and its check pilot measured it.
+    assert how["mixture"] == "predicted" and 0 < legal["share"] < 1
+    assert how["joint_predicted"]["high"] == pytest.approx(how["epsilon"], abs=1e-6)
+    joint = load(flow_run / "plan/fit.yaml")["joint mixture"]
+    assert how["joint_measured"] == joint["check"]["measured"] and joint["check"]["tokens"] > 0
+    assert joint["shares"]["legal"] == pytest.approx(legal["share"])
+    if not joint["check"]["inside"]:  # a miss corrects the shares, and the curriculum says so
+        assert how["joint_corrected_by"] == joint["check"]["offset"] != 0
+        assert any("joint check pilot measured" in w for w in spec["warnings"])
     assert set(spec["phases"][-1]["mixture"]["legal"]["buckets"]) <= {
         k for k in legal["buckets"] if k.startswith("high/")
     }
@@ -107,6 +115,7 @@ def test_report_compares_plan_with_the_run(flow_run):
     for heading in (
         "Critical mixture ratio per domain",
         "Backtest",
+        "Joint mixture",
         "Curriculum",
         "Training",
         "Does the plan hold?",

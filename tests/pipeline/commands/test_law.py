@@ -194,7 +194,7 @@ def test_sizes_bad_input_is_a_one_line_error(argv, says, capsys):
 
 
 def test_fit_answers_at_the_target_size_with_each_size_beside_it(tmp_path, capsys):
-    from tests.stages.plan.test_cmr_sizes import sized_curves
+    from tests.stages.plan.cmr_synth import sized_curves
 
     path = write_curves(tmp_path / "sized.csv", sized_curves())
     assert (

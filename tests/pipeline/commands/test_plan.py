@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from pipeline.cli import main
 
@@ -85,6 +86,9 @@ def test_pilots_run_from_an_export_and_the_plan_imports_them(tmp_path, in_repo):
     ]  # with the R = 0 control
     assert sorted({int(r["seed"]) for r in rows}) == [0, 1]
     assert (run / "plan/curriculum.yaml").exists()
+    # The check pilot needs the fit, so it would train here, from a base that came back without weights.
+    warnings = yaml.safe_load((run / "plan/curriculum.yaml").read_text())["warnings"]
+    assert any("joint check pilot did not run" in w for w in warnings)
 
 
 def test_import_refuses_pilots_planned_with_another_config(tmp_path, in_repo):

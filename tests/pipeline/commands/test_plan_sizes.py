@@ -8,7 +8,7 @@ import pytest
 from core.errors import ConfigError
 from pipeline.commands.plan import fit_domains
 from pipeline.config import load_config
-from tests.stages.plan.test_cmr_sizes import sized_curves
+from tests.stages.plan.cmr_synth import sized_curves
 
 SMALL_FIT = ["plan.bootstrap=8", "plan.budget=20000000000"]  # the synthetic pilots' budget
 

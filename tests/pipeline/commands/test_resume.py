@@ -4,8 +4,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,49 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import tree_checksums
-
-WORDS = "river mill market farmer letter garden lake spring bread wheel water morning house children".split()
-
-
-def write_corpus(root, files=8, docs=400):
-    rng = random.Random(0)
-    root.mkdir(parents=True)
-    for f in range(files):
-        with (root / f"part{f}.jsonl").open("w") as handle:
-            for d in range(docs):
-                text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(50, 400)))
-                handle.write(json.dumps({"text": text if d % 10 else "duplicate text"}) + "\n")
-
-
-def curate(run, corpus, cwd, *options):
-    """Start ``critmix curate`` in its own session (process group); its stderr goes to ``<run>.log``."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "curate",
-        "--config",
-        "tests/data/tiny/config.yaml",
-        "--run",
-        str(run),
-        "--set",
-        "sources=[]",
-        "--source",
-        f"synthetic:general:{corpus}/*.jsonl",
-        "--set",
-        "curate.tasks=8",
-        "--set",
-        "curate.quality.enabled=false",
-        *options,
-    ]  # the synthetic corpus has no reference set
-    log = open(f"{run}.log", "ab")
-    return subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
-    )
+from tests.curate_process import curate_process, write_corpus
 
 
 def finish(run, corpus, cwd):
-    code = curate(run, corpus, cwd).wait()
+    code = curate_process(run, corpus, cwd).wait()
     assert code == 0, open(f"{run}.log").read()[-3000:]
 
 
@@ -72,7 +32,7 @@ def kill_inside(stage, run, corpus, cwd, delay) -> bool:
     """Start a (resuming) run, SIGKILL it ``delay`` seconds into ``stage``; True if the stage was unfinished."""
     log = Path(f"{run}.log")
     offset = log.stat().st_size if log.exists() else 0
-    proc = curate(run, corpus, cwd)
+    proc = curate_process(run, corpus, cwd)
     while proc.poll() is None:
         if f"{stage}: running" in log.read_bytes()[offset:].decode(errors="replace"):
             time.sleep(delay)

@@ -8,7 +8,7 @@ from pipeline.config import CurateConfig
 from pipeline.executors import make_executor
 from pipeline.executors.local import task_processes
 from stages.tasks import Phase, TaskStep
-from tests.conftest import TINY_CONFIG, tree_checksums
+from tests.conftest import curate_tiny, tree_checksums
 
 
 def run_phase(root: Path, name: str, tasks: int, workers: int, task) -> None:
@@ -64,10 +64,7 @@ def test_a_task_process_that_dies_is_reported_with_its_logs_and_the_phase_resume
 
 def test_slurm_writes_an_array_job_per_phase_chained_by_dependencies(tmp_path, in_repo, capsys):
     run = tmp_path / "r"
-    assert (
-        main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), "--executor", "slurm"])
-        == 0
-    )
+    assert curate_tiny(run, "--executor", "slurm") == 0
     assert "submit.sh" in capsys.readouterr().err
     jobs = sorted(run.glob("slurm/[0-9]*.slurm"))
     names = [p.stem.split("-", 1)[1] for p in jobs]
@@ -127,22 +124,7 @@ def test_a_two_node_ray_cluster_gives_the_shards_of_the_local_executor(tmp_path,
         sums = []
         for executor in ("local", "ray"):
             run = tmp_path / executor
-            assert (
-                main(
-                    [
-                        "curate",
-                        "--config",
-                        str(TINY_CONFIG),
-                        "--run",
-                        str(run),
-                        "--executor",
-                        executor,
-                        "--workers",
-                        "2",
-                    ]
-                )
-                == 0
-            )
+            assert curate_tiny(run, "--executor", executor, "--workers", "2") == 0
             sums.append(tree_checksums(run / "shards"))
             # Task logs go to their files, not over the progress bars.
             assert "Launching pipeline for rank" not in capfd.readouterr().err

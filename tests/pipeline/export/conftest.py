@@ -1,10 +1,14 @@
-"""Token shards of two domains and three buckets (the trainer tests' synthetic shards), tokenized
-once per session by critmix's own tokenize, and the two-phase curriculum the exports are made of."""
+"""Parquet shards of two domains and three buckets (the trainer tests' synthetic shards), the token
+shards critmix's own tokenize makes of them once per session (what every export must equal), and
+the two-phase curriculum the exports are made of."""
 
 from __future__ import annotations
 
 import pytest
 
+from pipeline.config import CurateConfig
+from pipeline.export.run import ExportSettings
+from pipeline.export.tokenize import load_tokenizer
 from tests.trainer.conftest import tiny_config, two_domain_phase, write_shards
 from trainer.curriculum import Curriculum, MetadataSpec
 from trainer.data.tokenize import tokenize_shards
@@ -18,7 +22,6 @@ CURRICULUM = Curriculum(
         ),
     ]
 )
-STEP = 4 * 32  # global batch x sequence length: 2048 tokens are 16 iterations
 CURRICULUM.phases[1].metadata = MetadataSpec(template="{source} {domain}\n\n")
 
 
@@ -35,9 +38,28 @@ def shard_of(tokens_dir, file: dict) -> TokenShard:
     )
 
 
+def settings(tokenizer, **changes) -> ExportSettings:
+    """The tiny trainer config's export settings: 4 x 32 tokens a step (2048 tokens are 16 iterations)."""
+    config = tiny_config()
+    fields = dict(
+        run_id="run-a",
+        tokenizer=load_tokenizer(tokenizer),
+        global_batch=4,
+        seq_len=32,
+        max_epochs=config.data.max_epochs,
+        val_fraction=config.data.val_fraction,
+        curate=CurateConfig(workers=1),
+    )
+    return ExportSettings(**dict(fields, **changes))
+
+
 @pytest.fixture(scope="session")
-def tokens(tmp_path_factory):
-    shards = write_shards(tmp_path_factory.mktemp("export-shards"), seed=3)
+def shards(tmp_path_factory):
+    return write_shards(tmp_path_factory.mktemp("export-shards"), seed=3)
+
+
+@pytest.fixture(scope="session")
+def tokens(shards, tmp_path_factory):
     out = tmp_path_factory.mktemp("export-tokens")
     tokenize_shards(shards, out, tiny_config())
     return out

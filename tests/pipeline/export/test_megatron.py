@@ -11,7 +11,7 @@ from core.errors import CritmixError
 from core.files import file_sha256
 from pipeline.export import FORMATS
 from pipeline.export.run import export
-from tests.pipeline.export.conftest import CURRICULUM, STEP, shard_of
+from tests.pipeline.export.conftest import CURRICULUM, settings, shard_of
 from tests.trainer.conftest import two_domain_phase
 from trainer.curriculum import Curriculum
 
@@ -25,9 +25,11 @@ def checksums(root):
 
 
 @pytest.fixture(scope="session")
-def exported(tokens, tmp_path_factory):
+def exported(shards, tokens, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "megatron"
-    return out, export(tokens, CURRICULUM, FORMATS["megatron"], out, "run-a", STEP)
+    return out, export(
+        shards, CURRICULUM, FORMATS["megatron"], out, settings(tokens / "tokenizer.json")
+    )
 
 
 def test_every_document_reads_back_with_megatron_core(tokens, exported):
@@ -43,7 +45,8 @@ def test_every_document_reads_back_with_megatron_core(tokens, exported):
         shard = shard_of(tokens, file)
         dataset = indexed_dataset.IndexedDataset(str(out / file["prefix"]))
         assert len(dataset) == file["documents"] == len(shard.offsets) - 1 > 0
-        assert dataset.index.dtype == np.uint16 and file["tokens"] == len(shard)
+        assert dataset.index.dtype == np.uint16 and manifest["dtype"] == "uint16"
+        assert file["tokens"] == len(shard)
         for i in range(len(dataset)):
             expected = shard.tokens[shard.offsets[i] : shard.offsets[i + 1]]
             assert np.array_equal(dataset[i], expected)
@@ -75,14 +78,16 @@ def test_phase_blends_follow_the_planned_shares(exported):
     ]
 
 
-def test_rerun_is_byte_identical_and_a_killed_one_leaves_nothing(tokens, exported, tmp_path):
+def test_rerun_is_byte_identical_and_a_killed_one_leaves_nothing(
+    shards, tokens, exported, tmp_path
+):
     out, _ = exported
     again = tmp_path / "megatron"
     (tmp_path / ".megatron.partial").mkdir()  # what a killed export leaves
     (tmp_path / ".megatron.partial" / "junk.bin").write_bytes(b"x")
-    export(tokens, CURRICULUM, FORMATS["megatron"], again, "run-a", STEP)
+    export(shards, CURRICULUM, FORMATS["megatron"], again, settings(tokens / "tokenizer.json"))
     first = checksums(again)
-    export(tokens, CURRICULUM, FORMATS["megatron"], again, "run-a", STEP)
+    export(shards, CURRICULUM, FORMATS["megatron"], again, settings(tokens / "tokenizer.json"))
     assert checksums(again) == first
     tokens_only = {
         k: v for k, v in first.items() if not k.startswith("phases/")
@@ -91,13 +96,25 @@ def test_rerun_is_byte_identical_and_a_killed_one_leaves_nothing(tokens, exporte
     assert sorted(p.name for p in tmp_path.iterdir()) == ["megatron"]
 
 
-def test_bad_input_writes_nothing(tokens, exported, tmp_path):
+def test_bad_input_writes_nothing(shards, tokens, exported, tmp_path):
     out, _ = exported
     with pytest.raises(CritmixError, match="another run"):
-        export(tokens, CURRICULUM, FORMATS["megatron"], out, "run-b", STEP)
+        export(
+            shards,
+            CURRICULUM,
+            FORMATS["megatron"],
+            out,
+            settings(tokens / "tokenizer.json", run_id="run-b"),
+        )
     unknown = Curriculum(phases=[two_domain_phase(buckets={"low/long": 1.0})])
     with pytest.raises(CritmixError, match="low/long"):
-        export(tokens, unknown, FORMATS["megatron"], tmp_path / "x", "run-a", STEP)
+        export(
+            shards,
+            unknown,
+            FORMATS["megatron"],
+            tmp_path / "x",
+            settings(tokens / "tokenizer.json"),
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -159,8 +176,10 @@ def test_megatron_blended_builder_samples_the_planned_shares(exported):
 @pytest.mark.slow
 def test_cli_exports_a_curated_run(tiny_run, tmp_path):
     from pipeline.cli import main
+    from pipeline.config import load_config
     from tests.conftest import TINY_CONFIG
     from trainer.curriculum import write_curriculum
+    from trainer.data.tokenize import tokenize_shards
 
     spec = tmp_path / "curriculum.yaml"
     write_curriculum(Curriculum(phases=[two_domain_phase("cpt", tokens=4096, legal=0.3)]), spec)
@@ -181,6 +200,8 @@ def test_cli_exports_a_curated_run(tiny_run, tmp_path):
     ]
     assert main(args) == 0
     manifest = json.loads((tiny_run / "export/megatron/manifest.json").read_text())
+    # the trainer's token shards, with the tokenizer the export trained for the run: what it must equal
+    tokenize_shards(tiny_run / "shards", tiny_run / "tokens", load_config(TINY_CONFIG).train)
     for file in manifest["files"]:
         shard = shard_of(tiny_run / "tokens", file)
         dataset = indexed_dataset.IndexedDataset(str(tiny_run / "export/megatron" / file["prefix"]))

@@ -8,14 +8,16 @@ import yaml
 
 from pipeline.export import FORMATS
 from pipeline.export.run import export
-from tests.pipeline.export.conftest import CURRICULUM, STEP, shard_of
+from tests.pipeline.export.conftest import CURRICULUM, settings, shard_of
 
 
-def test_every_token_and_document_end_reads_back_with_datatrove(tokens, tmp_path):
+def test_every_token_and_document_end_reads_back_with_datatrove(shards, tokens, tmp_path):
     from datatrove.utils.dataset import DatatroveFileDataset
 
     out = tmp_path / "nanotron"
-    manifest = export(tokens, CURRICULUM, FORMATS["nanotron"], out, "run-a", STEP)
+    manifest = export(
+        shards, CURRICULUM, FORMATS["nanotron"], out, settings(tokens / "tokenizer.json")
+    )
     seq_len = 15
     for file in manifest["files"]:
         shard = shard_of(tokens, file)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from pipeline.reporting.blocks import RunData
+from pipeline.reporting.joint_section import joint_mixture
 from pipeline.reporting.plan_sections import metadata_label, predicted_vs_measured, sequence_label
 
 
@@ -102,12 +103,10 @@ def test_each_domain_is_predicted_at_its_share_against_its_reference_and_the_mix
         code[7] == pytest.approx(0.06) and code[9] == "yes" and code[10] == "NO"
     )  # 0.04 + 0.02 within 0.08
     joint = rows["all domains (joint)"]
-    # At R = 0.3 the steeper change (code's) is the largest: 0.06, against code's control and tolerance.
-    assert (
-        joint[2] == pytest.approx(0.3)
-        and joint[3] == pytest.approx(0.06)
-        and joint[8:11] == [0.08, "yes", "yes"]
-    )
+    # The joint model: each domain's part of the displacement 0.3 at its own change there,
+    # 2/3 · 0.1 · 0.3 + 1/3 · 0.2 · 0.3 = 0.04, with the domains' interval ends alike.
+    assert joint[2] == pytest.approx(0.3) and joint[3] == pytest.approx(0.04)
+    assert joint[4] == "[0.030, 0.050]" and joint[8:11] == [0.05, "yes", "yes"]
 
 
 def test_each_phase_shows_its_length_mix_and_metadata_setting():
@@ -129,3 +128,23 @@ def test_each_phase_shows_its_length_mix_and_metadata_setting():
         metadata_label(decomposed)
         == '"{source} {domain}\\n\\n" for the first 90% of the tokens, then plain'
     )
+
+
+def test_the_joint_mixture_section_shows_the_check_pilot_and_the_correction(tmp_path):
+    import yaml
+
+    predicted = {"change": 0.05, "low": 0.04, "high": 0.06}
+    record = {
+        "rule": "predicted",
+        "risk": "interval",
+        "epsilon": 0.06,
+        "shares": {"legal": 0.3},
+        "predicted": {"change": 0.05, "low": 0.04, "high": 0.06},
+        "check": {"tokens": 1e5, "predicted": predicted, "measured": 0.0321, "inside": False},
+        "correction": {"offset": -0.0179, "shares_before": {"legal": 0.25}},
+    }
+    (tmp_path / "plan").mkdir()
+    (tmp_path / "plan/fit.yaml").write_text(yaml.safe_dump({"joint mixture": record}))
+    page = joint_mixture(RunData(tmp_path, {}, None))
+    assert "Joint mixture" in page and "0.032" in page and "-0.018" in page
+    assert "legal 0.250" in page and "legal 0.300" in page and "NO" in page

@@ -24,10 +24,8 @@ from stages.ingest.heuristics import (
     GopherRepetitionConfig,
     HeuristicFilters,
     HeuristicsConfig,
-    ngram_ids,
-    repeated_ngram_chars,
-    top_ngram_chars,
 )
+from stages.ingest.ngrams import NgramKeys, repeated_ngram_chars, top_ngram_chars
 from stages.ingest.normalize import text_hash
 from tests.stages.ingest.heuristics_synth import CONTENT, generated_corpus
 from tests.stages.manual_synth import manual_corpus
@@ -252,11 +250,11 @@ def test_ngram_statistics_equal_datatrove_on_random_word_sequences():
         ids = np.array([index.setdefault(w, len(index)) for w in words])
         lengths = np.array([len(w) for w in words])
         for n in (2, 3, 4):
-            assert top_ngram_chars(ngram_ids(ids, n), lengths, n) == find_top_duplicate(
+            assert top_ngram_chars(NgramKeys(ids)(n), lengths, n) == find_top_duplicate(
                 get_n_grams(words, n)
             )
         for n in range(5, 11):
-            assert repeated_ngram_chars(ngram_ids(ids, n), lengths, n) == find_all_duplicate(
+            assert repeated_ngram_chars(NgramKeys(ids)(n), lengths, n) == find_all_duplicate(
                 words, n
             )
 
@@ -294,3 +292,58 @@ def test_keep_or_drop_agrees_with_datatrove_on_man_pages_manuals_and_fortunes():
     disagreements = [t[:200] for t, a, b in zip(texts, ours, theirs) if a != b]
     assert len(disagreements) <= 0.005 * len(texts), disagreements
     assert 10 < sum(ours) < len(texts) - 10  # both outcomes, many times
+
+
+def unfamiliar_text(rng: random.Random) -> str:
+    """Text unlike the demo and the manuals: words of random Unicode (superscript digits, CJK, emoji,
+    quotes and dashes of many scripts), code, bullet lists and very long lines, between English prose."""
+    alphabet = "aeiouxyzßéøΩλж中文٣²³⁵½ⅻ🙂«»„“”‘’…—–-_.,;:!?()[]<>/\\'\"#*+=%$€@~^|`"
+
+    def odd_word() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9)))
+
+    def part() -> str:
+        kind = rng.choice(["prose", "unicode", "code", "list", "long"])
+        if kind == "prose":
+            return good_text(rng.randint(0, 10**6), rng.randint(1, 6))
+        if kind == "unicode":
+            return "\n".join(
+                " ".join(
+                    rng.choice([odd_word(), rng.choice(WORDS), "the", "of"]) for _ in range(12)
+                )
+                for _ in range(rng.randint(1, 5))
+            )
+        if kind == "code":
+            return "\n".join(
+                f"    x{i} = f(a[{i}], b.c_d(e**2)) + '{odd_word()}'  # {rng.choice(WORDS)}."
+                for i in range(rng.randint(1, 8))
+            )
+        if kind == "list":
+            bullet = rng.choice(["- ", "• ", "* ", "1. "])
+            return "\n".join(
+                bullet + line(rng, rng.randint(1, 8)) for _ in range(rng.randint(2, 9))
+            )
+        word = rng.choice(WORDS) * rng.choice([1, 80, 200])  # up to a word of over 1000 characters
+        return " ".join([word] + [rng.choice(WORDS) for _ in range(rng.randint(100, 600))]) + "."
+
+    return rng.choice(["\n", "\n\n"]).join(part() for _ in range(rng.randint(1, 7)))
+
+
+def test_keep_or_drop_and_reason_agree_with_datatrove_on_unfamiliar_text():
+    rng = random.Random(5)
+    texts = [unfamiliar_text(rng) for _ in range(150)]
+    ours = [verdict(t) is None for t in texts]
+    theirs = [datatrove_keeps(t) for t in texts]
+    assert [t[:120] for t, a, b in zip(texts, ours, theirs) if a != b] == []
+    assert 10 < sum(ours) < len(texts) - 10
+
+
+def test_a_superscript_number_is_no_alphabetic_word_as_in_datatrove():
+    text = good_text(lines=6) + "\n" + " ".join(["2⁵³", "2⁻⁵³", "10²"] * 8) + " the end."
+    config = only("gopher")
+    doc = Document(text=text, id="d")
+    assert HeuristicFilters(config).check(doc) == "gopher:min_alpha_words_ratio"
+    assert GopherQualityFilter().filter(Document(text=text, id="d")) == (
+        False,
+        "gopher_below_alpha_threshold",
+    )

@@ -111,9 +111,8 @@ def test_parquet_is_cut_by_row_groups(tmp_path, monkeypatch, tasks):
 @pytest.mark.slow
 def test_one_file_curated_by_three_tasks_gives_the_output_of_one(tmp_path, in_repo, monkeypatch):
     """Three ingest tasks on one file, each reading a byte range: the same shards, removed documents and counts."""
-    from pipeline.cli import main
-    from tests.conftest import TINY_CONFIG, tree_checksums
-    from tests.pipeline.commands.test_resume import WORDS
+    from tests.conftest import curate_tiny, tree_checksums
+    from tests.curate_process import WORDS
 
     rng = random.Random(5)
     lines = [
@@ -134,7 +133,7 @@ def test_one_file_curated_by_three_tasks_gives_the_output_of_one(tmp_path, in_re
             "--tasks",
             str(tasks),
         ]
-        assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), *options]) == 0
+        assert curate_tiny(run, *options) == 0
     assert len({p.name.split("-")[1] for p in (runs[3] / "work/ingest").glob("*.parquet")}) == 3
     assert tree_checksums(runs[1] / "shards") == tree_checksums(runs[3] / "shards")
     # removed/ is written per work file, whose names follow the tasks: the same rows, in other files
@@ -149,3 +148,21 @@ def test_one_file_curated_by_three_tasks_gives_the_output_of_one(tmp_path, in_re
     assert removed[0] == removed[1] and len(removed[0]) > 20
     counts = [json.loads((runs[t] / "manifest.json").read_text())["counts"] for t in (1, 3)]
     assert counts[0] == counts[1] and counts[0]["stories"]["kept"] > 0
+
+
+@pytest.mark.slow
+def test_a_large_compressed_file_is_named_in_a_warning(tmp_path, in_repo, monkeypatch, capsys):
+    from pipeline.cli import main
+    from tests.conftest import TINY_CONFIG
+
+    corpus = tmp_path / "big.jsonl.gz"
+    corpus.write_bytes(gzip.compress(awkward_jsonl(random.Random(6), 200)))
+    monkeypatch.setattr(readers, "MIN_PIECE_BYTES", 1)
+    options = ["--set", "sources=[]", "--source", f"big:general:{corpus}", "--tasks", "3"]
+    options += ["--set", "curate.quality.enabled=false"]
+    assert (
+        main(["curate", "--config", str(TINY_CONFIG), "--run", str(tmp_path / "run"), *options])
+        == 0
+    )
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1 and str(corpus) in warnings[0]

@@ -9,7 +9,8 @@ from core.errors import ConfigError
 from stages.base import is_removed
 from stages.ingest.toxicity import ToxicityConfig, ToxicityFilter
 from stages.quality.examples import model_input
-from stages.quality.scoring import fit, positive_probabilities
+from stages.quality.scores import positive_probabilities
+from stages.quality.scoring import fit
 from stages.writers import WorkWriter
 
 CLEAN = "the river valley held old records of trade and careful surveys of the region".split()

@@ -2,6 +2,7 @@ import pytest
 from datatrove.utils.text import split_into_sentences
 from datatrove.utils.word_tokenizers import load_word_tokenizer
 
+from stages.ingest.tokens import DocumentWords, TokenTable, sentences_per_line
 from stages.ingest.words import EnglishWords
 from tests.stages.ingest.heuristics_synth import generated_corpus
 from tests.stages.manual_synth import manual_corpus
@@ -39,7 +40,7 @@ def test_words_are_datatroves_spacy_tokens(texts, spacy_words):
 
 
 def test_sentences_per_line_are_what_datatroves_c4_filter_counts():
-    words = EnglishWords()
+    table = TokenTable(EnglishWords())
     lines = [
         line.strip()
         for text in manual_corpus(40, seed=3) + TRICKY
@@ -50,15 +51,19 @@ def test_sentences_per_line_are_what_datatroves_c4_filter_counts():
         "One. Two! Three? Four.",
         "Dr. Smith arrived... then left.) Then what",
         'A sentence "quoted." Next one.',
+        "Ends here. ... . Next, and ! ? then. 'Quoted' (x). ",
     ]
-    assert [words.sentences(words(line)) for line in lines] == [
-        len(split_into_sentences(line, "en")) for line in lines
-    ]
+    doc = DocumentWords("\n".join(lines), table)
+    counted = sentences_per_line(doc.property(table.role), doc.line_bounds)
+    assert counted.tolist() == [len(split_into_sentences(line, "en")) for line in lines]
 
 
 def test_a_chunk_is_split_once_and_then_remembered():
-    words = EnglishWords()
-    assert words("(see /etc)") == ["(", "see", "/etc", ")"]
-    assert words.cache["/etc)"] == ["/etc", ")"]
-    words.cache["/etc)"] = ["remembered"]
-    assert words("(see /etc)") == ["(", "see", "remembered"]
+    table = TokenTable(EnglishWords())
+    first = DocumentWords("(see /etc)", table)
+    assert list(table.chunk_ids) == ["(see", "/etc)"]
+    assert [list(table.token_ids)[i] for i in first.tokens] == ["(", "see", "/etc", ")"]
+    pool_size = table.pool.size
+    again = DocumentWords("/etc) (see\n/etc)", table)
+    assert table.pool.size == pool_size and again.tokens.tolist() == [2, 3, 0, 1, 2, 3]
+    assert again.line_bounds.tolist() == [0, 4, 6]

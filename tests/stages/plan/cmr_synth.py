@@ -53,3 +53,18 @@ def make_curves(lam=1000.0, noise=1e-3, seed=0, ratios=RATIOS, points=40, domain
 
 def merge(*curve_sets):
     return {k: np.concatenate([c[k] for c in curve_sets]) for k in curve_sets[0]}
+
+
+FORGETTING = {1e6: 1.6, 2e6: 1.3, 4e6: 1.1}
+
+
+def sized_curves(forgetting=FORGETTING):
+    """make_curves at each size, its general-loss change scaled by that size's forgetting."""
+    sets = []
+    for i, (params, scale) in enumerate(forgetting.items()):
+        curves = make_curves(seed=i)
+        base = curves["general_loss"][curves["tokens"] == 0][0]
+        curves["general_loss"] = base + scale * (curves["general_loss"] - base)
+        curves["params"] = np.full(curves["ratio"].shape, params)
+        sets.append(curves)
+    return merge(*sets)

@@ -11,23 +11,10 @@ from stages.plan.cmr.fit import fit_cmr
 from stages.plan.cmr.sizes import fit_across_sizes
 from stages.plan.data.curves import read_curves
 from stages.plan.settings import FitSettings
-from tests.stages.plan.cmr_synth import make_curves, merge
+from tests.stages.plan.cmr_synth import FORGETTING, make_curves, sized_curves
 
 SETTINGS = FitSettings(draws=8)
 # Larger models forget less: the general-loss change shrinks with size, so the ε CMR grows.
-FORGETTING = {1e6: 1.6, 2e6: 1.3, 4e6: 1.1}
-
-
-def sized_curves(forgetting=FORGETTING):
-    """make_curves at each size, its general-loss change scaled by that size's forgetting."""
-    sets = []
-    for i, (params, scale) in enumerate(forgetting.items()):
-        curves = make_curves(seed=i)
-        base = curves["general_loss"][curves["tokens"] == 0][0]
-        curves["general_loss"] = base + scale * (curves["general_loss"] - base)
-        curves["params"] = np.full(curves["ratio"].shape, params)
-        sets.append(curves)
-    return merge(*sets)
 
 
 def test_the_target_cmr_continues_the_sizes_trend_with_each_size_beside_it():

@@ -3,12 +3,8 @@ import hashlib
 from trainer.data.tokenize import hf_tokenizer, metadata_fields, tokenize_shards
 from trainer.data.tokens import TokenShard, bucket_stem, val_stem
 
-from tests.trainer.conftest import tiny_config
+from tests.trainer.conftest import folder_digest, tiny_config
 
-
-def _digest(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_tokenizer_round_trip(tokens_dir):
@@ -21,7 +17,7 @@ def test_token_shards_are_deterministic_and_skipped_when_up_to_date(shards_dir, 
     first, second = tmp_path / "a", tmp_path / "b"
     tokenize_shards(shards_dir, first, tiny_config())
     tokenize_shards(shards_dir, second, tiny_config())
-    assert _digest(first) == _digest(second)
+    assert folder_digest(first) == folder_digest(second)
     header = bucket_stem(first, "general", "high/long").with_suffix(".json")
     mtime = header.stat().st_mtime_ns
     assert tokenize_shards(shards_dir, first, tiny_config()) == {"general": [], "legal": []}

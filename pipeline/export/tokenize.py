@@ -1,0 +1,146 @@
+"""Tokenizing for ``critmix export``: a task per Parquet shard file on the curation executor.
+
+Task ``rank`` reads shard file ``rank`` (sorted by domain, quality, name), encodes its documents with
+the export's tokenizer, each followed by its EOS, and writes one part per file set it feeds (the
+train bucket ``<quality>/<length>`` or the domain's held-out validation documents, chosen by the
+trainer's ``is_validation``): ``<rank>/<file set>.tokens`` (the format's dtype) and ``.lengths``
+(int64 document lengths). A task holds one shard file's tokens; its parts are written atomically
+and the executor marks it complete after, so a killed export redoes only the unfinished tasks. The
+parts of a file set, in task order, hold its documents in the trainer's own order (trainer/data/tokenize.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from core.errors import CritmixError
+from core.files import atomic_write_bytes, file_sha256
+from pipeline.export.files import VALID_BUCKET, FileSet
+from trainer.data.tokenize import discover_buckets, is_validation, read_rows
+
+# The EOS names of common tokenizers, looked up when no tokenizer_config.json names its eos_token.
+EOS_NAMES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "<|eos|>")
+BATCH = 1024  # documents encoded at a time
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportTokenizer:
+    path: Path  # its tokenizer.json
+    vocab_size: int
+    eos: str
+    eos_id: int
+
+
+def configured_eos(config: Path) -> str | None:
+    """The ``eos_token`` a Hugging Face ``tokenizer_config.json`` names (a string or an AddedToken dict)."""
+    if not config.is_file():
+        return None
+    eos = json.loads(config.read_text()).get("eos_token")
+    return eos.get("content") if isinstance(eos, dict) else eos
+
+
+def load_tokenizer(path: str | Path) -> ExportTokenizer:
+    """A local ``tokenizer.json`` or Hugging Face tokenizer directory, and its EOS; never downloads."""
+    path = Path(path)
+    file = path / "tokenizer.json" if path.is_dir() else path
+    if not file.is_file():
+        raise CritmixError(
+            f"--tokenizer {path}: no tokenizer.json there; give a local tokenizer.json or tokenizer directory"
+        )
+    tokenizer = Tokenizer.from_file(str(file))
+    names = [configured_eos(file.with_name("tokenizer_config.json")), *EOS_NAMES]
+    found = [(n, i) for n in names if n and (i := tokenizer.token_to_id(n)) is not None]
+    if not found:
+        raise CritmixError(
+            f"--tokenizer {path}: it has no EOS token to end documents with (no eos_token in a "
+            f"tokenizer_config.json beside it, none of {', '.join(EOS_NAMES)}); add one"
+        )
+    eos, eos_id = found[0]
+    return ExportTokenizer(file.absolute(), tokenizer.get_vocab_size(), eos, eos_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFile:
+    domain: str
+    quality: str
+    path: Path
+
+
+def source_files(shards_dir: Path) -> list[SourceFile]:
+    """The run's Parquet shard files, one task each, in the trainer's order."""
+    return [
+        SourceFile(domain, quality, path)
+        for (domain, quality), paths in sorted(discover_buckets(shards_dir).items())
+        for path in paths
+    ]
+
+
+def file_set_of(source: SourceFile, doc_id: str, length: str, val_fraction: float) -> FileSet:
+    if is_validation(doc_id, val_fraction):
+        return FileSet(source.domain, VALID_BUCKET, "valid")
+    return FileSet(source.domain, f"{source.quality}/{length}", "train")
+
+
+def document_counts(sources: list[SourceFile], val_fraction: float) -> dict[FileSet, int]:
+    """Documents per file set, from the ids and length buckets only: what a curriculum may name is known
+    before anything is tokenized or written."""
+    counts: dict[FileSet, int] = {}
+    for source in sources:
+        for doc_id, length in read_rows([source.path], ["id", "length_bucket"]):
+            key = file_set_of(source, doc_id, length, val_fraction)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@dataclasses.dataclass
+class TokenizeTask:
+    """Executor task ``rank``: tokenize ``sources[rank]`` into parts under ``parts``; see the module docstring."""
+
+    sources: list[SourceFile]
+    tokenizer: ExportTokenizer
+    dtype: str
+    val_fraction: float
+    parts: Path
+
+    def __call__(self, rank: int, world_size: int) -> dict:
+        source = self.sources[rank]
+        encoder = Tokenizer.from_file(str(self.tokenizer.path))
+        texts: dict[FileSet, list[str]] = {}
+        rows = read_rows([source.path], ["id", "text", "length_bucket"])
+        for doc_id, text, length in rows:
+            texts.setdefault(file_set_of(source, doc_id, length, self.val_fraction), []).append(
+                text
+            )
+        tokens = 0
+        for file_set, documents in sorted(texts.items()):
+            encoded = [
+                np.array(e.ids + [self.tokenizer.eos_id], dtype=self.dtype)
+                for start in range(0, len(documents), BATCH)
+                for e in encoder.encode_batch_fast(documents[start : start + BATCH])  # no offsets
+            ]
+            task_dir = self.parts / f"{rank:05d}"
+            lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+            # The lengths go last: collect_parts takes a part whose lengths exist as written.
+            atomic_write_bytes(file_set.part(task_dir, "tokens"), np.concatenate(encoded).tobytes())
+            atomic_write_bytes(file_set.part(task_dir, "lengths"), lengths.tobytes())
+            tokens += int(lengths.sum())
+        return {"documents": sum(map(len, texts.values())), "tokens": tokens}
+
+
+def work_key(
+    sources: list[SourceFile], tokenizer: ExportTokenizer, dtype: str, val_fraction: float
+) -> dict:
+    """What the finished tasks' parts depend on: a rerun with another key starts them afresh."""
+    return {
+        "sources": [
+            [str(s.path), s.path.stat().st_size, s.path.stat().st_mtime_ns] for s in sources
+        ],
+        "tokenizer": file_sha256(tokenizer.path),
+        "dtype": dtype,
+        "val_fraction": val_fraction,
+    }
