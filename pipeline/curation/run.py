@@ -20,6 +20,7 @@ from pipeline.executors import EXECUTORS, make_executor
 from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
 from pipeline.stage_files import OUTPUT_FOLDERS, damaged_files, written_files
+from stages.buckets import EDGES_FILE, tied_tiers
 from stages.registry import Stage, global_stages
 from stages.tasks import StageDirs, TaskStep, add_counters
 
@@ -169,6 +170,14 @@ def run_stage(run: RunDir, name: str, key: str, work: Callable[[], dict]) -> Non
 STAGED = ".force"
 
 
+def tier_warnings(run: RunDir) -> list[str]:
+    edges_path = run / "work/buckets" / EDGES_FILE
+    if not edges_path.is_file():
+        return []
+    record = json.loads(edges_path.read_text())
+    return tied_tiers(record["edges"], record["tiers"])
+
+
 def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False) -> dict | None:
     """Run every stage that is not already done (``checks``: what ``preflight`` found); returns the per-source
     count table, or None when the stages went to Slurm. ``force`` redoes every stage; a finished run's
@@ -231,7 +240,10 @@ def curate_stages(config: CritmixConfig, run: RunDir, checks: dict) -> dict | No
     with task_processes(config.curate.workers) if executor.holds_task_processes else nullcontext():
         run_stages(run, planned)
     counts = check_counts(run)
-    for line in removal_warnings(run, counts, config.curate.warn_removed_share):
+    for line in [
+        *removal_warnings(run, counts, config.curate.warn_removed_share),
+        *tier_warnings(run),
+    ]:
         console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     run.manifest["counts"] = counts
     run.save_manifest()

@@ -3,12 +3,11 @@
 import json
 import shutil
 
-from pipeline.cli import main
-from tests.conftest import TINY_CONFIG
+from tests.conftest import curate_tiny
 
 
 def curate_lines(run, capsys, *extra: str) -> list[str]:
-    assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run), *extra]) == 0
+    assert curate_tiny(run, *extra) == 0
     return capsys.readouterr().err.splitlines()
 
 
@@ -41,3 +40,12 @@ def test_a_stage_that_removes_more_than_the_set_share_of_a_source_is_named_with_
     ) in warnings
     assert len(warnings) == 1 and removed["licences"]["in"] == 9
     assert not any(line.endswith(": running") for line in lines)
+
+
+def test_tied_quality_tiers_are_named_with_the_key_that_changes_them(
+    tiny_run, tmp_path, in_repo, capsys
+):
+    run = shutil.copytree(tiny_run, tmp_path / "run")
+    lines = curate_lines(run, capsys, "--set", "curate.buckets.tier_quantiles=[0.5,0.5]")
+    tied = [line for line in lines if "tier edges" in line]
+    assert tied and all("curate.quality.positives" in line for line in tied)
