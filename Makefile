@@ -35,6 +35,10 @@ $(RUN)/plan/curriculum.yaml: $(STAMP) $(CONFIG) $(RUN)/manifest.json
 $(RUN)/manifest.json:
 	$(MAKE) curate CONFIG=$(CONFIG)
 
+# A CONFIG that is not there: critmix's one line for it, as `make curate` gives, not make's "No rule to make target".
+$(CONFIG):
+	@$(CRITMIX) plan --config $(CONFIG)
+
 train: plan
 	$(CRITMIX) train --config $(CONFIG)
 

@@ -44,3 +44,17 @@ def lock_for_life(path: Path):
 def release(lock) -> None:
     HELD_LOCKS.discard(lock)
     lock.close()
+
+
+def lock_holder(path: Path) -> str | None:
+    """The pid written in ``path`` while another process holds its lock (or '?'); None while none does."""
+    try:
+        handle = Path(path).open()
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "?"
+    return None  # closing the handle dropped the shared lock

@@ -9,8 +9,20 @@ import importlib
 import sys
 
 from core.errors import exit_code
+from pipeline.signals import forward_signals
 
-COMMANDS = ["corpus", "curate", "sql", "explain", "report", "law", "plan", "train", "export"]
+COMMANDS = [
+    "corpus",
+    "curate",
+    "verify",
+    "sql",
+    "explain",
+    "report",
+    "law",
+    "plan",
+    "train",
+    "export",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return exit_code(lambda: args.func(args), f"critmix {args.command}")
+
+    def work() -> int:
+        with forward_signals():
+            return args.func(args)
+
+    return exit_code(work, f"critmix {args.command}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ from trainer.curriculum import MetadataSpec
 
 DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
-EXECUTION_KEYS = ("executor", "workers", "slurm")
+# How a curate runs and what it says, not what it writes: left out of the key of its output.
+EXECUTION_KEYS = ("executor", "workers", "slurm", "warn_removed_share")
 # A run name becomes a directory under runs/, so it may not climb out of it.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
@@ -75,6 +76,8 @@ class CurateConfig:
     # An ingest task's kept documents go to work files of about this much text each: every later per-file task
     # reads a whole file, so this, not the corpus size over ``tasks``, bounds their memory.
     work_file_mb: float = 128
+    # A stage that removes more than this share of a source's documents is named on the console, with its key.
+    warn_removed_share: float = 0.25
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     langid: LanguageIdConfig = field(default_factory=LanguageIdConfig)
@@ -229,6 +232,14 @@ def load_config(
         raise ConfigError(
             f"curate.executor: {config.curate.executor!r} is not one of {list(EXECUTORS)}"
         )
+    for key in (
+        "workers",
+        "tasks",
+    ):  # 0 or less would be no work at all, or a pool that cannot start
+        if getattr(config.curate, key) < 1:
+            raise ConfigError(
+                f"curate.{key}: {getattr(config.curate, key)} must be at least 1 (curate --{key} sets it)"
+            )
     if config.plan.pilots.seeds < 1:
         raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")
     reference = config.plan.epsilon_reference

@@ -109,6 +109,20 @@ def tier_edges(runs_dir: Path, config: BucketConfig) -> dict[str, list[float]]:
     return edges
 
 
+def tied_tiers(edges: dict[str, list[float]], tiers: list[str]) -> list[str]:
+    """A line for each domain whose tier edges tie (equal neighbours, or at a score's end, 0 or 1): its tiers are
+    then split by tied scores, not by quality, which is what a classifier trained on the domain itself gives."""
+    lines = []
+    for domain, cuts in sorted(edges.items()):
+        if any(a == b for a, b in zip(cuts, cuts[1:])) or any(c >= 1.0 or c <= 0.0 for c in cuts):
+            lines.append(
+                f"domain {domain}: the quality tier edges {', '.join(f'{c:.3f}' for c in cuts)} tie, so its "
+                f"tiers ({', '.join(tiers)}) are split by tied scores, not by quality; set "
+                f"curate.quality.positives to reference text other than the tiered domains themselves"
+            )
+    return lines
+
+
 def bucket_names(values: np.ndarray, edges: list, names: list[str]) -> pa.Array:
     """Bucket names for values: ``names[i]`` where ``edges[i-1] <= value < edges[i]``."""
     return pa.array(

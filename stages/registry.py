@@ -81,6 +81,16 @@ def enabled(curate: Any, key: str) -> bool:
     return getattr(getattr(curate, key), "enabled", True)
 
 
+def switches(curate: Any) -> dict[str, bool]:
+    """Each filter and stage that has a switch, by its key (``curate.<name>.enabled``): on or off."""
+    names = [key for key, _ in FILTERS] + [s.key for s in GLOBAL_STAGES]
+    return {
+        f"curate.{name}.enabled": enabled(curate, name)
+        for name in names
+        if hasattr(getattr(curate, name), "enabled")
+    }
+
+
 def filter_steps(curate: Any) -> list:
     """The enabled filters of ingest, built from their settings (each checks them as it is built)."""
     return [step(getattr(curate, key)) for key, step in FILTERS if enabled(curate, key)]

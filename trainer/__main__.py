@@ -73,11 +73,22 @@ def run(args) -> None:
         from trainer.curriculum import load_curriculum
         from trainer.loop import STOP_REQUESTED, train
 
-        signal.signal(signal.SIGTERM, lambda signum, frame: STOP_REQUESTED.set())
+        # SIGTERM and Ctrl-C alike: checkpoint after the step in progress, then stop. (Under `critmix`, a
+        # Ctrl-C brings both: the terminal's SIGINT and the SIGTERM critmix passes on.)
+        signals: list[int] = []
+
+        def stop(signum: int, frame) -> None:
+            signals.append(signum)
+            STOP_REQUESTED.set()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop)
         if (
             train(config, load_curriculum(args.curriculum), args.tokens, args.out) is None
             and STOP_REQUESTED.is_set()
         ):
+            if signals[-1] == signal.SIGINT:
+                raise KeyboardInterrupt
             raise Terminated(
                 f"checkpoint saved in {args.out}; run the same command again to resume"
             )

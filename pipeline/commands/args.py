@@ -8,7 +8,9 @@ import shlex
 from pathlib import Path
 
 from core.errors import CritmixError
+from core.locks import lock_holder
 from pipeline.config import load_config
+from pipeline.rundir import RunDir
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +40,31 @@ def run_dir_for(args, config) -> Path:
 
 
 def curated_run_dir(args) -> Path:
-    """The run a reading command (sql, explain, report) looks at; the config is loaded only without --run."""
+    """The run a reading command (sql, explain, report, verify) looks at, once its curate has finished; the
+    config is loaded only without --run."""
     run_dir = Path(args.run) if args.run else run_dir_for(args, load_args_config(args))
+    require_curated(run_dir, args)
+    return run_dir
+
+
+def require_curated(run_dir: Path, args) -> None:
+    """A reader of a run sees a finished curate or is told why not: there is none yet, one is writing the
+    run now, or the last one stopped before it finished (its shards may be partial). A finished curate is
+    one whose manifest has its per-source counts: curate drops them when it starts and writes them last."""
     if not (run_dir / "manifest.json").exists():
         raise CritmixError(
             f"{run_dir} is not a critmix run yet; run `{curate_command(args)}` first"
         )
-    return run_dir
+    if "counts" in RunDir(run_dir).manifest:
+        return
+    holder = lock_holder(run_dir / ".lock")
+    if holder is not None:
+        raise CritmixError(
+            f"{run_dir} is being curated by process {holder}; wait for it to finish, then run this again"
+        )
+    raise CritmixError(
+        f"the last curate of {run_dir} stopped before it finished; run `{curate_command(args)}` to finish it"
+    )
 
 
 def curate_command(args) -> str:

@@ -49,7 +49,7 @@ def main(args) -> int:
     overrides = [
         f"curate.{k}={getattr(args, k)}"
         for k in ("workers", "tasks", "executor")
-        if getattr(args, k)
+        if getattr(args, k) is not None  # --workers 0 is the user's, to be refused, not the default
     ]
     config = load_args_config(args, extra_overrides=overrides, extra_sources=args.source)
     checks = preflight(

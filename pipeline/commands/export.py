@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import CritmixError
-from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
+from pipeline.commands.args import add_config_args, load_args_config, require_curated, run_dir_for
 from pipeline.export import FORMATS
 from pipeline.progress import console
 from pipeline.rundir import RunDir
@@ -67,6 +67,7 @@ def main(args) -> int:
     config = load_args_config(args)
     if args.global_batch < 1 or (args.seq_len is not None and args.seq_len < 1):
         raise CritmixError("--global-batch and --seq-len must be positive")
+    require_curated(run_dir_for(args, config), args)
     with RunDir(run_dir_for(args, config)) as run:
         spec = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"
         if not spec.exists():

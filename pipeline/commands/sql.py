@@ -53,9 +53,9 @@ def register(subparsers) -> None:
     parser.add_argument("query", help="the SQL query")
     parser.add_argument(
         "--format",
-        choices=["table", "csv", "json"],
+        choices=["table", "csv", "json", "jsonl"],
         default="table",
-        help="output format (default: table)",
+        help="output format (default: table); json is one JSON array, jsonl one object per line",
     )
     add_config_args(parser)
     parser.set_defaults(func=main)
@@ -89,6 +89,13 @@ def write_table(table, fmt: str, out) -> None:
         sink = io.BytesIO()
         pacsv.write_csv(table, sink)
         out.write(sink.getvalue().decode())
-    else:
-        for row in table.to_pylist():
-            out.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+    else:  # row by row, so that a reader that has seen enough (`| head`) can stop it
+        rows = (json.dumps(row, default=str, ensure_ascii=False) for row in table.to_pylist())
+        if fmt == "jsonl":
+            for row in rows:
+                out.write(row + "\n")
+            return
+        out.write("[")
+        for position, row in enumerate(rows):
+            out.write(("\n" if position == 0 else ",\n") + row)
+        out.write("\n]\n" if table.num_rows else "]\n")

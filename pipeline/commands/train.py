@@ -12,7 +12,6 @@ from core.errors import CritmixError
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
 from pipeline.planning.trainer_runs import (
     ensure_tokens,
-    forward_sigterm,
     run_trainer,
     save_resolved_config,
     train_args,
@@ -40,7 +39,7 @@ def register(subparsers) -> None:
 
 def main(args) -> int:
     config = load_args_config(args)
-    with RunDir(run_dir_for(args, config)) as run, forward_sigterm():
+    with RunDir(run_dir_for(args, config)) as run:
         curriculum = Path(args.curriculum) if args.curriculum else run / "plan/curriculum.yaml"
         if not curriculum.exists():
             raise CritmixError(

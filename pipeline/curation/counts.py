@@ -16,18 +16,27 @@ class CountMismatch(CritmixError):
 
 def count_by_source(root: Path) -> dict[str, int]:
     """Documents per source in the Parquet files under ``root``, a batch at a time (the main process holds no corpus)."""
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
     counts: dict[str, int] = {}
     files = [str(p) for p in finished_files(root)]
-    for batch in (
-        ds.dataset(files, format="parquet").to_batches(columns=["source"]) if files else []
-    ):
-        values = batch.column(0).value_counts()
-        add_counters(
-            counts,
-            dict(zip(values.field("values").to_pylist(), values.field("counts").to_pylist())),
-        )
+    try:
+        for batch in (
+            ds.dataset(files, format="parquet").to_batches(columns=["source"]) if files else []
+        ):
+            values = batch.column(0).value_counts()
+            add_counters(
+                counts,
+                dict(zip(values.field("values").to_pylist(), values.field("counts").to_pylist())),
+            )
+    except (
+        pa.ArrowInvalid,
+        OSError,
+    ) as err:  # a file cut short or overwritten after it was written
+        raise CountMismatch(
+            f"a file under {root} is not readable Parquet ({str(err).splitlines()[0]}); rerun with --force"
+        ) from None
     return counts
 
 
@@ -45,3 +54,25 @@ def check_counts(run: RunDir) -> dict:
             f"documents lost or duplicated (in != kept + removed): {wrong}; rerun with --force"
         )
     return table
+
+
+def removal_warnings(run: RunDir, table: dict, share: float) -> list[str]:
+    """A line for each stage that removed more than ``share`` of a source's documents, with the config
+    key of its settings: a filter that suits one source may empty another, and nothing else says so."""
+    lines = []
+    for folder in sorted((run / "removed").glob("stage=*")):
+        stage = folder.name.removeprefix("stage=")
+        why = (
+            "records its reader could not use (critmix explain says why)"
+            if stage == "read"
+            else f"curate.{stage} sets what it removes"
+        )
+        for source, removed in sorted(count_by_source(folder).items()):
+            read = table[source]["in"]
+            if removed > share * read:
+                lines.append(
+                    f"{stage} removed {removed:,} of {read:,} documents of source {source} "
+                    f"({removed / read:.0%}): {why} "
+                    f"(curate.warn_removed_share={share} sets when this is said)"
+                )
+    return lines

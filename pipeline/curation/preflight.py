@@ -10,6 +10,7 @@ from pipeline.config import CritmixConfig
 from pipeline.curation.stages import ingest_steps
 from pipeline.progress import console
 from pipeline.rundir import RunDir
+from stages.registry import switches
 
 
 def check_sources(config: CritmixConfig) -> dict[str, str]:
@@ -48,8 +49,16 @@ def warn_unsplittable(config: CritmixConfig) -> None:
 
 def preflight(config: CritmixConfig, run_path: Path) -> dict:
     """Everything a run needs, checked before any stage runs or anything is written; returns what the manifest
-    records of it: the input checksums and, in words, the quality model that will score the run."""
-    checks: dict = {"inputs": check_sources(config)}
+    records of it: the input checksums, which stages are on, and, in words, the quality model that will score
+    the run."""
+    checks: dict = {"inputs": check_sources(config), "switches": switches(config.curate)}
+    said = ", ".join(
+        f"{key.split('.')[1]} {'on' if on else 'off'}" for key, on in checks["switches"].items()
+    )
+    # Off is a choice of the recipe (the web heuristics suit no code or licence), but it must be seen.
+    console.print(
+        f"stages: {said} (curate.<stage>.enabled switches each)", highlight=False, soft_wrap=True
+    )
     warn_unsplittable(config)
     ingest_steps(
         config, RunDir(run_path)

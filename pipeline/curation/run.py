@@ -13,12 +13,14 @@ from pathlib import Path
 from core.config import to_mapping
 from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
-from pipeline.curation.counts import check_counts
+from pipeline.curation.counts import check_counts, removal_warnings
 from pipeline.curation.slurm import submit_slurm, write_slurm_jobs
 from pipeline.curation.stages import PlannedStage, ingest_steps, shards_stage, stage_dirs, stage_key
 from pipeline.executors import EXECUTORS, make_executor
 from pipeline.progress import console, run_with_task_progress, timed_stage
 from pipeline.rundir import RunDir, package_versions
+from pipeline.stage_files import OUTPUT_FOLDERS, damaged_files, written_files
+from stages.buckets import EDGES_FILE, tied_tiers
 from stages.registry import Stage, global_stages
 from stages.tasks import StageDirs, TaskStep, add_counters
 
@@ -95,8 +97,11 @@ def clear_run(run: RunDir) -> None:
 
 
 def run_ingest(config: CritmixConfig, run: RunDir, key: str) -> dict:
+    """Read the sources. An unfinished attempt with the same key is resumed at the task; anything else (a
+    new config or input, or a done ingest whose files were damaged) starts the run afresh."""
     logging_dir = run / "logs/ingest"
-    if run.manifest["stages"].get("ingest", {}).get("key") != key:
+    entry = run.manifest["stages"].get("ingest", {})
+    if entry.get("status") != "running" or entry.get("key") != key:
         clear_run(run)
     run.record_stage("ingest", key, "running")
     run_on_executor(config, ingest_steps(config, run), logging_dir, "ingest", config.curate.tasks)
@@ -120,29 +125,107 @@ def run_on_executor(
     )
 
 
+def run_stages(run: RunDir, planned: list[PlannedStage]) -> None:
+    """Run every stage that the manifest does not have done with the same key and the files it wrote (see
+    pipeline/stage_files.py). A stage whose files are missing or changed reruns, and every stage after it:
+    each read the one before."""
+    redo = False
+    for stage in planned:
+        if run.stage_done(stage.name, stage.key) and not redo:
+            damaged = damaged_files(run.path, run.manifest["stages"][stage.name].get("files", {}))
+            if not damaged:
+                console.print(f"[dim]{stage.name}: up to date, skipped[/]")
+                continue
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            console.print(
+                f"[yellow]{stage.name}:[/] {damaged[0]}{more}; redoing it and every stage after it",
+                highlight=False,
+                soft_wrap=True,
+            )
+        run_stage(run, stage.name, stage.key, stage.work)
+        redo = True
+
+
 def run_stage(run: RunDir, name: str, key: str, work: Callable[[], dict]) -> None:
-    """Run a stage unless the manifest has it done with the same key; record what it did."""
-    if run.stage_done(name, key):
-        console.print(f"[dim]{name}: up to date, skipped[/]")
-        return
+    """Run a stage and record what it did and the files it wrote."""
     started = time.time()
     fields = timed_stage(name, work)
-    run.record_stage(name, key, "done", seconds=round(time.time() - started, 2), **fields)
+    others = [
+        rel
+        for other, entry in run.manifest["stages"].items()
+        if other != name
+        for rel in entry.get("files", {})
+    ]
+    run.record_stage(
+        name,
+        key,
+        "done",
+        seconds=round(time.time() - started, 2),
+        files=written_files(run.path, others),
+        **fields,
+    )
+
+
+# Where ``--force`` curates a finished run anew, inside the run (one file system: the swap is renames).
+STAGED = ".force"
+
+
+def tier_warnings(run: RunDir) -> list[str]:
+    edges_path = run / "work/buckets" / EDGES_FILE
+    if not edges_path.is_file():
+        return []
+    record = json.loads(edges_path.read_text())
+    return tied_tiers(record["edges"], record["tiers"])
 
 
 def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False) -> dict | None:
     """Run every stage that is not already done (``checks``: what ``preflight`` found); returns the per-source
-    count table, or None when the stages went to Slurm."""
-    from pipeline.executors.local import task_processes
-
+    count table, or None when the stages went to Slurm. ``force`` redoes every stage; a finished run's
+    readers go on reading its outputs meanwhile: the new ones are written beside them and replace them at
+    the end (not for Slurm, whose jobs name the run)."""
+    if (
+        force
+        and "counts" in run.manifest
+        and not EXECUTORS[config.curate.executor].writes_job_scripts
+    ):
+        clear(run / STAGED)
+        staged = RunDir(run / STAGED)
+        counts = curate_stages(config, staged, checks)
+        replace_outputs(run, staged)
+        return counts
     if force:
         run.manifest["stages"] = {}
+    return curate_stages(config, run, checks)
+
+
+def replace_outputs(run: RunDir, staged: RunDir) -> None:
+    """The staged curate's outputs take the place of the run's, each folder by a rename; readers are told
+    the run is being curated until the staged manifest, renamed last, says it is finished."""
+    run.manifest.pop("counts", None)
+    run.save_manifest()
+    for name in (*OUTPUT_FOLDERS, "logs", "tmp", "config.yaml"):
+        if (run / name).exists():
+            (run / name).rename(staged / f"replaced-{name}")
+        if (staged / name).exists():
+            (staged / name).rename(run / name)
+    staged.manifest_path.replace(run.manifest_path)
+    run.manifest = staged.manifest
+    clear(staged.path)
+
+
+def curate_stages(config: CritmixConfig, run: RunDir, checks: dict) -> dict | None:
+    """``curate`` in ``run`` (the run itself, or where ``--force`` stages a new one)."""
+    from pipeline.executors.local import task_processes
+
+    # Until the counts are back, readers of the run (sql, report, export) are told it is being curated.
+    run.manifest.pop("counts", None)
     run.manifest.update(
         config=to_mapping(config),
         config_hash=config.output_hash(),
         packages=package_versions(),
         **checks,
     )
+    run.save_manifest()
     atomic_write_text(run / "config.yaml", config.dump())
     planned = plan_stages(config, run, stage_key(config.output_hash(), checks["inputs"]))
     executor = EXECUTORS[config.curate.executor]
@@ -155,9 +238,13 @@ def curate(config: CritmixConfig, run: RunDir, checks: dict, force: bool = False
         return None
     # local: one set of task processes for every phase, started here, in the main thread (see TaskProcesses)
     with task_processes(config.curate.workers) if executor.holds_task_processes else nullcontext():
-        for stage in planned:
-            run_stage(run, stage.name, stage.key, stage.work)
+        run_stages(run, planned)
     counts = check_counts(run)
+    for line in [
+        *removal_warnings(run, counts, config.curate.warn_removed_share),
+        *tier_warnings(run),
+    ]:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     run.manifest["counts"] = counts
     run.save_manifest()
     return counts

@@ -27,6 +27,7 @@ from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
 from pipeline.executors.lifeline import start_forkserver, tie_forked_children
+from pipeline.signals import stopped, stopping
 from stages.registry import step_modules
 
 # forkserver: task processes do not inherit the main process's threads (the progress bar's). Tests that
@@ -92,6 +93,10 @@ class TaskProcesses:
         try:
             return [future.result() for future in as_completed(futures)]
         except BrokenProcessPool as error:
+            if (
+                stopping()
+            ):  # SIGTERM or SIGINT, passed on to the task processes (pipeline/signals.py)
+                raise stopped("the finished tasks are kept") from None
             raise RuntimeError(
                 f"a task process died (killed, or out of memory?): {error}; the task logs are under "
                 f"{executor.logging_dir.path}/logs"

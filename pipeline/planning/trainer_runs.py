@@ -3,9 +3,7 @@ runs, with the resolved config and the token shards it reads. Used by ``critmix 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,31 +11,19 @@ from pathlib import Path
 import yaml
 
 from core.config import to_mapping
-from core.errors import CritmixError, Terminated
+from core.errors import CritmixError
 from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
 from pipeline.rundir import RunDir
+from pipeline.signals import SIGNALS, stopped, stopping
 
 
 class TrainerFailed(CritmixError):
     """``python -m trainer`` exited with an error; the message carries its log's tail."""
 
 
-# Trainer processes running now. SIGTERM reaches only the process it was sent to, unlike Ctrl-C, which reaches
-# the whole foreground group: forward_sigterm passes it on, so that no trainer trains on orphaned.
-LIVE_TRAINERS: set[subprocess.Popen] = set()
-
-
-@contextlib.contextmanager
-def forward_sigterm():
-    """While in the block, SIGTERM to this process goes to every live trainer, which checkpoints and exits."""
-    previous = signal.signal(
-        signal.SIGTERM, lambda signum, frame: [c.send_signal(signum) for c in LIVE_TRAINERS]
-    )
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+# How a trainer stopped by SIGTERM or SIGINT exits: by the signal, or with the shell's code for it.
+STOPPED_BY_SIGNAL = {code for s in SIGNALS for code in (-s, 128 + s)}
 
 
 def trainer_command(*args: str) -> list[str]:
@@ -45,25 +31,23 @@ def trainer_command(*args: str) -> list[str]:
 
 
 def run_trainer(args: list[str], log_path: Path, threads: int | None = None) -> None:
-    """Run ``python -m trainer ...`` as its own process; its output goes to ``log_path``."""
+    """Run ``python -m trainer ...`` as its own process; its output goes to ``log_path``. After SIGTERM or
+    SIGINT (pipeline/signals.py, which passes them on to it) none starts, and one stopped by them stops the
+    command."""
     env = dict(os.environ)
     if threads:  # also caps the BLAS/OpenMP pools, which torch.set_num_threads does not reach
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         args = [*args, "--set", f"threads={threads}"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    saved = f"the trainer saved what it had (log: {log_path})"
+    if stopping():
+        raise stopped(saved)
     with log_path.open("ab") as log:
-        child = subprocess.Popen(
+        code = subprocess.call(
             trainer_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
         )
-        LIVE_TRAINERS.add(child)
-        try:
-            code = child.wait()
-        finally:
-            LIVE_TRAINERS.discard(child)
-    if code in (-signal.SIGTERM, 128 + signal.SIGTERM):
-        raise Terminated(
-            f"the trainer saved what it had (log: {log_path}); run the same command again to resume"
-        )
+    if code in STOPPED_BY_SIGNAL or stopping():
+        raise stopped(saved)
     if code != 0:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise TrainerFailed(f"trainer failed (exit {code}); its log is {log_path}:\n{tail}")

@@ -69,7 +69,7 @@ def table(header: list[str] | None, rows: Sequence[Sequence], numeric_from: int 
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td class='{'num' if i >= numeric_from else ''}'>{cell(v)}</td>"
+            f"<td class='{'num' if i >= numeric_from and is_number(v) else ''}'>{cell(v)}</td>"
             for i, v in enumerate(row)
         )
         + "</tr>"
@@ -86,9 +86,15 @@ class Size(int):
     """A number of bytes, shown with the unit that suits it."""
 
 
+def is_number(value) -> bool:
+    """Numbers are right-aligned and kept on one line; text (a warning, a label) wraps within its column."""
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
 def cell(value) -> str:
-    """Every number of the report one way: counts with thousands separators, other numbers with three decimals,
-    shares as percentages, sizes in B, KB or MB."""
+    """Every number of the report one way: counts with thousands separators, other numbers with three decimals
+    (in scientific notation below 0.001, so that a learning rate of 3e-4 is not 0.000), shares as percentages,
+    sizes in B, KB or MB."""
     if value is None:
         return "-"
     if isinstance(value, Share):
@@ -99,7 +105,7 @@ def cell(value) -> str:
         )
         return f"{value:,} B" if scale is None else f"{value / scale:,.1f} {unit}"
     if isinstance(value, float):
-        return f"{value:,.3f}"
+        return f"{value:.1e}" if 0 < abs(value) < 1e-3 else f"{value:,.3f}"
     if isinstance(value, int):
         return f"{value:,}"
     return html.escape(str(value))

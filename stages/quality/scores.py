@@ -5,7 +5,7 @@ texts as Python strings, whatever the file's size)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -16,8 +16,13 @@ from stages.quality.examples import model_input
 from stages.schema import WORK_SCHEMA
 from stages.writers import ParquetSink
 
-if TYPE_CHECKING:
-    from stages.quality.scoring import QualityConfig
+
+class ScoreSettings(Protocol):
+    """What scoring reads of ``stages.quality.scoring.QualityConfig`` (which imports this module)."""
+
+    max_chars: int
+    batch_size: int
+    positive_label: str
 
 
 def positive_probabilities(model, lines: list[str], positive_label: str) -> np.ndarray:
@@ -28,7 +33,7 @@ def positive_probabilities(model, lines: list[str], positive_label: str) -> np.n
     )
 
 
-def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
+def score_table(model, table: pa.Table, config: ScoreSettings) -> pa.Table:
     """``table`` with its ``quality_score``s; a batch of texts at a time becomes Python strings."""
     texts = table["text"]
     scores = np.concatenate(
@@ -49,7 +54,7 @@ def score_table(model, table: pa.Table, config: QualityConfig) -> pa.Table:
     return table.set_column(table.schema.get_field_index("quality_score"), "quality_score", column)
 
 
-def score_work_file(model, path: Path, out_dir: Path, config: QualityConfig) -> int:
+def score_work_file(model, path: Path, out_dir: Path, config: ScoreSettings) -> int:
     """Write ``path`` with its documents' scores to ``out_dir`` under its name, ``config.batch_size`` rows at a
     time, in the input's order; returns the rows written."""
     with ParquetSink(Path(out_dir) / path.name, WORK_SCHEMA) as sink:
@@ -59,7 +64,7 @@ def score_work_file(model, path: Path, out_dir: Path, config: QualityConfig) -> 
         return sink.count
 
 
-def load_scoring_model(record: dict, config: QualityConfig):
+def load_scoring_model(record: dict, config: ScoreSettings):
     import fasttext
 
     model = fasttext.load_model(record["model"])

@@ -123,3 +123,13 @@ def test_bad_edges_say_what_to_fix(tmp_path):
         run_buckets(
             StageDirs(tmp_path, tmp_path, tmp_path, tmp_path), BucketConfig(tier_quantiles=[0.5])
         )
+
+
+def test_tied_tier_edges_are_named_with_what_to_do():
+    from stages.buckets import tied_tiers
+
+    tiers = ["low", "mid", "high"]
+    assert tied_tiers({"legal": [0.41, 0.73]}, tiers) == []
+    lines = tied_tiers({"legal": [1.0, 1.0], "web": [0.2, 0.2], "code": [0.3, 0.6]}, tiers)
+    assert len(lines) == 2 and lines[0].startswith("domain legal:") and "web" in lines[1]
+    assert all("curate.quality.positives" in line for line in lines)

@@ -15,10 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
 from stages.plan.backtests import extrapolation
 from stages.plan.cmr.views import Views
-from stages.plan.data.curves import Pilots, at_tokens, piecewise_crossing, ratio_interpolation_error
+from stages.plan.data.curves import (
+    Pilots,
+    at_tokens,
+    piecewise_crossing,
+    ratio_interpolation_error,
+    smooth_crossing,
+)
 from stages.plan.laws.joint import TailLaw
 from stages.plan.settings import FitSettings
 
@@ -85,33 +92,50 @@ def extrapolation_term(inputs: IntervalInputs):
 
 
 def ratio_interpolation(inputs: IntervalInputs):
-    """Between pilot ratios: the linear-in-R crossing errs by at most the leave-one-ratio-out shift,
-    anywhere within it, so at a level it is that share of the bound."""
-    pilots, epsilon = inputs.pilots, inputs.settings.epsilon
-    curves = [inputs.point.joint_at_budget[0]]
+    """Past the pilots, between pilot ratios: the joint law's linear-in-R crossing errs by at most the
+    leave-one-ratio-out shift, anywhere within it, so at a level it is that share of the bound. Within
+    the pilots the law-free crossing is smooth in R (``smooth_crossing``) and this term does not apply."""
     if inputs.free is not None:
-        curves.append(at_tokens(pilots, pilots.d_general, inputs.settings.resolved_budget()))
-    bound = max(ratio_interpolation_error(pilots.ratios, v, epsilon) for v in curves)
+        return {}, []
+    change, epsilon = inputs.point.joint_at_budget[0], inputs.settings.epsilon
+    bound = ratio_interpolation_error(inputs.pilots.ratios, change, epsilon)
     return {"ratio_interpolation": inputs.settings.level * bound}, []
 
 
 SYSTEMATIC_TERMS = [extrapolation_term, ratio_interpolation]
 
 
+def seed_inflation(pilots: Pilots, level: float) -> float:
+    """How much wider than the bootstrap's percentiles a level's interval is when the run-to-run
+    spread is estimated from few seeds: Student's t over the normal quantile, with one degree of
+    freedom per seed beyond the first of each ratio (1 with one seed: then the draws' residuals are a
+    law's, with many degrees of freedom)."""
+    curves = (pilots.weights[:, :, 1:] > 0).any(axis=-1).sum(axis=1)
+    freedom = int((curves - 1).sum())
+    if freedom < 1 or pilots.seeds < 2:
+        return 1.0
+    tail = (1 + level) / 2
+    return float(stats.t.ppf(tail, freedom) / stats.norm.ppf(tail))
+
+
 def bootstrap_parts(inputs: IntervalInputs) -> dict:
-    """The bootstrap intervals: of the plan's law, and within the pilots of the law-free crossing."""
+    """The bootstrap intervals: of the plan's law, and within the pilots of the law-free crossing
+    (its spread around the centre widened by ``seed_inflation``)."""
     level, pilots, budget = inputs.settings.level, inputs.pilots, inputs.settings.resolved_budget()
     epsilon = inputs.settings.epsilon
     parts = {"bootstrap_law": percentile_interval(inputs.boot.chosen_epsilon, level)}
     if inputs.free is not None:
-        noisy = piecewise_crossing(
+        noisy = smooth_crossing(
             pilots.ratios, at_tokens(pilots, inputs.d_general, budget).T, epsilon
         )
         centre = at_tokens(pilots, inputs.centre_general, budget)
-        clean = float(piecewise_crossing(pilots.ratios, centre, epsilon)[0])
+        clean = float(smooth_crossing(pilots.ratios, centre, epsilon)[0])
         spread = percentile_interval(noisy - clean, level)
+        widen = seed_inflation(pilots, level)
         parts["bootstrap_law_free"] = (
-            None if spread is None else (inputs.free + spread[0], inputs.free + spread[1])
+            None
+            if spread is None
+            else (inputs.free + widen * spread[0], inputs.free + widen * spread[1])
         )
     return parts
 

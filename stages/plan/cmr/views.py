@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.plan.data.curves import MIN_RATIOS, Pilots, piecewise_crossing
+from stages.plan.data.curves import MIN_RATIOS, Pilots, general_law_weights, piecewise_crossing
 from stages.plan.laws.joint import TailLaw
 from stages.plan.laws.power import IncrementLaws, PowerLaw
 from stages.plan.laws.turnaround import turnaround_points
@@ -95,16 +95,6 @@ def point_fit(pilots: Pilots) -> LawFit:
 def point_views(pilots: Pilots, settings: FitSettings) -> Views:
     """Every view of one fit (no bootstrap), e.g. of pilots cut short for a backtest."""
     return views(pilots, point_fit(pilots), settings.with_budget(pilots.pilot_tokens))
-
-
-def general_law_weights(ratios):
-    """Which ratios the general-loss L(R) law is fitted on: all but R = 1 when three others remain.
-
-    At R = 1 there is no general data at all; its general loss follows another regime (on the real
-    small-scale curves it rises throughout, 1.3 above the rest), and one power law through both
-    regimes misplaces the ε crossing that lies between the other ratios."""
-    interior = (np.asarray(ratios) < 1).astype(float)
-    return interior if interior.sum() >= MIN_RATIOS else np.ones_like(interior)
 
 
 def power_crossing(law: PowerLaw, threshold: float, size=2001):

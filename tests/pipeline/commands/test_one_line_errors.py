@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from pipeline.cli import main
 from tests.conftest import REPO, TINY_CONFIG
 
@@ -71,7 +73,7 @@ def test_sql_before_curate_names_the_curate_command_of_that_config(tmp_path):
 
 
 def test_sql_into_a_closed_pipe_is_silent(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"stages": {}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"stages": {}, "counts": {}}))
     # JSON Lines go out row by row, so writes go on after the pipe is closed, whatever its buffer holds.
     reader = subprocess.Popen(
         [
@@ -82,7 +84,7 @@ def test_sql_into_a_closed_pipe_is_silent(tmp_path):
             "--run",
             str(tmp_path),
             "--format",
-            "json",
+            "jsonl",
             "SELECT range AS n FROM range(2000000)",
         ],
         cwd=REPO,
@@ -100,7 +102,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
     def interrupted(run_dir):
         raise KeyboardInterrupt
 
-    (tmp_path / "manifest.json").write_text(json.dumps({"stages": {}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"stages": {}, "counts": {}}))
     monkeypatch.setattr(sql, "connect", interrupted)
     assert main(["sql", "--run", str(tmp_path), "SELECT 1"]) == 130
     assert (
@@ -115,7 +117,14 @@ def test_lost_documents_are_one_line_saying_to_rerun_with_force(
     from core.files import finished_files
 
     run = shutil.copytree(tiny_run, tmp_path / "run")  # the tiny run is shared: damage a copy
-    next(iter(finished_files(run / "removed"))).unlink()
+    # A stage that lost documents: a file of removed/ it neither wrote nor recorded (a recorded file that
+    # went missing would be redone, test_verify.py).
+    lost = next(iter(finished_files(run / "removed")))
+    lost.unlink()
+    manifest = json.loads((run / "manifest.json").read_text())
+    for entry in manifest["stages"].values():
+        entry["files"].pop(str(lost.relative_to(run)), None)
+    (run / "manifest.json").write_text(json.dumps(manifest))
     capsys.readouterr()
     assert main(["curate", "--config", str(TINY_CONFIG), "--run", str(run)]) == 1
     *progress, error = (
@@ -125,3 +134,37 @@ def test_lost_documents_are_one_line_saying_to_rerun_with_force(
         "rerun with --force"
     )
     assert not any("Traceback" in line or line.startswith("critmix curate:") for line in progress)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--workers", "0"), ("--tasks", "0"), ("--workers", "-3")]
+)
+def test_no_workers_or_tasks_is_a_one_line_config_error(tmp_path, option, value):
+    done = run_module(
+        "pipeline",
+        "curate",
+        "--config",
+        str(TINY_CONFIG),
+        "--run",
+        str(tmp_path / "run"),
+        option,
+        value,
+    )
+    assert done.returncode == 2
+    assert f"curate.{option[2:]}: {value} must be at least 1" in one_line(done)
+    assert not (tmp_path / "run").exists()
+
+
+def test_make_train_with_a_missing_config_says_so_in_critmix_words(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    # -o: the venv counts as installed, so that make goes straight to the config
+    done = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", "train", f"CONFIG={missing}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert f"critmix plan: config error: config file {missing} does not exist" in done.stderr
+    assert "No rule to make target" not in done.stderr

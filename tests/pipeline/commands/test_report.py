@@ -149,3 +149,12 @@ def test_the_report_says_which_model_scored_the_run_and_what_it_was_evaluated_on
     classifier = section((run / "report.html").read_text(), "Quality classifier")
     assert "Scored by a model trained for this run on stories (positive)" in classifier
     assert "held-out documents of this run&#x27;s positive and negative sets" in classifier
+
+
+def test_a_small_learning_rate_keeps_its_digits_and_text_cells_wrap():
+    from pipeline.reporting.blocks import cell, table
+
+    assert cell(3e-4) == "3.0e-04" and cell(0.25) == "0.250" and cell(0.0) == "0.000"
+    page = table(["phase", "peak LR", "warnings"], [["cpt", 3e-4, "a long warning " * 20]])
+    numeric = re.findall(r"<td class='num'>([^<]*)</td>", page)
+    assert numeric == ["3.0e-04"]  # the warning is not a nowrap number cell, so it cannot overflow

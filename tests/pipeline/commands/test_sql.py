@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from pipeline.cli import main
@@ -24,7 +26,17 @@ def test_sql_over_shards_and_removed(tiny_run, capsys):
         )
         == 0
     )
-    assert capsys.readouterr().out.strip() == '{"n": 4}'
+    assert json.loads(capsys.readouterr().out) == [{"n": 4}]
+    query = "SELECT domain, count(*) AS n FROM shards GROUP BY ALL ORDER BY domain"
+    assert main(["sql", "--run", str(tiny_run), "--format", "jsonl", query]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        '{"domain": "general", "n": 12}',
+        '{"domain": "legal", "n": 8}',
+    ]
+    assert (
+        main(["sql", "--run", str(tiny_run), "--format", "json", "SELECT 1 AS n WHERE false"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out) == []
 
 
 def test_sql_on_a_missing_run_says_what_to_do(tmp_path, capsys):

@@ -79,4 +79,6 @@ def test_a_killed_export_reruns_to_the_same_bytes(tokens, tmp_path):
     assert 0 < done < TASKS and not out.exists()  # killed midway: tasks left, nothing in place
     export(shards, CURRICULUM, FORMATS["megatron"], out, settings(tokenizer))
     assert checksums(out) == uninterrupted
-    assert not out.with_name(".megatron.partial").exists()  # the rerun cleared the killed one's parts
+    assert not out.with_name(
+        ".megatron.partial"
+    ).exists()  # the rerun cleared the killed one's parts

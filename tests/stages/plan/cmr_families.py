@@ -32,7 +32,38 @@ def sqrt_decay(ratio, t, shape):
     return height * (1 - np.exp(-t / 0.02)) * (0.35 + 0.65 * np.exp(-np.sqrt(t / (0.3 * shape))))
 
 
-FAMILIES = {"hinge": hinge, "sqrt_decay": sqrt_decay}
+def _rise(t):
+    return 1 - np.exp(-t / 0.02)
+
+
+def logistic_forget(ratio, t, shape):
+    """Forgetting that rises, then recovers along a logistic in log t towards a floor."""
+    height = 0.04 + 0.2 * ratio**1.5
+    u = np.log(np.maximum(t, 1e-12) / (0.15 * shape))
+    return height * _rise(t) * (1 - 0.55 / (1 + np.exp(-u / 0.9)))
+
+
+def growing_forget(ratio, t, shape):
+    """Forgetting that keeps growing in log T: the general loss never turns."""
+    base = 0.01 + 0.05 * ratio**1.3
+    return base * _rise(t) + (0.002 + 0.01 * ratio) * shape * np.log1p(t / 0.05)
+
+
+def no_turnaround(ratio, t, shape):
+    """A slow saturating rise, exponential in R, still rising at the pilots' end."""
+    height = 0.015 + 0.12 * np.expm1(1.2 * ratio) / np.expm1(1.2)
+    return height * (1 - np.exp(-np.sqrt(t / (0.08 * shape))))
+
+
+# The design chose its terms on DESIGN_FAMILIES; HELD_OUT_FAMILIES (other R dependences too, not the
+# R² of the design's two) judge it.
+DESIGN_FAMILIES = {"hinge": hinge, "sqrt_decay": sqrt_decay}
+HELD_OUT_FAMILIES = {
+    "logistic_forget": logistic_forget,
+    "growing_forget": growing_forget,
+    "no_turnaround": no_turnaround,
+}
+FAMILIES = {**DESIGN_FAMILIES, **HELD_OUT_FAMILIES}
 
 
 def draw_shape(rng) -> float:

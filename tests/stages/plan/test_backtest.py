@@ -12,9 +12,9 @@ REAL_CURVES = Path(__file__).parents[2] / "data" / "cmr-small-scale-curves.csv"
 
 def test_reference_curves_cut_at_half_predict_an_interval_holding_the_measured_crossing():
     report = validate(read_curves(REAL_CURVES), "legal", FitSettings(draws=40))
-    assert report["law_free"] == pytest.approx(0.538, abs=1e-3)
+    assert report["law_free"] == pytest.approx(0.548, abs=1e-3)  # smooth in R
     half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
-    assert half["ci"][0] <= 0.538 <= half["ci"][1] and half["covers_law_free"]
+    assert half["ci"][0] <= 0.548 <= half["ci"][1] and half["covers_law_free"]
     assert (
         abs(half["error_vs_law_free"]) < 0.05
     )  # the paper's per-ratio laws said 0.645 from the same half

@@ -11,6 +11,7 @@ from stages.plan.data.curves import (
     pilots_of,
     ratio_interpolation_error,
     read_curves,
+    smooth_crossing,
 )
 from tests.stages.plan.cmr_shapes import PILOT_TOKENS, make_curves
 
@@ -62,10 +63,25 @@ def test_measured_losses_are_interpolated_between_evaluations_and_averaged_over_
     assert np.isnan(at_tokens(pilots, pilots.d_general, 2 * PILOT_TOKENS)).all()
 
 
-def test_the_law_free_crossing_of_the_reference_curves_is_the_measured_0538():
+def test_the_law_free_crossing_of_the_reference_curves_is_the_measured_0548():
+    # R = 1/2 ends 0.031 above the base, R = 3/4 0.159: convex, so above the linear 0.538.
     assert law_free_cmr(
         pilots_of(read_curves(REAL_CURVES), "legal"), 0.05, 999424
-    ) == pytest.approx(0.538, abs=1e-3)
+    ) == pytest.approx(0.548, abs=1e-3)
+
+
+def test_the_smooth_crossing_removes_the_linear_ones_convexity_bias():
+    ratios = np.array([0.25, 0.5, 0.75, 1.0])
+    curvature = np.random.default_rng(0).uniform(0.2, 0.4, 20)
+    values = curvature[:, None] * ratios**2 + 0.01
+    truth = np.sqrt(0.04 / curvature)
+    assert (piecewise_crossing(ratios, values, 0.05) < truth - 0.005).all()  # biased low
+    assert smooth_crossing(ratios, values, 0.05) == pytest.approx(truth, abs=1e-3)
+    # R = 1 stays out of the fit (another regime on real curves), and the ends behave as the linear one's.
+    values[:, -1] = 5.0
+    assert smooth_crossing(ratios, values, 0.05) == pytest.approx(truth, abs=1e-3)
+    assert smooth_crossing(ratios, [0.1, 0.2, 0.3, 0.4], 0.04)[0] == 0.0
+    assert smooth_crossing(ratios, [0.0, 0.0, 0.0, 0.01], 0.04)[0] == 1.0
 
 
 def test_piecewise_crossing_takes_the_largest_ratio_within_tolerance():
