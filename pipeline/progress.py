@@ -3,9 +3,11 @@ tasks, pilots) an ETA bar on a terminal or, elsewhere (a log file, CI), one line
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
@@ -115,3 +117,59 @@ def run_with_task_progress(
     if "error" in result:
         raise result["error"]
     return result["value"]
+
+
+class TrainingLines:
+    """A trainer run's progress read from its ``metrics.jsonl`` while it runs (the trainer itself writes only
+    to its log): ``<label>: <tokens>/<total> tokens, loss <l> (<elapsed> elapsed, ETA <eta>)``, a line at
+    most every ``every`` seconds and only when the run has moved, on a terminal and off it alike."""
+
+    def __init__(
+        self,
+        label: str,
+        metrics: Path,
+        total_tokens: int,
+        every: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.label, self.metrics, self.total, self.every, self.clock = (
+            label,
+            metrics,
+            total_tokens,
+            every,
+            clock,
+        )
+        self.started = self.said = clock()
+        self.tokens = 0
+
+    def latest(self) -> dict | None:
+        """The last whole training line, read from the file's end only."""
+        try:
+            with self.metrics.open("rb") as handle:
+                start = max(0, self.metrics.stat().st_size - 8192)
+                handle.seek(start)
+                # the first piece may be the end of a line, the last a line half written
+                lines = handle.read().split(b"\n")[1 if start else 0 : -1]
+        except FileNotFoundError:
+            return None
+        for line in reversed(lines):
+            record = json.loads(line)
+            if "train_loss" in record:
+                return record
+        return None
+
+    def tick(self) -> None:
+        now = self.clock()
+        record = self.latest() if now - self.said >= self.every else None
+        if record is None or record["tokens"] <= self.tokens:
+            return
+        self.said, self.tokens = now, record["tokens"]
+        elapsed = now - self.started
+        eta = elapsed / self.tokens * max(self.total - self.tokens, 0)
+        console.print(
+            f"{self.label}: {self.tokens:,}/{self.total:,} tokens, loss {record['train_loss']:.3f} "
+            f"({format_duration(elapsed)} elapsed, ETA {format_duration(eta)})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -16,8 +16,9 @@ from pipeline.planning.trainer_runs import (
     save_resolved_config,
     train_args,
 )
-from pipeline.progress import console
+from pipeline.progress import TrainingLines, console
 from pipeline.rundir import RunDir
+from trainer.curriculum import load_curriculum
 
 
 def register(subparsers) -> None:
@@ -60,7 +61,13 @@ def main(args) -> int:
         for spec, target in runs:
             console.print(f"training on {spec} -> {target} (log: {target}.log)")
             run_trainer(
-                train_args(config_path, spec, tokens, target), target.parent / f"{target.name}.log"
+                train_args(config_path, spec, tokens, target),
+                target.parent / f"{target.name}.log",
+                progress=TrainingLines(
+                    target.name,
+                    target / "metrics.jsonl",
+                    sum(phase.tokens for phase in load_curriculum(spec).phases),
+                ),
             )
     console.print(
         f"done: model in {out / 'final'}, per-domain losses in {out / 'metrics.jsonl'}; "

@@ -23,7 +23,7 @@ from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
 from pipeline.planning.curricula import PlanError, base_curriculum, pilot_curriculum
 from pipeline.planning.trainer_runs import run_trainer, train_args
-from pipeline.progress import console, unit_progress
+from pipeline.progress import TrainingLines, console, unit_progress
 from pipeline.rundir import RunDir
 from stages.plan.data.curves import COLUMNS, OPTIONAL_COLUMNS
 from trainer.curriculum import write_curriculum
@@ -47,9 +47,16 @@ def ensure_base(config: CritmixConfig, run: RunDir, config_path: Path, tokens: P
     out = run / "plan/base"
     if not (out / "final/config.json").exists():
         spec = run / "plan/base.curriculum.yaml"
-        write_curriculum(base_curriculum(config), spec)
+        curriculum = base_curriculum(config)
+        write_curriculum(curriculum, spec)
         console.print(f"base model: {config.plan.base_tokens:,} general tokens")
-        run_trainer(train_args(config_path, spec, tokens, out), run / "plan/logs/base.log")
+        run_trainer(
+            train_args(config_path, spec, tokens, out),
+            run / "plan/logs/base.log",
+            progress=TrainingLines(
+                "base model", out / "metrics.jsonl", sum(p.tokens for p in curriculum.phases)
+            ),
+        )
     return out / "final"
 
 

@@ -14,6 +14,7 @@ from core.config import to_mapping
 from core.errors import CritmixError
 from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
+from pipeline.progress import TrainingLines
 from pipeline.rundir import RunDir
 from pipeline.signals import SIGNALS, stopped, stopping
 
@@ -26,14 +27,22 @@ class TrainerFailed(CritmixError):
 STOPPED_BY_SIGNAL = {code for s in SIGNALS for code in (-s, 128 + s)}
 
 
+PROGRESS_POLL_SECONDS = 2.0  # how often a watched trainer's metrics are looked at
+
+
 def trainer_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "trainer", *args]
 
 
-def run_trainer(args: list[str], log_path: Path, threads: int | None = None) -> None:
-    """Run ``python -m trainer ...`` as its own process; its output goes to ``log_path``. After SIGTERM or
-    SIGINT (pipeline/signals.py, which passes them on to it) none starts, and one stopped by them stops the
-    command."""
+def run_trainer(
+    args: list[str],
+    log_path: Path,
+    threads: int | None = None,
+    progress: TrainingLines | None = None,
+) -> None:
+    """Run ``python -m trainer ...`` as its own process; its output goes to ``log_path``, and ``progress``
+    says how far it is while it runs. After SIGTERM or SIGINT (pipeline/signals.py, which passes them on
+    to it) none starts, and one stopped by them stops the command."""
     env = dict(os.environ)
     if threads:  # also caps the BLAS/OpenMP pools, which torch.set_num_threads does not reach
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -43,14 +52,25 @@ def run_trainer(args: list[str], log_path: Path, threads: int | None = None) -> 
     if stopping():
         raise stopped(saved)
     with log_path.open("ab") as log:
-        code = subprocess.call(
+        process = subprocess.Popen(
             trainer_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
         )
+        code = wait(process, progress)
     if code in STOPPED_BY_SIGNAL or stopping():
         raise stopped(saved)
     if code != 0:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise TrainerFailed(f"trainer failed (exit {code}); its log is {log_path}:\n{tail}")
+
+
+def wait(process: subprocess.Popen, progress: TrainingLines | None) -> int:
+    if progress is None:
+        return process.wait()
+    while True:
+        try:
+            return process.wait(timeout=PROGRESS_POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            progress.tick()
 
 
 def train_args(config_path: Path, spec: Path, tokens: Path, out: Path, *extra: str) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 from datatrove.data import Document
@@ -205,9 +206,9 @@ class HeuristicFilters(CurationFilter):
         ellipses = text.count("...") + text.count("…")
         at_most("gopher:max_ellipsis_word_ratio", ellipses / n_words, config.max_symbol_word_ratio)
         n_lines = max(1, len(doc.lines))
-        bullets = sum(line.lstrip().startswith(("•", "-")) for line in doc.lines)
+        bullets = sum(map(str.startswith, map(str.lstrip, doc.lines), repeat(("•", "-"))))
         at_most("gopher:max_bullet_lines_ratio", bullets / n_lines, config.max_bullet_lines_ratio)
-        ellipsis_ends = sum(line.rstrip().endswith(("...", "…")) for line in doc.lines)
+        ellipsis_ends = sum(map(str.endswith, map(str.rstrip, doc.lines), repeat(("...", "…"))))
         at_most(
             "gopher:max_ellipsis_lines_ratio",
             ellipsis_ends / n_lines,
@@ -215,9 +216,18 @@ class HeuristicFilters(CurationFilter):
         )
         alpha = int(np.count_nonzero(doc.property(table.alpha)))
         at_least("gopher:min_alpha_words_ratio", alpha / n_words, config.min_alpha_words_ratio)
-        stop_ids = [table.token_ids.get(word) for word in self.stop_words]
-        present = sum(bool((doc.tokens == id_).any()) for id_ in stop_ids if id_ is not None)
-        at_least("gopher:min_stop_words", present, config.min_stop_words)
+        at_least("gopher:min_stop_words", self.stop_words_present(doc), config.min_stop_words)
+
+    def stop_words_present(self, doc: DocumentWords) -> int:
+        """Distinct stop words in the document, counted only until there are enough (the rule then passes)."""
+        enough, present = self.config.gopher.min_stop_words or 0, 0
+        for word in self.stop_words:
+            id_ = doc.table.token_ids.get(word)
+            if id_ is not None and (doc.tokens == id_).any():
+                present += 1
+                if present >= enough:
+                    break
+        return present
 
     def gopher_repetition(self, doc: DocumentWords, config: GopherRepetitionConfig) -> None:
         text = doc.text
@@ -254,8 +264,11 @@ class HeuristicFilters(CurationFilter):
         kept, kept_words, sentences = [], 0, 0
         for i, (raw, words) in enumerate(zip(doc.lines, doc.line_chunks)):
             line = raw.strip()
-            if config.max_word_length is not None and any(
-                len(w) > config.max_word_length for w in words
+            too_long = config.max_word_length
+            if (
+                too_long is not None
+                and len(line) > too_long
+                and any(len(w) > too_long for w in words)
             ):
                 continue
             cited = 0
@@ -292,7 +305,7 @@ class HeuristicFilters(CurationFilter):
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
             raise Failed("fineweb:empty", 0, 1)
-        ratio = sum(line.endswith(self.terminal) for line in lines) / len(lines)
+        ratio = sum(map(str.endswith, lines, repeat(self.terminal))) / len(lines)
         if not (ratio == 0 and config.line_punct_exclude_zero):
             at_least("fineweb:line_punct_ratio", ratio, config.line_punct_thr)
         short = sum(len(line) <= config.short_line_length for line in lines) / len(lines)

@@ -170,16 +170,17 @@ class EnglishWords:
         return self.suffix(chunk, max(0, len(chunk) - self.suffix_reach))
 
     def split_infixes(self, chunk: str) -> list[str]:
-        tokens, offset = [], 0
+        tokens: list[str] = []
+        offset = 0
         for match in self.infixes(chunk):
-            if offset == 0 and match.start() == 0:
+            start, end = match.span()
+            if offset == 0 and start == 0:
                 continue
-            tokens += [
-                piece
-                for piece in (chunk[offset : match.start()], chunk[match.start() : match.end()])
-                if piece
-            ]
-            offset = match.end()
+            if start > offset:
+                tokens.append(chunk[offset:start])
+            if end > start:
+                tokens.append(chunk[start:end])
+            offset = end
         return tokens + ([chunk[offset:]] if chunk[offset:] else [])
 
 

@@ -84,3 +84,32 @@ def test_durations_read_as_seconds_minutes_or_hours():
         "59m59s",
         "1h02m",
     ]
+
+
+def test_a_trainer_runs_progress_says_tokens_loss_and_an_eta_that_moves(tmp_path, capsys):
+    import json
+
+    from pipeline.progress import TrainingLines
+
+    now = [0.0]
+    metrics = tmp_path / "metrics.jsonl"
+    lines = TrainingLines("base model", metrics, 4000, every=30.0, clock=lambda: now[0])
+    lines.tick()  # no metrics yet: nothing to say
+    for tokens, seconds in ((1000, 40.0), (1000, 80.0), (2000, 100.0), (3000, 110.0)):
+        with metrics.open("a") as handle:
+            handle.write(json.dumps({"step": tokens // 100, "tokens": tokens, "train_loss": 5.0}))
+            handle.write("\n" + json.dumps({"tokens": tokens, "val": {}}) + "\n")
+        now[0] = seconds
+        lines.tick()
+    with metrics.open("a") as handle:
+        handle.write('{"step": 99, "tok')  # a line the trainer is writing
+    now[0] = 200.0
+    lines.tick()
+    said = capsys.readouterr().err.splitlines()
+    # 1000 tokens at 40 s, nothing new at 80 s, 2000 at 100 s, 110 s is within 30 s of the last line,
+    # and at 200 s the half-written line is passed over for the last whole one
+    assert said == [
+        "base model: 1,000/4,000 tokens, loss 5.000 (40s elapsed, ETA 2m00s)",
+        "base model: 2,000/4,000 tokens, loss 5.000 (1m40s elapsed, ETA 1m40s)",
+        "base model: 3,000/4,000 tokens, loss 5.000 (3m20s elapsed, ETA 1m07s)",
+    ]
