@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from stages.plan.cmr.fit_warnings import fit_warnings
 from stages.plan.cmr.interval import IntervalInputs, epsilon_interval, percentile_interval
-from stages.plan.cmr.views import LawFit, Views, fit_laws, point_fit, scalar, views
+from stages.plan.cmr.views import Views, fit_laws, point_fit, scalar, views
 from stages.plan.data.curves import (
     MIN_POINTS_PER_RATIO,
     MIN_RATIOS,
@@ -42,12 +43,9 @@ from stages.plan.data.curves import (
     pilots_of,
 )
 from stages.plan.data.resample import resample
-from stages.plan.laws.joint import DECAY_EXPONENTS
-from stages.plan.laws.power import INCREMENT_EXPONENTS, PowerLaw
-from stages.plan.laws.turnaround import LOW_R2, describe, reliability
+from stages.plan.laws.power import PowerLaw
+from stages.plan.laws.turnaround import describe, reliability
 from stages.plan.settings import FitSettings
-
-EXTRAPOLATION_WARN = 2.0
 
 
 @dataclass
@@ -169,72 +167,6 @@ def _lambda_balance(laws, budget, pilot_tokens):
     return float(np.median(np.abs(laws.d_domain(budget)) / rise))
 
 
-def _warnings(point: Views, fit: LawFit, pilots: Pilots, cmr, budget):
-    pilot_tokens, ratio_list, laws = pilots.pilot_tokens, pilots.ratios, fit.laws
-    notes = []
-    if cmr == 0:
-        notes.append(
-            f"no ratio is feasible at budget {budget:.3g} tokens: the general loss has not come back "
-            f"within tolerance; try a larger budget (or a larger ε)"
-        )
-    if cmr == 1:
-        notes.append(
-            "every ratio is feasible (CMR = 1): the general loss stays within tolerance even on "
-            "domain data alone; check ε and the budget"
-        )
-    if point.turnaround_clipped[0] and point.cmr_law is not None:
-        notes.append(
-            f"the CMR law gives {float(point.cmr_law(budget / pilot_tokens)[0]):.3f} at the budget, "
-            f"outside [0, 1]; clipped"
-        )
-    general_law = scalar(point.general_law)
-    if general_law.exponent_at_bound() or general_law.r2 < LOW_R2:
-        notes.append(
-            f"the general-loss L(R) law fits poorly (s = {general_law.s:.2f}, R² {general_law.r2:.2f}); "
-            f"the per-ratio ε view interpolates it, so check it against the per-ratio table"
-        )
-    if budget > EXTRAPOLATION_WARN * pilot_tokens:
-        notes.append(
-            f"budget is {budget / pilot_tokens:.1f}× the pilot budget ({pilot_tokens:.3g} tokens): "
-            f"the laws are extrapolated that far; run longer pilots to trust it"
-        )
-    if 0 < cmr < min(ratio_list):
-        notes.append(
-            f"CMR {cmr:.3f} is below the smallest pilot ratio {min(ratio_list):g}: extrapolated in R"
-        )
-    first_eval = np.where(pilots.weights[:, :, 1:] > 0, pilots.tokens[:, :, 1:], np.inf).min(
-        axis=(1, 2)
-    )
-    early = [
-        f"{r:g}"
-        for r, t0, first in zip(ratio_list, point.t0[0], first_eval)
-        if t0 * pilot_tokens < first
-    ]
-    if early:
-        notes.append(
-            f"T0 lies before the first evaluation at ratio(s) {', '.join(early)}: evaluate earlier to see it"
-        )
-    margin = 1e-3 * (INCREMENT_EXPONENTS[1] - INCREMENT_EXPONENTS[0])
-    at_bound = [
-        f"{r:g}"
-        for r, *exps in zip(ratio_list, *(np.asarray(s)[:, 0] for s in (laws.s1, laws.s2, laws.s3)))
-        if any(min(e - INCREMENT_EXPONENTS[0], INCREMENT_EXPONENTS[1] - e) < margin for e in exps)
-    ]
-    if at_bound:
-        notes.append(
-            f"an increment-law exponent sits at its bound {INCREMENT_EXPONENTS} at ratio(s) "
-            f"{', '.join(at_bound)}: that law's shape is forced, not measured"
-        )
-    decay = float(fit.joint.exponent[0])
-    if min(abs(decay - bound) for bound in DECAY_EXPONENTS) < margin:
-        notes.append(
-            f"the joint law's decay exponent sits at its bound ({-decay:g}, bounds "
-            f"{-DECAY_EXPONENTS[1]:g}-{-DECAY_EXPONENTS[0]:g}): its tail shape is forced, not "
-            f"measured, and the bootstrap has no spread in it; run longer pilots"
-        )
-    return notes
-
-
 def _no_fit(pilots: Pilots, described) -> CMRResult:
     return CMRResult(
         cmr=None,
@@ -331,7 +263,7 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
         ).to_dict(),
         reliability=flags,
         warnings=pilots.warnings
-        + _warnings(point, fit, pilots, choice.cmr, budget)
+        + fit_warnings(point, fit, pilots, choice.cmr, budget)
         + interval.notes,
         ci_epsilon=interval.interval,
         ci_turnaround=percentile_interval(boot.turnaround, level),
