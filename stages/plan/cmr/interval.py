@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from stages.plan.backtests import extrapolation
 from stages.plan.cmr.views import Views
@@ -114,6 +113,10 @@ def seed_inflation(pilots: Pilots, level: float) -> float:
     freedom = int((curves - 1).sum())
     if freedom < 1 or pilots.seeds < 2:
         return 1.0
+    from scipy import (
+        stats,
+    )  # here: the command line's parser imports this module, and no heavy library
+
     tail = (1 + level) / 2
     return float(stats.t.ppf(tail, freedom) / stats.norm.ppf(tail))
 

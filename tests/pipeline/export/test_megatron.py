@@ -118,18 +118,20 @@ def test_bad_input_writes_nothing(shards, tokens, exported, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_without_a_curriculum_says_what_to_run(tmp_path, in_repo, capsys):
+def test_cli_without_a_curriculum_says_what_to_run(tiny_run, tmp_path, in_repo, capsys):
+    import shutil
+
     from pipeline.cli import main
     from tests.conftest import TINY_CONFIG
 
+    run = shutil.copytree(tiny_run, tmp_path / "run")  # curated, never planned
+    shutil.rmtree(run / "plan", ignore_errors=True)
     assert (
-        main(
-            ["export", "--format", "megatron", "--config", str(TINY_CONFIG), "--run", str(tmp_path)]
-        )
+        main(["export", "--format", "megatron", "--config", str(TINY_CONFIG), "--run", str(run)])
         == 1
     )
     assert "no curriculum" in capsys.readouterr().err
-    assert not (tmp_path / "export").exists()
+    assert not (run / "export").exists()
 
 
 class EodTokenizer:
