@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from stages.schema import SHARD_SCHEMA, WORK_SCHEMA
 from stages.shards import PartFiles, cut_points, merge_runs, write_shards
@@ -56,6 +57,7 @@ def test_merging_in_passes_of_few_runs_writes_the_same_bytes_as_one_merge(tmp_pa
             assert int(a["text"].split()[1]) <= int(b["text"].split()[1])
 
 
+@pytest.mark.slow
 def test_equal_ids_keep_the_order_of_their_runs_across_row_groups(tmp_path, monkeypatch):
     """Runs read in row groups of a few rows, with ids repeated within and across runs and groups."""
     monkeypatch.setattr("stages.sorted_runs.RUN_GROUP_BYTES", 2000)
@@ -236,6 +238,7 @@ def merge_peak(tmp_path, runs: int) -> tuple[int, int]:
     return rows, peak
 
 
+@pytest.mark.slow
 def test_a_merge_holds_the_same_memory_for_a_partition_four_times_larger(tmp_path, monkeypatch):
     """Even as one part file: memory is a few runs' row groups and one part row group, not the partition."""
     monkeypatch.setattr("stages.sorted_runs.RUN_GROUP_BYTES", GROUP_BYTES)

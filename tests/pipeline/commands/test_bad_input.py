@@ -6,6 +6,7 @@ import json
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 import zstandard
 
 from pipeline.cli import main
@@ -41,6 +42,7 @@ def make_bad_corpus(root):
     (root / "text/empty.txt").write_bytes(b"")
 
 
+@pytest.mark.slow
 def test_every_bad_record_and_file_is_accounted_for(tmp_path, in_repo):
     make_bad_corpus(tmp_path / "in")
     run = tmp_path / "run"

@@ -35,6 +35,7 @@ def test_a_python_tag_in_a_recipe_is_a_one_line_config_error_and_runs_nothing(tm
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_a_python_tag_in_a_curriculum_is_a_one_line_config_error_and_runs_nothing(tmp_path):
     marker = tmp_path / "ran"
     (tmp_path / "curriculum.yaml").write_text(

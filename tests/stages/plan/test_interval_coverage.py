@@ -77,6 +77,7 @@ def test_two_seeds_per_ratio_widen_the_law_free_spread_by_students_t():
     assert seed_inflation(one, 0.95) == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", sorted(BANDS))
 def test_few_draws_cover_within_their_binomial_spread_of_the_level(level):
     rows = [
