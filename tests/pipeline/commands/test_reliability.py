@@ -130,5 +130,5 @@ def test_the_same_inputs_and_seed_plan_the_same_curriculum(tmp_path, in_repo):
         "cmr_law" in (first / "plan/curriculum.yaml").read_text()
     )  # a fitted share, not a fallback
     assert (
-        losses(first) == losses(second) and len(losses(first)) == 5
-    )  # the base, the control, three pilots
+        losses(first) == losses(second) and len(losses(first)) == 6
+    )  # the base, the control, three pilots and the joint mixture's check pilot
