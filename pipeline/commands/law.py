@@ -68,6 +68,7 @@ def register(subparsers) -> None:
         help="plan for a model of N parameters (K, M, B suffixes allowed) from curves at two or more "
         "sizes (a params column); default: the largest pilot size",
     )
+    _mixture_arguments(fit)
     fit.add_argument("--json", action="store_true", help="print JSON instead of a table")
     fit.set_defaults(func=main)
     validate = commands.add_parser(
@@ -161,6 +162,26 @@ def _fit_arguments(parser) -> None:
         help="measure the general-loss change against the model before CPT (base) or the R = 0 "
         "control pilot at the same tokens (control); default: control when the curves have R = 0 "
         "rows, since against an unconverged base forgetting hides behind continued general training",
+    )
+
+
+def _mixture_arguments(parser) -> None:
+    """The combined mixture's rule and risk, as ``critmix plan`` reads them from plan.mixture and
+    plan.risk, so that ``law fit`` prints the shares a plan on these curves would choose."""
+    from stages.plan.cmr.mixture import MIXTURE_RULES
+    from stages.plan.settings import RISKS
+
+    parser.add_argument(
+        "--mixture",
+        choices=list(MIXTURE_RULES),
+        default="predicted",
+        help="how the domains' shares are chosen, as plan.mixture (default predicted)",
+    )
+    parser.add_argument(
+        "--risk",
+        choices=list(RISKS),
+        default="interval",
+        help="what the predicted rule holds to ε, as plan.risk (default interval)",
     )
 
 
@@ -266,14 +287,17 @@ def fit_settings(args):
 
 
 def _fit(curves, args) -> int:
-    from stages.plan.cmr.mixture import combine_domains
+    from stages.plan.cmr.mixture import MixtureInputs, plan_mixture
     from stages.plan.cmr.sizes import fit_across_sizes, largest_size
     from stages.plan.cmr.sweeps import epsilon_sweep, lambda_sweep
 
     settings = fit_settings(args)
     results, size_laws = fit_across_sizes(curves, settings)
     curves = largest_size(curves)  # the sweeps and plots are the largest pilot size's
-    mixture = combine_domains({d: r.cmr for d, r in results.items()})
+    inputs = MixtureInputs(
+        {d: r.to_dict() for d, r in results.items()}, {}, settings.epsilon, args.risk
+    )
+    mixture = plan_mixture(args.mixture, inputs)
     sweeps = {
         name: {d: sweep(curves, d, settings) for d in results}
         for name, sweep, wanted in (
@@ -307,6 +331,12 @@ def _fit(curves, args) -> int:
         + ", ".join(f"{d} {share:.3f}" for d, share in mixture.domains.items())
     )
     print(f"  rule: {mixture.rule}")
+    if mixture.prediction is not None:
+        predicted = mixture.prediction
+        print(
+            f"  predicted general-loss change at the budget: {predicted.change:+.4f} "
+            f"[{predicted.low:+.4f}, {predicted.high:+.4f}] (ε {settings.epsilon})"
+        )
     for note in mixture.warnings:
         print(f"  warning: {note}")
     return 0

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from stages.plan.cmr.mixture import PREDICTED_RULE, combine_domains
 from tests.stages.plan.cmr_shapes import make_curves as make_shape
 from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves, merge
 
@@ -63,6 +64,9 @@ def test_fit_json_has_every_domain_both_views_and_a_mixture(tmp_path, capsys):
         )
     shares = out["mixture"]
     assert abs(shares["general"] + sum(shares["domains"].values()) - 1) < 1e-9
+    # the plan's default rule: the joint prediction's upper end spends ε (0.05) and no more
+    assert shares["rule"] == PREDICTED_RULE
+    assert shares["prediction"]["high"] == pytest.approx(0.05, abs=1e-6)
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
         "finance_cmr.png",
         "papers_cmr.png",
@@ -218,3 +222,18 @@ def test_fit_answers_at_the_target_size_with_each_size_beside_it(tmp_path, capsy
     assert finance["cmr"] == law["cmr"] and finance["ci"] == law["ci"] and len(law["sizes"]) == 3
     assert main(["law", "fit", "--curves", str(path), "--bootstrap", "8"]) == 0
     assert "the curves hold 3 pilot sizes" in " ".join(capsys.readouterr().out.split())
+
+
+def test_fit_prints_the_mixture_a_plan_with_the_same_rule_would_choose(tmp_path, capsys):
+    curves = merge(
+        make_curves(seed=3, domain="legal"), make_curves(lam=300.0, seed=4, domain="code")
+    )
+    path = write_curves(tmp_path / "curves.csv", curves)
+    args = ["law", "fit", "--curves", str(path), "--bootstrap", "8", "--json"]
+    assert main([*args, "--mixture", "smallest_cmr"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    cmrs = {d: r["cmr"] for d, r in out["domains"].items()}
+    assert out["mixture"]["domains"] == combine_domains(cmrs).domains
+    assert main([*args, "--risk", "point"]) == 0
+    point = json.loads(capsys.readouterr().out)["mixture"]
+    assert point["prediction"]["change"] == pytest.approx(0.05, abs=1e-6)
