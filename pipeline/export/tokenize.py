@@ -1,7 +1,7 @@
 """Tokenizing for ``critmix export``: a task per Parquet shard file on the curation executor.
 
 Task ``rank`` reads shard file ``rank`` (sorted by domain, quality, name), encodes its documents with
-the export's tokenizer, each followed by its EOS, and writes one part per file set it feeds (the
+the export's tokenizer (pipeline/export/pieces.py), each followed by its EOS, and writes one part per file set it feeds (the
 train bucket ``<quality>/<length>`` or the domain's held-out validation documents, chosen by the
 trainer's ``is_validation``): ``<rank>/<file set>.tokens`` (the format's dtype) and ``.lengths``
 (int64 document lengths). A task holds one shard file's tokens; its parts are written atomically
@@ -21,11 +21,12 @@ from tokenizers import Tokenizer
 from core.errors import CritmixError
 from core.files import atomic_write_bytes, file_sha256
 from pipeline.export.files import VALID_BUCKET, FileSet
+from pipeline.export.pieces import PieceEncoder
 from trainer.data.tokenize import discover_buckets, is_validation, read_rows
 
 # The EOS names of common tokenizers, looked up when no tokenizer_config.json names its eos_token.
 EOS_NAMES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "<|eos|>")
-BATCH = 1024  # documents encoded at a time
+BATCH = 8192  # documents encoded at a time: what their distinct pieces are found among
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +110,7 @@ class TokenizeTask:
 
     def __call__(self, rank: int, world_size: int) -> dict:
         source = self.sources[rank]
-        encoder = Tokenizer.from_file(str(self.tokenizer.path))
+        encoder = PieceEncoder(Tokenizer.from_file(str(self.tokenizer.path)), self.tokenizer.eos_id)
         texts: dict[FileSet, list[str]] = {}
         rows = read_rows([source.path], ["id", "text", "length_bucket"])
         for doc_id, text, length in rows:
@@ -117,16 +118,16 @@ class TokenizeTask:
                 text
             )
         tokens = 0
+        task_dir = self.parts / f"{rank:05d}"
         for file_set, documents in sorted(texts.items()):
             encoded = [
-                np.array(e.ids + [self.tokenizer.eos_id], dtype=self.dtype)
+                encoder.encode(documents[start : start + BATCH], self.dtype)
                 for start in range(0, len(documents), BATCH)
-                for e in encoder.encode_batch_fast(documents[start : start + BATCH])  # no offsets
             ]
-            task_dir = self.parts / f"{rank:05d}"
-            lengths = np.array([len(e) for e in encoded], dtype=np.int64)
+            ids = np.concatenate([e[0] for e in encoded])
+            lengths = np.concatenate([e[1] for e in encoded])
             # The lengths go last: collect_parts takes a part whose lengths exist as written.
-            atomic_write_bytes(file_set.part(task_dir, "tokens"), np.concatenate(encoded).tobytes())
+            atomic_write_bytes(file_set.part(task_dir, "tokens"), ids.tobytes())
             atomic_write_bytes(file_set.part(task_dir, "lengths"), lengths.tobytes())
             tokens += int(lengths.sum())
         return {"documents": sum(map(len, texts.values())), "tokens": tokens}
