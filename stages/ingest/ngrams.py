@@ -32,9 +32,12 @@ class NgramKeys:
 def top_ngram_chars(keys: np.ndarray, lengths: np.ndarray, n: int) -> int:
     """Characters of the most frequent n-gram times its count; ties go to the first seen, as in
     ``Counter.most_common``. An n-gram's characters include the spaces that join its words."""
-    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    order = np.argsort(keys, kind="stable")  # stable: each key's run starts at its first occurrence
+    sorted_keys = keys[order]
+    run_starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+    counts = np.diff(np.append(run_starts, len(keys)))
     top = counts.max()
-    start = int(first[counts == top].min())
+    start = int(order[run_starts[counts == top]].min())
     return (int(lengths[start : start + n].sum()) + n - 1) * int(top)
 
 

@@ -18,6 +18,8 @@ from functools import cache
 # An ASCII chunk without these characters has no infix (spaCy's infixes are hyphens, ellipses, icons and
 # '.', ',', ':', '<', '>', '=', '/', '+', '*', '^' between letters or digits).
 INFIX_CHARS = frozenset(".,-~+*^:<>=/")
+# Where, in an ASCII chunk, an infix match can start: each ASCII alternative begins with one of these.
+INFIX_START = re.compile("[.,~+*^:<>=/-]")
 SUFFIX_HINTS = frozenset("0123456789'’")
 
 
@@ -66,8 +68,12 @@ class EnglishWords:
             for orth in self.special
             if orth.strip() and self.has_affix(orth)
         }
-        self.longest = max(map(len, self.spanning))
-        self.first_tokens = {tokens[0] for tokens in self.spanning}
+        # The lengths of the runs that start with each token, so that only those are looked up.
+        self.run_lengths: dict[str, list[int]] = {}
+        for tokens in self.spanning:
+            self.run_lengths.setdefault(tokens[0], []).append(len(tokens))
+        for lengths in self.run_lengths.values():
+            lengths.sort()
 
     def __call__(self, line: str) -> list[str]:
         return [token for chunk in line.split() for token in self.chunk_tokens(chunk)]
@@ -90,14 +96,13 @@ class EnglishWords:
     def merge_special(self, tokens: list[str]) -> list[str]:
         """Runs of tokens that spell a special case, as spaCy's special-case matcher retokenizes them: the longest
         first, then the leftmost, none overlapping one already taken."""
-        if len(tokens) < 2 or self.first_tokens.isdisjoint(tokens):
+        if len(tokens) < 2 or self.run_lengths.keys().isdisjoint(tokens):
             return tokens  # a whole chunk that is a special case was split as one already
         found = [
-            (j - i, i)
-            for i in range(len(tokens))
-            if tokens[i] in self.first_tokens
-            for j in range(i + 1, min(len(tokens), i + self.longest) + 1)
-            if tuple(tokens[i:j]) in self.spanning
+            (length, i)
+            for i, token in enumerate(tokens)
+            for length in self.run_lengths.get(token, ())
+            if i + length <= len(tokens) and tuple(tokens[i : i + length]) in self.spanning
         ]
         if not found:
             return tokens
@@ -170,9 +175,18 @@ class EnglishWords:
         return self.suffix(chunk, max(0, len(chunk) - self.suffix_reach))
 
     def split_infixes(self, chunk: str) -> list[str]:
+        """spaCy's infix split. In an ASCII chunk, a match at its first character splits nothing and any other
+        starts at one of ``INFIX_START``'s characters, so the search starts at the first one (the regex would
+        fail at every position before it; lookbehinds still see what comes before)."""
+        start = 0
+        if chunk.isascii():
+            later = INFIX_START.search(chunk, 1)
+            if later is None:
+                return [chunk]
+            start = 0 if chunk[0] in INFIX_CHARS else later.start()
         tokens: list[str] = []
         offset = 0
-        for match in self.infixes(chunk):
+        for match in self.infixes(chunk, start):
             start, end = match.span()
             if offset == 0 and start == 0:
                 continue
