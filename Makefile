@@ -45,13 +45,19 @@ train: plan
 report: $(STAMP)
 	$(CRITMIX) report --config $(CONFIG)
 
+# Two pytest workers (pytest-xdist), one per core of the 2-core CI machine; a module's tests stay in one
+# worker, so that a module-scoped fixture (test_flow's whole flow) is built once. TEST_WORKERS=0 runs
+# in this process (a debugger, -x on the first failure in order).
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+
 # The fast tier: everything but the `slow` end-to-end checks, with the slowest tests listed.
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" --durations=15
+	$(PYTEST) -m "not slow"
 
 # Every test, the slow tier too: what CI runs after the fast tier.
 test-all: $(STAMP)
-	$(PY) -m pytest -q --durations=15
+	$(PYTEST)
 
 lint: $(STAMP)
 	$(PY) -m ruff check core pipeline stages trainer tests bench
