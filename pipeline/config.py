@@ -108,6 +108,9 @@ class PilotConfig:
         True  # an R = 0 pilot per seed: general data only, the same tokens (the ε reference)
     )
     joint: bool = True  # one more pilot at the planned mixture, to check its joint prediction
+    # Widths or presets the base model and pilots also run at, e.g. [64, 96, 128]; empty: train.model's
+    # size alone. Each size's LRs scale by W0/W and its base tokens by its parameters (pipeline/planning/sizes.py).
+    sizes: list[int | str] = field(default_factory=list)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pipeline.reporting.law_console import (
     print_backtest,
     print_comparison,
     print_result,
+    print_size_backtest,
     print_sweep,
 )
 
@@ -362,14 +363,15 @@ def _compare(curves, args) -> int:
 def _validate(curves, args) -> int:
     import numpy as np
 
-    from stages.plan.backtests.backtest import validate
-    from stages.plan.cmr.sizes import largest_size
+    from stages.plan.backtests.sizes import backtest_report
 
-    settings, curves = fit_settings(args), largest_size(curves)  # the backtest is within one size
-    reports = [validate(curves, d, settings) for d in np.unique(curves["domain"])]
+    settings = fit_settings(args)
+    reports = [backtest_report(curves, d, settings) for d in np.unique(curves["domain"])]
     if args.json:
         print(json.dumps(reports, indent=2, default=str))
     else:
         for report in reports:
             print_backtest(report)
+            if "size_backtest" in report:
+                print_size_backtest(report["size_backtest"])
     return 0

@@ -23,8 +23,8 @@ from pipeline.planning.curricula import (
     planned_curriculum,
     validation_curriculum,
 )
-from pipeline.planning.pilots import collect_curves, ensure_base, run_pilots
 from pipeline.planning.remote_pilots import export_pilots, import_pilots
+from pipeline.planning.sizes import collect_sized_curves, require_configured_size, train_sizes
 from pipeline.planning.trainer_runs import ensure_tokens, save_resolved_config, write_yaml
 from pipeline.progress import console
 from pipeline.reporting.formatting import format_interval, format_optional
@@ -76,10 +76,12 @@ def fit_domains(config: CritmixConfig, curves: dict) -> tuple[dict, dict]:
 
 def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[str, dict]:
     """``critmix law validate`` on every fitted domain: how well the pilots predict what they had not seen."""
-    from stages.plan.backtests.backtest import validate
+    from stages.plan.backtests.sizes import backtest_report
 
-    settings, curves = fit_settings(config), largest_size(curves)  # the backtest is within one size
-    reports = {d: validate(curves, d, settings) for d, fit in fits.items() if fit.cmr is not None}
+    settings = fit_settings(config)
+    reports = {
+        d: backtest_report(curves, d, settings) for d, fit in fits.items() if fit.cmr is not None
+    }
     for report in reports.values():
         half = next(cut for cut in report["cuts"] if cut["share"] == 0.5)
         if half["cmr"] is not None:
@@ -87,6 +89,12 @@ def backtest_domains(config: CritmixConfig, curves: dict, fits: dict) -> dict[st
                 f"backtest {report['domain']}: pilots cut at half predict {half['cmr']:.3f} "
                 f"{format_interval(half['ci'])} for the law-free {format_optional(report['law_free'])} "
                 f"(covered: {half['covers_law_free']})"
+            )
+        sized = report.get("size_backtest") or {}
+        if sized.get("held_out_params"):
+            console.print(
+                f"size backtest {report['domain']}: the smaller sizes predict {sized['predicted']:.3f} "
+                f"{format_interval(sized['ci'])} for the largest's own {sized['measured']:.3f}"
             )
     return reports
 
@@ -238,14 +246,13 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
         raise PlanError(f"{run.path} has no shards: run `make curate` first")
     config_path = save_resolved_config(config, run)
     tokens = ensure_tokens(run, config_path)
-    base = ensure_base(config, run, config_path, tokens)
-    run_pilots(config, run, config_path, tokens, base)
-    curves = read_curves(collect_curves(config, run))
+    sizes, trained = train_sizes(config, run, config_path, tokens)
+    curves = read_curves(collect_sized_curves(sizes, run))
     results, size_laws = fit_domains(config, curves)
     backtests = backtest_domains(config, curves, results)
     fits = {d: f.to_dict() for d, f in results.items()}
-    trained = {"config_path": config_path, "tokens": tokens, "base": base}
-    mixture, joint = joint_mixture(config, run, trained, curves, fits)
+    largest = sizes[-1]  # the joint check pilot trains at the largest size, as its fits are
+    mixture, joint = joint_mixture(largest.config, largest.run, trained, curves, fits)
     print_joint(joint)
     shares, chosen, notes = planned_shares(config, fits, mixture, joint)
     buckets = bucket_tokens(run / "shards")
@@ -326,6 +333,8 @@ def register(subparsers) -> None:
 def main(args) -> int:
     config = load_args_config(args)
     with RunDir(run_dir_for(args, config)) as run:
+        if args.export_pilots or args.import_pilots:
+            require_configured_size(config, "--export-pilots/--import-pilots")
         if args.export_pilots:
             script = export_pilots(config, run, Path(args.export_pilots))
             parallel = config.plan.pilots.parallel

@@ -127,3 +127,21 @@ def print_backtest(report) -> None:
             f"{format_optional(row['error_vs_law_free'], '+.3f'):>11} {row['measured_change']:15.4f} "
             f"{format_optional(row['joint_error'], '+.4f'):>8} {row['per_ratio_law_error']:+14.4f}"
         )
+
+
+def print_size_backtest(report) -> None:
+    """The size backtest of one domain: each pilot size's CMR, then the largest predicted without it."""
+    print(
+        "  pilot sizes: "
+        + ", ".join(f"{s['params']:.4g} CMR {s['cmr']:.3f}" for s in report["sizes"])
+    )
+    if report["held_out_params"] is None:
+        print(f"  size backtest: {report['note']}")
+        return
+    print(
+        f"  size backtest: the smaller sizes predict {report['predicted']:.3f} "
+        f"{format_interval(report['ci'])} at {report['held_out_params']:.4g} parameters, whose own "
+        f"CMR is {report['measured']:.3f} (error {report['error']:+.3f}, covered: {report['covered']})"
+    )
+    for note in report["notes"]:
+        print(f"    note: {note}")

@@ -32,3 +32,27 @@ def test_a_non_positive_target_is_a_config_error():
     config = load_config("configs/tiny.yaml", [*SMALL_FIT, "plan.target.params=-5"])
     with pytest.raises(ConfigError, match="plan.target.params"):
         fit_domains(config, sized_curves())
+
+
+@pytest.mark.slow
+def test_a_tiny_plan_at_three_widths_plans_the_target_with_each_sizes_cmr(tmp_path, in_repo):
+    import csv
+
+    import yaml
+
+    from pipeline.cli import main
+    from tests.pipeline.commands.test_plan import SMALL
+
+    run = tmp_path / "run"
+    assert main(["curate", "--config", "configs/tiny.yaml", "--run", str(run)]) == 0
+    sized = ["--set", "plan.pilots.sizes=[64,96,128]", "--set", "plan.target.params=4e6"]
+    plan = ["plan", "--config", "configs/tiny.yaml", "--run", str(run), *SMALL, *sized]
+    assert main([*plan, "--set", "plan.bootstrap=20"]) == 0
+    with (run / "plan/curves.csv").open() as f:
+        params = sorted({float(r["params"]) for r in csv.DictReader(f)})
+    assert len(params) == 3 and params[-1] < 4e6  # the trainer's counts, one per width
+    law = yaml.safe_load((run / "plan/fit.yaml").read_text())["legal"]["size_law"]
+    assert [s["params"] for s in law["sizes"]] == params and law["target_params"] == 4e6
+    assert law["ci"][0] <= law["cmr"] <= law["ci"][1]
+    for width in (64, 96, 128):  # each size trained its own base model and pilots
+        assert (run / f"sizes/w{width}/plan/base/final/config.json").exists()
