@@ -121,3 +121,17 @@ def test_the_tiny_flow_writes_the_golden_bytes(tmp_path, in_repo):
         assert_losses_match_the_golden_curves(run / "plan/curves.csv")
     else:
         assert training == recorded
+
+
+def test_a_machine_with_no_recorded_checksums_checks_the_losses_to_a_tolerance(tmp_path):
+    import pandas as pd
+
+    golden = pd.read_csv(GOLDEN_CURVES)
+    kernels, planner = golden.copy(), golden.copy()
+    kernels["general_loss"] *= 1 + 1e-5  # what other float kernels move
+    planner.loc[3, "domain_loss"] *= 1.01  # what a changed pilot moves
+    kernels.to_csv(tmp_path / "kernels.csv", index=False)
+    planner.to_csv(tmp_path / "planner.csv", index=False)
+    assert_losses_match_the_golden_curves(tmp_path / "kernels.csv")
+    with pytest.raises(AssertionError, match="domain_loss"):
+        assert_losses_match_the_golden_curves(tmp_path / "planner.csv")
