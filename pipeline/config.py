@@ -101,6 +101,9 @@ class PilotConfig:
     eval_points: int = 12  # log-spaced, so several fall before the general-loss peak
     first_eval_tokens: int | None = None  # default: 1% of the pilot budget
     parallel: int = 2  # pilots at once, one thread each
+    # Pilots per trainer process, trained one after another (no start-up per pilot); "auto": all the
+    # pilots split evenly over the `parallel` processes. 1: a process per pilot.
+    fuse: int | Literal["auto"] = 1
     seeds: int = (
         2  # runs per ratio, each with its own data order (train.seed + i); the fit uses them all
     )
@@ -243,6 +246,10 @@ def load_config(
             raise ConfigError(
                 f"curate.{key}: {getattr(config.curate, key)} must be at least 1 (curate --{key} sets it)"
             )
+    if config.plan.pilots.fuse != "auto" and config.plan.pilots.fuse < 1:
+        raise ConfigError(
+            f"plan.pilots.fuse: {config.plan.pilots.fuse} must be at least 1, or auto"
+        )
     if config.plan.pilots.seeds < 1:
         raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")
     reference = config.plan.epsilon_reference

@@ -1,12 +1,17 @@
-"""``python -m trainer tokenize|train``: see trainer/data/tokenize.py and trainer/loop.py.
+"""``python -m trainer tokenize|train|train-many``: see trainer/data/tokenize.py and trainer/loop.py.
 
 Only the `train:` section of --config is read; --set overrides are relative to it (optim.micro_batch=8).
+``train-many --runs runs.json`` trains several runs in one process, one after another: a JSON list of
+``{"curriculum": path, "out": dir, "set": [KEY=VALUE, ...]}`` sharing --tokens, --config and --set. Each
+run is exactly what ``train`` with the same arguments writes (its seed is set afresh when it starts);
+a finished one (``final/config.json``) is skipped, and a stopped one resumes when the command is run again.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -37,7 +42,12 @@ def parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--tokens", required=True, help="tokens directory written by `tokenize`")
     fit.add_argument("--out", required=True, help="output directory; a run found there is resumed")
-    for command in (tok, fit):
+    many = sub.add_parser(
+        "train-many", help="train several curricula one after another in this one process"
+    )
+    many.add_argument("--runs", required=True, help="JSON list of {curriculum, out, set}")
+    many.add_argument("--tokens", required=True, help="tokens directory written by `tokenize`")
+    for command in (tok, fit, many):
         command.add_argument("--config", help="recipe YAML; only its train: section is read")
         command.add_argument(
             "--set",
@@ -61,6 +71,37 @@ def lock_output(out: str):
             f"{folder} is in use by trainer process {held.holder}; "
             "wait for it to finish, or pass another --out"
         ) from None
+
+
+def listed_runs(path: str) -> list[dict]:
+    try:
+        runs = json.loads(Path(path).read_text())
+        if isinstance(runs, list) and all({"curriculum", "out"} <= set(r) for r in runs):
+            return runs
+    except (OSError, ValueError, TypeError):
+        pass
+    raise ConfigError(f"--runs {path}: expected a JSON list of {{curriculum, out, set}} objects")
+
+
+def run_many(args) -> None:
+    """Each listed run under its own lock, in order; a stop ends the command after that run's checkpoint."""
+    from trainer.loop import STOP_REQUESTED
+
+    for entry in listed_runs(args.runs):
+        if STOP_REQUESTED.is_set():
+            raise Terminated("stopped before every run was trained; run the same command again")
+        if (Path(entry["out"]) / "final/config.json").exists():
+            continue
+        one = argparse.Namespace(
+            command="train",
+            config=args.config,
+            set=[*args.set, *entry.get("set", [])],
+            curriculum=entry["curriculum"],
+            tokens=args.tokens,
+            out=entry["out"],
+        )
+        with lock_output(one.out):
+            run(one)
 
 
 def run(args) -> None:
@@ -98,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
 
     def locked_run() -> None:
+        if args.command == "train-many":
+            run_many(args)
+            return
         # DDP ranks share --out; rank 0 holds it for all of them.
         with (
             lock_output(args.out)

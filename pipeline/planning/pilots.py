@@ -4,8 +4,9 @@ seed): ``plan.pilots.seeds`` runs per domain and ratio, each with its own data o
 ``plan.pilots.control`` one R = 0 control per seed (general data only, the same tokens), shared by
 every domain: its rows appear under each domain at ratio 0.
 
-Pilots are independent single-thread processes, run ``plan.pilots.parallel`` at a time; a finished
-pilot is skipped, a killed one resumes.
+Pilots are single-thread trainer processes, run ``plan.pilots.parallel`` at a time, each training
+``plan.pilots.fuse`` pilots one after another (``python -m trainer train-many``) so that start-up is
+paid once per process, not once per pilot; a finished pilot is skipped, a killed one resumes.
 """
 
 from __future__ import annotations
@@ -116,6 +117,40 @@ def run_pilot(
     return out
 
 
+def run_fused_pilots(
+    config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, jobs: list
+) -> list[Path]:
+    """Several pilots in one trainer process, one after another; each writes what it would alone."""
+    outs = [pilot_dir(run, *job) for job in jobs]
+    entries = []
+    for job, out in zip(jobs, outs, strict=True):
+        spec = out.with_suffix(".curriculum.yaml")
+        write_curriculum(pilot_curriculum(config, job[0], job[1], base), spec)
+        entries.append(
+            {"curriculum": str(spec), "out": str(out), "set": pilot_overrides(config, job[2])[1::2]}
+        )
+    runs = outs[0].with_suffix(".fused.json")
+    atomic_write_text(runs, json.dumps(entries, indent=1))
+    args = [
+        "train-many",
+        "--runs",
+        str(runs),
+        "--tokens",
+        str(tokens),
+        "--config",
+        str(config_path),
+    ]
+    run_trainer(args, outs[0].with_suffix(".fused.log"), threads=1)
+    return outs
+
+
+def fused_groups(config: CritmixConfig, jobs: list) -> list[list]:
+    """The pilots of each trainer process: ``plan.pilots.fuse`` at a time, in job order."""
+    pilots = config.plan.pilots
+    size = -(-len(jobs) // pilots.parallel) if pilots.fuse == "auto" else pilots.fuse
+    return [jobs[i : i + size] for i in range(0, len(jobs), max(1, size))]
+
+
 def run_pilots(
     config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path
 ) -> None:
@@ -127,13 +162,21 @@ def run_pilots(
         unit_progress(f"pilots ({parallel} at a time)", len(jobs), "pilot") as update,
     ):
         running = {
-            pool.submit(run_pilot, config, run, config_path, tokens, base, job): job for job in jobs
+            (
+                pool.submit(run_pilot, config, run, config_path, tokens, base, group[0])
+                if len(group) == 1
+                else pool.submit(run_fused_pilots, config, run, config_path, tokens, base, group)
+            ): group
+            for group in fused_groups(config, jobs)
         }
-        for done, finished in enumerate(as_completed(running), 1):
-            update(
-                done,
-                pilot_summary(running[finished], finished.result(), config.plan.general_domain),
-            )
+        done = 0
+        for finished in as_completed(running):
+            result = finished.result()
+            for job, out in zip(
+                running[finished], result if isinstance(result, list) else [result]
+            ):
+                done += 1
+                update(done, pilot_summary(job, out, config.plan.general_domain))
     console.print(f"pilots: {len(jobs)} done in {time.time() - started:.0f}s")
 
 

@@ -13,6 +13,7 @@ from pipeline.planning import pilots
 from pipeline.planning.curricula import pilot_curriculum
 from pipeline.planning.pilots import (
     collect_curves,
+    fused_groups,
     pilot_dir,
     pilot_jobs,
     pilot_overrides,
@@ -112,3 +113,42 @@ def test_off_a_terminal_each_finished_pilot_gets_a_line_with_its_losses_and_an_e
     assert legal[5] == "4.000" and legal[6] == ", general 5.000"  # the last evaluation's losses
     control = next(m for m in matches if m[2] == "general")
     assert control[5] == "4.000" and control[6] is None
+
+
+def test_fused_pilots_are_split_evenly_over_the_processes_and_each_is_listed_once(in_repo):
+    jobs = pilot_jobs(config("plan.pilots.seeds=2"))  # 10 pilots
+    assert [len(g) for g in fused_groups(config("plan.pilots.fuse=auto"), jobs)] == [5, 5]
+    assert [len(g) for g in fused_groups(config("plan.pilots.fuse=4"), jobs)] == [4, 4, 2]
+    assert sum(fused_groups(config("plan.pilots.fuse=3"), jobs), []) == jobs
+    with pytest.raises(ConfigError, match="plan.pilots.fuse"):
+        config("plan.pilots.fuse=0")
+
+
+def test_a_fused_process_trains_each_pilot_as_it_would_alone_and_each_gets_its_line(
+    in_repo, tmp_path, monkeypatch, capsys
+):
+    launched = []
+
+    def fake_trainer(args, log_path, threads=None, progress=None):
+        listing = json.loads(Path(args[args.index("--runs") + 1]).read_text())
+        launched.append(listing)
+        for entry in listing:
+            out = Path(entry["out"])
+            out.mkdir(parents=True)
+            evals = [
+                {"tokens": t, "val": {"general": 3.0, "legal": 5.0, "code": 6.0}} for t in (0, 1)
+            ]
+            (out / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
+
+    monkeypatch.setattr(pilots, "run_trainer", fake_trainer)
+    cfg = config("plan.pilots.seeds=2", "plan.pilots.fuse=auto")
+    run = RunDir(tmp_path)
+    run_pilots(cfg, run, tmp_path / "config.yaml", tmp_path / "tokens", tmp_path / "base")
+    entries = {entry["out"]: entry for entry in sum(launched, [])}
+    assert len(launched) == 2 and len(entries) == 10
+    for job in pilot_jobs(cfg):
+        entry = entries[str(pilot_dir(run, *job))]
+        assert entry["set"] == pilot_overrides(cfg, job[2])[1::2]
+        assert Path(entry["curriculum"]).exists()
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pilot ")]
+    assert [line.split()[1] for line in said] == [f"{i}/10" for i in range(1, 11)]
