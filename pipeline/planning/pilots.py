@@ -151,6 +151,15 @@ def fused_groups(config: CritmixConfig, jobs: list) -> list[list]:
     return [jobs[i : i + size] for i in range(0, len(jobs), max(1, size))]
 
 
+def run_group(
+    config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, group
+):
+    """One pilot in a trainer process of its own (today's path, ``fuse: 1``), or a fused group in one."""
+    if len(group) == 1:
+        return [run_pilot(config, run, config_path, tokens, base, group[0])]
+    return run_fused_pilots(config, run, config_path, tokens, base, group)
+
+
 def run_pilots(
     config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path
 ) -> None:
@@ -162,19 +171,12 @@ def run_pilots(
         unit_progress(f"pilots ({parallel} at a time)", len(jobs), "pilot") as update,
     ):
         running = {
-            (
-                pool.submit(run_pilot, config, run, config_path, tokens, base, group[0])
-                if len(group) == 1
-                else pool.submit(run_fused_pilots, config, run, config_path, tokens, base, group)
-            ): group
+            pool.submit(run_group, config, run, config_path, tokens, base, group): group
             for group in fused_groups(config, jobs)
         }
         done = 0
         for finished in as_completed(running):
-            result = finished.result()
-            for job, out in zip(
-                running[finished], result if isinstance(result, list) else [result]
-            ):
+            for job, out in zip(running[finished], finished.result()):
                 done += 1
                 update(done, pilot_summary(job, out, config.plan.general_domain))
     console.print(f"pilots: {len(jobs)} done in {time.time() - started:.0f}s")
