@@ -100,17 +100,26 @@ def pilot_jobs(config: CritmixConfig) -> list[tuple[str, float, int]]:
     ]
 
 
+def finished(out: Path) -> bool:
+    return (out / "final/config.json").exists()
+
+
+def write_pilot_curriculum(config: CritmixConfig, base: Path, job: tuple, out: Path) -> Path:
+    """The curriculum of pilot ``job`` (domain, ratio, seed), written beside its output folder."""
+    spec = out.with_suffix(".curriculum.yaml")
+    write_curriculum(pilot_curriculum(config, job[0], job[1], base), spec)
+    return spec
+
+
 def run_pilot(
     config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, job: tuple
 ) -> Path:
-    domain, ratio, seed = job
-    out = pilot_dir(run, domain, ratio, seed)
-    if (out / "final/config.json").exists():
+    out = pilot_dir(run, *job)
+    if finished(out):
         return out
-    spec = out.with_suffix(".curriculum.yaml")
-    write_curriculum(pilot_curriculum(config, domain, ratio, base), spec)
+    spec = write_pilot_curriculum(config, base, job, out)
     run_trainer(
-        train_args(config_path, spec, tokens, out, *pilot_overrides(config, seed)),
+        train_args(config_path, spec, tokens, out, *pilot_overrides(config, job[2])),
         out.with_suffix(".log"),
         threads=1,
     )
@@ -122,13 +131,16 @@ def run_fused_pilots(
 ) -> list[Path]:
     """Several pilots in one trainer process, one after another; each writes what it would alone."""
     outs = [pilot_dir(run, *job) for job in jobs]
-    entries = []
-    for job, out in zip(jobs, outs, strict=True):
-        spec = out.with_suffix(".curriculum.yaml")
-        write_curriculum(pilot_curriculum(config, job[0], job[1], base), spec)
-        entries.append(
-            {"curriculum": str(spec), "out": str(out), "set": pilot_overrides(config, job[2])[1::2]}
-        )
+    if all(finished(out) for out in outs):  # a rerun pays no trainer start-up for a finished group
+        return outs
+    entries = [
+        {
+            "curriculum": str(write_pilot_curriculum(config, base, job, out)),
+            "out": str(out),
+            "set": pilot_overrides(config, job[2])[1::2],  # the values of its --set pairs
+        }
+        for job, out in zip(jobs, outs, strict=True)
+    ]
     runs = outs[0].with_suffix(".fused.json")
     atomic_write_text(runs, json.dumps(entries, indent=1))
     args = [
