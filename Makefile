@@ -11,7 +11,7 @@ RUN_NAME := $(shell sed -n 's/^name: *//p' $(CONFIG) 2>/dev/null | head -1)
 RUN ?= runs/$(RUN_NAME)
 CRITMIX := $(PY) -m pipeline
 
-.PHONY: venv corpus curate plan train test test-all lint bench sql report lock clean
+.PHONY: venv corpus curate plan train test test-slow test-all lint bench sql report lock clean
 
 venv: $(STAMP)
 
@@ -55,7 +55,11 @@ PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 test: $(STAMP)
 	$(PYTEST) -m "not slow"
 
-# Every test, the slow tier too: what CI runs after the fast tier.
+# The slow tier alone: what CI runs after the fast tier (so that CI runs no test twice).
+test-slow: $(STAMP)
+	$(PYTEST) -m slow
+
+# Every test, both tiers.
 test-all: $(STAMP)
 	$(PYTEST)
 
