@@ -5,8 +5,8 @@ Default (the real trainer, on CPU): curate ``--config`` once, then three plans, 
 directory (a copy of the curated run):
 
 - ``one``: pilots at the largest width alone (today's plan, for the cost peer);
-- ``sizes``: pilots at every width of ``--widths``, planned for the target (``plan.target.params`` =
-  the trainer's parameter count at ``--target-width``);
+- ``sizes``: pilots at every width of ``--widths``, planned for the target (``plan.target.model`` =
+  ``--target-width``, whose parameters the trainer counts);
 - ``target``: the pilot sweep at the target width itself, whose own fit measures that size's CMR.
 
 Printed per domain: the planned CMR and interval, each pilot size's own, the measured CMR at the
@@ -28,6 +28,7 @@ import shutil
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -71,13 +72,6 @@ def pilot_tokens(config: str, overrides: list[str], run: Path) -> tuple[int, int
     return pilots, sum(s.config.plan.base_tokens for s in sizes)
 
 
-def target_params(config: str, overrides: list[str], width: int, tokens: Path) -> int:
-    from pipeline.config import load_config
-    from pipeline.planning.sizes import sized_config, trainer_params
-
-    return trainer_params(sized_config(load_config(config, overrides), width, 1.0), tokens)
-
-
 def real(args) -> None:
     from pipeline.cli import main
 
@@ -99,8 +93,7 @@ def real(args) -> None:
         if not run.exists():
             shutil.copytree(curated, run)
         if name == "sizes":
-            params = target_params(args.config, base, args.target_width, root / "one/tokens")
-            extra.append(f"plan.target.params={params}")
+            extra.append(f"plan.target.model={args.target_width}")
         fits[name], walls[name] = plan_run(args.config, run, [*base, *extra])
         tokens[name] = pilot_tokens(args.config, [*base, *extra], run)
     report(fits, walls, tokens, widths, args.target_width)
@@ -139,22 +132,40 @@ def forgetting(params: float) -> float:
     return 0.8 + 0.8 * (params / 1e6) ** -0.4
 
 
-def sized_shape_curves(shape: str, sizes: list[float], seeds: int, trial: int, budget_share=1.0):
+@dataclass
+class Design:
+    """Pilot sizes and seeds; the sizes below the largest may run fewer ratios or a share of the length."""
+
+    sizes: list[float]
+    seeds: int
+    smaller_ratios: tuple[float, ...] | None = None  # None: every ratio
+    smaller_length: float = 1.0
+
+    def cost(self) -> float:
+        """In full pilot sweeps (every ratio, full length, one seed)."""
+        from tests.stages.plan.cmr_shapes import RATIOS
+
+        share = len(self.smaller_ratios or RATIOS) / len(RATIOS) * self.smaller_length
+        return ((len(self.sizes) - 1) * share + 1) * self.seeds
+
+
+def sized_shape_curves(shape: str, design: Design, trial: int):
     import numpy as np
 
-    from tests.stages.plan.cmr_shapes import BASE_GENERAL, PILOT_TOKENS, make_curves
+    from tests.stages.plan.cmr_shapes import BASE_GENERAL, PILOT_TOKENS, RATIOS, make_curves
 
     sets_ = []
-    for i, params in enumerate(sizes):
-        curves = make_curves(shape, seed=1000 * trial + i, seeds=seeds)
+    for i, params in enumerate(design.sizes):
+        smaller = i < len(design.sizes) - 1
+        ratios = (design.smaller_ratios or RATIOS) if smaller else RATIOS
+        curves = make_curves(shape, seed=1000 * trial + i, seeds=design.seeds, ratios=ratios)
         curves["general_loss"] = BASE_GENERAL + forgetting(params) * (
             curves["general_loss"] - BASE_GENERAL
         )
         curves["params"] = np.full(curves["ratio"].shape, params)
-        sets_.append(curves)
-    merged = {k: np.concatenate([c[k] for c in sets_]) for k in sets_[0]}
-    keep = merged["tokens"] <= budget_share * PILOT_TOKENS
-    return {k: v[keep] for k, v in merged.items()}
+        keep = curves["tokens"] <= (design.smaller_length if smaller else 1.0) * PILOT_TOKENS
+        sets_.append({k: v[keep] for k, v in curves.items()})
+    return {k: np.concatenate([c[k] for c in sets_]) for k in sets_[0]}
 
 
 def synthetic(args) -> None:
@@ -162,24 +173,27 @@ def synthetic(args) -> None:
     from stages.plan.settings import FitSettings
     from tests.stages.plan.cmr_shapes import EPSILON, PILOT_TOKENS, true_cmr
 
+    three = [1e6, 2e6, 4e6]
     designs = {
-        "2 sizes × 2 seeds": ([2e6, 4e6], 2),
-        "3 sizes × 1 seed": ([1e6, 2e6, 4e6], 1),
-        "3 sizes × 2 seeds": ([1e6, 2e6, 4e6], 2),
-        "4 sizes × 2 seeds": ([0.5e6, 1e6, 2e6, 4e6], 2),
+        "2 sizes × 2 seeds": Design([2e6, 4e6], 2),
+        "3 sizes × 1 seed": Design(three, 1),
+        "3 sizes × 2 seeds": Design(three, 2),
+        "3 sizes × 2 seeds, the smaller two at 3 ratios": Design(three, 2, (1 / 4, 1 / 2, 1.0)),
+        "3 sizes × 2 seeds, the smaller two at half length": Design(three, 2, smaller_length=0.5),
+        "4 sizes × 2 seeds": Design([0.5e6, *three], 2),
     }
     target = 16e6  # 4x the largest pilot
     settings = FitSettings(
         draws=args.draws, epsilon=EPSILON, budget=PILOT_TOKENS, reference="base"
     ).at(target_params=target)
     print(f"target {target:.3g} parameters (4x the largest pilot), {args.trials} trials per shape")
-    for name, (sizes, seeds) in designs.items():
+    for name, design in designs.items():
         for shape in ("recovery", "logistic"):
             truth = true_cmr(shape, epsilon=EPSILON / forgetting(target))
-            own_truth = true_cmr(shape, epsilon=EPSILON / forgetting(sizes[-1]))
+            own_truth = true_cmr(shape, epsilon=EPSILON / forgetting(design.sizes[-1]))
             rows = []
             for trial in range(args.trials):
-                curves = sized_shape_curves(shape, sizes, seeds, trial)
+                curves = sized_shape_curves(shape, design, trial)
                 fits, laws = fit_across_sizes(curves, settings)
                 fit, law = fits["synth"], laws["synth"]
                 largest = law["sizes"][-1]["cmr"]
@@ -189,7 +203,7 @@ def synthetic(args) -> None:
                 )
             error, covered, width, own = zip(*rows)
             print(
-                f"{name}, {shape}: cost {len(sizes) * seeds} sweeps; median error "
+                f"{name}, {shape}: cost {design.cost():g} sweeps; median error "
                 f"{statistics.median(error):.3f}, coverage {sum(covered) / len(covered):.2f}, median "
                 f"width {statistics.median(width):.3f}; the largest pilot's own CMR is "
                 f"{statistics.median(own):.3f} off (truth {truth:.3f}, largest's {own_truth:.3f})"

@@ -114,13 +114,21 @@ class PilotConfig:
     # Widths or presets the base model and pilots also run at, e.g. [64, 96, 128]; empty: train.model's
     # size alone. Each size's LRs scale by W0/W and its base tokens by its parameters (pipeline/planning/sizes.py).
     sizes: list[int | str] = field(default_factory=list)
+    # The ratios every size below the largest runs, e.g. [0.25, 0.5, 1.0]; empty: all of `ratios`. The
+    # size law reads one CMR per size, which three ratios place well enough (README, "sizes" table).
+    smaller_ratios: list[float] = field(default_factory=list)
 
 
 @dataclass
 class TargetConfig:
     """The model the plan is for, when it is not the pilots' size (docs/design.md, "The size law")."""
 
-    params: float | None = None  # parameter count; None: plan for the largest pilot size
+    # The model `critmix train` trains: a width or a preset of train.model's architecture, at the pilot
+    # sizes' LR and tokens-per-parameter rule (pipeline/planning/sizes.py). None: train.model itself.
+    model: int | str | None = None
+    # Its parameter count, for a target this machine does not train (a larger run elsewhere). With
+    # `model` set it is the trainer's own count, so setting both is an error. None: the largest pilot size.
+    params: float | None = None
 
 
 @dataclass
@@ -249,6 +257,11 @@ def load_config(
     if config.plan.pilots.fuse != "auto" and config.plan.pilots.fuse < 1:
         raise ConfigError(
             f"plan.pilots.fuse: {config.plan.pilots.fuse} must be at least 1, or auto"
+        )
+    if config.plan.target.model is not None and config.plan.target.params is not None:
+        raise ConfigError(
+            "plan.target: set model (a width or preset trained here, whose parameters the trainer "
+            "counts) or params (a model trained elsewhere), not both"
         )
     if config.plan.pilots.seeds < 1:
         raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -24,7 +25,12 @@ from pipeline.planning.curricula import (
     validation_curriculum,
 )
 from pipeline.planning.remote_pilots import export_pilots, import_pilots
-from pipeline.planning.sizes import collect_sized_curves, require_configured_size, train_sizes
+from pipeline.planning.sizes import (
+    collect_sized_curves,
+    require_configured_size,
+    target_size,
+    train_sizes,
+)
 from pipeline.planning.trainer_runs import ensure_tokens, save_resolved_config, write_yaml
 from pipeline.progress import console
 from pipeline.reporting.formatting import format_interval, format_optional
@@ -246,6 +252,10 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
         raise PlanError(f"{run.path} has no shards: run `make curate` first")
     config_path = save_resolved_config(config, run)
     tokens = ensure_tokens(run, config_path)
+    target = target_size(config, run, tokens)
+    if target:  # the fit answers for the trainer's own count of the target model
+        config = copy.deepcopy(config)
+        config.plan.target.params = target.params
     sizes, trained = train_sizes(config, run, config_path, tokens)
     curves = read_curves(collect_sized_curves(sizes, run))
     results, size_laws = fit_domains(config, curves)
@@ -256,7 +266,8 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     print_joint(joint)
     shares, chosen, notes = planned_shares(config, fits, mixture, joint)
     buckets = bucket_tokens(run / "shards")
-    spec = planned_curriculum(config, shares, chosen, buckets, notes)
+    trains = target.config if target else config  # its base phase and learning rates
+    spec = planned_curriculum(trains, shares, chosen, buckets, notes)
     for note in spec.warnings + [w for fit in results.values() for w in fit.warnings]:
         console.print(f"[yellow]warning:[/] {note}")
     sized = {d: {"size_law": law} for d, law in size_laws.items()}  # only with a target size
@@ -270,7 +281,7 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     plot_fits(results, largest_size(curves), run)
     if config.plan.validate:
         write_curriculum(
-            validation_curriculum(config, shares, buckets), run / "plan/curriculum.validate.yaml"
+            validation_curriculum(trains, shares, buckets), run / "plan/curriculum.validate.yaml"
         )
     path = run / "plan/curriculum.yaml"
     write_curriculum(spec, path)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.errors import CritmixError
 from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
+from pipeline.planning.sizes import target_overrides
 from pipeline.planning.trainer_runs import (
     ensure_tokens,
     run_trainer,
@@ -58,14 +59,14 @@ def main(args) -> int:
             runs.append(
                 (validate, run / "train-validate")
             )  # 1.5x the planned ratio: does epsilon break?
-        for spec, target in runs:
-            console.print(f"training on {spec} -> {target} (log: {target}.log)")
+        for spec, out_dir in runs:
+            console.print(f"training on {spec} -> {out_dir} (log: {out_dir}.log)")
             run_trainer(
-                train_args(config_path, spec, tokens, target),
-                target.parent / f"{target.name}.log",
+                train_args(config_path, spec, tokens, out_dir, *target_overrides(config)),
+                out_dir.parent / f"{out_dir.name}.log",
                 progress=TrainingLines(
-                    target.name,
-                    target / "metrics.jsonl",
+                    out_dir.name,
+                    out_dir / "metrics.jsonl",
                     sum(phase.tokens for phase in load_curriculum(spec).phases),
                 ),
             )

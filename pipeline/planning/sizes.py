@@ -44,8 +44,10 @@ class PilotSize:
     run: RunDir
 
 
-def width_of(config: CritmixConfig, size: int | str | None = None) -> int:
-    """The width of ``size`` (a width, or a preset name); None: the configured model's."""
+def width_of(
+    config: CritmixConfig, size: int | str | None = None, key: str = "plan.pilots.sizes"
+) -> int:
+    """The width of ``size`` (a width, or a preset name: its width); None: the configured model's."""
     from trainer.model import PRESETS
 
     model = config.train.model
@@ -53,9 +55,7 @@ def width_of(config: CritmixConfig, size: int | str | None = None) -> int:
         return model.hidden or PRESETS[model.preset][0]
     if isinstance(size, str):
         if size not in PRESETS:
-            raise PlanError(
-                f"plan.pilots.sizes: {size!r} is neither a width nor one of {list(PRESETS)}"
-            )
+            raise PlanError(f"{key}: {size!r} is neither a width nor one of {list(PRESETS)}")
         return PRESETS[size][0]
     return size
 
@@ -110,12 +110,43 @@ def pilot_sizes(config: CritmixConfig, run: RunDir, tokens: Path) -> list[PilotS
             "drop plan.base_model or plan.pilots.sizes"
         )
     reference = trainer_params(config, tokens)
-    sizes = []
-    for width in widths:
-        params = trainer_params(sized_config(config, width, 1.0), tokens)
-        sized = sized_config(config, width, params / reference)
-        sizes.append(PilotSize(width, params, sized, RunDir(run / f"sizes/w{width}")))
+    sizes = [at_width(config, w, reference, tokens, RunDir(run / f"sizes/w{w}")) for w in widths]
+    for smaller in sizes[:-1]:  # the size law needs each one's CMR; the largest's fit does the rest
+        pilots = smaller.config.plan.pilots
+        pilots.ratios = config.plan.pilots.smaller_ratios or pilots.ratios
     return sizes
+
+
+def at_width(
+    config: CritmixConfig, width: int, reference: int, tokens: Path, run: RunDir
+) -> PilotSize:
+    """``config`` at ``width`` by the sizes' rule; ``reference``: the configured model's parameters."""
+    params = trainer_params(sized_config(config, width, 1.0), tokens)
+    return PilotSize(width, params, sized_config(config, width, params / reference), run)
+
+
+def target_size(config: CritmixConfig, run: RunDir, tokens: Path) -> PilotSize | None:
+    """The model ``critmix train`` trains when ``plan.target.model`` names one: trained like a pilot
+    size (learning rates times W0 / W, base tokens per parameter), so the curriculum's base phase and
+    learning rates are its own. None: the configured model, or a target trained elsewhere."""
+    model = config.plan.target.model
+    if model is None or width_of(config, model, "plan.target.model") == width_of(config):
+        return None
+    width = width_of(config, model, "plan.target.model")
+    target = at_width(config, width, trainer_params(config, tokens), tokens, run)
+    console.print(
+        f"target model: width {width}, {target.params:,} parameters, "
+        f"base {target.config.plan.base_tokens:,} tokens, base LR {target.config.plan.base_lr:.3g}"
+    )
+    return target
+
+
+def target_overrides(config: CritmixConfig) -> list[str]:
+    """The trainer's ``--set`` for the target model's width (none without ``plan.target.model``)."""
+    model = config.plan.target.model
+    if model is None or width_of(config, model, "plan.target.model") == width_of(config):
+        return []
+    return ["--set", f"model.hidden={width_of(config, model, 'plan.target.model')}"]
 
 
 def train_sizes(

@@ -35,24 +35,32 @@ def test_a_non_positive_target_is_a_config_error():
 
 
 @pytest.mark.slow
-def test_a_tiny_plan_at_three_widths_plans_the_target_with_each_sizes_cmr(tmp_path, in_repo):
+def test_a_tiny_plan_at_three_widths_plans_and_trains_the_target_model(tmp_path, in_repo):
     import csv
+    import json
 
     import yaml
 
     from pipeline.cli import main
     from tests.pipeline.commands.test_plan import SMALL
+    from trainer.curriculum import load_curriculum
 
     run = tmp_path / "run"
     assert main(["curate", "--config", "configs/tiny.yaml", "--run", str(run)]) == 0
-    sized = ["--set", "plan.pilots.sizes=[64,96,128]", "--set", "plan.target.params=4e6"]
+    sized = ["--set", "plan.pilots.sizes=[64,96,128]", "--set", "plan.target.model=small"]
     plan = ["plan", "--config", "configs/tiny.yaml", "--run", str(run), *SMALL, *sized]
     assert main([*plan, "--set", "plan.bootstrap=20"]) == 0
     with (run / "plan/curves.csv").open() as f:
         params = sorted({float(r["params"]) for r in csv.DictReader(f)})
-    assert len(params) == 3 and params[-1] < 4e6  # the trainer's counts, one per width
+    assert len(params) == 3  # the trainer's counts, one per width
     law = yaml.safe_load((run / "plan/fit.yaml").read_text())["legal"]["size_law"]
-    assert [s["params"] for s in law["sizes"]] == params and law["target_params"] == 4e6
+    assert [s["params"] for s in law["sizes"]] == params and law["target_params"] > params[-1]
     assert law["ci"][0] <= law["cmr"] <= law["ci"][1]
     for width in (64, 96, 128):  # each size trained its own base model and pilots
         assert (run / f"sizes/w{width}/plan/base/final/config.json").exists()
+    # The curriculum is the target's (its own base tokens per parameter), and train trains it.
+    general = load_curriculum(run / "plan/curriculum.yaml").phases[0]
+    assert general.tokens == round(8000 * law["target_params"] / params[-1])
+    assert main(["train", "--config", "configs/tiny.yaml", "--run", str(run), *SMALL, *sized]) == 0
+    trained = json.loads((run / "train/final/config.json").read_text())
+    assert trained["hidden_size"] == 256

@@ -15,6 +15,8 @@ from pipeline.planning.sizes import (
     pilot_sizes,
     require_configured_size,
     sized_config,
+    target_overrides,
+    target_size,
     trainer_params,
     width_of,
 )
@@ -55,14 +57,18 @@ def test_sizes_are_widths_or_presets(in_repo):
         width_of(cfg, "huge")
 
 
-def test_the_parameter_count_is_the_trainers_model(tmp_path, in_repo):
+def write_tokenizer(folder):
     from tokenizers import Tokenizer, models
 
+    Tokenizer(models.WordLevel({f"w{i}": i for i in range(100)}, unk_token="w0")).save(
+        str(folder / "tokenizer.json")
+    )
+
+
+def test_the_parameter_count_is_the_trainers_model(tmp_path, in_repo):
     from trainer.model import build_model
 
-    Tokenizer(models.WordLevel({f"w{i}": i for i in range(100)}, unk_token="w0")).save(
-        str(tmp_path / "tokenizer.json")
-    )
+    write_tokenizer(tmp_path)
     cfg = sized_config(config(), 64, 1.0)
     built = build_model(cfg.train.model, 100).num_parameters()
     assert trainer_params(cfg, tmp_path) == built
@@ -102,3 +108,39 @@ def test_the_curves_of_several_sizes_carry_each_sizes_parameters(tmp_path, in_re
     one = PilotSize(128, None, cfg, run)
     with collect_sized_curves([one], run).open() as f:
         assert "params" not in next(csv.DictReader(f))  # one size: the curves of before
+
+
+def test_the_target_model_trains_by_the_sizes_rule_at_its_own_parameter_count(tmp_path, in_repo):
+    write_tokenizer(tmp_path)
+    cfg, run = config("plan.target.model=small"), RunDir(tmp_path)  # width 256, twice the configured
+    target = target_size(cfg, run, tmp_path)
+    assert target is not None and target.width == 256
+    assert target.params == trainer_params(sized_config(cfg, 256, 1.0), tmp_path)
+    reference = trainer_params(cfg, tmp_path)
+    assert target.config.plan.base_lr == pytest.approx(cfg.plan.base_lr / 2)
+    assert target.config.plan.base_tokens == round(cfg.plan.base_tokens * target.params / reference)
+    assert target_overrides(cfg) == ["--set", "model.hidden=256"]
+
+
+def test_no_target_model_or_the_configured_width_trains_the_configured_model(tmp_path, in_repo):
+    for cfg in (config(), config("plan.target.model=128"), config("plan.target.params=4e6")):
+        assert target_size(cfg, RunDir(tmp_path), tmp_path / "no-tokens-read") is None
+        assert target_overrides(cfg) == []
+
+
+def test_a_target_is_a_model_trained_here_or_a_count_not_both(in_repo, tmp_path):
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="plan.target: set model"):
+        config("plan.target.model=256", "plan.target.params=4e6")
+    with pytest.raises(PlanError, match="plan.target.model: 'huge' is neither"):
+        target_size(config("plan.target.model=huge"), RunDir(tmp_path), tmp_path)
+
+
+def test_the_sizes_below_the_largest_run_the_smaller_ratios(tmp_path, in_repo):
+    write_tokenizer(tmp_path)
+    cfg = config("plan.pilots.sizes=[64,96,128]", "plan.pilots.smaller_ratios=[0.25,1.0]")
+    sizes = pilot_sizes(cfg, RunDir(tmp_path), tmp_path)
+    assert [s.config.plan.pilots.ratios for s in sizes] == [[0.25, 1.0], [0.25, 1.0], [0.5, 1.0]]
+    everywhere = pilot_sizes(config("plan.pilots.sizes=[64,128]"), RunDir(tmp_path), tmp_path)
+    assert [s.config.plan.pilots.ratios for s in everywhere] == [[0.5, 1.0]] * 2
