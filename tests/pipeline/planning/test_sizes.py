@@ -112,7 +112,10 @@ def test_the_curves_of_several_sizes_carry_each_sizes_parameters(tmp_path, in_re
 
 def test_the_target_model_trains_by_the_sizes_rule_at_its_own_parameter_count(tmp_path, in_repo):
     write_tokenizer(tmp_path)
-    cfg, run = config("plan.target.model=small"), RunDir(tmp_path)  # width 256, twice the configured
+    cfg, run = (
+        config("plan.target.model=small"),
+        RunDir(tmp_path),
+    )  # width 256, twice the configured
     target = target_size(cfg, run, tmp_path)
     assert target is not None and target.width == 256
     assert target.params == trainer_params(sized_config(cfg, 256, 1.0), tmp_path)
