@@ -11,7 +11,7 @@ RUN_NAME := $(shell sed -n 's/^name: *//p' $(CONFIG) 2>/dev/null | head -1)
 RUN ?= runs/$(RUN_NAME)
 CRITMIX := $(PY) -m pipeline
 
-.PHONY: venv corpus curate plan train test test-slow test-all lint bench sql report lock clean
+.PHONY: venv corpus curate plan train test test-slow test-all chromium lint bench sql report lock clean
 
 venv: $(STAMP)
 
@@ -55,13 +55,22 @@ PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 test: $(STAMP)
 	$(PYTEST) -m "not slow"
 
-# The slow tier alone: what CI runs after the fast tier (so that CI runs no test twice).
-test-slow: $(STAMP)
+# The slow tier alone: what CI runs after the fast tier (so that CI runs no test twice). Its report-layout
+# tests lay the report out in a headless Chromium, which `make chromium` installs when there is none.
+test-slow: $(STAMP) chromium
 	$(PYTEST) -m slow
 
 # Every test, both tiers.
-test-all: $(STAMP)
+test-all: $(STAMP) chromium
 	$(PYTEST)
+
+# The system's Chromium (Debian's package; no browser download): with apt-get, as root or with sudo.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "make: the report's layout tests need Chromium: install it so that \`chromium\` is on PATH" >&2; exit 1; }; \
+	  as_root=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "make: installing chromium (the report's layout tests) with $${as_root:-root} apt-get" >&2; \
+	  $$as_root apt-get update -qq && $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(STAMP)
 	$(PY) -m ruff check core pipeline stages trainer tests bench

@@ -6,6 +6,7 @@ stage owns its config dataclass (in its module); this file composes them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -38,6 +39,15 @@ DEFAULT_CONFIG = Path("configs/demo.yaml")
 # Keys that change how curation runs but never what it produces.
 # How a curate runs and what it says, not what it writes: left out of the key of its output.
 EXECUTION_KEYS = ("executor", "workers", "slurm", "warn_removed_share")
+# Counts of processes, threads and tasks, and the least each may be: below it there would be no work at
+# all, or a pool that cannot start (every command refuses them, not only the one that uses the key).
+COUNTS = {
+    "curate.workers": (1, "curate --workers sets it"),
+    "curate.tasks": (1, "curate --tasks sets it"),
+    "plan.pilots.parallel": (1, "the pilots trained at once"),
+    "train.data.tokenize_workers": (1, "the threads that tokenize"),
+    "train.threads": (0, "0 is torch's default"),
+}
 # A run name becomes a directory under runs/, so it may not climb out of it.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
@@ -246,14 +256,10 @@ def load_config(
         raise ConfigError(
             f"curate.executor: {config.curate.executor!r} is not one of {list(EXECUTORS)}"
         )
-    for key in (
-        "workers",
-        "tasks",
-    ):  # 0 or less would be no work at all, or a pool that cannot start
-        if getattr(config.curate, key) < 1:
-            raise ConfigError(
-                f"curate.{key}: {getattr(config.curate, key)} must be at least 1 (curate --{key} sets it)"
-            )
+    for key, (least, meaning) in COUNTS.items():
+        value = functools.reduce(getattr, key.split("."), config)
+        if value < least:
+            raise ConfigError(f"{key}: {value} must be at least {least} ({meaning})")
     if config.plan.pilots.fuse != "auto" and config.plan.pilots.fuse < 1:
         raise ConfigError(
             f"plan.pilots.fuse: {config.plan.pilots.fuse} must be at least 1, or auto"

@@ -55,6 +55,10 @@ def run_trainer(
         process = subprocess.Popen(
             trainer_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
         )
+        # A signal that came while it started was passed on before it existed, or while it was still a fork
+        # that loses it at exec; Popen returns after the exec, so sent again now, it reaches the trainer.
+        if stopping():
+            process.terminate()
         code = wait(process, progress)
     if code in STOPPED_BY_SIGNAL or stopping():
         raise stopped(saved)

@@ -124,6 +124,17 @@ def test_report_compares_plan_with_the_run(flow_run):
 
 
 @pytest.mark.slow
+def test_the_report_fits_a_1400_pixel_browser_window(flow_run, tmp_path):
+    from tests.browser import lay_out
+
+    layout = lay_out(flow_run / "report.html", 1400, tmp_path / "report.png")
+    assert layout.viewport == 1400 and layout.scroll_width <= 1400
+    assert (
+        layout.overflowing == []
+    )  # no table, figure, pre or plot past the window or its container
+
+
+@pytest.mark.slow
 def test_a_hand_set_share_is_recorded_and_checked_against_the_cmr(flow_run, in_repo):
     assert (
         main(

@@ -169,3 +169,28 @@ def test_make_train_with_a_missing_config_says_so_in_critmix_words(tmp_path):
     assert done.returncode == 2
     assert f"critmix plan: config error: config file {missing} does not exist" in done.stderr
     assert "No rule to make target" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "key", "value", "least"),
+    [
+        ("plan", "curate.workers", "-3", 1),
+        ("plan", "plan.pilots.parallel", "0", 1),
+        ("train", "train.data.tokenize_workers", "0", 1),
+        ("train", "train.threads", "-1", 0),
+        ("export", "curate.workers", "0", 1),
+        ("export", "curate.tasks", "-3", 1),
+    ],
+)
+def test_no_workers_or_threads_is_a_one_line_config_error_for_every_command(
+    tmp_path, capsys, command, key, value, least
+):
+    export_format = ["--format", "megatron"] if command == "export" else []
+    run = tmp_path / "run"
+    args = ["--config", str(TINY_CONFIG), "--run", str(run), "--set", f"{key}={value}"]
+    assert main([command, *export_format, *args]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(
+        f"critmix {command}: config error: {key}: {value} must be at least {least} ("
+    )
+    assert len(error.splitlines()) == 1 and not run.exists()
