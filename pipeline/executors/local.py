@@ -1,8 +1,8 @@
 """datatrove executors for ``critmix curate`` (registered by name in ``pipeline/executors/__init__.py``).
 
 Task logs go to ``<logging_dir>/logs/task_*.log`` only: datatrove also prints the log of every
-task whose ``local_rank`` is 0 on the console, where it would bury the progress bar. Errors still
-reach the console.
+task whose ``local_rank`` is 0 on the console, where it would bury the progress bar, and every task's
+errors, which the main process reports (``add_task_log_file``).
 
 The local executor runs the tasks of every phase of a curate on the same worker processes
 (``task_processes``): datatrove's own starts a manager and a pool per phase, and with the imports
@@ -20,9 +20,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
+import datatrove.executor.base as datatrove_base
 import dill
 from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor
-from datatrove.executor.base import PipelineExecutor
 from datatrove.utils.stats import PipelineStats
 from loguru import logger
 
@@ -46,14 +46,22 @@ PRELOAD = [
 ]
 
 
-class QuietTasks(PipelineExecutor):
-    """Runs every task as datatrove runs tasks with ``local_rank != 0``, which only affects logging."""
+def add_task_log_file(logging_dir, rank: int, local_rank: int = 0, node_rank: int = -1):
+    """datatrove's task logger, its file alone. A task's error reaches the console from the main process,
+    once: one line for one the user can fix (a full disk), else the traceback of the bug, which carries the
+    task's. And a log file that cannot be written fails the task with its error (ENOSPC), where loguru would
+    print a trace of its own."""
+    logger.remove()
+    logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
+    logger.add(logfile, level="DEBUG", catch=False)
+    logger.info(f"Launching pipeline for {rank=}")
+    return logfile
 
-    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
-        return super()._run_for_rank(rank, 1, node_rank)
+
+datatrove_base.add_task_logger = add_task_log_file  # what every task's _run_for_rank calls
 
 
-class QuietLocalExecutor(QuietTasks, LocalPipelineExecutor):
+class QuietLocalExecutor(LocalPipelineExecutor):
     """datatrove's local executor, its tasks run on ``task_processes``: never in the calling process, so
     that the main process holds no task's data, with any number of workers."""
 
@@ -133,7 +141,7 @@ def task_processes(workers: int) -> Iterator[TaskProcesses]:
         warm = outer
 
 
-class QuietRayExecutor(QuietTasks, RayPipelineExecutor):
+class QuietRayExecutor(RayPipelineExecutor):
     pass
 
 

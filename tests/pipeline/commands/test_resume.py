@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+import pipeline.executors.local as local_executor
 from tests.conftest import tree_checksums
 from tests.curate_process import curate_process, write_corpus
 
@@ -71,7 +72,7 @@ def test_runs_killed_inside_each_stage_resume_to_identical_shards(tmp_path, in_r
     assert len(hit) >= 4, f"killed inside only {hit}"
 
 
-def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monkeypatch, capsys):
+def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monkeypatch, capfd):
     import errno
 
     import stages.writers
@@ -87,17 +88,19 @@ def test_disk_full_is_a_clear_error_and_the_run_resumes(tmp_path, in_repo, monke
         real_replace(src, dst)
 
     monkeypatch.setattr(stages.writers.os, "replace", full_disk)
-    monkeypatch.setattr(
-        "pipeline.executors.local.START_METHOD", "fork"
-    )  # the tasks inherit the patch
+    monkeypatch.setattr(local_executor, "START_METHOD", "fork")  # the tasks inherit the patch
     assert main(args) == 1
-    assert "free disk space" in capsys.readouterr().err
+    # One line, after the progress: no task's log of the error (a trace, in the task processes' stderr).
+    *progress, error = capfd.readouterr().err.splitlines()
+    assert error.startswith(
+        "critmix curate: cannot write output: [Errno 28] No space left on device"
+    )
+    assert "free disk space" in error
+    assert not [line for line in progress if "Traceback" in line or "ERROR" in line], progress
     assert not list((tmp_path / "run").glob("shards/**/*.parquet"))
     monkeypatch.setattr(stages.writers.os, "replace", real_replace)
     assert main(args) == 0
-    assert (
-        "exact_dedup: up to date, skipped" in capsys.readouterr().err
-    )  # finished stages were kept
+    assert "exact_dedup: up to date, skipped" in capfd.readouterr().err  # finished stages were kept
     assert list((tmp_path / "run").glob("shards/**/*.parquet"))
 
 
@@ -118,9 +121,7 @@ def test_a_stage_that_failed_in_one_task_resumes_at_that_task(tmp_path, in_repo,
         return rewrite(inputs, *rest)
 
     monkeypatch.setattr(stages.dedup.minhash, "rewrite_work_files", second_file_fails)
-    monkeypatch.setattr(
-        "pipeline.executors.local.START_METHOD", "fork"
-    )  # the tasks inherit the patch
+    monkeypatch.setattr(local_executor, "START_METHOD", "fork")  # the tasks inherit the patch
     with pytest.raises(
         RuntimeError, match="task 1 crashed"
     ):  # a bug, not a user error: it propagates
