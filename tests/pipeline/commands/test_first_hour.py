@@ -49,3 +49,14 @@ def test_tied_quality_tiers_are_named_with_the_key_that_changes_them(
     lines = curate_lines(run, capsys, "--set", "curate.buckets.tier_quantiles=[0.5,0.5]")
     tied = [line for line in lines if "tier edges" in line]
     assert tied and all("curate.quality.positives" in line for line in tied)
+
+
+def test_an_l_of_r_law_at_its_bound_says_which_bound_not_that_it_fits_poorly(in_repo, capsys):
+    from pipeline.cli import main
+
+    # The tiny flow's pilots (configs/tiny.yaml): their general loss rises so steeply in R that the
+    # L(R) law's exponent reaches its upper bound, where R² 1.00 means nothing.
+    assert main(["law", "fit", "--curves", "tests/data/tiny_flow_curves.csv"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the general-loss L(R) law's exponent s = 4.00 sits at its bound (s in [-4, 4]" in said
+    assert "fits poorly" not in said
