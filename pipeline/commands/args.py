@@ -67,6 +67,12 @@ def require_curated(run_dir: Path, args) -> None:
     )
 
 
+def require_shards(run: Path, args) -> None:
+    """A command that trains on the run's shards names the curate that writes them."""
+    if not (run / "shards").exists():
+        raise CritmixError(f"{run} has no shards: run `{curate_command(args)}` first")
+
+
 def curate_command(args) -> str:
     """The ``critmix curate`` that writes the run this command reads."""
     words = [

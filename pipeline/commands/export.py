@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import CritmixError
-from pipeline.commands.args import add_config_args, load_args_config, require_curated, run_dir_for
+from pipeline.commands.args import (
+    add_config_args,
+    load_args_config,
+    require_curated,
+    require_shards,
+    run_dir_for,
+)
 from pipeline.export import FORMATS
 from pipeline.progress import console
 from pipeline.rundir import RunDir
@@ -75,8 +81,7 @@ def main(args) -> int:
                 f"no curriculum at {spec}: run `make plan` (or `./critmix plan`) first, "
                 "or pass --curriculum FILE"
             )
-        if not (run / "shards").exists():
-            raise CritmixError(f"{run.path} has no shards: run `make curate` first")
+        require_shards(run.path, args)
         curriculum = load_curriculum(spec)
         tokenizer = load_tokenizer(
             args.tokenizer or config.train.tokenizer.path or run_tokenizer(run, config)

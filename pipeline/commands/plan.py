@@ -16,7 +16,7 @@ import copy
 import json
 from pathlib import Path
 
-from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
+from pipeline.commands.args import add_config_args, load_args_config, require_shards, run_dir_for
 from pipeline.config import CritmixConfig
 from pipeline.planning.curricula import (
     PlanError,
@@ -248,8 +248,6 @@ def print_joint(record: dict) -> None:
 
 
 def plan(config: CritmixConfig, run: RunDir) -> Path:
-    if not (run / "shards").exists():
-        raise PlanError(f"{run.path} has no shards: run `make curate` first")
     config_path = save_resolved_config(config, run)
     tokens = ensure_tokens(run, config_path)
     target = target_size(config, run, tokens)
@@ -344,6 +342,7 @@ def register(subparsers) -> None:
 def main(args) -> int:
     config = load_args_config(args)
     with RunDir(run_dir_for(args, config)) as run:
+        require_shards(run.path, args)
         if args.export_pilots or args.import_pilots:
             require_configured_size(config, "--export-pilots/--import-pilots")
         if args.export_pilots:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import CritmixError
-from pipeline.commands.args import add_config_args, load_args_config, run_dir_for
+from pipeline.commands.args import add_config_args, load_args_config, require_shards, run_dir_for
 from pipeline.planning.sizes import target_overrides
 from pipeline.planning.trainer_runs import (
     ensure_tokens,
@@ -48,8 +48,7 @@ def main(args) -> int:
                 f"no curriculum at {curriculum}: run `make plan` (or `./critmix plan`) first, "
                 f"or pass --curriculum FILE"
             )
-        if not (run / "shards").exists():
-            raise CritmixError(f"{run.path} has no shards: run `make curate` first")
+        require_shards(run.path, args)
         config_path = save_resolved_config(config, run)
         tokens = ensure_tokens(run, config_path)
         out = Path(args.out) if args.out else run / "train"

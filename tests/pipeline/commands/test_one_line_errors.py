@@ -73,6 +73,20 @@ def test_sql_before_curate_names_the_curate_command_of_that_config(tmp_path):
     )
 
 
+@pytest.mark.parametrize("command", ["plan", "train"])
+def test_plan_or_train_before_curate_names_the_curate_command_of_that_config(tmp_path, command):
+    run = tmp_path / "run"
+    run.mkdir()
+    if command == "train":
+        (run / "plan").mkdir()
+        (run / "plan/curriculum.yaml").write_text("phases: []\n")
+    done = run_module(
+        "pipeline", command, "--config", str(TINY_CONFIG), "--run", str(run), cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert f"run `critmix curate --config {TINY_CONFIG} --run {run}` first" in one_line(done)
+
+
 def test_sql_into_a_closed_pipe_is_silent(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"stages": {}, "counts": {}}))
     # JSON Lines go out row by row, so writes go on after the pipe is closed, whatever its buffer holds.
