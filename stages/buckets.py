@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 
 from core.errors import ConfigError
 from core.files import finished_files, save_array, write_json
+from stages.rewrite import rewrite_work_files
 from stages.schema import UNSCORED_TIER
 from stages.tasks import Phase, StageDirs, my_share, run_inline
-from stages.writers import rewrite_work_files
 
 STAGE = "buckets"
 EDGES_FILE = "edges.json"
@@ -169,10 +169,9 @@ def phases(dirs: StageDirs, config: BucketConfig, tasks: int) -> list[Phase]:
         files = my_share(dirs.input_files(), rank, world_size)
         rewrite_work_files(
             files,
-            dirs.out,
-            dirs.removed,
+            dirs,
             STAGE,
-            lambda t, path: (assign_buckets(t, edges, config), None),
+            lambda path: lambda table: (assign_buckets(table, edges, config), None),
         )
         return bucket_counts([Path(dirs.out) / p.name for p in files])
 

@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from core.files import file_sha256, finished_files, write_json
-from stages.schema import SHARD_SCHEMA, UNSCORED_TIER, WORK_SCHEMA
+from stages.rewrite import work_batches
+from stages.schema import SHARD_SCHEMA, UNSCORED_TIER
 from stages.sorted_runs import MERGE_FAN_IN, Run, fewer_runs, merged_batches, write_run
 from stages.tasks import Phase, StageDirs, my_share, run_inline
-from stages.writers import ParquetSink
+from stages.writers import GroupedSink
 
 STAGE = "shards"
 ROWS_PER_FILE = 100_000
@@ -43,14 +43,21 @@ PART_GROUP_BYTES = 16 * 1024 * 1024
 
 
 def write_runs(path: Path, runs_dir: Path) -> None:
-    """One input file's rows split by partition, each sorted by id: ``<runs_dir>/domain=<d>/quality=<t>/<file>``."""
-    table = pq.read_table(path, schema=WORK_SCHEMA, columns=SHARD_SCHEMA.names)
-    tiers = pc.fill_null(table["quality_tier"], UNSCORED_TIER)
-    keys = pc.binary_join_element_wise(table["domain"], tiers, "\x00")
-    for key in pc.unique(keys).to_pylist():
-        domain, tier = key.split("\x00")
-        part = table.filter(pc.equal(keys, key)).sort_by("id")
-        write_run([part], Path(runs_dir) / f"domain={domain}" / f"quality={tier}" / path.name)
+    """One input file's rows split by partition, a batch at a time (``work_batches``), each batch's share of a
+    partition sorted by id: ``<runs_dir>/domain=<d>/quality=<t>/<file stem>.<batch>.parquet``."""
+    for number, table in enumerate(work_batches(path, SHARD_SCHEMA.names)):
+        tiers = pc.fill_null(table["quality_tier"], UNSCORED_TIER)
+        keys = pc.binary_join_element_wise(table["domain"], tiers, "\x00")
+        for key in pc.unique(keys).to_pylist():
+            domain, tier = key.split("\x00")
+            part = table.filter(pc.equal(keys, key)).sort_by("id")
+            write_run(
+                [part],
+                Path(runs_dir)
+                / f"domain={domain}"
+                / f"quality={tier}"
+                / f"{path.stem}.{number:05d}.parquet",
+            )
 
 
 def write_task_runs(paths: list[Path], runs_dir: Path, name: str, scratch: Path) -> None:
@@ -113,7 +120,7 @@ def merge_runs(
 
 class PartFiles:
     """A partition's rows, in id order, as ``part-NNNNN.parquet`` files of ``rows_per_file`` rows, each in row
-    groups closed at the row that brings the group's text to ``group_bytes``.
+    groups closed at the row that brings the group's text to ``group_bytes`` (``GroupedSink``).
 
     Every cut depends only on the rows, never on the tables they arrive in, so the bytes do not depend on the
     workers; and only one row group is ever held, so memory does not grow with the file or the partition.
@@ -131,62 +138,37 @@ class PartFiles:
             rows_per_file,
             group_bytes,
         )
-        self.group: list[pa.Table] = []
-        self.group_rows = self.group_text = self.file_rows = 0
         self.part = first_part
         self.files: list[Path] = []
-        self.sink: ParquetSink | None = None
+        self.sink: GroupedSink | None = None
 
     def write(self, table: pa.Table) -> None:
-        text = np.cumsum(
-            pc.fill_null(pc.binary_length(table["text"]), 0).to_numpy()
-        )  # text up to each row
         start = 0
         while start < table.num_rows:
-            before = int(text[start - 1]) if start else 0
-            room = self.rows_per_file - self.file_rows - self.group_rows
-            filled_at = int(
-                np.searchsorted(text, before + self.group_bytes - self.group_text)
-            )  # the row that fills the group
-            n = min(room, filled_at + 1 - start, table.num_rows - start)
-            self.group.append(table.slice(start, n))
-            self.group_rows += n
-            self.group_text += int(text[start + n - 1]) - before
+            if self.sink is None:
+                self.files.append(self.directory / f"part-{self.part:05d}.parquet")
+                self.sink = GroupedSink(self.files[-1], SHARD_SCHEMA, self.group_bytes)
+            n = min(self.rows_per_file - self.sink.count, table.num_rows - start)
+            self.sink.write(table.slice(start, n))
             start += n
-            if (
-                self.group_text >= self.group_bytes
-                or self.file_rows + self.group_rows >= self.rows_per_file
-            ):
-                self._close_group()
-
-    def _close_group(self) -> None:
-        if self.sink is None:
-            self.files.append(self.directory / f"part-{self.part:05d}.parquet")
-            self.sink = ParquetSink(self.files[-1], SHARD_SCHEMA)
-        self.sink.write_table(pa.concat_tables(self.group).combine_chunks(), one_row_group=True)
-        self.file_rows += self.group_rows
-        self.group, self.group_rows, self.group_text = [], 0, 0
-        if self.file_rows == self.rows_per_file:
-            self._close_file()
+            if self.sink.count == self.rows_per_file:
+                self._close_file()
 
     def _close_file(self) -> None:
         if self.sink is None:  # callers close only a file they opened
             raise RuntimeError("no shard file is open to close")
         self.sink.close()
-        self.sink, self.file_rows, self.part = None, 0, self.part + 1
+        self.sink, self.part = None, self.part + 1
 
     def __enter__(self) -> PartFiles:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            if self.sink is not None:
-                self.sink.__exit__(exc_type, exc, tb)
-            return
-        if self.group_rows:
-            self._close_group()
         if self.sink is not None:
-            self._close_file()
+            if exc_type is None:
+                self._close_file()
+            else:
+                self.sink.__exit__(exc_type, exc, tb)
 
 
 def phases(

@@ -21,9 +21,9 @@ RUN_GROUP_BYTES = 4 * 1024 * 1024
 MERGE_FAN_IN = 32
 
 
-def write_run(tables: Iterable[pa.Table], path: Path) -> None:
+def write_run(tables: Iterable[pa.Table], path: Path, schema: pa.Schema = SHARD_SCHEMA) -> None:
     """A sorted run (the tables in order) in row groups of about RUN_GROUP_BYTES, so a merge reads it in small steps."""
-    with ParquetSink(path, SHARD_SCHEMA, row_group_bytes=RUN_GROUP_BYTES) as sink:
+    with ParquetSink(path, schema, row_group_bytes=RUN_GROUP_BYTES) as sink:
         for table in tables:
             sink.write_table(table)
 
@@ -56,8 +56,9 @@ class SortedRun:
     """A run read a row group at a time; ``head`` holds the rows read and not yet merged. ``tag``: a ``run``
     column with this number is added to its rows, so a merge of them says which run each row came from."""
 
-    def __init__(self, run: Run, columns: list[str], tag: int | None = None):
-        self.schema = pa.schema([SHARD_SCHEMA.field(name) for name in columns])
+    def __init__(self, run: Run, schema: pa.Schema, tag: int | None = None):
+        self.schema = schema
+        columns = schema.names
         self.groups = row_groups(run, columns)
         self.tag = tag
         self.head = pa.Table.from_batches([], schema=self.schema)
@@ -88,15 +89,22 @@ class SortedRun:
         return taken
 
 
-def merged_batches(runs: list[Run], columns: list[str] = SHARD_SCHEMA.names, tagged: bool = False):
+def merged_batches(
+    runs: list[Run],
+    columns: list[str] | None = None,
+    tagged: bool = False,
+    schema: pa.Schema = SHARD_SCHEMA,
+):
     """The rows of sorted runs in (id, run) order, a table at a time: rows with equal ids keep the order of their runs.
+    ``columns``: those of ``schema`` to read (all when None).
 
     Each round's bound is the smallest (last id of its head, run number) among the runs, and every run gives
     the rows that come before it in that order: no row still unread can. The bound's run empties its head,
     which is read again; the runs that give rows are found by a heap of their heads' first rows, so a round
     costs the runs it takes from, not all of them (a partition's runs, one per input file, can be thousands).
     """
-    sorted_runs = [SortedRun(run, columns, k if tagged else None) for k, run in enumerate(runs)]
+    read = pa.schema([schema.field(name) for name in columns or schema.names])
+    sorted_runs = [SortedRun(run, read, k if tagged else None) for k, run in enumerate(runs)]
     live = [k for k, run in enumerate(sorted_runs) if run.fill()]
     by_last = [(sorted_runs[k].last(), k) for k in live]
     by_first = [(sorted_runs[k].first(), k) for k in live]
@@ -119,7 +127,9 @@ def merged_batches(runs: list[Run], columns: list[str] = SHARD_SCHEMA.names, tag
                 heapq.heappush(by_last, (sorted_runs[k].last(), k))
 
 
-def fewer_runs(runs: list[Run], scratch: Path, fan_in: int = MERGE_FAN_IN) -> list[Run]:
+def fewer_runs(
+    runs: list[Run], scratch: Path, fan_in: int = MERGE_FAN_IN, schema: pa.Schema = SHARD_SCHEMA
+) -> list[Run]:
     """Merge consecutive groups of ``fan_in`` runs into intermediate runs under ``scratch`` until at most
     ``fan_in`` runs are left; returns them in order."""
     level = 0
@@ -129,6 +139,8 @@ def fewer_runs(runs: list[Run], scratch: Path, fan_in: int = MERGE_FAN_IN) -> li
             merged.append(
                 Run(Path(scratch) / f"level-{level}" / f"run-{start // fan_in:06d}.parquet")
             )
-            write_run(merged_batches(runs[start : start + fan_in]), merged[-1].path)
+            write_run(
+                merged_batches(runs[start : start + fan_in], schema=schema), merged[-1].path, schema
+            )
         runs, level = merged, level + 1
     return runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -92,6 +93,56 @@ class ParquetSink:
             self.tmp.unlink(missing_ok=True)
 
 
+class GroupedSink:
+    """Rows that arrive in order, as one Parquet file in row groups closed at the row that brings the group's text
+    to ``group_bytes`` (or at the end): every cut depends on the rows alone, never on the tables they arrive in, so
+    the bytes do not depend on batch sizes or workers; and only one row group is ever held."""
+
+    def __init__(self, path: Path, schema: pa.Schema, group_bytes: int):
+        self.sink, self.group_bytes = ParquetSink(path, schema), group_bytes
+        self.group: list[pa.Table] = []
+        self.group_text = 0
+
+    @property
+    def count(self) -> int:
+        return self.sink.count + sum(t.num_rows for t in self.group)
+
+    def write(self, table: pa.Table) -> None:
+        text = np.cumsum(
+            pc.fill_null(pc.binary_length(table["text"]), 0).to_numpy()
+        )  # text up to each row
+        start = 0
+        while start < table.num_rows:
+            before = int(text[start - 1]) if start else 0
+            filled_at = int(
+                np.searchsorted(text, before + self.group_bytes - self.group_text)
+            )  # the row that fills the group
+            stop = min(filled_at + 1, table.num_rows)
+            self.group.append(table.slice(start, stop - start))
+            self.group_text += int(text[stop - 1]) - before
+            start = stop
+            if self.group_text >= self.group_bytes:
+                self._close_group()
+
+    def _close_group(self) -> None:
+        if self.group:
+            self.sink.write_table(pa.concat_tables(self.group).combine_chunks(), one_row_group=True)
+        self.group, self.group_text = [], 0
+
+    def close(self) -> None:
+        self._close_group()
+        self.sink.close()
+
+    def __enter__(self) -> GroupedSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.sink.__exit__(exc_type, exc, tb)
+
+
 def removed_row(row: dict, stage: str, reason: str) -> dict:
     return dict(row, stage=stage, reason=reason)
 
@@ -113,18 +164,6 @@ class RemovedSinks:
 
     def add(self, row: dict, stage: str, reason: str) -> None:
         self._sink(stage).add(removed_row(row, stage, reason))
-
-    def write_table(self, table: pa.Table, stage: str) -> None:
-        """Removed rows as a table that already has the ``stage`` and ``reason`` columns."""
-        if table.num_rows:
-            for (
-                name
-            ) in REMOVED_SCHEMA.names:  # columns only some stages fill, such as survivor_similarity
-                if name not in table.column_names:
-                    table = table.append_column(
-                        name, pa.nulls(table.num_rows, REMOVED_SCHEMA.field(name).type)
-                    )
-            self._sink(stage).write_table(table)
 
     def close(self) -> None:
         for sink in self.sinks.values():
@@ -201,46 +240,3 @@ class RollingSink:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.sink.__exit__(exc_type, exc, tb)
-
-
-def rewrite_work_files(
-    inputs: list[Path], out_dir: Path, removed_dir: Path, stage: str, transform
-) -> dict[str, int]:
-    """Rewrite work files one by one: ``transform(table, path) -> (kept, removed)``.
-
-    ``kept`` has the work schema; ``removed`` has it plus a ``reason`` column, or is None for a
-    stage that removes nothing. Kept rows go to ``out_dir`` under the input's file name, removed
-    rows to ``removed/stage=<stage>/``. Returns the counters ``kept`` and ``removed:<reason>``.
-    """
-    counters: dict[str, int] = {"kept": 0}
-    for path in inputs:
-        kept, removed = transform(pq.read_table(path, schema=WORK_SCHEMA), path)
-        with ParquetSink(Path(out_dir) / path.name, WORK_SCHEMA) as sink:
-            sink.write_table(kept.sort_by("id"))
-        if removed is not None and removed.num_rows:
-            removed = with_constant(removed, "stage", stage)
-            sinks = RemovedSinks(removed_dir, path.name)
-            sinks.write_table(removed.sort_by("id"), stage)
-            sinks.close()
-            for reason, count in zip(*_value_counts(removed.column("reason"))):
-                counters[f"removed:{reason}"] = counters.get(f"removed:{reason}", 0) + count
-        counters["kept"] += kept.num_rows
-    return counters
-
-
-def split_removed(
-    table: pa.Table, removed: pa.Array, columns: list[str], reason: str
-) -> tuple[pa.Table, pa.Table]:
-    """A ``transform`` result for ``rewrite_work_files``: rows where ``removed`` is false are kept, the
-    others are removed for ``reason``; both keep only ``columns``."""
-    kept = table.filter(pc.invert(removed)).select(columns)
-    return kept, with_constant(table.filter(removed).select(columns), "reason", reason)
-
-
-def with_constant(table: pa.Table, name: str, value: str) -> pa.Table:
-    return table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
-
-
-def _value_counts(column: pa.ChunkedArray) -> tuple[list, list]:
-    counts = column.value_counts()
-    return counts.field("values").to_pylist(), counts.field("counts").to_pylist()

@@ -32,6 +32,7 @@ import xxhash
 
 from core.files import finished_files
 from stages.ingest.normalize import text_hash
+from stages.rewrite import rewrite_work_files, work_batches
 from stages.schema import estimate_tokens
 from stages.tasks import (
     Phase,
@@ -44,7 +45,6 @@ from stages.tasks import (
     write_by_range,
     write_table,
 )
-from stages.writers import rewrite_work_files
 
 STAGE = "boilerplate"
 SEPARATORS = {"line": "\n", "paragraph": "\n\n"}
@@ -77,16 +77,22 @@ def in_domains(table: pa.Table, config: BoilerplateConfig) -> pa.Table:
 
 
 def write_units(path: Path, units_dir: Path, ranges: int, config: BoilerplateConfig) -> None:
-    """Pass 1, per input file: each document's distinct long-enough units, as (unit hash, id) by hash range."""
-    table = in_domains(pq.read_table(path, columns=["id", "text", "domain"]), config)
-    hashes: list[int] = []
-    ids: list[str] = []
-    for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
-        distinct = {key for key in unit_keys(text, config) if key is not None}
-        hashes.extend(distinct)
-        ids.extend([doc_id] * len(distinct))
-    units = pa.table({"unit": pa.array(hashes, pa.uint64()), "id": pa.array(ids, pa.string())})
-    write_by_range(units, "unit", ranges, units_dir, path.name)
+    """Pass 1, per input file: each document's distinct long-enough units, as (unit hash, id) by hash range. The
+    text is read a batch at a time; the file's units (a hash and an id each) are held until written."""
+    units = []
+    for batch in work_batches(path, ["id", "text", "domain"]):
+        table = in_domains(batch, config)
+        hashes: list[int] = []
+        ids: list[str] = []
+        for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
+            distinct = {key for key in unit_keys(text, config) if key is not None}
+            hashes.extend(distinct)
+            ids.extend([doc_id] * len(distinct))
+        units.append(
+            pa.table({"unit": pa.array(hashes, pa.uint64()), "id": pa.array(ids, pa.string())})
+        )
+    if units:
+        write_by_range(pa.concat_tables(units), "unit", ranges, units_dir, path.name)
 
 
 def find_keepers(files: list[Path], config: BoilerplateConfig) -> pa.Table:
@@ -180,10 +186,9 @@ def phases(dirs: StageDirs, config: BoilerplateConfig, tasks: int) -> list[Phase
         counters.update(
             rewrite_work_files(
                 my_share(dirs.input_files(), rank, world_size),
-                dirs.out,
-                dirs.removed,
+                dirs,
                 STAGE,
-                lambda t, path: strip_table(t, found, config, counters),
+                lambda path: lambda table: strip_table(table, found, config, counters),
             )
         )
         return counters

@@ -16,12 +16,14 @@ as tasks, and more when the corpus needs them (``stages.tasks.hash_ranges``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from stages.rewrite import rewrite_work_files, split_removed
 from stages.tasks import (
     Phase,
     StageDirs,
@@ -34,7 +36,6 @@ from stages.tasks import (
     write_by_range,
     write_table,
 )
-from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "exact_dedup"
 
@@ -76,10 +77,9 @@ def phases(dirs: StageDirs, config: ExactDedupConfig, tasks: int) -> list[Phase]
     def rewrite(rank: int, world_size: int) -> dict:
         return rewrite_work_files(
             my_share(dirs.input_files(), rank, world_size),
-            dirs.out,
-            dirs.removed,
+            dirs,
             STAGE,
-            lambda table, path: mark_duplicates(table, read_tables(groups / path.stem)),
+            lambda path: partial(mark_duplicates, members=read_tables(groups / path.stem)),
         )
 
     return [

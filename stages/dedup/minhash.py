@@ -56,6 +56,7 @@ documents. 1M documents: ~0.5 GB of signatures on disk, well under 1 GB resident
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,7 @@ import pyarrow.parquet as pq
 from core.files import save_array
 from stages.dedup.lsh import SignatureRows, band_edges, band_slice, components
 from stages.dedup.signatures import MinhashConfig, compute_signatures, mix64, signature_paths
+from stages.rewrite import rewrite_work_files, split_removed
 from stages.tasks import (
     Phase,
     StageDirs,
@@ -78,7 +80,6 @@ from stages.tasks import (
     write_by_range,
     write_table,
 )
-from stages.writers import rewrite_work_files, split_removed
 
 STAGE = "minhash"
 REASON = "near_duplicate"
@@ -167,10 +168,11 @@ def phases(dirs: StageDirs, config: MinhashConfig, tasks: int) -> list[Phase]:
     def rewrite(rank: int, world_size: int) -> dict:
         return rewrite_work_files(
             my_share(dirs.input_files(), rank, world_size),
-            dirs.out,
-            dirs.removed,
+            dirs,
             STAGE,
-            lambda table, path: mark_near_duplicates(table, read_tables(decisions_dir / path.stem)),
+            lambda path: partial(
+                mark_near_duplicates, members=read_tables(decisions_dir / path.stem)
+            ),
         )
 
     return [
