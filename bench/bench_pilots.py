@@ -1,4 +1,5 @@
-"""Pilot sweep: one trainer process per pilot (``plan.pilots.fuse=1``) against fused processes
+"""Pilot sweep: adaptive ratios against fixed ones on simulated pilots (``--synthetic``, no training),
+or one trainer process per pilot (``plan.pilots.fuse=1``) against fused processes
 (``fuse=auto``: the pilots split over the ``plan.pilots.parallel`` processes), in the same run.
 
 Both go through the planner's own ``run_pilots`` on the recipe's pilots (every ratio, seed and control,
@@ -8,6 +9,7 @@ tokens per second, and checks that the two give the same curves (``plan/curves.c
 
     .venv/bin/python bench/bench_pilots.py                          # configs/tiny.yaml
     .venv/bin/python bench/bench_pilots.py --config configs/demo.yaml
+    .venv/bin/python bench/bench_pilots.py --synthetic --draws 20  # adaptive vs fixed (bench/adaptive_pilots.py)
 """
 
 from __future__ import annotations
@@ -78,7 +80,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="configs/tiny.yaml")
     parser.add_argument("--set", action="append", default=[], help="config override (repeatable)")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="adaptive vs fixed ratios on simulated pilots"
+    )
+    parser.add_argument("--draws", type=int, default=20, help="per family and noise (--synthetic)")
     args = parser.parse_args()
+    if args.synthetic:
+        from bench.adaptive_pilots import compare
+
+        compare(args.draws)
+        return
     unfused = load_config(args.config, [*args.set, "plan.pilots.fuse=1"])
     fused = load_config(args.config, [*args.set, "plan.pilots.fuse=auto"])
     pilots = unfused.plan.pilots

@@ -127,6 +127,16 @@ class PilotConfig:
     # The ratios every size below the largest runs, e.g. [0.25, 0.5, 1.0]; empty: all of `ratios`. The
     # size law reads one CMR per size, which three ratios place well enough (README, "sizes" table).
     smaller_ratios: list[float] = field(default_factory=list)
+    # Adaptive ratios (pipeline/planning/adaptive.py): rounds of pilots placed inside the CMR's
+    # interval instead of `ratios`, until it is `target_width` wide or `max_pilots` are spent.
+    adaptive: bool = False
+    first_ratios: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])  # round one
+    round_ratios: int = 2  # ratios per later round
+    target_width: float = 0.15  # of the CMR's interval
+    max_pilots: int = 12  # per domain, ratios × seeds over all rounds (the controls not counted)
+    # With adaptive: a pilot whose general loss rose past stop_above × ε and keeps climbing stops
+    # early (trainer/early_stop.py) and is read as ending above ε; 0 = never.
+    stop_above: float = 2.0
 
 
 @dataclass
@@ -204,6 +214,32 @@ class CritmixConfig:
         return yaml.safe_dump(to_mapping(self), sort_keys=False)
 
 
+def validate_adaptive(pilots: PilotConfig) -> None:
+    """The adaptive-ratio keys, checked whether or not ``plan.pilots.adaptive`` is on."""
+    first = pilots.first_ratios
+    if len(first) < 3 or not all(0 < r <= 1 for r in first):
+        raise ConfigError(
+            f"plan.pilots.first_ratios: {first} must hold at least 3 ratios in (0, 1], "
+            "e.g. [0.25, 0.5, 0.75] (a CMR needs 3)"
+        )
+    if pilots.round_ratios < 1:
+        raise ConfigError(f"plan.pilots.round_ratios: {pilots.round_ratios} must be at least 1")
+    if not 0 < pilots.target_width <= 1:
+        raise ConfigError(
+            f"plan.pilots.target_width: {pilots.target_width} must lie in (0, 1], e.g. 0.15"
+        )
+    if pilots.max_pilots < len(first) * pilots.seeds:
+        raise ConfigError(
+            f"plan.pilots.max_pilots: {pilots.max_pilots} cannot pay for the first round "
+            f"({len(first)} ratios x {pilots.seeds} seeds); raise it or shorten first_ratios"
+        )
+    if pilots.stop_above != 0 and pilots.stop_above < 1:
+        raise ConfigError(
+            f"plan.pilots.stop_above: {pilots.stop_above} must be 0 (never stop) or at least 1: "
+            "a pilot stopped below ε would be read as ending above it"
+        )
+
+
 def parse_source_arg(text: str) -> dict:
     """``NAME:DOMAIN:GLOB`` from the command line, as a sources entry."""
     parts = text.split(":", 2)
@@ -271,6 +307,7 @@ def load_config(
         )
     if config.plan.pilots.seeds < 1:
         raise ConfigError(f"plan.pilots.seeds: {config.plan.pilots.seeds} must be at least 1")
+    validate_adaptive(config.plan.pilots)
     reference = config.plan.epsilon_reference
     if reference not in (None, "base", "control") or (
         reference == "control" and not config.plan.pilots.control

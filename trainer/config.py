@@ -52,6 +52,9 @@ class EvalConfig:
         default_factory=list
     )  # run-wide token counts (0 = before training)
     val_sequences: int = 16  # fixed validation sequences per domain
+    # >0: end the run (final/ is the model at that evaluation) once its general loss has risen this
+    # much above the first evaluation and keeps climbing (trainer/early_stop.py); 0 = never.
+    stop_rise: float = 0.0
     tensorboard: bool = True  # also write TensorBoard events when tensorboard is installed
 
 

@@ -54,6 +54,7 @@ from trainer.data.loader import (
 )
 from trainer.data.meco import Prefixer
 from trainer.data.tokenize import hf_tokenizer
+from trainer.early_stop import left_tolerance
 from trainer.metrics import Metrics
 from trainer.model import build_model
 from trainer.runtime import Run, batch_loss, evaluate
@@ -84,6 +85,13 @@ class PhaseRun:
     start_lr: float  # where the warmup starts: 0, or the previous phase's final LR with `rewarm`
 
 
+def previous_general_losses(out_dir: Path) -> list[tuple[int, float]]:
+    """(tokens, general loss) of the evaluations a resumed run logged before it stopped."""
+    path = out_dir / "metrics.jsonl"
+    records = (json.loads(line) for line in path.read_text().splitlines()) if path.exists() else ()
+    return [(r["tokens"], r["general_loss"]) for r in records if r.get("val")]
+
+
 class Trainer:
     """Trains a curriculum's phases into ``out_dir``, resuming from its latest checkpoint when there is one."""
 
@@ -104,6 +112,9 @@ class Trainer:
         self.state = self.resume.state if self.resume else TrainState()
         torch.manual_seed(config.seed)
         self.metrics = Metrics(out_dir, self.state.step, config, self.run.main)
+        # (tokens, general loss) of every evaluation so far, a resumed run's from its metrics
+        self.general_losses = previous_general_losses(out_dir) if self.resume else []
+        self.stopped_early = False
         if self.run.main and not self.resume:
             atomic_write_bytes(
                 out_dir / "train_config.json", json.dumps(to_mapping(config), indent=1).encode()
@@ -142,6 +153,8 @@ class Trainer:
             job = self.start_phase(phase_id, model.to(self.run.device), resume)  # type: ignore[arg-type]
             if self.run_phase(job):
                 return None
+            if self.stopped_early:
+                break
             self.state.phase, self.state.phase_step = phase_id + 1, 0
         return self.save_final(model)
 
@@ -206,16 +219,24 @@ class Trainer:
 
     def log_eval(self, job: PhaseRun) -> None:
         if self.run.main:
-            self.log(
-                evaluate(
-                    raw_model(job.model),
-                    self.val,
-                    self.config.optim.micro_batch,
-                    self.run,
-                    self.curriculum.general_domain,
-                ),
-                job.phase,
+            record = evaluate(
+                raw_model(job.model),
+                self.val,
+                self.config.optim.micro_batch,
+                self.run,
+                self.curriculum.general_domain,
             )
+            self.log(record, job.phase)
+            self.general_losses.append((self.state.tokens, record["general_loss"]))
+
+    def left_tolerance(self) -> bool:
+        """The early-stop rule (``eval.stop_rise``) on this run's evaluations so far."""
+        rise = self.config.eval.stop_rise
+        if rise <= 0 or not self.run.main:
+            return False
+        tokens, losses = zip(*self.general_losses) if self.general_losses else ((), ())
+        run_tokens = sum(p.tokens for p in self.curriculum.phases)
+        return left_tolerance(list(tokens), list(losses), rise, run_tokens)
 
     def checkpoint(self, job: PhaseRun) -> None:
         keep = max(self.config.checkpoint.keep, self.config.checkpoint.average_last)
@@ -287,6 +308,10 @@ class Trainer:
             last = state.phase_step == len(job.loader)
             if last or due(config.eval.every_tokens, before, state.tokens, eval_points):
                 self.log_eval(job)
+                if not last and self.left_tolerance():
+                    self.log({"event": "early_stop", "stop_rise": config.eval.stop_rise}, job.phase)
+                    self.stopped_early = True
+                    return False
             stop = (
                 config.stop_after_steps and state.step >= config.stop_after_steps
             ) or STOP_REQUESTED.is_set()
