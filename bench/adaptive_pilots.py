@@ -4,11 +4,11 @@ shapes (not the fitter's law; AR(1) noise; two seeds) and the curves of tests/da
 
 1. At equal pilots (12: the default six ratios × 2 seeds, against at most 12 adaptive): coverage of
    the true CMR, median interval width, mean pilot tokens spent (in pilot lengths; the adaptive
-   loop's early stops and unspent rounds spend less), per family and noise level. The design
-   families' rows give the calibration: the factor the adaptive intervals still need to cover 0.95,
-   on top of ADAPTIVE_WIDENING.
+   loop's early stops and unspent rounds spend less), per family and noise level.
 2. The pilot tokens each design needs for a 0.15-wide interval: fixed at 3…10 evenly spread ratios
    (the first whose median width is ≤ 0.15), adaptive with target_width 0.15 and 24 pilots at most.
+   The design families' adaptive rows give the calibration: the factor their intervals still need to
+   cover 0.95, on top of ADAPTIVE_WIDENING (≤ 1: it is enough).
 3. The real curves as an oracle: the loop trains a ratio the CSV holds as its curve, and one between
    two as their curves interpolated linearly in R (``oracle_train``), cut where the trainer's rule
    would stop them; the truth is the fit on all six real curves.
@@ -50,27 +50,21 @@ def summary(rows: list[Outcome]) -> str:
 
 def equal_pilots(draws: int) -> None:
     print(f"1. equal pilots ({EQUAL.max_pilots}), {draws} draws per row")
-    needed = []
     for noise in NOISES:
         for family in FAMILIES:
             fixed = [fixed_draw(family, d, noise) for d in range(draws)]
             adaptive = [adaptive_draw(family, d, noise, EQUAL) for d in range(draws)]
-            if family in DESIGN_FAMILIES:
-                needed += [r.needed for r in adaptive]
             print(
                 f"  {family:16s} noise {noise:.3f}  fixed: {summary(fixed)}   "
                 f"adaptive: {summary(adaptive)}",
                 flush=True,
             )
-    print(
-        f"  calibration: the design families' adaptive intervals need x{np.quantile(needed, 0.95):.2f}"
-        f" more to cover 0.95 (ADAPTIVE_WIDENING = {ADAPTIVE_WIDENING} already applied)"
-    )
 
 
 def tokens_to_target(draws: int, noise: float = NOISES[1]) -> None:
     print(f"2. pilot tokens (pilot lengths) to a {TARGET} interval, noise {noise}, {draws} draws")
     design = AdaptiveDesign(target_width=TARGET, max_pilots=24)
+    needed = []
     for family in FAMILIES:
         fixed = "more than 20"
         for count in range(3, 11):
@@ -80,12 +74,18 @@ def tokens_to_target(draws: int, noise: float = NOISES[1]) -> None:
                 fixed = f"{2 * count} ({count} ratios; {summary(rows)})"
                 break
         rows = [adaptive_draw(family, d, noise, design) for d in range(draws)]
+        if family in DESIGN_FAMILIES:
+            needed += [r.needed for r in rows]
         reached = np.mean([r.reached for r in rows])
         print(
             f"  {family:16s} fixed: {fixed}\n  {'':16s} adaptive: median "
             f"{np.median([r.tokens for r in rows]):.1f}, {reached:.0%} reached it; {summary(rows)}",
             flush=True,
         )
+    print(
+        f"  calibration: the design families' adaptive intervals need x{np.quantile(needed, 0.95):.2f}"
+        f" to cover 0.95 (ADAPTIVE_WIDENING = {ADAPTIVE_WIDENING} already applied)"
+    )
 
 
 def real_curves() -> None:

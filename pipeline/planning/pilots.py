@@ -76,11 +76,17 @@ def pilot_overrides(config: CritmixConfig, seed: int) -> list[str]:
     points = log_spaced_points(
         pilots.tokens, pilots.eval_points, pilots.first_eval_tokens or pilots.tokens // 100
     )
+    stop = (
+        ["--set", f"eval.stop_rise={pilots.stop_above * config.plan.epsilon}"]
+        if pilots.adaptive and pilots.stop_above
+        else []
+    )
     return [
         "--set",
         f"eval.at_tokens={json.dumps(points)}",
         "--set",
         f"seed={config.train.seed + seed}",
+        *stop,
     ]
 
 
@@ -152,8 +158,28 @@ def run_fused_pilots(
         "--config",
         str(config_path),
     ]
-    run_trainer(args, outs[0].with_suffix(".fused.log"), threads=1)
+    labels = [pilot_name(*job) for job in jobs]
+    progress = GroupLines(dict(zip(labels, outs)), config.plan.pilots.tokens)
+    run_trainer(args, outs[0].with_suffix(".fused.log"), threads=1, progress=progress)
     return outs
+
+
+class GroupLines:
+    """A fused group's progress: a ``TrainingLines`` per pilot, started when its metrics first appear
+    (when it starts training, so each ETA counts its own time alone)."""
+
+    def __init__(self, outs: dict[str, Path], pilot_tokens: int, every: float = 30.0):
+        self.waiting, self.pilot_tokens, self.every = dict(outs), pilot_tokens, every
+        self.lines: list[TrainingLines] = []
+
+    def tick(self) -> None:
+        for label, out in list(self.waiting.items()):
+            if (out / "metrics.jsonl").exists():
+                metrics = out / "metrics.jsonl"
+                self.lines.append(TrainingLines(label, metrics, self.pilot_tokens, self.every))
+                del self.waiting[label]
+        for line in self.lines:
+            line.tick()
 
 
 def fused_groups(config: CritmixConfig, jobs: list) -> list[list]:
@@ -175,7 +201,18 @@ def run_group(
 def run_pilots(
     config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path
 ) -> None:
-    jobs = pilot_jobs(config)
+    if config.plan.pilots.adaptive:
+        from pipeline.planning.adaptive_runs import run_adaptive_pilots
+
+        run_adaptive_pilots(config, run, config_path, tokens, base)
+        return
+    run_jobs(config, run, config_path, tokens, base, pilot_jobs(config))
+
+
+def run_jobs(
+    config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path, jobs: list
+) -> None:
+    """Train ``jobs`` (domain, ratio, seed): ``plan.pilots.parallel`` trainer processes at a time."""
     started = time.time()
     parallel = config.plan.pilots.parallel
     with (
@@ -229,11 +266,21 @@ def evaluations(metrics_path: Path) -> list[dict]:
     return [record for record in records if record.get("val")]
 
 
+def trained_jobs(config: CritmixConfig, run: RunDir) -> list[tuple[str, float, int]]:
+    """The pilots whose full curves the fit reads: every job, or with ``plan.pilots.adaptive`` the
+    controls and the ratios the rounds chose, less those stopped early (plan/adaptive.json)."""
+    if not config.plan.pilots.adaptive:
+        return pilot_jobs(config)
+    from pipeline.planning.adaptive_runs import adaptive_jobs
+
+    return adaptive_jobs(config, run)
+
+
 def collect_curves(config: CritmixConfig, run: RunDir) -> Path:
     """``plan/curves.csv`` from the pilots' metrics, in the format ``critmix law fit`` reads; a control's
     rows appear under every planned domain (at ratio 0, with that domain's loss)."""
     rows = []
-    for domain, ratio, seed in pilot_jobs(config):
+    for domain, ratio, seed in trained_jobs(config, run):
         metrics = pilot_dir(run, domain, ratio, seed) / "metrics.jsonl"
         domains = config.plan_domains() if ratio == 0 else [domain]
         rows += pilot_curve(metrics, domains, ratio, seed, config.plan.general_domain)

@@ -34,6 +34,11 @@ def export_pilots(config: CritmixConfig, run: RunDir, dest: Path) -> Path:
     """Write ``dest/run_pilots.sh`` and all it needs (token shards, curricula, the resolved config, trainer/
     and core/, all that the trainer imports) to train the base model and the pilots on a host with only the
     trainer's dependencies."""
+    if config.plan.pilots.adaptive:
+        raise PlanError(
+            "--export-pilots writes a fixed set of pilots, and plan.pilots.adaptive chooses each "
+            "round's from the last: plan here, or set plan.pilots.adaptive=false"
+        )
     config_path = save_resolved_config(config, run)
     tokens = ensure_tokens(run, config_path)
     shutil.copytree(tokens, dest / "tokens", dirs_exist_ok=True)

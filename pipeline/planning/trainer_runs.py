@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -14,7 +15,6 @@ from core.config import to_mapping
 from core.errors import CritmixError
 from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
-from pipeline.progress import TrainingLines
 from pipeline.rundir import RunDir
 from pipeline.signals import SIGNALS, stopped, stopping
 
@@ -38,7 +38,7 @@ def run_trainer(
     args: list[str],
     log_path: Path,
     threads: int | None = None,
-    progress: TrainingLines | None = None,
+    progress: Ticking | None = None,
 ) -> None:
     """Run ``python -m trainer ...`` as its own process; its output goes to ``log_path``, and ``progress``
     says how far it is while it runs. After SIGTERM or SIGINT (pipeline/signals.py, which passes them on
@@ -67,7 +67,13 @@ def run_trainer(
         raise TrainerFailed(f"trainer failed (exit {code}); its log is {log_path}:\n{tail}")
 
 
-def wait(process: subprocess.Popen, progress: TrainingLines | None) -> int:
+class Ticking(Protocol):
+    """What says how far a trainer run is: ``TrainingLines``, or a fused group's lines."""
+
+    def tick(self) -> None: ...
+
+
+def wait(process: subprocess.Popen, progress: Ticking | None) -> int:
     if progress is None:
         return process.wait()
     while True:
