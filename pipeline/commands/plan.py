@@ -24,6 +24,7 @@ from pipeline.planning.curricula import (
     planned_curriculum,
     validation_curriculum,
 )
+from pipeline.planning.fit_settings import fit_settings
 from pipeline.planning.remote_pilots import export_pilots, import_pilots
 from pipeline.planning.sizes import (
     collect_sized_curves,
@@ -47,23 +48,6 @@ def plot_fits(fits: dict, curves: dict, run: RunDir) -> None:
     for domain, fit in fits.items():
         if fit.ratios:  # a fit that could use no ratio has nothing to draw; fit.yaml says why
             plot_domain(curves, fit, run / f"plan/plots/{domain}.png")
-
-
-def fit_settings(config: CritmixConfig):
-    """The fit's settings from ``plan.*``, as ``critmix law`` sets them from its flags."""
-    from stages.plan.settings import FitSettings
-
-    plan = config.plan
-    return FitSettings(
-        lam=plan.lam,
-        epsilon=plan.epsilon,
-        budget=plan.budget or plan.pilots.tokens,
-        level=plan.level,
-        draws=plan.bootstrap,
-        seed=plan.bootstrap_seed,
-        reference=plan.epsilon_reference,
-        target_params=plan.target.params,
-    )
 
 
 def fit_domains(config: CritmixConfig, curves: dict) -> tuple[dict, dict]:

@@ -17,7 +17,8 @@ import numpy as np
 from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
 from pipeline.planning.adaptive import AdaptiveDesign, Estimate, Trained, adaptive_pilots
-from pipeline.planning.pilots import evaluations, pilot_curve, pilot_dir, run_jobs
+from pipeline.planning.fit_settings import fit_settings
+from pipeline.planning.pilots import adaptive_record, evaluations, pilot_curve, pilot_dir, run_jobs
 from pipeline.progress import console
 from pipeline.rundir import RunDir
 
@@ -43,10 +44,6 @@ def columns(rows: list[dict]) -> dict[str, np.ndarray]:
     out = {k: np.array([r[k] for r in rows]) for k in names}
     out["seed"] = out["seed"].astype(int)
     return out
-
-
-def record_path(run: RunDir) -> Path:
-    return run / "plan/adaptive.json"
 
 
 def run_adaptive_pilots(
@@ -82,7 +79,7 @@ def run_adaptive_pilots(
                 for r in result.rounds
             ],
         }
-        atomic_write_text(record_path(run), json.dumps(record, indent=1))
+        atomic_write_text(adaptive_record(run), json.dumps(record, indent=1))
         estimate = result.estimate
         console.print(
             f"adaptive pilots, {domain}: {len(result.rounds)} rounds, ratios {result.ratios}, "
@@ -126,10 +123,7 @@ class PlanFit:
     control_rows: list[dict]
 
     def __call__(self, curves) -> Estimate:
-        from pipeline.commands.plan import (
-            fit_settings,
-        )  # the plan's own settings; commands import us
-        from stages.plan.cmr.fit import fit_domain
+        from stages.plan.cmr.fit import fit_domain  # scipy: imported when a fit runs
 
         with_controls = merge_rows(curves, self.control_rows)
         result = fit_domain(with_controls, self.domain, fit_settings(self.config))
@@ -148,19 +142,3 @@ def merge_rows(curves: dict[str, np.ndarray], rows: list[dict]) -> dict[str, np.
         return curves
     extra = columns(rows)
     return {k: np.concatenate([curves[k], extra[k]]) for k in extra}
-
-
-def adaptive_jobs(config: CritmixConfig, run: RunDir) -> list[tuple[str, float, int]]:
-    """The controls, and per domain the ratios the rounds trained to their end."""
-    seeds = range(config.plan.pilots.seeds)
-    record = json.loads(record_path(run).read_text())
-    controls = (
-        [(config.plan.general_domain, 0.0, s) for s in seeds] if config.plan.pilots.control else []
-    )
-    return controls + [
-        (domain, ratio, seed)
-        for domain, rounds in record.items()
-        for ratio in rounds["ratios"]
-        if ratio not in rounds["stopped"]
-        for seed in seeds
-    ]

@@ -201,11 +201,7 @@ def run_group(
 def run_pilots(
     config: CritmixConfig, run: RunDir, config_path: Path, tokens: Path, base: Path
 ) -> None:
-    if config.plan.pilots.adaptive:
-        from pipeline.planning.adaptive_runs import run_adaptive_pilots
-
-        run_adaptive_pilots(config, run, config_path, tokens, base)
-        return
+    """Every pilot at the fixed ratios; adaptive ones: pipeline/planning/adaptive_runs.py."""
     run_jobs(config, run, config_path, tokens, base, pilot_jobs(config))
 
 
@@ -271,9 +267,21 @@ def trained_jobs(config: CritmixConfig, run: RunDir) -> list[tuple[str, float, i
     controls and the ratios the rounds chose, less those stopped early (plan/adaptive.json)."""
     if not config.plan.pilots.adaptive:
         return pilot_jobs(config)
-    from pipeline.planning.adaptive_runs import adaptive_jobs
+    seeds = range(config.plan.pilots.seeds)
+    record = json.loads(adaptive_record(run).read_text())
+    controls = [job for job in pilot_jobs(config) if job[1] == 0]
+    return controls + [
+        (domain, ratio, seed)
+        for domain, rounds in record.items()
+        for ratio in rounds["ratios"]
+        if ratio not in rounds["stopped"]
+        for seed in seeds
+    ]
 
-    return adaptive_jobs(config, run)
+
+def adaptive_record(run: RunDir) -> Path:
+    """The adaptive rounds per domain (pipeline/planning/adaptive_runs.py)."""
+    return run / "plan/adaptive.json"
 
 
 def collect_curves(config: CritmixConfig, run: RunDir) -> Path:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
+from pipeline.planning.adaptive_runs import run_adaptive_pilots
 from pipeline.planning.curricula import PlanError
 from pipeline.planning.pilots import collect_curves, ensure_base, run_pilots
 from pipeline.planning.trainer_runs import save_resolved_config
@@ -164,7 +165,8 @@ def train_sizes(
             )
             config_path = save_resolved_config(size.config, size.run)
         base = ensure_base(size.config, size.run, config_path, tokens)
-        run_pilots(size.config, size.run, config_path, tokens, base)
+        pilots = run_adaptive_pilots if size.config.plan.pilots.adaptive else run_pilots
+        pilots(size.config, size.run, config_path, tokens, base)
         trained = {"config_path": config_path, "tokens": tokens, "base": base}
     return sizes, trained
 

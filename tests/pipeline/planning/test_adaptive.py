@@ -109,12 +109,13 @@ def test_on_the_real_curves_adaptive_pilots_narrow_the_interval_of_all_six_and_c
 
 @pytest.mark.slow
 def test_on_a_held_out_shape_adaptive_pilots_cover_within_the_binomial_band_on_fewer_tokens():
-    # At equal pilots the adaptive interval is about as wide as the fixed one (bench/bench_pilots.py
-    # --synthetic: 1.06x here), not narrower; it covers and spends fewer tokens.
+    # At equal pilots the adaptive interval, widened by ADAPTIVE_WIDENING, is wider than the fixed one
+    # on simulated shapes (bench/bench_pilots.py --synthetic: 1.37x here, 20 draws), not narrower; it
+    # covers and spends fewer tokens. Only on the real curves above is it narrower.
     draws, design = 12, AdaptiveDesign(target_width=0.0, max_pilots=12)
     adaptive = [adaptive_draw("no_turnaround", d, 0.008, design) for d in range(draws)]
     fixed = [fixed_draw("no_turnaround", d, 0.008) for d in range(draws)]
     covered = np.mean([r.covered for r in adaptive])
     assert covered >= 0.95 - 2.5 * np.sqrt(0.95 * 0.05 / draws), covered
     assert np.mean([r.tokens for r in adaptive]) < np.mean([r.tokens for r in fixed])
-    assert np.median([r.width for r in adaptive]) <= 1.3 * np.median([r.width for r in fixed])
+    assert np.median([r.width for r in adaptive]) <= 1.6 * np.median([r.width for r in fixed])
