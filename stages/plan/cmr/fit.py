@@ -39,6 +39,7 @@ from stages.plan.data.curves import (
     MIN_RATIOS,
     Pilots,
     at_tokens,
+    general_loss_turns,
     law_free_cmr,
     pilots_of,
 )
@@ -215,7 +216,9 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
         return _no_fit(pilots, described)
     fit = point_fit(pilots)
     point = views(pilots, fit, settings)
-    flags = reliability(point.t0[0], pilots.ratios, _first(point.cmr_law))
+    flags = reliability(
+        point.t0[0], pilots.ratios, _first(point.cmr_law), general_loss_turns(pilots)
+    )
     free = law_free_cmr(pilots, settings.epsilon, budget)
     # Within the pilots the ε view reads the measured losses; a law is needed only past them.
     eps = free if free is not None else float(point.chosen_epsilon[0])
@@ -228,7 +231,7 @@ def fit_pilots(pilots: Pilots, settings: FitSettings = FitSettings()) -> CMRResu
         pilots, fit_laws(pilots, d_gen, d_dom, start=fit, tol=2e-3), settings, start=point, tol=1e-3
     )
     interval = epsilon_interval(
-        IntervalInputs(pilots, point, boot, fit.joint, fitted[0], d_gen, free, settings)
+        IntervalInputs(pilots, point, boot, fit.joint, fitted[0], d_gen, free, settings, from_seeds)
     )
     by_epsilon = choice.used == "epsilon" or choice.binding == "epsilon"
     ci = (

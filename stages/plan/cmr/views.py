@@ -3,8 +3,8 @@
 - turnaround law: R_CMR(T) = α4·T^s4 + β3 through the points (T0(R), R), read at the budget;
 - ε tolerance, per-ratio (the paper's view): each ratio's increment law read at the budget, then
   L_gen(R) = α·R^s + β across ratios, read where it reaches L_gen(M) + ε;
-- ε tolerance, joint: the (R, T) law of ``stages.plan.laws.joint`` read at the budget, linear in R between
-  pilot ratios, read where it reaches ε.
+- ε tolerance, joint: the (R, T) law of ``stages.plan.laws.joint`` read at the budget, smooth in R
+  across the pilot ratios (``smooth_crossing``, as the law-free crossing), read where it reaches ε.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.plan.data.curves import MIN_RATIOS, Pilots, general_law_weights, piecewise_crossing
+from stages.plan.data.curves import (
+    MIN_RATIOS,
+    Pilots,
+    general_law_weights,
+    piecewise_crossing,
+    smooth_crossing,
+)
 from stages.plan.laws.joint import TailLaw
 from stages.plan.laws.power import IncrementLaws, PowerLaw
 from stages.plan.laws.turnaround import turnaround_points
@@ -125,7 +131,7 @@ def views(pilots: Pilots, fit: LawFit, settings: FitSettings, start=None, tol=1e
     joint_general = joint.d_general(budget)
     eps = {
         "per_ratio": power_crossing(general_law, pilots.baseline[0] + epsilon),
-        "joint": piecewise_crossing(ratios, joint_general, epsilon),
+        "joint": smooth_crossing(ratios, joint_general, epsilon),
     }
     has_t0 = np.isfinite(t0)
     cmr_law, turn, clipped = None, np.full(batch, np.nan), np.zeros(batch, bool)

@@ -238,6 +238,26 @@ def at_tokens(pilots: Pilots, values, budget: float):
     return np.where(reached.all(axis=-1), value.mean(axis=-1), np.nan)
 
 
+TURN_NOISE = 2.0  # how many noise levels below its peak a ratio's general loss must end to have turned
+
+
+def general_loss_turns(pilots: Pilots) -> np.ndarray:
+    """Per ratio: whether the measured general loss (seeds averaged) came down from a peak within the
+    pilots, by more than TURN_NOISE times its noise (the spread of its successive differences, which
+    a smooth curve hardly has: median absolute difference / (0.6745 · sqrt 2)). A law fitted to a loss
+    that never turned can still place a turnaround, past the pilots, that nothing measured."""
+    out = []
+    for row in range(pilots.ratios.size):
+        valid = (pilots.weights[row] > 0).all(axis=0)
+        mean = pilots.d_general[row][:, valid].mean(axis=0)
+        if mean.size < 3:
+            out.append(False)
+            continue
+        noise = np.median(np.abs(np.diff(mean[1:]))) / (0.6745 * np.sqrt(2))
+        out.append(bool(mean.max() - mean[-1] > TURN_NOISE * max(noise, 1e-12)))
+    return np.array(out, dtype=bool)
+
+
 def piecewise_crossing(ratios, values, threshold):
     """Largest R with value ≤ threshold on the line through (ratios, values) per batch row (last axis =
     ratios): 0 when the smallest ratio is already above it, the largest ratio when none is."""
@@ -289,27 +309,3 @@ def smooth_crossing(ratios, values, threshold, size=1001):
     fitted = np.maximum.accumulate(coefficients.T @ np.vander(grid, 3).T, axis=-1)
     crossing = piecewise_crossing(grid, fitted, threshold)
     return np.where(np.isnan(values).any(axis=-1), np.nan, crossing)
-
-
-def ratio_interpolation_error(ratios, values, threshold) -> float:
-    """How far the linear-in-R crossing sits from the truth between two pilot ratios, estimated.
-
-    Linear interpolation errs by about the curvature times the squared spacing h² of the two ratios
-    around the crossing. Leaving out one of them widens that spacing to H and shifts the crossing by
-    about the curvature times H² − h², so the shift times h² / (H² − h²) estimates the error; the
-    largest estimate over the interior ratios is the answer."""
-    crossing = piecewise_crossing(ratios, values, threshold)[0]
-    estimates = [0.0]
-    for i in range(1, ratios.size - 1):
-        kept = np.delete(ratios, i)
-        h, wide = _spacing_at(ratios, crossing), _spacing_at(kept, crossing)
-        if wide > h:
-            shift = abs(piecewise_crossing(kept, np.delete(values, i), threshold)[0] - crossing)
-            estimates.append(shift * h**2 / (wide**2 - h**2))
-    return float(np.nanmax(estimates))
-
-
-def _spacing_at(ratios, r) -> float:
-    """The spacing of the two pilot ratios around ``r`` (the first or last one at the ends)."""
-    upper = int(np.clip(np.searchsorted(ratios, r), 1, ratios.size - 1))
-    return float(ratios[upper] - ratios[upper - 1])

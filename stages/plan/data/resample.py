@@ -23,12 +23,14 @@ LAW_PARAMETERS = 5  # of the general law: residuals of a fit with p parameters a
 
 
 def resample(pilots: Pilots, centre: tuple[np.ndarray, np.ndarray], n_boot: int, rng,
-             from_seeds: bool) -> tuple[np.ndarray, np.ndarray]:
+             from_seeds: bool, sources=None) -> tuple[np.ndarray, np.ndarray]:
     """Draws of (d_general, d_domain), each (ratios, n_boot, seeds, points), around ``centre`` (the
-    pilots' shape). ``from_seeds``: the centre is the seeds' mean, not a fitted law."""
+    pilots' shape). ``from_seeds``: the centre is the seeds' mean, not a fitted law. ``sources``: per
+    ratio, whether its curves lend residuals (default all)."""
     valid = pilots.weights > 0
     ratios, seeds, width = pilots.tokens.shape
-    curves = valid[:, :, 1:].any(axis=-1).ravel()
+    lend = np.ones(ratios, bool) if sources is None else np.asarray(sources, bool)
+    curves = (valid[:, :, 1:].any(axis=-1) & lend[:, None]).ravel()
     sources = np.flatnonzero(curves)
     source = sources[(rng.random((ratios, n_boot, seeds)) * sources.size).astype(int)]
     points = (valid.sum(axis=-1) - 1).ravel()  # CPT points per curve, the origin left out

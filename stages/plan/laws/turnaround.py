@@ -51,12 +51,17 @@ def turnaround(laws: IncrementLaws, lam: float) -> float | None:
     return None if np.isnan(t0) else t0 * laws.t_scale
 
 
-def reliability(t0_scaled, ratios, cmr_law) -> dict:
+def reliability(t0_scaled, ratios, cmr_law, turned=None) -> dict:
     """Flags on the turnaround law; any flag makes its CMR unfit to plan with. ``t0_scaled`` is in units
-    of the pilot length: turnarounds bunched early are judged against what the pilots saw, not the budget."""
+    of the pilot length: turnarounds bunched early are judged against what the pilots saw, not the budget.
+    ``turned``: per ratio, whether its measured general loss came down from a peak
+    (``curves.general_loss_turns``); with fewer than MIN_RATIOS such ratios the law's turnarounds are
+    a law's guess past what was measured, and the view is dropped."""
     found = np.isfinite(t0_scaled)
     t0 = t0_scaled[found]
     flags = {"too_few_points": bool(t0.size < MIN_RATIOS)}
+    if turned is not None:
+        flags["general_loss_never_turns"] = bool(np.sum(turned) < MIN_RATIOS)
     if cmr_law is not None and not flags["too_few_points"]:
         flags["turnarounds_bunched_early"] = bool(t0.max() <= BUNCHED_SHARE)
         flags["t0_not_monotone_in_ratio"] = bool(
@@ -80,6 +85,9 @@ def describe(flags, t0_scaled, cmr_law) -> str:
         ),
         "t0_not_monotone_in_ratio": "T0 does not grow with R, so no law R(T) runs through the points",
         "exponent_at_bound": "the CMR-law exponent sits at its bound",
+        "general_loss_never_turns": (
+            f"the measured general loss came down from a peak at fewer than {MIN_RATIOS} ratios"
+        ),
         "low_r2": f"the CMR law fits poorly (R² {float(cmr_law.r2) if cmr_law else 0:.2f})",
     }
     return "; ".join(text[k] for k, v in flags.items() if k != "reliable" and v)

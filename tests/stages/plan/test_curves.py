@@ -9,7 +9,6 @@ from stages.plan.data.curves import (
     law_free_cmr,
     piecewise_crossing,
     pilots_of,
-    ratio_interpolation_error,
     read_curves,
     smooth_crossing,
 )
@@ -89,15 +88,6 @@ def test_piecewise_crossing_takes_the_largest_ratio_within_tolerance():
     assert piecewise_crossing(ratios, [0.0, 0.02, 0.06, 0.2], 0.04)[0] == pytest.approx(0.625)
     assert piecewise_crossing(ratios, [0.1, 0.2, 0.3, 0.4], 0.04)[0] == 0.0
     assert piecewise_crossing(ratios, [0.0, 0.0, 0.0, 0.01], 0.04)[0] == 1.0
-
-
-def test_ratio_interpolation_error_is_zero_on_a_line_and_covers_a_curved_truth():
-    ratios = np.array([0.125, 0.25, 1 / 3, 0.5, 0.75])
-    assert ratio_interpolation_error(ratios, 0.2 * ratios, 0.08) == pytest.approx(0.0, abs=1e-12)
-    curved = 0.3 * ratios**2
-    truth = np.sqrt(0.05 / 0.3)
-    error = abs(piecewise_crossing(ratios, curved, 0.05)[0] - truth)
-    assert error > 0.005 and ratio_interpolation_error(ratios, curved, 0.05) >= error
 
 
 def with_control(curves, general_drop):

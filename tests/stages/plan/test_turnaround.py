@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from stages.plan.cmr.fit import fit_domain
+from stages.plan.data.curves import general_loss_turns, pilots_of
 from stages.plan.laws.power import IncrementLaws
 from stages.plan.laws.turnaround import reliability, turnaround
 from stages.plan.settings import FitSettings
+from tests.stages.plan import cmr_families as families
 from tests.stages.plan.cmr_synth import PILOT_TOKENS, make_curves
 
 
@@ -56,6 +58,16 @@ def test_turnarounds_bunched_early_are_judged_against_the_pilot_length():
 def test_t0_not_growing_with_the_ratio_is_flagged():
     flags = reliability(np.array([0.5, 0.2, 0.6]), np.array([0.25, 0.5, 0.75]), _Law())
     assert flags["t0_not_monotone_in_ratio"] and not flags["reliable"]
+
+
+def test_a_general_loss_that_never_turns_drops_the_turnaround_view():
+    rng = np.random.default_rng(4)
+    rising = pilots_of(families.make_curves("no_turnaround", 1.0, rng), "synth")
+    turning = pilots_of(families.make_curves("hinge", 1.0, rng), "synth")
+    assert not general_loss_turns(rising).any() and general_loss_turns(turning).sum() >= 3
+    ratios = np.array([0.25, 0.5, 0.75])
+    flags = reliability(np.array([0.05, 0.2, 0.6]), ratios, _Law(), general_loss_turns(rising))
+    assert flags["general_loss_never_turns"] and not flags["reliable"]
 
 
 def test_t0_before_the_first_evaluation_is_warned():
