@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pipeline.commands.args import add_config_args, load_args_config, require_shards, run_dir_for
 from pipeline.config import CritmixConfig
+from pipeline.planning.adaptive_runs import adaptive_fits
 from pipeline.planning.curricula import (
     PlanError,
     bucket_tokens,
@@ -241,6 +242,8 @@ def plan(config: CritmixConfig, run: RunDir) -> Path:
     sizes, trained = train_sizes(config, run, config_path, tokens)
     curves = read_curves(collect_sized_curves(sizes, run))
     results, size_laws = fit_domains(config, curves)
+    if config.plan.pilots.adaptive and not size_laws:
+        results = adaptive_fits(run, results)
     backtests = backtest_domains(config, curves, results)
     fits = {d: f.to_dict() for d, f in results.items()}
     largest = sizes[-1]  # the joint check pilot trains at the largest size, as its fits are

@@ -9,14 +9,20 @@ it). A rerun trains no finished pilot again, so it replays the same rounds."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from core.files import atomic_write_text
 from pipeline.config import CritmixConfig
-from pipeline.planning.adaptive import AdaptiveDesign, Estimate, Trained, adaptive_pilots
+from pipeline.planning.adaptive import (
+    ADAPTIVE_WIDENING,
+    AdaptiveDesign,
+    Estimate,
+    Trained,
+    adaptive_pilots,
+)
 from pipeline.planning.fit_settings import fit_settings
 from pipeline.planning.pilots import adaptive_record, evaluations, pilot_curve, pilot_dir, run_jobs
 from pipeline.progress import console
@@ -142,3 +148,29 @@ def merge_rows(curves: dict[str, np.ndarray], rows: list[dict]) -> dict[str, np.
         return curves
     extra = columns(rows)
     return {k: np.concatenate([curves[k], extra[k]]) for k in extra}
+
+
+def adaptive_fits(run: RunDir, fits: dict) -> dict:
+    """Each domain's CMR and interval as its last adaptive round read them (``plan/adaptive.json``):
+    widened for ratios chosen from the data and capped by the pilots stopped early, which a refit of
+    ``plan/curves.csv`` as a fixed design would not be. Without the record (fixed ratios, or pilots
+    at several sizes, whose size law reads each size's own fit): ``fits`` unchanged."""
+    path = adaptive_record(run)
+    if not path.exists():
+        return fits
+    record, adapted = json.loads(path.read_text()), dict(fits)
+    for domain, rounds in record.items():
+        if domain not in fits or not rounds["rounds"]:
+            continue
+        last = rounds["rounds"][-1]
+        note = (
+            f"CMR and interval from the last adaptive round (ratios {rounds['ratios']}, stopped early "
+            f"{rounds['stopped']}): widened x{ADAPTIVE_WIDENING} for ratios chosen from the data"
+        )
+        adapted[domain] = replace(
+            fits[domain],
+            cmr=last["cmr"],
+            ci=tuple(last["ci"]),
+            warnings=[*fits[domain].warnings, note],
+        )
+    return adapted
