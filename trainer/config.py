@@ -22,6 +22,7 @@ class ModelConfig:
 @dataclasses.dataclass
 class TokenizerConfig:
     path: str = ""  # a local tokenizer directory or tokenizer.json; empty = train a byte-level BPE
+    eos: str = ""  # the token that ends every document; empty = the tokenizer's own (trainer/data/tokenizer.py)
     vocab_size: int = 4096
     sample_chars: int = 20_000_000  # characters of shard text the BPE is trained on
 

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer
 from transformers import AutoModelForCausalLM
 
 from core.config import to_mapping
@@ -54,6 +53,7 @@ from trainer.data.loader import (
 )
 from trainer.data.meco import Prefixer
 from trainer.data.tokenize import hf_tokenizer
+from trainer.data.tokenizer import load_tokenizer, tokens_eos
 from trainer.early_stop import left_tolerance
 from trainer.metrics import Metrics
 from trainer.model import build_model
@@ -64,9 +64,9 @@ from trainer.schedule import lr_at
 STOP_REQUESTED = threading.Event()
 
 
-def init_model(phase: Phase, previous, config: TrainConfig, vocab_size: int):
+def init_model(phase: Phase, previous, config: TrainConfig, vocab_size: int, eos_id: int):
     if phase.init == "scratch" or (phase.init == "previous" and previous is None):
-        return build_model(config.model, vocab_size)
+        return build_model(config.model, vocab_size, eos_id)
     if phase.init == "previous":
         return raw_model(previous)
     return AutoModelForCausalLM.from_pretrained(
@@ -106,7 +106,8 @@ class Trainer:
         )
         self.run = Run(config)
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.tokenizer = Tokenizer.from_file(str(tokens_dir / "tokenizer.json"))
+        self.tokenizer = load_tokenizer(tokens_dir / "tokenizer.json")
+        self.eos = tokens_eos(tokens_dir, self.tokenizer)
         latest = latest_checkpoint(out_dir)
         self.resume = load_checkpoint(latest) if latest else None
         self.state = self.resume.state if self.resume else TrainState()
@@ -147,7 +148,9 @@ class Trainer:
                     resume.path, attn_implementation=self.config.model.attention
                 )
             else:
-                model = init_model(phase, model, self.config, self.tokenizer.get_vocab_size())
+                model = init_model(
+                    phase, model, self.config, self.tokenizer.get_vocab_size(), self.eos.id
+                )
                 self.state.phase_step, self.state.checkpoints = 0, []
             # transformers types PreTrainedModel.to with @wraps(torch.nn.Module.to), which hides `self`
             job = self.start_phase(phase_id, model.to(self.run.device), resume)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Llama models from named presets: ``build_model(model_config, vocab_size)``.
+"""Llama models from named presets: ``build_model(model_config, vocab_size, eos_id)``.
 
 One size knob: ``hidden`` (the width). Heads keep a head size of 64 (32 below width 256), the SwiGLU FFN
 is 8/3 of the width rounded up to 128 (GPT-2-small's parameter count at width 768), and the depth comes from the preset (or, for a custom width, from the nearest preset).
@@ -21,7 +21,8 @@ PRESETS = {
 }
 
 
-def llama_config(model: ModelConfig, vocab_size: int) -> LlamaConfig:
+def llama_config(model: ModelConfig, vocab_size: int, eos_id: int = 0) -> LlamaConfig:
+    """``eos_id``: the tokenizer's EOS (0 in the run's own BPE), which also pads."""
     if model.preset not in PRESETS:
         raise ConfigError(f"train.model.preset: {model.preset!r} is not one of {list(PRESETS)}")
     width, layers = PRESETS[model.preset]
@@ -41,12 +42,12 @@ def llama_config(model: ModelConfig, vocab_size: int) -> LlamaConfig:
         max_position_embeddings=model.seq_len,
         tie_word_embeddings=True,
         bos_token_id=None,
-        eos_token_id=0,
-        pad_token_id=0,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
     )
 
 
-def build_model(model: ModelConfig, vocab_size: int) -> LlamaForCausalLM:
-    config = llama_config(model, vocab_size)
+def build_model(model: ModelConfig, vocab_size: int, eos_id: int = 0) -> LlamaForCausalLM:
+    config = llama_config(model, vocab_size, eos_id)
     config._attn_implementation = model.attention
     return LlamaForCausalLM(config)

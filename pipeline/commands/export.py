@@ -45,6 +45,12 @@ def register(subparsers) -> None:
         "else the run's own BPE, trained on the shards if the run has none yet)",
     )
     parser.add_argument(
+        "--eos",
+        metavar="TOKEN",
+        help="the token that ends every document (default: train.tokenizer.eos, else the tokenizer's "
+        "own: the eos_token of a tokenizer_config.json beside it, else <|endoftext|>, </s> ...)",
+    )
+    parser.add_argument(
         "--dtype",
         choices=sorted({str(d) for writer in FORMATS.values() for d in writer.dtypes}),
         help="the token dtype (default: the format's choice for the vocabulary size)",
@@ -68,7 +74,7 @@ def register(subparsers) -> None:
 
 def main(args) -> int:
     from pipeline.export.run import ExportSettings, export
-    from pipeline.export.tokenize import load_tokenizer
+    from pipeline.export.tokenize import load_export_tokenizer
 
     config = load_args_config(args)
     if args.global_batch < 1 or (args.seq_len is not None and args.seq_len < 1):
@@ -83,8 +89,9 @@ def main(args) -> int:
             )
         require_shards(run.path, args)
         curriculum = load_curriculum(spec)
-        tokenizer = load_tokenizer(
-            args.tokenizer or config.train.tokenizer.path or run_tokenizer(run, config)
+        tokenizer = load_export_tokenizer(
+            args.tokenizer or config.train.tokenizer.path or run_tokenizer(run, config),
+            args.eos or config.train.tokenizer.eos,
         )
         settings = ExportSettings(
             run_id=str(run.path.absolute()),

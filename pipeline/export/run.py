@@ -25,6 +25,7 @@ import numpy as np
 from core.errors import CritmixError
 from core.files import file_sha256
 from pipeline.export.files import FileSet, Parts, collect_parts
+from pipeline.export.pieces import PieceEncoder
 from pipeline.export.tokenize import (
     ExportTokenizer,
     SourceFile,
@@ -35,6 +36,7 @@ from pipeline.export.tokenize import (
 )
 from trainer.curriculum import Curriculum, Phase
 from trainer.data.loader import bucket_weights
+from trainer.data.tokenizer import load_tokenizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +157,7 @@ def tokenize(
     """Run the tokenize tasks not yet complete in ``work``; returns the folder of their parts."""
     from pipeline.executors import EXECUTORS, make_executor
     from pipeline.executors.local import task_processes
-    from pipeline.progress import run_with_task_progress
+    from pipeline.progress import console, run_with_task_progress
     from stages.tasks import Phase as TaskPhase
     from stages.tasks import TaskStep
 
@@ -165,6 +167,13 @@ def tokenize(
             "or ray executor; set curate.executor to one of them"
         )
 
+    fallback = PieceEncoder(
+        load_tokenizer(settings.tokenizer.path), settings.tokenizer.eos_id
+    ).fallback
+    if fallback:
+        console.print(
+            f"tokenize: whole documents through the library, about half the speed: the tokenizer's {fallback}"
+        )
     key = work_key(sources, settings.tokenizer, str(dtype), settings.val_fraction)
     key_file = work / "key.json"
     if not key_file.is_file() or json.loads(key_file.read_text()) != key:

@@ -12,21 +12,19 @@ parts of a file set, in task order, hold its documents in the trainer's own orde
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
+from loguru import logger
 
-from core.errors import CritmixError
 from core.files import atomic_write_bytes, file_sha256
 from pipeline.export.files import VALID_BUCKET, FileSet
 from pipeline.export.pieces import PieceEncoder
 from trainer.data.tokenize import discover_buckets, is_validation, read_rows
+from trainer.data.tokenizer import Keys, find_eos, load_tokenizer, tokenizer_file
 
-# The EOS names of common tokenizers, looked up when no tokenizer_config.json names its eos_token.
-EOS_NAMES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "<|eos|>")
 BATCH = 8192  # documents encoded at a time: what their distinct pieces are found among
+KEYS = Keys("--tokenizer", "--eos")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,32 +35,13 @@ class ExportTokenizer:
     eos_id: int
 
 
-def configured_eos(config: Path) -> str | None:
-    """The ``eos_token`` a Hugging Face ``tokenizer_config.json`` names (a string or an AddedToken dict)."""
-    if not config.is_file():
-        return None
-    eos = json.loads(config.read_text()).get("eos_token")
-    return eos.get("content") if isinstance(eos, dict) else eos
-
-
-def load_tokenizer(path: str | Path) -> ExportTokenizer:
-    """A local ``tokenizer.json`` or Hugging Face tokenizer directory, and its EOS; never downloads."""
-    path = Path(path)
-    file = path / "tokenizer.json" if path.is_dir() else path
-    if not file.is_file():
-        raise CritmixError(
-            f"--tokenizer {path}: no tokenizer.json there; give a local tokenizer.json or tokenizer directory"
-        )
-    tokenizer = Tokenizer.from_file(str(file))
-    names = [configured_eos(file.with_name("tokenizer_config.json")), *EOS_NAMES]
-    found = [(n, i) for n in names if n and (i := tokenizer.token_to_id(n)) is not None]
-    if not found:
-        raise CritmixError(
-            f"--tokenizer {path}: it has no EOS token to end documents with (no eos_token in a "
-            f"tokenizer_config.json beside it, none of {', '.join(EOS_NAMES)}); add one"
-        )
-    eos, eos_id = found[0]
-    return ExportTokenizer(file.absolute(), tokenizer.get_vocab_size(), eos, eos_id)
+def load_export_tokenizer(path: str | Path, eos: str = "") -> ExportTokenizer:
+    """A local ``tokenizer.json`` or Hugging Face tokenizer directory and its EOS (``eos`` if named),
+    found as the trainer finds them (trainer/data/tokenizer.py); never downloads."""
+    file = tokenizer_file(path, KEYS)
+    tokenizer = load_tokenizer(file)
+    found = find_eos(tokenizer, file, eos, KEYS)
+    return ExportTokenizer(file.absolute(), tokenizer.get_vocab_size(), found.token, found.id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +89,7 @@ class TokenizeTask:
 
     def __call__(self, rank: int, world_size: int) -> dict:
         source = self.sources[rank]
-        encoder = PieceEncoder(Tokenizer.from_file(str(self.tokenizer.path)), self.tokenizer.eos_id)
+        encoder = PieceEncoder(load_tokenizer(self.tokenizer.path), self.tokenizer.eos_id)
         texts: dict[FileSet, list[str]] = {}
         rows = read_rows([source.path], ["id", "text", "length_bucket"])
         for doc_id, text, length in rows:
@@ -130,6 +109,7 @@ class TokenizeTask:
             atomic_write_bytes(file_set.part(task_dir, "tokens"), ids.tobytes())
             atomic_write_bytes(file_set.part(task_dir, "lengths"), lengths.tobytes())
             tokens += int(lengths.sum())
+        logger.info(f"export-tokenize task {rank}: {encoder.summary()}")
         return {"documents": sum(map(len, texts.values())), "tokens": tokens}
 
 
@@ -142,6 +122,7 @@ def work_key(
             [str(s.path), s.path.stat().st_size, s.path.stat().st_mtime_ns] for s in sources
         ],
         "tokenizer": file_sha256(tokenizer.path),
+        "eos": tokenizer.eos_id,
         "dtype": dtype,
         "val_fraction": val_fraction,
     }

@@ -25,7 +25,8 @@ class Prefixer:
     def ids(self, fields: dict) -> np.ndarray:
         text = self.template.format_map(collections.defaultdict(str, fields))
         if text not in self.cache:
-            self.cache[text] = np.array(self.tokenizer.encode(text).ids, dtype=np.int64)
+            # without the tokenizer's BOS or template: the prefix goes before a document that has them
+            self.cache[text] = np.array(self.tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64)
         return self.cache[text]
 
     def sequence(self, shard: TokenShard, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:

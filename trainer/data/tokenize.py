@@ -3,13 +3,15 @@ document's metadata fields (for MeCo prefixes) and its pieces of 2^k tokens (for
 
 API: ``tokenize_shards(shards_dir, tokens_dir, config: TrainConfig) -> dict`` returns the headers
 written or found up to date. ``train_tokenizer(texts, vocab_size, path)`` trains the byte-level BPE;
-``hf_tokenizer(tokens_dir)`` wraps it as a transformers ``PreTrainedTokenizerFast``.
+``hf_tokenizer(tokens_dir)`` wraps it as a transformers ``PreTrainedTokenizerFast``. The tokenizer is
+``train.tokenizer.path`` (copied in) or that BPE; every document ends with its EOS
+(trainer/data/tokenizer.py), recorded in ``tokens_dir/tokenizer_config.json``.
 CLI: ``python -m trainer tokenize --shards <run>/shards --out <run>/tokens``.
 
 pyarrow is imported inside the Parquet readers only: training needs nothing but token shards.
 Domains are tokenized in parallel (`data.tokenize_workers` threads; the Rust encoder releases the
-GIL). A domain is re-tokenized only when its Parquet files (names, sizes, mtimes), the tokenizer, the
-validation fraction or the piece lengths (``data.min_piece`` up to ``model.seq_len``) change.
+GIL). A domain is re-tokenized only when its Parquet files (names, sizes, mtimes), the tokenizer, its
+EOS, the validation fraction or the piece lengths (``data.min_piece`` up to ``model.seq_len``) change.
 Validation documents are chosen by a hash of their id, so the split is stable across runs.
 """
 from __future__ import annotations
@@ -26,9 +28,10 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from trainer.config import TrainConfig
 from core.errors import ConfigError
 from core.files import atomic_write_bytes, remove_leftovers
+from trainer.data.tokenizer import TRAIN_KEYS, Eos, find_eos, load_tokenizer, save_eos, tokenizer_file, tokens_eos
 from trainer.data.tokens import bucket_stem, dtype_for, piece_lengths, read_header, val_stem, write_shard
 
-EOS = "<|endoftext|>"
+EOS = "<|endoftext|>"  # the run's own BPE's
 
 
 def train_tokenizer(texts, vocab_size: int, path: Path) -> Tokenizer:
@@ -94,12 +97,8 @@ def source_hash(files: list[Path]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[np.ndarray]:
-    eos = tokenizer.token_to_id(EOS)
-    if eos is None:
-        raise ConfigError(f"train.tokenizer.path: the tokenizer has no {EOS} token to end documents with; "
-                          "add it as a special token or leave the path empty to train one")
-    return [np.array(e.ids + [eos], dtype=np.int64) for e in tokenizer.encode_batch(texts)]
+def _encode(tokenizer: Tokenizer, texts: list[str], eos_id: int) -> list[np.ndarray]:
+    return [np.array(e.ids + [eos_id], dtype=np.int64) for e in tokenizer.encode_batch(texts)]
 
 
 def metadata_fields(domain: str, source: str, meta: str) -> dict:
@@ -110,15 +109,15 @@ def metadata_fields(domain: str, source: str, meta: str) -> dict:
     return fields
 
 
-def _settings(config: TrainConfig, tok_hash: str) -> dict:
+def _settings(config: TrainConfig, tok_hash: str, eos: Eos) -> dict:
     """What the token shards depend on besides the Parquet files: a change re-tokenizes the domain."""
-    return {"tokenizer": tok_hash, "val_fraction": config.data.val_fraction,
+    return {"tokenizer": tok_hash, "eos": eos.token, "val_fraction": config.data.val_fraction,
             "piece_lengths": piece_lengths(config.model.seq_len, config.data.min_piece)}
 
 
-def _tokenize_domain(domain: str, groups: dict, tokenizer: Tokenizer, tokens_dir: Path,
+def _tokenize_domain(domain: str, groups: dict, tokenizer: Tokenizer, eos: Eos, tokens_dir: Path,
                      config: TrainConfig, tok_hash: str) -> list[dict]:
-    common = dict(_settings(config, tok_hash), source=source_hash(domain_files(groups, domain)), domain=domain)
+    common = dict(_settings(config, tok_hash, eos), source=source_hash(domain_files(groups, domain)), domain=domain)
     dtype = dtype_for(tokenizer.get_vocab_size())
     train: dict[str, list[tuple[str, dict]]] = {}
     val: list[tuple[str, dict]] = []
@@ -133,7 +132,7 @@ def _tokenize_domain(domain: str, groups: dict, tokenizer: Tokenizer, tokens_dir
                 train.setdefault(f"{quality}/{length}", []).append(document)
 
     def write(stem: Path, documents: list[tuple[str, dict]], bucket: str, lengths: list[int]) -> dict:
-        return write_shard(stem, _encode(tokenizer, [text for text, _ in documents]), dtype,
+        return write_shard(stem, _encode(tokenizer, [text for text, _ in documents], eos.id), dtype,
                            dict(common, bucket=bucket), [fields for _, fields in documents], lengths)
 
     headers = [write(bucket_stem(tokens_dir, domain, key), documents, key, common["piece_lengths"])
@@ -142,22 +141,31 @@ def _tokenize_domain(domain: str, groups: dict, tokenizer: Tokenizer, tokens_dir
     return headers
 
 
-def _up_to_date(domain: str, files: list[Path], tokens_dir: Path, tok_hash: str, config: TrainConfig) -> dict | None:
+def _up_to_date(domain: str, files: list[Path], tokens_dir: Path, tok_hash: str, eos: Eos,
+                config: TrainConfig) -> dict | None:
     header = read_header(val_stem(tokens_dir, domain))
-    expected = dict(_settings(config, tok_hash), source=source_hash(files))
+    expected = dict(_settings(config, tok_hash, eos), source=source_hash(files))
     if header and all(header.get(key) == value for key, value in expected.items()):
         return header
     return None
 
 
 def ensure_tokenizer(groups: dict, tokens_dir: Path, config: TrainConfig) -> Path:
-    """``tokens_dir/tokenizer.json``: a copy of ``tokenizer.path``, else the run's BPE, trained once on ``groups``."""
+    """``tokens_dir/tokenizer.json``: a copy of ``tokenizer.path``, else the run's BPE, trained once on
+    ``groups``; and beside it the EOS it ends documents with (one-line error when it has none)."""
     tok_file = tokens_dir / "tokenizer.json"
     if config.tokenizer.path:
+        source = tokenizer_file(config.tokenizer.path, TRAIN_KEYS)
+        eos = find_eos(load_tokenizer(source), source, config.tokenizer.eos, TRAIN_KEYS)
         tokens_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(tok_file, load_tokenizer_file(config.tokenizer.path).read_bytes())
-    elif not tok_file.is_file():
-        train_tokenizer(sample_texts(groups, config.tokenizer.sample_chars), config.tokenizer.vocab_size, tok_file)
+        atomic_write_bytes(tok_file, source.read_bytes())
+    else:
+        if not tok_file.is_file():
+            train_tokenizer(sample_texts(groups, config.tokenizer.sample_chars), config.tokenizer.vocab_size,
+                            tok_file)
+        # not from tokens_dir's own tokenizer_config.json: that is what is being written
+        eos = find_eos(load_tokenizer(tok_file), tok_file, config.tokenizer.eos, TRAIN_KEYS, beside=False)
+    save_eos(tokens_dir, eos)
     return tok_file
 
 
@@ -166,32 +174,26 @@ def tokenize_shards(shards_dir: str | Path, tokens_dir: str | Path, config: Trai
     groups = discover_buckets(shards_dir)
     remove_leftovers(tokens_dir)
     tok_file = ensure_tokenizer(groups, tokens_dir, config)
-    tokenizer = Tokenizer.from_file(str(tok_file))
+    tokenizer = load_tokenizer(tok_file)
+    eos = tokens_eos(tokens_dir, tokenizer)
     tok_hash = file_hash(tok_file)
     domains = sorted({d for d, _ in groups})
     pending = []
     for domain in domains:
-        if _up_to_date(domain, domain_files(groups, domain), tokens_dir, tok_hash, config) is None:
+        if _up_to_date(domain, domain_files(groups, domain), tokens_dir, tok_hash, eos, config) is None:
             # Drop stale bucket files first so a bucket that vanished from the shards vanishes here too.
             shutil.rmtree(tokens_dir / "train" / domain, ignore_errors=True)
             pending.append(domain)
     with ThreadPoolExecutor(max(config.data.tokenize_workers, 1)) as pool:
         written = dict(zip(pending, pool.map(
-            lambda d: _tokenize_domain(d, groups, tokenizer, tokens_dir, config, tok_hash), pending)))
+            lambda d: _tokenize_domain(d, groups, tokenizer, eos, tokens_dir, config, tok_hash), pending)))
     return {d: written.get(d, []) for d in domains}
-
-
-def load_tokenizer_file(path: str | Path) -> Path:
-    path = Path(path)
-    file = path / "tokenizer.json" if path.is_dir() else path
-    if not file.is_file():
-        raise ConfigError(f"train.tokenizer.path: no tokenizer.json at {path}; give a local tokenizer directory "
-                          "or leave it empty to train one")
-    return file
 
 
 def hf_tokenizer(tokens_dir: str | Path):
     from transformers import PreTrainedTokenizerFast
 
-    return PreTrainedTokenizerFast(tokenizer_file=str(Path(tokens_dir) / "tokenizer.json"),
-                                   eos_token=EOS, pad_token=EOS)
+    tokens_dir = Path(tokens_dir)
+    eos = tokens_eos(tokens_dir, load_tokenizer(tokens_dir / "tokenizer.json"))
+    return PreTrainedTokenizerFast(tokenizer_file=str(tokens_dir / "tokenizer.json"),
+                                   eos_token=eos.token, pad_token=eos.token)

@@ -3,15 +3,16 @@
 Layout of a tokens directory:
 
     tokenizer.json
+    tokenizer_config.json                     {"eos_token": ...}: the EOS every document ends with
     train/<domain>/<quality>__<length>.bin    flat uint16 (uint32 when the vocabulary needs it)
     train/<domain>/<quality>__<length>.idx    int64 document start offsets, plus the end offset
-    train/<domain>/<quality>__<length>.json   header: tokenizer hash, dtype, documents, tokens, source hash,
+    train/<domain>/<quality>__<length>.json   header: tokenizer hash, EOS, dtype, documents, tokens, source hash,
                                               pieces per length
     train/<domain>/<quality>__<length>.docs.jsonl   per document: the metadata fields (source, domain, title, url)
     train/<domain>/<quality>__<length>.pieces  int64 (start, length) rows: the documents cut into 2^k pieces
     val/<domain>.bin|.idx|.json|.docs.jsonl   the held-out documents of the domain
 
-Every document ends with the end-of-text token (id 0 in a tokenizer we train), so documents never run together.
+Every document ends with the tokenizer's EOS (id 0 in a tokenizer we train), so documents never run together.
 A piece of length n reads n + 1 tokens from its start (n predictions, like a window of the
 concatenated stream) and lies inside one document: ``decompose`` cuts each document's predictions
 into as many pieces of the longest length as fit, then the binary digits of the remainder down to

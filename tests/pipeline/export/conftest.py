@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import CurateConfig
 from pipeline.export.run import ExportSettings
-from pipeline.export.tokenize import load_tokenizer
+from pipeline.export.tokenize import load_export_tokenizer
 from tests.trainer.conftest import tiny_config, two_domain_phase, write_shards
 from trainer.curriculum import Curriculum, MetadataSpec
 from trainer.data.tokenize import tokenize_shards
@@ -43,7 +43,7 @@ def settings(tokenizer, **changes) -> ExportSettings:
     config = tiny_config()
     fields = dict(
         run_id="run-a",
-        tokenizer=load_tokenizer(tokenizer),
+        tokenizer=load_export_tokenizer(tokenizer),
         global_batch=4,
         seq_len=32,
         max_epochs=config.data.max_epochs,

@@ -15,9 +15,11 @@ from core.files import file_sha256
 from pipeline.config import CurateConfig
 from pipeline.export import FORMATS
 from pipeline.export.run import export
-from tests.pipeline.export.conftest import CURRICULUM, settings
-from tests.trainer.conftest import WORDS
-from trainer.data.tokenize import is_validation
+from pipeline.export.tokenize import load_export_tokenizer
+from tests.offline_tokenizers import byte_level_bpe, llama3_style, unfamiliar_texts
+from tests.pipeline.export.conftest import CURRICULUM, settings, shard_of
+from tests.trainer.conftest import WORDS, tiny_config
+from trainer.data.tokenize import is_validation, tokenize_shards
 
 indexed_dataset = pytest.importorskip("megatron.core.datasets.indexed_dataset")
 
@@ -64,6 +66,34 @@ def test_the_users_tokenizer_and_its_eos(shards, tmp_path):
         )  # no <unk>
 
 
+@pytest.mark.parametrize("pipeline", ["gpt2", "llama3"])
+def test_the_export_and_the_trainer_end_documents_alike(shards, tmp_path, pipeline):
+    """A byte-level BPE whose EOS is <|end_of_text|> (found by name), GPT-2's pipeline or Llama 3's
+    (a BOS before every document): the export's documents are the trainer's token shards'."""
+    texts = [" ".join(WORDS["general"] + WORDS["legal"])] * 20 + unfamiliar_texts(200)
+    path = tmp_path / "tokenizer.json"
+    if pipeline == "gpt2":
+        byte_level_bpe(path, texts, ["<pad>", "<|end_of_text|>"], 450)
+    else:
+        llama3_style(path, texts, 450)
+    eos = Tokenizer.from_file(str(path)).token_to_id("<|end_of_text|>")
+    tokens = tmp_path / "tokens"
+    tokenize_shards(shards, tokens, tiny_config(tokenizer={"path": str(path)}))
+    out = tmp_path / "out"
+    manifest = export(shards, CURRICULUM, FORMATS["megatron"], out, settings(path))
+    assert manifest["eos"] == {"token": "<|end_of_text|>", "id": eos} and eos > 0
+    for file in manifest["files"]:
+        shard = shard_of(tokens, file)
+        dataset = indexed_dataset.IndexedDataset(str(out / file["prefix"]))
+        assert len(dataset) == len(shard.offsets) - 1 > 0
+        for i in range(len(dataset)):
+            assert (
+                dataset[i].tolist()
+                == shard.tokens[shard.offsets[i] : shard.offsets[i + 1]].tolist()
+            )
+            assert dataset[i][-1] == eos
+
+
 def test_a_tokenizer_named_in_its_config_by_a_directory(shards, tmp_path):
     word_tokenizer(tmp_path / "tokenizer.json", specials=("<unk>", "<|im_end|>"))
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|im_end|>"}))
@@ -73,8 +103,10 @@ def test_a_tokenizer_named_in_its_config_by_a_directory(shards, tmp_path):
 def test_tokenizer_errors_write_nothing(shards, tmp_path):
     with pytest.raises(CritmixError, match="no tokenizer.json"):
         settings(tmp_path / "missing")
-    with pytest.raises(CritmixError, match="has no EOS token"):
-        settings(word_tokenizer(tmp_path / "tokenizer.json", specials=("<unk>",)))
+    no_eos = word_tokenizer(tmp_path / "tokenizer.json", specials=("<unk>",))
+    with pytest.raises(CritmixError, match="no EOS token found.*set --eos to"):
+        settings(no_eos)
+    assert load_export_tokenizer(no_eos, "<unk>").eos_id == 0
     big = settings(word_tokenizer(tmp_path / "big.json", padding=70_000), dtype="uint16")
     with pytest.raises(CritmixError, match="70,0.. token ids do not fit"):
         export(shards, CURRICULUM, FORMATS["megatron"], tmp_path / "out", big)
