@@ -194,8 +194,8 @@ class PieceEncoder:
         pieces = [p.encode().decode("latin-1").translate(BYTE_LEVEL) for p in list(distinct)[2:]]
         ids = [self.prefix, self.suffix + [self.eos_id]]
         ids += [e.ids for e in self.model.encode_batch_fast(pieces, add_special_tokens=False)]
-        piece_lengths = np.array([len(i) for i in ids], dtype=np.int64)
-        flat = np.array([token for piece in ids for token in piece], dtype=np.int64)
+        piece_lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(piece_lengths.sum()))
         piece_starts = np.cumsum(piece_lengths) - piece_lengths
         token_counts = piece_lengths[indices]
         # position of each output token in ``flat``: its piece's start plus its rank within the piece
