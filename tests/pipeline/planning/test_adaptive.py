@@ -96,14 +96,17 @@ def test_adaptive_keys_are_checked_with_one_line_errors(override, words):
     assert "\n" not in str(error.value)
 
 
-def test_on_the_real_curves_adaptive_pilots_narrow_the_interval_of_all_six_and_cover_it():
+def test_on_the_real_curves_adaptive_pilots_cover_the_crossing_of_all_six_for_fewer_tokens():
+    """Since the within-pilot interval is Student's t at its level (issue 22) the six ratios' interval
+    is 0.048 wide; the rounds, widened x1.4 for choosing their ratios, come to about as narrow
+    (0.056) on fewer pilot tokens. Before it, the six's was 0.23 and the rounds' a quarter of that."""
     curves = read_curves(REAL_CURVES)
     fit = synthetic_fit(50, 0, "legal", None)
     six = fit(curves)
     design = AdaptiveDesign(target_width=0.0, max_pilots=6, seeds=1)
     run = adaptive_pilots(oracle_train(curves, "legal"), fit, design)
     low, high = run.estimate.ci
-    assert low <= six.cmr <= high and high - low < six.width / 2
+    assert low <= six.cmr <= high and high - low < 1.5 * six.width
     assert run.rounds[-1].tokens < 6 * curves["tokens"].max()  # the stopped pilots cost less
 
 
